@@ -1,0 +1,10 @@
+DROP TABLE imports;
+DROP TABLE stock_order_lines;
+DROP TABLE stock_orders;
+DROP TABLE sales_order_lines;
+DROP TABLE sales_orders;
+DROP TABLE stock_history;
+DROP TABLE stock_levels;
+DROP TABLE variants;
+DROP TABLE vendors;
+DROP TABLE warehouses;

@@ -1,0 +1,477 @@
+//! The account rules: a child holds one connection's data; the master is
+//! created above the first child when the organisation gets its second one;
+//! later children join it; connection secrets are write-only (sealed with the
+//! server key, never returned). This module validates account requests and
+//! shapes the account JSON; storage is in `db::models::account`.
+
+use chrono::{NaiveDateTime, TimeZone, Utc};
+use diesel::Connection as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::crypto::{new_id, SecretBox};
+use crate::db::models::{Account, AccountChanges, NewAccount, Organisation};
+use crate::db::DbConn;
+use crate::error::{AppError, Detail};
+
+/// Default planning lead time (days).
+pub const DEFAULT_LEAD_TIME_DAYS: i32 = 14;
+/// Default days of stock (order cycle).
+pub const DEFAULT_DAYS_OF_STOCK: i32 = 30;
+/// Default service level.
+pub const DEFAULT_SERVICE_LEVEL: f64 = 0.95;
+/// The name given to an automatically created master.
+pub const MASTER_NAME: &str = "All accounts";
+
+/// Account-wide planning defaults.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Planning {
+    /// Lead time in days (default 14).
+    pub lead_time_days: i32,
+    /// Days of stock to cover after the lead time (default 30).
+    pub days_of_stock: i32,
+    /// Target service level, between 0 and 1 exclusive (default 0.95).
+    pub service_level: f64,
+}
+
+/// Partial planning settings in a PATCH.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanningPatch {
+    /// Lead time in days.
+    pub lead_time_days: Option<i32>,
+    /// Days of stock.
+    pub days_of_stock: Option<i32>,
+    /// Service level.
+    pub service_level: Option<f64>,
+}
+
+/// An account as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccountView {
+    /// Opaque id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// `master` or `child`.
+    pub kind: String,
+    /// The master above this child.
+    pub master_id: Option<String>,
+    /// ISO 4217 currency.
+    pub currency: String,
+    /// IANA time zone.
+    pub timezone: String,
+    /// `{"kind", ...settings without secrets}`; null on a master.
+    #[schema(value_type = Option<Object>)]
+    pub connection: Option<Value>,
+    /// Whether the master counts this child's stock.
+    pub include_stock: bool,
+    /// Whether the master counts this child's sales.
+    pub include_sales: bool,
+    /// Planning defaults.
+    pub planning: Planning,
+    /// Last successful sync.
+    pub last_synced_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// UTC `NaiveDateTime` → RFC 3339 value.
+pub fn utc(t: NaiveDateTime) -> chrono::DateTime<Utc> {
+    Utc.from_utc_datetime(&t)
+}
+
+impl From<&Account> for AccountView {
+    fn from(a: &Account) -> Self {
+        let connection = a.connection_kind.as_ref().map(|kind| {
+            let mut map: Map<String, Value> = a
+                .connection_settings
+                .as_deref()
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or_default();
+            map.insert("kind".into(), Value::String(kind.clone()));
+            Value::Object(map)
+        });
+        AccountView {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            kind: a.kind.clone(),
+            master_id: a.master_id.clone(),
+            currency: a.currency.clone(),
+            timezone: a.timezone.clone(),
+            connection,
+            include_stock: a.include_stock,
+            include_sales: a.include_sales,
+            planning: Planning {
+                lead_time_days: a.lead_time_days,
+                days_of_stock: a.days_of_stock,
+                service_level: a.service_level,
+            },
+            last_synced_at: a.last_synced_at.map(utc),
+        }
+    }
+}
+
+/// `POST /api/v1/accounts` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccount {
+    /// Name.
+    pub name: String,
+    /// ISO 4217 currency.
+    pub currency: String,
+    /// IANA time zone (default UTC).
+    pub timezone: Option<String>,
+    /// `{"kind", ...settings}`; default `{"kind": "manual"}`.
+    #[schema(value_type = Option<Object>)]
+    pub connection: Option<Value>,
+}
+
+/// `PATCH /api/v1/accounts/{id}` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAccount {
+    /// Name.
+    pub name: Option<String>,
+    /// Currency.
+    pub currency: Option<String>,
+    /// Time zone.
+    pub timezone: Option<String>,
+    /// Include the child's stock in the master.
+    pub include_stock: Option<bool>,
+    /// Include the child's sales in the master.
+    pub include_sales: Option<bool>,
+    /// Connection settings (secrets left out keep their stored values).
+    #[schema(value_type = Option<Object>)]
+    pub connection: Option<Value>,
+    /// Planning defaults.
+    pub planning: Option<PlanningPatch>,
+}
+
+/// A connection kind's fields: (name, secret).
+fn connection_fields(kind: &str) -> Option<&'static [(&'static str, bool)]> {
+    Some(match kind {
+        "manual" => &[],
+        "shopify" => &[("shop", false), ("access_token", true)],
+        "woocommerce" => &[
+            ("base_url", false),
+            ("consumer_key", true),
+            ("consumer_secret", true),
+        ],
+        "tributary" => &[
+            ("base_url", false),
+            ("account_id", false),
+            ("api_key", true),
+        ],
+        _ => return None,
+    })
+}
+
+/// Validated connection: kind, public settings, secrets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connection {
+    /// Kind.
+    pub kind: String,
+    /// Public settings.
+    pub settings: Map<String, Value>,
+    /// Secret settings.
+    pub secrets: Map<String, Value>,
+}
+
+/// Validates a connection object. With `previous` (a PATCH of the same
+/// kind), fields left out keep their previous values.
+pub fn parse_connection(
+    value: &Value,
+    previous: Option<&Connection>,
+) -> Result<Connection, AppError> {
+    let Some(obj) = value.as_object() else {
+        return Err(AppError::invalid_field(
+            "connection",
+            "must be an object with a `kind`",
+        ));
+    };
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let Some(fields) = connection_fields(kind) else {
+        return Err(AppError::invalid_field(
+            "connection.kind",
+            "must be one of manual, shopify, woocommerce, tributary",
+        ));
+    };
+    let previous = previous.filter(|p| p.kind == kind);
+    let mut details = Vec::new();
+    for key in obj.keys() {
+        if key != "kind" && !fields.iter().any(|(f, _)| f == key) {
+            details.push(Detail::field(
+                format!("connection.{key}"),
+                format!("unknown setting for a {kind} connection"),
+            ));
+        }
+    }
+    let mut conn = Connection {
+        kind: kind.to_string(),
+        settings: Map::new(),
+        secrets: Map::new(),
+    };
+    for (field, secret) in fields {
+        let given = obj.get(*field);
+        let value = match given {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            Some(_) => {
+                details.push(Detail::field(
+                    format!("connection.{field}"),
+                    "must be a non-empty string",
+                ));
+                continue;
+            }
+            None => previous
+                .and_then(|p| {
+                    if *secret {
+                        p.secrets.get(*field)
+                    } else {
+                        p.settings.get(*field)
+                    }
+                })
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        };
+        let Some(value) = value else {
+            details.push(Detail::field(format!("connection.{field}"), "is required"));
+            continue;
+        };
+        if field.ends_with("base_url")
+            && !(value.starts_with("http://") || value.starts_with("https://"))
+        {
+            details.push(Detail::field(
+                format!("connection.{field}"),
+                "must be an http:// or https:// address",
+            ));
+            continue;
+        }
+        let target = if *secret {
+            &mut conn.secrets
+        } else {
+            &mut conn.settings
+        };
+        target.insert(field.to_string(), Value::String(value));
+    }
+    if details.is_empty() {
+        Ok(conn)
+    } else {
+        Err(AppError::invalid(
+            "The connection settings are not valid.",
+            details,
+        ))
+    }
+}
+
+/// The stored connection of an account, secrets opened.
+pub fn stored_connection(account: &Account, secrets: &SecretBox) -> Option<Connection> {
+    let kind = account.connection_kind.clone()?;
+    let settings = account
+        .connection_settings
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    let secrets = account
+        .connection_secret
+        .as_deref()
+        .and_then(|s| secrets.open(s))
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
+    Some(Connection {
+        kind,
+        settings,
+        secrets,
+    })
+}
+
+/// Upper-cases and checks an ISO 4217-shaped code.
+pub fn parse_currency(field: &str, value: &str) -> Result<String, AppError> {
+    let code = value.trim().to_ascii_uppercase();
+    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(code)
+    } else {
+        Err(AppError::invalid_field(
+            field,
+            "must be a 3-letter ISO 4217 code such as EUR",
+        ))
+    }
+}
+
+/// Checks an IANA time zone name.
+pub fn parse_timezone(field: &str, value: &str) -> Result<String, AppError> {
+    value
+        .trim()
+        .parse::<chrono_tz::Tz>()
+        .map(|tz| tz.name().to_string())
+        .map_err(|_| {
+            AppError::invalid_field(field, "must be an IANA time zone such as Europe/Berlin")
+        })
+}
+
+fn parse_name(value: &str) -> Result<String, AppError> {
+    let name = value.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AppError::invalid_field(
+            "name",
+            "must be 1 to 200 characters",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn seal(secrets: &Map<String, Value>, sealer: &SecretBox) -> Option<String> {
+    (!secrets.is_empty()).then(|| sealer.seal(&Value::Object(secrets.clone()).to_string()))
+}
+
+/// Creates a child account, creating the master above the first child when
+/// this is the organisation's second, in one transaction that holds the
+/// organisation's lock. Returns the new child.
+pub fn create_child(
+    conn: &mut DbConn,
+    org: &str,
+    input: &CreateAccount,
+    sealer: &SecretBox,
+) -> Result<Account, AppError> {
+    let name = parse_name(&input.name)?;
+    let currency = parse_currency("currency", &input.currency)?;
+    let timezone = parse_timezone("timezone", input.timezone.as_deref().unwrap_or("UTC"))?;
+    let connection = match &input.connection {
+        Some(v) => parse_connection(v, None)?,
+        None => parse_connection(&serde_json::json!({"kind": "manual"}), None)?,
+    };
+    conn.transaction(|conn| {
+        Organisation::lock_accounts(conn, org)?;
+        let existing = Account::list_by_organisation(conn, org)?;
+        let now = Utc::now().naive_utc();
+        let master_id = match existing.iter().find(|a| a.is_master()) {
+            Some(master) => Some(master.id.clone()),
+            None => match existing.first() {
+                Some(first) => {
+                    let master = NewAccount {
+                        id: new_id("acc"),
+                        organisation_id: org.to_string(),
+                        name: MASTER_NAME.to_string(),
+                        kind: "master".into(),
+                        master_id: None,
+                        currency: first.currency.clone(),
+                        timezone: first.timezone.clone(),
+                        connection_kind: None,
+                        connection_settings: None,
+                        connection_secret: None,
+                        include_stock: true,
+                        include_sales: true,
+                        lead_time_days: first.lead_time_days,
+                        days_of_stock: first.days_of_stock,
+                        service_level: first.service_level,
+                        created_at: now,
+                    };
+                    Account::insert(conn, &master)?;
+                    for child in &existing {
+                        Account::set_master(conn, &child.id, &master.id)?;
+                    }
+                    Some(master.id)
+                }
+                None => None,
+            },
+        };
+        let child = NewAccount {
+            id: new_id("acc"),
+            organisation_id: org.to_string(),
+            name,
+            kind: "child".into(),
+            master_id,
+            currency,
+            timezone,
+            connection_kind: Some(connection.kind.clone()),
+            connection_settings: Some(Value::Object(connection.settings.clone()).to_string()),
+            connection_secret: seal(&connection.secrets, sealer),
+            include_stock: true,
+            include_sales: true,
+            lead_time_days: DEFAULT_LEAD_TIME_DAYS,
+            days_of_stock: DEFAULT_DAYS_OF_STOCK,
+            service_level: DEFAULT_SERVICE_LEVEL,
+            created_at: now,
+        };
+        Account::insert(conn, &child)?;
+        let created = Account::find_by_id(conn, &child.id)?
+            .ok_or_else(|| AppError::internal("account vanished after insert"))?;
+        Ok(created)
+    })
+}
+
+/// Validates a PATCH against the stored account and turns it into changes.
+pub fn changes_for(
+    account: &Account,
+    patch: &UpdateAccount,
+    sealer: &SecretBox,
+) -> Result<AccountChanges, AppError> {
+    let mut changes = AccountChanges::default();
+    if let Some(name) = &patch.name {
+        changes.name = Some(parse_name(name)?);
+    }
+    if let Some(c) = &patch.currency {
+        changes.currency = Some(parse_currency("currency", c)?);
+    }
+    if let Some(tz) = &patch.timezone {
+        changes.timezone = Some(parse_timezone("timezone", tz)?);
+    }
+    if patch.include_stock.is_some() || patch.include_sales.is_some() || patch.connection.is_some()
+    {
+        if account.is_master() {
+            let field = if patch.connection.is_some() {
+                "connection"
+            } else {
+                "include_stock"
+            };
+            return Err(AppError::invalid_field(
+                field,
+                "applies to child accounts only; a master has no connection of its own",
+            ));
+        }
+        changes.include_stock = patch.include_stock;
+        changes.include_sales = patch.include_sales;
+    }
+    if let Some(v) = &patch.connection {
+        let previous = stored_connection(account, sealer);
+        let conn = parse_connection(v, previous.as_ref())?;
+        changes.connection_settings = Some(Some(Value::Object(conn.settings.clone()).to_string()));
+        changes.connection_secret = Some(seal(&conn.secrets, sealer));
+        if Some(&conn.kind) != account.connection_kind.as_ref() {
+            return Err(AppError::invalid_field(
+                "connection.kind",
+                "cannot change; create a new account for another kind of connection",
+            ));
+        }
+    }
+    if let Some(p) = &patch.planning {
+        if let Some(l) = p.lead_time_days {
+            if !(0..=3650).contains(&l) {
+                return Err(AppError::invalid_field(
+                    "planning.lead_time_days",
+                    "must be 0 to 3650 days",
+                ));
+            }
+            changes.lead_time_days = Some(l);
+        }
+        if let Some(d) = p.days_of_stock {
+            if !(0..=3650).contains(&d) {
+                return Err(AppError::invalid_field(
+                    "planning.days_of_stock",
+                    "must be 0 to 3650 days",
+                ));
+            }
+            changes.days_of_stock = Some(d);
+        }
+        if let Some(s) = p.service_level {
+            if !(s > 0.0 && s < 1.0) {
+                return Err(AppError::invalid_field(
+                    "planning.service_level",
+                    "must be between 0 and 1, exclusive (0.95 for 95 %)",
+                ));
+            }
+            changes.service_level = Some(s);
+        }
+    }
+    Ok(changes)
+}

@@ -1,0 +1,14 @@
+//! Models own their queries: each file holds a table's structs
+//! (`Thing` to read, `NewThing` to insert, `ThingChanges` to update) and the
+//! functions that read and write it.
+
+pub mod account;
+pub mod api_key;
+pub mod organisation;
+pub mod setting;
+pub mod user;
+
+pub use account::{Account, AccountChanges, NewAccount};
+pub use api_key::{ApiKey, NewApiKey};
+pub use organisation::Organisation;
+pub use user::{NewUser, User};

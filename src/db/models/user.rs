@@ -1,0 +1,84 @@
+//! Users: people who log in, each in one organisation with a role.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::users;
+use crate::db::DbConn;
+
+/// A user.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    /// Opaque id.
+    pub id: String,
+    /// Organisation the user belongs to.
+    pub organisation_id: String,
+    /// Login e-mail (unique, stored lowercase).
+    pub email: String,
+    /// argon2 hash.
+    pub password_hash: String,
+    /// `admin` or `viewer`.
+    pub role: String,
+    /// Created (UTC).
+    pub created_at: NaiveDateTime,
+}
+
+/// A user to insert.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    /// Opaque id.
+    pub id: &'a str,
+    /// Organisation.
+    pub organisation_id: &'a str,
+    /// E-mail, lowercase.
+    pub email: &'a str,
+    /// argon2 hash.
+    pub password_hash: &'a str,
+    /// Role.
+    pub role: &'a str,
+    /// Created.
+    pub created_at: NaiveDateTime,
+}
+
+impl User {
+    /// Finds a user by e-mail (case-insensitive: e-mails are stored lowercase).
+    pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>> {
+        users::table
+            .filter(users::email.eq(email.trim().to_lowercase()))
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Finds a user by id.
+    pub fn find_by_id(conn: &mut DbConn, id: &str) -> QueryResult<Option<User>> {
+        users::table
+            .find(id)
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Inserts a user.
+    pub fn insert(conn: &mut DbConn, user: &NewUser) -> QueryResult<()> {
+        diesel::insert_into(users::table)
+            .values(user)
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// Replaces a user's password hash and role.
+    pub fn update_credentials(
+        conn: &mut DbConn,
+        id: &str,
+        password_hash: &str,
+        role: &str,
+    ) -> QueryResult<()> {
+        diesel::update(users::table.find(id))
+            .set((users::password_hash.eq(password_hash), users::role.eq(role)))
+            .execute(conn)
+            .map(|_| ())
+    }
+}

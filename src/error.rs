@@ -1,0 +1,245 @@
+//! The error policy of the web layer.
+//!
+//! Every failure that reaches a client becomes one body,
+//! `{"error": {"code", "message", "details"}}`, with the status `api.md`
+//! names: 400 unparseable, 401 no or bad credentials, 403 not allowed, 404
+//! unknown or invisible (another organisation's ids are always 404), 409
+//! state conflict, 413 too large, 422 invalid content, 429 slow down.
+//! Internal causes (database, I/O, bugs) are logged with `tracing` and shown
+//! only as a generic 500 sentence: their text never reaches the client.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::db::DbError;
+
+/// One problem in a request, naming the row (1-based) and the field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Detail {
+    /// 1-based position of the record (CSV data row or JSON array element); 0 for the request itself.
+    pub row: usize,
+    /// The field, with a path for nested ones (`lines[2].quantity`).
+    pub field: String,
+    /// A sentence a person can act on.
+    pub message: String,
+}
+
+impl Detail {
+    /// A detail about a field of the request body itself (row 0).
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Detail {
+        Detail {
+            row: 0,
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The error type of the web layer.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400: the body cannot be parsed at all.
+    #[error("{message}")]
+    BadRequest {
+        /// snake_case code.
+        code: &'static str,
+        /// Human sentence.
+        message: String,
+    },
+    /// 401: missing or bad credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: known caller, not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: unknown or not visible.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: state conflict.
+    #[error("{message}")]
+    Conflict {
+        /// snake_case code.
+        code: &'static str,
+        /// Human sentence.
+        message: String,
+    },
+    /// 413: too large.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 422: parsed but invalid content.
+    #[error("{message}")]
+    Invalid {
+        /// snake_case code.
+        code: &'static str,
+        /// Human sentence.
+        message: String,
+        /// Every problem found (at most 1,000).
+        details: Vec<Detail>,
+    },
+    /// 500: anything internal; the cause is logged, never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// 422 with details.
+    pub fn invalid(message: impl Into<String>, details: Vec<Detail>) -> AppError {
+        AppError::Invalid {
+            code: "validation_failed",
+            message: message.into(),
+            details,
+        }
+    }
+
+    /// 422 about one field of the request body.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> AppError {
+        let message = message.into();
+        AppError::Invalid {
+            code: "validation_failed",
+            message: format!("The field `{field}` is invalid: {message}"),
+            details: vec![Detail::field(field, message)],
+        }
+    }
+
+    /// 404 with the standard sentence for an id.
+    pub fn not_found(what: &str) -> AppError {
+        AppError::NotFound(format!(
+            "No {what} with that id exists or it is not visible to you."
+        ))
+    }
+
+    /// 500 from any internal cause (logged when the response is built).
+    pub fn internal(cause: impl std::fmt::Display) -> AppError {
+        AppError::Internal(cause.to_string())
+    }
+
+    /// The snake_case code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::BadRequest { code, .. } => code,
+            AppError::Unauthorized(_) => "unauthorized",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound(_) => "not_found",
+            AppError::Conflict { code, .. } => code,
+            AppError::TooLarge(_) => "payload_too_large",
+            AppError::Invalid { code, .. } => code,
+            AppError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The message shown to the client (never an internal cause).
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Internal(_) => {
+                "Something went wrong on the server; the error has been logged.".to_string()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The error body of `api.md`.
+    pub fn body(&self) -> serde_json::Value {
+        let details = match self {
+            AppError::Invalid { details, .. } => serde_json::to_value(details).unwrap_or_default(),
+            _ => serde_json::Value::Array(vec![]),
+        };
+        serde_json::json!({
+            "error": {"code": self.code(), "message": self.public_message(), "details": details}
+        })
+    }
+}
+
+impl From<DbError> for AppError {
+    fn from(e: DbError) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let AppError::Internal(cause) = self {
+            tracing::error!(%cause, "internal error");
+        }
+        let mut builder = HttpResponse::build(self.status_code());
+        if let AppError::Unauthorized(_) = self {
+            builder.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        builder.json(self.body())
+    }
+}
+
+/// Maps actix's JSON extractor errors onto the error policy: syntax → 400,
+/// well-formed but wrong content (types, unknown or missing fields) → 422,
+/// oversize → 413.
+pub fn json_error(err: actix_web::error::JsonPayloadError) -> AppError {
+    use actix_web::error::JsonPayloadError as J;
+    match err {
+        J::OverflowKnownLength { .. } | J::Overflow { .. } => {
+            AppError::TooLarge("The request body is larger than this endpoint accepts.".into())
+        }
+        J::ContentType => AppError::BadRequest {
+            code: "unsupported_content_type",
+            message: "Send the body as JSON with `Content-Type: application/json`.".into(),
+        },
+        J::Deserialize(e) if e.is_data() => {
+            let message = e.to_string();
+            let field = field_from_serde_message(&message);
+            AppError::Invalid {
+                code: "validation_failed",
+                message: format!("The request body is not valid: {message}."),
+                details: vec![Detail::field(field, message)],
+            }
+        }
+        J::Deserialize(e) => AppError::BadRequest {
+            code: "malformed_json",
+            message: format!("The request body is not valid JSON: {e}."),
+        },
+        other => AppError::BadRequest {
+            code: "bad_request",
+            message: format!("The request body could not be read: {other}."),
+        },
+    }
+}
+
+/// Pulls the field name out of serde's "unknown field `x`" / "missing field
+/// `x`" messages, so the detail names it.
+fn field_from_serde_message(message: &str) -> String {
+    message
+        .split('`')
+        .nth(1)
+        .map(str::to_string)
+        .unwrap_or_default()
+}
+
+/// Maps query-string errors to 422.
+pub fn query_error(err: actix_web::error::QueryPayloadError) -> AppError {
+    AppError::invalid(
+        format!("The query string is not valid: {err}."),
+        vec![Detail::field("query", err.to_string())],
+    )
+}
+
+/// Maps path errors to 404 (an unparseable id names nothing).
+pub fn path_error(_err: actix_web::error::PathError) -> AppError {
+    AppError::NotFound("Nothing exists at this address.".into())
+}

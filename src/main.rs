@@ -1,0 +1,139 @@
+//! The `tributary` command: parses the command line and calls the library.
+
+use std::net::TcpListener;
+
+use actix_web::web;
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tributary::config::Config;
+use tributary::startup::{spawn, AppState};
+
+#[derive(Parser)]
+#[command(
+    name = "tributary",
+    version,
+    about = "Multi-account inventory planning server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and pages on BIND_ADDR with DATABASE_URL.
+    Serve {
+        /// Address to listen on (overrides BIND_ADDR).
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Serve a seeded demo organisation from its own SQLite file.
+    Demo {
+        /// Address to listen on (overrides BIND_ADDR).
+        #[arg(long)]
+        bind: Option<String>,
+        /// The demo's database file.
+        #[arg(long, default_value = "tributary-demo.db")]
+        database: String,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user (and the organisation if it is new).
+    Add {
+        /// E-mail used to log in.
+        #[arg(long)]
+        email: String,
+        /// Password.
+        #[arg(long)]
+        password: String,
+        /// Organisation name.
+        #[arg(long)]
+        organisation: String,
+        /// admin or viewer.
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
+
+fn serve(state: AppState, bind: &str) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(bind).with_context(|| format!("listening on {bind}"))?;
+    tracing::info!("tributary listening on http://{}", listener.local_addr()?);
+    actix_web::rt::System::new().block_on(async move {
+        let server = spawn(web::Data::new(state), listener)?;
+        server.await
+    })?;
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing();
+    let mut config = Config::from_env()?;
+    match cli.command {
+        Command::Serve { bind } => {
+            let bind = bind.unwrap_or_else(|| config.bind_addr.clone());
+            serve(AppState::init(config)?, &bind)
+        }
+        Command::Demo { bind, database } => {
+            let started = std::time::Instant::now();
+            let bind = bind.unwrap_or_else(|| config.bind_addr.clone());
+            config.database_url = format!("sqlite://{database}");
+            config.secret_key_file = std::path::Path::new(&database)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(|p| p.join("tributary-demo.key"))
+                .unwrap_or_else(|| "tributary-demo.key".into());
+            let state = AppState::init(config)?;
+            tributary::demo::seed(&state.db, &state.secrets)?;
+            tracing::info!(
+                seconds = started.elapsed().as_secs_f64(),
+                "demo ready: log in as {} / {}",
+                tributary::demo::DEMO_EMAIL,
+                tributary::demo::DEMO_PASSWORD
+            );
+            serve(state, &bind)
+        }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    email,
+                    password,
+                    organisation,
+                    role,
+                },
+        } => {
+            let state = AppState::init(config)?;
+            let mut conn = state.db.conn()?;
+            let added =
+                tributary::users::add_user(&mut conn, &email, &password, &organisation, &role)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "user {} ({role}) in organisation {}{}",
+                email.trim().to_lowercase(),
+                organisation.trim(),
+                if added.organisation_created {
+                    " (new)"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+    }
+}

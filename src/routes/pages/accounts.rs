@@ -1,0 +1,237 @@
+//! `/accounts`: the accounts with their kind, connection and last sync, the
+//! form that adds a connection (from the master's view), and one account's
+//! page.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::accounts::{self, AccountView, CreateAccount};
+use crate::db::models::Account;
+use crate::error::AppError;
+use crate::routes::pages::{check_csrf, page_caller, redirect, render, shell, Shell};
+use crate::startup::AppState;
+
+/// A row of the accounts table.
+pub struct AccountRow {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// master / child.
+    pub kind: String,
+    /// Connection kind, or "—".
+    pub connection: String,
+    /// Last sync, or "never".
+    pub last_synced: String,
+    /// Currency.
+    pub currency: String,
+    /// Time zone.
+    pub timezone: String,
+    /// "stock and sales", "sales only", …
+    pub included: String,
+}
+
+impl From<&Account> for AccountRow {
+    fn from(a: &Account) -> Self {
+        let included = if a.is_master() {
+            "—".to_string()
+        } else {
+            match (a.include_stock, a.include_sales) {
+                (true, true) => "stock and sales".into(),
+                (true, false) => "stock only".into(),
+                (false, true) => "sales only".into(),
+                (false, false) => "nothing".into(),
+            }
+        };
+        AccountRow {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            kind: a.kind.clone(),
+            connection: a.connection_kind.clone().unwrap_or_else(|| "—".into()),
+            last_synced: a
+                .last_synced_at
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_else(|| "never".into()),
+            currency: a.currency.clone(),
+            timezone: a.timezone.clone(),
+            included,
+        }
+    }
+}
+
+/// The accounts page.
+#[derive(Template)]
+#[template(path = "accounts.html")]
+pub struct AccountsPage {
+    /// Layout.
+    pub shell: Shell,
+    /// Rows.
+    pub rows: Vec<AccountRow>,
+    /// Whether the caller may add connections.
+    pub can_write: bool,
+    /// Error from a failed form.
+    pub error: Option<String>,
+}
+
+/// One account's page.
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage {
+    /// Layout.
+    pub shell: Shell,
+    /// The account.
+    pub account: AccountRow,
+    /// Planning defaults.
+    pub planning: accounts::Planning,
+    /// Connection settings shown (secrets never are).
+    pub settings: Vec<(String, String)>,
+    /// Children of a master.
+    pub children: Vec<AccountRow>,
+}
+
+/// Form to add a connection.
+#[derive(Debug, Deserialize)]
+pub struct NewConnectionForm {
+    /// CSRF token.
+    pub csrf_token: String,
+    /// Name.
+    pub name: String,
+    /// Currency.
+    pub currency: String,
+    /// Time zone.
+    pub timezone: Option<String>,
+    /// Connection kind.
+    pub kind: String,
+}
+
+async fn accounts_page(
+    state: &AppState,
+    req: &HttpRequest,
+    caller: &crate::auth::Caller,
+    error: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let (shell, accounts) = shell(state, req, caller, None, "Accounts").await?;
+    let mut resp = render(&AccountsPage {
+        shell,
+        rows: accounts.iter().map(AccountRow::from).collect(),
+        can_write: caller.require_write().is_ok(),
+        error: error.clone(),
+    })?;
+    if error.is_some() {
+        *resp.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(resp)
+}
+
+/// Lists the accounts.
+pub async fn index(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let caller = match page_caller(&state, &req).await {
+        Ok(c) => c,
+        Err(r) => return Ok(r),
+    };
+    accounts_page(&state, &req, &caller, None).await
+}
+
+/// Adds a connection (a manual child; store connections are configured
+/// through the API with their credentials).
+pub async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<NewConnectionForm>,
+) -> Result<HttpResponse, AppError> {
+    let caller = match page_caller(&state, &req).await {
+        Ok(c) => c,
+        Err(r) => return Ok(r),
+    };
+    check_csrf(&state, &req, &form.csrf_token)?;
+    caller.require_write()?;
+    let input = CreateAccount {
+        name: form.name.clone(),
+        currency: form.currency.clone(),
+        timezone: form.timezone.clone().filter(|t| !t.trim().is_empty()),
+        connection: Some(serde_json::json!({"kind": form.kind})),
+    };
+    let org = caller.organisation_id.clone();
+    let st = state.clone();
+    let result = state
+        .db
+        .run(move |conn| accounts::create_child(conn, &org, &input, &st.secrets))
+        .await;
+    match result {
+        Ok(a) => Ok(redirect(&format!("/accounts/{}", a.id))),
+        Err(AppError::Invalid {
+            message, details, ..
+        }) => {
+            let detail = details
+                .iter()
+                .map(|d| d.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ");
+            accounts_page(&state, &req, &caller, Some(format!("{message} {detail}"))).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// One account: settings, connection (without secrets), children.
+pub async fn show(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let caller = match page_caller(&state, &req).await {
+        Ok(c) => c,
+        Err(r) => return Ok(r),
+    };
+    let id = path.into_inner();
+    let (shell, accounts) = shell(&state, &req, &caller, Some(id.clone()), "Account").await?;
+    let account = accounts
+        .iter()
+        .find(|a| a.id == id)
+        .ok_or_else(|| AppError::not_found("account"))?;
+    let view = AccountView::from(account);
+    let settings = view
+        .connection
+        .as_ref()
+        .and_then(|c| c.as_object())
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| k.as_str() != "kind")
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let children = accounts
+        .iter()
+        .filter(|a| a.master_id.as_deref() == Some(id.as_str()))
+        .map(AccountRow::from)
+        .collect();
+    let mut shell = shell;
+    shell.title = account.name.clone();
+    render(&AccountPage {
+        shell,
+        account: AccountRow::from(account),
+        planning: view.planning,
+        settings,
+        children,
+    })
+}
+
+/// Query of the switcher's no-script form.
+#[derive(Debug, Deserialize)]
+pub struct SwitchQuery {
+    /// Account to view.
+    pub id: Option<String>,
+}
+
+/// The switcher without script: redirects to the chosen account.
+pub async fn switch(query: web::Query<SwitchQuery>) -> HttpResponse {
+    match query.id.as_deref().filter(|s| !s.is_empty()) {
+        Some(id) => redirect(&format!(
+            "/accounts/{}",
+            crate::routes::pages::urlencode(id)
+        )),
+        None => redirect("/accounts"),
+    }
+}

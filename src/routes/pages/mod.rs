@@ -1,0 +1,169 @@
+//! Server-rendered pages (askama). Every page extends `base.html`, which
+//! shows the account switcher; pages log in with a form and an HttpOnly,
+//! SameSite=Lax session cookie; forms that change state carry a CSRF token
+//! bound to the session.
+
+pub mod accounts;
+pub mod login;
+
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use crate::auth::{authenticate, Caller, Via, SESSION_COOKIE};
+use crate::db::models::Account;
+use crate::error::AppError;
+use crate::startup::AppState;
+
+/// Declares the page routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home))
+        .route("/login", web::get().to(login::form))
+        .route("/login", web::post().to(login::submit))
+        .route("/logout", web::post().to(login::logout))
+        .route("/accounts", web::get().to(accounts::index))
+        .route("/accounts", web::post().to(accounts::create))
+        .route("/accounts/switch", web::get().to(accounts::switch))
+        .route("/accounts/{id}", web::get().to(accounts::show));
+}
+
+/// One entry of the account switcher.
+#[derive(Debug, Clone)]
+pub struct SwitchItem {
+    /// Account id.
+    pub id: String,
+    /// Label (children indented under the master).
+    pub name: String,
+    /// `master` or `child`.
+    pub kind: String,
+}
+
+/// What the base layout needs: who is logged in, the switcher, the CSRF token.
+#[derive(Debug, Clone)]
+pub struct Shell {
+    /// The user's e-mail.
+    pub email: String,
+    /// Accounts for the switcher.
+    pub accounts: Vec<SwitchItem>,
+    /// The account in view, if any.
+    pub current: Option<String>,
+    /// CSRF token for forms.
+    pub csrf: String,
+    /// Page title.
+    pub title: String,
+}
+
+impl Shell {
+    /// Whether `id` is the account in view (for the switcher's `selected`).
+    pub fn is_current(&self, id: &str) -> bool {
+        self.current.as_deref() == Some(id)
+    }
+}
+
+/// A logged-in page visitor, or the redirect to the login page.
+pub async fn page_caller(state: &AppState, req: &HttpRequest) -> Result<Caller, HttpResponse> {
+    match authenticate(state, req).await {
+        Ok(c) if c.via == Via::Session => Ok(c),
+        _ => Err(redirect(&format!(
+            "/login?next={}",
+            urlencode(
+                req.uri()
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/")
+            )
+        ))),
+    }
+}
+
+/// Builds the shell for a caller, loading the switcher's accounts.
+pub async fn shell(
+    state: &AppState,
+    req: &HttpRequest,
+    caller: &Caller,
+    current: Option<String>,
+    title: &str,
+) -> Result<(Shell, Vec<Account>), AppError> {
+    let org = caller.organisation_id.clone();
+    let accounts = state
+        .db
+        .run(move |conn| Account::list_by_organisation(conn, &org).map_err(AppError::from))
+        .await?;
+    let session = req
+        .cookie(SESSION_COOKIE)
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
+    let items = accounts
+        .iter()
+        .map(|a| SwitchItem {
+            id: a.id.clone(),
+            name: if a.is_master() {
+                a.name.clone()
+            } else if a.master_id.is_some() {
+                format!("— {}", a.name)
+            } else {
+                a.name.clone()
+            },
+            kind: a.kind.clone(),
+        })
+        .collect();
+    Ok((
+        Shell {
+            email: caller.email.clone(),
+            accounts: items,
+            current,
+            csrf: state.jwt.csrf_token(&session),
+            title: title.to_string(),
+        },
+        accounts,
+    ))
+}
+
+/// Checks a submitted CSRF token against the session.
+pub fn check_csrf(state: &AppState, req: &HttpRequest, token: &str) -> Result<(), AppError> {
+    let session = req
+        .cookie(SESSION_COOKIE)
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
+    let expected = state.jwt.csrf_token(&session);
+    if session.is_empty() || token.len() != expected.len() || token != expected {
+        return Err(AppError::Forbidden(
+            "The form has expired or did not come from this site; reload the page and try again."
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Renders a template into a 200 HTML response.
+pub fn render(t: &impl Template) -> Result<HttpResponse, AppError> {
+    let body = t.render().map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+/// A 303 redirect.
+pub fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.to_string()))
+        .finish()
+}
+
+/// Percent-encodes a string for a query parameter.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn home(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    match page_caller(&state, &req).await {
+        Ok(_) => redirect("/accounts"),
+        Err(r) => r,
+    }
+}
