@@ -1,0 +1,241 @@
+//! `TestApp`: the real server on port 0 over a fresh database, with a
+//! client and shortcuts for the calls most tests make.
+
+use std::net::TcpListener;
+
+use actix_web::web;
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use serde_json::Value;
+use tributary::config::Config;
+use tributary::startup::{spawn, AppState};
+
+/// A running server for one test.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub addr: String,
+    /// A client without cookies.
+    pub client: reqwest::Client,
+    /// The server's state (database, keys).
+    pub state: web::Data<AppState>,
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres:///postgres?host=/var/run/postgresql".to_string())
+}
+
+fn use_postgres() -> bool {
+    std::env::var("TEST_DATABASE")
+        .map(|v| v == "postgres")
+        .unwrap_or(false)
+}
+
+/// Swaps the database name in a PostgreSQL URL.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{}", &base[..path_start], db);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+impl TestApp {
+    /// A server with the default test configuration.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A server whose configuration `tweak` may change first.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut pg = None;
+        let database_url = if use_postgres() {
+            let admin = postgres_admin_url();
+            let name = format!("trb_test_{}", tributary::crypto::random_token(12));
+            let mut conn =
+                diesel::pg::PgConnection::establish(&admin).expect("connect to PostgreSQL");
+            conn.batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("create test database");
+            let url = with_database(&admin, &name);
+            pg = Some((admin, name));
+            url
+        } else {
+            format!("sqlite://{}", dir.path().join("test.db").display())
+        };
+        let mut config = Config::from_lookup(|_| None).expect("default config");
+        config.database_url = database_url;
+        config.secret_key = Some([42u8; 32]);
+        config.jwt_secret = Some("test-secret".into());
+        config.secret_key_file = dir.path().join("tributary.key");
+        tweak(&mut config);
+        let state = web::Data::new(
+            web::block(move || AppState::init(config))
+                .await
+                .expect("init task")
+                .expect("state"),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = format!("http://{}", listener.local_addr().unwrap());
+        let server = spawn(state.clone(), listener).expect("server");
+        actix_web::rt::spawn(server);
+        TestApp {
+            addr,
+            client: reqwest::Client::new(),
+            state,
+            _dir: dir,
+            pg,
+        }
+    }
+
+    /// Full URL of a path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.addr, path)
+    }
+
+    /// Adds a user (and organisation) directly, as the command line does.
+    pub async fn add_user(
+        &self,
+        email: &str,
+        password: &str,
+        org: &str,
+        role: &str,
+    ) -> tributary::users::AddedUser {
+        let db = self.state.db.clone();
+        let (email, password, org, role) = (
+            email.to_string(),
+            password.to_string(),
+            org.to_string(),
+            role.to_string(),
+        );
+        web::block(move || {
+            let mut conn = db.conn().unwrap();
+            tributary::users::add_user(&mut conn, &email, &password, &org, &role).unwrap()
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Logs in through the API and returns the token.
+    pub async fn token(&self, email: &str, password: &str) -> String {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/v1/auth/token",
+                None,
+                Some(serde_json::json!({"email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(status, 200, "login failed: {body}");
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    /// A fresh admin user in organisation `org`; returns the token.
+    pub async fn admin(&self, org: &str) -> String {
+        let email = format!("admin@{}.example", org.to_lowercase().replace(' ', "-"));
+        self.add_user(&email, "correct horse", org, "admin").await;
+        self.token(&email, "correct horse").await
+    }
+
+    /// Sends a JSON request (or none) with an optional bearer; returns the
+    /// status and the JSON body (Null when empty).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.client.request(method.parse().unwrap(), self.url(path));
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, json)
+    }
+
+    /// Sends a raw body with a content type.
+    pub async fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let resp = self
+            .client
+            .request(method.parse().unwrap(), self.url(path))
+            .bearer_auth(bearer)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, json)
+    }
+
+    /// Creates a manual child account; returns its JSON.
+    pub async fn create_child(&self, token: &str, name: &str) -> Value {
+        let (status, body) = self
+            .call("POST", "/api/v1/accounts", Some(token), Some(serde_json::json!({"name": name, "currency": "EUR", "connection": {"kind": "manual"}})))
+            .await;
+        assert_eq!(status, 201, "create child failed: {body}");
+        body
+    }
+}
+
+/// Asserts the error body of `api.md` with a code.
+pub fn assert_error(body: &Value, code: &str) {
+    assert_eq!(body["error"]["code"], code, "unexpected body {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "no message in {body}"
+    );
+    assert!(body["error"]["details"].is_array(), "no details in {body}");
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.pg.take() {
+            // Best effort: the pool may still hold connections, hence FORCE.
+            std::thread::spawn(move || {
+                if let Ok(mut conn) = diesel::pg::PgConnection::establish(&admin) {
+                    let _ =
+                        conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! The integration-test binary: files mirror the routes. Every test gets a
+//! fresh database: a temporary SQLite file by default, or a new PostgreSQL
+//! database when `TEST_DATABASE=postgres` (server from `TEST_POSTGRES_URL`,
+//! default the local socket).
+
+mod accounts;
+mod api_keys;
+mod auth;
+mod helpers;
+mod openapi;
+mod pages;
+
+pub use helpers::TestApp;

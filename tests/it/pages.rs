@@ -1,0 +1,89 @@
+//! Pages over HTTP: login form, session cookie, CSRF, switcher.
+
+use crate::TestApp;
+
+fn cookie_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .build()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn login_page_sets_an_httponly_cookie_and_shows_the_switcher() {
+    let app = TestApp::spawn().await;
+    let token = app.admin("Acme").await;
+    app.create_child(&token, "Shop One").await;
+    app.create_child(&token, "Shop Two").await;
+    let client = cookie_client();
+    let resp = client.get(app.url("/accounts")).send().await.unwrap();
+    assert!(resp.url().path().starts_with("/login"));
+    let raw = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = raw
+        .post(app.url("/login"))
+        .form(&[
+            ("email", "admin@acme.example"),
+            ("password", "correct horse"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let cookie = resp
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "{cookie}");
+
+    let resp = client
+        .post(app.url("/login"))
+        .form(&[
+            ("email", "admin@acme.example"),
+            ("password", "correct horse"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("id=\"account-select\""));
+    assert!(html.contains("All accounts"));
+    assert!(html.contains("Shop One") && html.contains("Shop Two"));
+
+    // A state-changing form without the CSRF token is refused.
+    let resp = client
+        .post(app.url("/accounts"))
+        .form(&[
+            ("name", "Sneaky"),
+            ("currency", "EUR"),
+            ("kind", "manual"),
+            ("csrf_token", "forged"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+}
+
+#[actix_web::test]
+async fn bad_login_shows_the_form_again() {
+    let app = TestApp::spawn().await;
+    app.admin("Acme").await;
+    let resp = cookie_client()
+        .post(app.url("/login"))
+        .form(&[("email", "admin@acme.example"), ("password", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(resp.text().await.unwrap().contains("not right"));
+}
