@@ -21,6 +21,8 @@ pub mod crypto;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod import;
+pub mod imports;
 pub mod routes;
 pub mod startup;
 pub mod users;

@@ -4,7 +4,9 @@
 
 pub mod account;
 pub mod api_key;
+pub mod import_run;
 pub mod organisation;
+pub mod records;
 pub mod setting;
 pub mod user;
 

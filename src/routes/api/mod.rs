@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod auth;
+pub mod imports;
 pub mod openapi;
 
 use actix_web::web;
@@ -23,7 +24,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/accounts", web::get().to(accounts::list))
         .route("/accounts", web::post().to(accounts::create))
         .route("/accounts/{id}", web::get().to(accounts::get))
-        .route("/accounts/{id}", web::patch().to(accounts::update));
+        .route("/accounts/{id}", web::patch().to(accounts::update))
+        .configure(imports::configure);
 }
 
 /// Loads an account the caller may see, or 404.

@@ -1,0 +1,522 @@
+//! The one write path for child-account records. Every source (CSV and
+//! JSON imports, connectors) hands a validated [`Batch`] to [`apply`], which
+//! in one transaction: reserves change sequence numbers on the account (which
+//! also serialises writers of that account), classifies each record against
+//! the stored one (`unchanged` by content fingerprint whatever its timestamp,
+//! `stale` when older, else created/updated/removed), replaces changed rows
+//! (an order's whole set of lines), and folds stock readings into the stock
+//! history's change points. It never half-writes: any error rolls back.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::db::models::records::*;
+use crate::db::models::Account;
+use crate::db::schema::{
+    sales_order_lines, sales_orders, stock_history, stock_levels, stock_order_lines, stock_orders,
+    variants, vendors, warehouses,
+};
+use crate::db::DbConn;
+use crate::import::{Batch, StockLevelRecord};
+
+/// How many records an import created, updated, left, ignored or removed.
+/// An order counts once, whatever its number of lines. `removed` counts
+/// records newly marked removed (not also counted as created or updated).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+pub struct Counts {
+    /// New records.
+    pub created: usize,
+    /// Changed records.
+    pub updated: usize,
+    /// Identical to the stored ones.
+    pub unchanged: usize,
+    /// Older than the stored ones (ignored).
+    pub stale: usize,
+    /// Newly marked removed.
+    pub removed: usize,
+}
+
+/// SQLite's and PostgreSQL's bound-parameter limits, with room to spare.
+const MAX_BINDS: usize = 30_000;
+
+/// Inserts rows in chunks that stay under the bound-parameter limit.
+/// Backend-specific because diesel's multi-row INSERT is implemented per
+/// backend (the multi-connection type does not offer it).
+macro_rules! insert_all {
+    ($conn:expr, $table:expr, $rows:expr, $cols:expr) => {{
+        let per = (MAX_BINDS / $cols).max(1);
+        for chunk in $rows.chunks(per) {
+            match $conn {
+                DbConn::Sqlite(c) => diesel::insert_into($table).values(chunk).execute(c)?,
+                DbConn::Pg(c) => diesel::insert_into($table).values(chunk).execute(c)?,
+            };
+        }
+    }};
+}
+
+/// Deletes the account's rows whose `$col` is in `$ids`.
+macro_rules! delete_ids {
+    ($conn:expr, $table:ident, $col:ident, $account:expr, $ids:expr) => {{
+        for chunk in $ids.chunks(500) {
+            diesel::delete(
+                $table::table
+                    .filter($table::account_id.eq($account))
+                    .filter($table::$col.eq_any(chunk)),
+            )
+            .execute($conn)?;
+        }
+    }};
+}
+
+enum Action {
+    Create,
+    Update,
+    Unchanged,
+    Stale,
+}
+
+fn classify(stored: Option<&Stored>, fingerprint: i64, updated_at: NaiveDateTime) -> Action {
+    match stored {
+        None => Action::Create,
+        Some(s) if s.fingerprint == fingerprint => Action::Unchanged,
+        Some(s) if updated_at < s.updated_at => Action::Stale,
+        Some(_) => Action::Update,
+    }
+}
+
+/// Tallies one record and says whether it must be written.
+fn tally(counts: &mut Counts, action: &Action, removed: bool, was_removed: bool) -> bool {
+    match action {
+        Action::Unchanged => counts.unchanged += 1,
+        Action::Stale => counts.stale += 1,
+        Action::Create | Action::Update if removed && !was_removed => counts.removed += 1,
+        Action::Create => counts.created += 1,
+        Action::Update => counts.updated += 1,
+    }
+    matches!(action, Action::Create | Action::Update)
+}
+
+fn dec(d: &Decimal) -> String {
+    d.normalize().to_string()
+}
+
+fn opt_dec(d: &Option<Decimal>) -> Option<String> {
+    d.as_ref().map(dec)
+}
+
+/// Applies a validated batch to a child account in one transaction.
+/// `received_at` stands in for a missing `updated_at`; `tz` decides the
+/// local day of stock readings.
+pub fn apply(
+    conn: &mut DbConn,
+    account: &Account,
+    batch: &Batch,
+    received_at: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> QueryResult<Counts> {
+    let received = received_at.naive_utc();
+    let acc = account.id.as_str();
+    let currency = account.currency.as_str();
+    conn.transaction(|conn| {
+        let mut seq = Account::reserve_seq(conn, acc, batch.len() as i64)?;
+        let mut next_seq = || {
+            let s = seq;
+            seq += 1;
+            s
+        };
+        let mut counts = Counts::default();
+        match batch {
+            Batch::Warehouses(records) => {
+                let stored = stored_warehouses(conn, acc)?;
+                let mut rows = Vec::new();
+                let mut replaced = Vec::new();
+                for r in records {
+                    let at = r.updated_at.map(|t| t.naive_utc()).unwrap_or(received);
+                    let fp = r.fingerprint();
+                    let s = stored.get(&*r.id);
+                    let action = classify(s, fp, at);
+                    if tally(
+                        &mut counts,
+                        &action,
+                        r.removed,
+                        s.is_some_and(|s| s.removed),
+                    ) {
+                        if matches!(action, Action::Update) {
+                            replaced.push(&*r.id);
+                        }
+                        rows.push(NewWarehouse {
+                            account_id: acc,
+                            id: &r.id,
+                            name: &r.name,
+                            updated_at: at,
+                            removed: r.removed,
+                            fingerprint: fp,
+                            seq: next_seq(),
+                        });
+                    }
+                }
+                delete_ids!(conn, warehouses, id, acc, replaced);
+                insert_all!(conn, warehouses::table, rows, 7);
+            }
+            Batch::Vendors(records) => {
+                let stored = stored_vendors(conn, acc)?;
+                let mut rows = Vec::new();
+                let mut replaced = Vec::new();
+                for r in records {
+                    let at = r.updated_at.map(|t| t.naive_utc()).unwrap_or(received);
+                    let fp = r.fingerprint();
+                    let s = stored.get(&*r.id);
+                    let action = classify(s, fp, at);
+                    if tally(
+                        &mut counts,
+                        &action,
+                        r.removed,
+                        s.is_some_and(|s| s.removed),
+                    ) {
+                        if matches!(action, Action::Update) {
+                            replaced.push(&*r.id);
+                        }
+                        rows.push(NewVendor {
+                            account_id: acc,
+                            id: &r.id,
+                            name: &r.name,
+                            currency: r.currency.as_ref().map(|c| c.as_str()),
+                            lead_time_days: r.lead_time_days.map(|d| d as i32),
+                            minimum_order_quantity: opt_dec(&r.minimum_order_quantity),
+                            pack_size: opt_dec(&r.pack_size),
+                            updated_at: at,
+                            removed: r.removed,
+                            fingerprint: fp,
+                            seq: next_seq(),
+                        });
+                    }
+                }
+                delete_ids!(conn, vendors, id, acc, replaced);
+                insert_all!(conn, vendors::table, rows, 11);
+            }
+            Batch::Variants(records) => {
+                let stored = stored_variants(conn, acc)?;
+                let created_at = variant_created_at(conn, acc)?;
+                let mut rows = Vec::new();
+                let mut replaced = Vec::new();
+                for r in records {
+                    let at = r.updated_at.map(|t| t.naive_utc()).unwrap_or(received);
+                    let fp = r.fingerprint();
+                    let s = stored.get(&*r.id);
+                    let action = classify(s, fp, at);
+                    if tally(
+                        &mut counts,
+                        &action,
+                        r.removed,
+                        s.is_some_and(|s| s.removed),
+                    ) {
+                        if matches!(action, Action::Update) {
+                            replaced.push(&*r.id);
+                        }
+                        rows.push(variant_row(
+                            acc,
+                            r,
+                            at,
+                            fp,
+                            next_seq(),
+                            created_at.get(&*r.id).copied().unwrap_or(received),
+                        ));
+                    }
+                }
+                delete_ids!(conn, variants, id, acc, replaced);
+                insert_all!(conn, variants::table, rows, 27);
+            }
+            Batch::Stock(records) => {
+                let stored = stored_stock_levels(conn, acc)?;
+                let mut rows = Vec::new();
+                let mut replaced: Vec<(&str, &str)> = Vec::new();
+                for r in records {
+                    let at = r.updated_at.map(|t| t.naive_utc()).unwrap_or(received);
+                    let fp = r.fingerprint();
+                    let s = stored.get(&(r.variant_id.to_string(), r.warehouse_id.to_string()));
+                    let action = classify(s, fp, at);
+                    if tally(&mut counts, &action, false, false) {
+                        if matches!(action, Action::Update) {
+                            replaced.push((&r.variant_id, &r.warehouse_id));
+                        }
+                        rows.push(NewStockLevel {
+                            account_id: acc,
+                            variant_id: &r.variant_id,
+                            warehouse_id: &r.warehouse_id,
+                            on_hand: dec(&r.on_hand),
+                            allocated: dec(&r.allocated),
+                            updated_at: at,
+                            fingerprint: fp,
+                            seq: next_seq(),
+                        });
+                    }
+                }
+                for (v, w) in replaced {
+                    diesel::delete(
+                        stock_levels::table
+                            .filter(stock_levels::account_id.eq(acc))
+                            .filter(stock_levels::variant_id.eq(v))
+                            .filter(stock_levels::warehouse_id.eq(w)),
+                    )
+                    .execute(conn)?;
+                }
+                insert_all!(conn, stock_levels::table, rows, 8);
+                update_history(conn, acc, records, received, tz)?;
+            }
+            Batch::SalesOrders(records) => {
+                let stored = stored_sales_orders(conn, acc)?;
+                let mut headers = Vec::new();
+                let mut lines = Vec::new();
+                let mut replaced = Vec::new();
+                for r in records {
+                    let at = r.updated_at.map(|t| t.naive_utc()).unwrap_or(received);
+                    let fp = r.fingerprint();
+                    let s = stored.get(&*r.id);
+                    let action = classify(s, fp, at);
+                    if tally(
+                        &mut counts,
+                        &action,
+                        r.removed,
+                        s.is_some_and(|s| s.removed),
+                    ) {
+                        if matches!(action, Action::Update) {
+                            replaced.push(&*r.id);
+                        }
+                        headers.push(NewSalesOrder {
+                            account_id: acc,
+                            id: &r.id,
+                            ordered_at: r.ordered_at.naive_utc(),
+                            warehouse_id: r.warehouse_id.as_deref(),
+                            currency: r.currency.as_ref().map(|c| c.as_str()).unwrap_or(currency),
+                            cancelled: r.cancelled,
+                            removed: r.removed,
+                            updated_at: at,
+                            fingerprint: fp,
+                            seq: next_seq(),
+                        });
+                        for l in &r.lines {
+                            lines.push(NewSalesLine {
+                                account_id: acc,
+                                order_id: &r.id,
+                                line_id: &l.id,
+                                variant_id: &l.variant_id,
+                                quantity: dec(&l.quantity),
+                                unit_price: opt_dec(&l.unit_price),
+                            });
+                        }
+                    }
+                }
+                delete_ids!(conn, sales_order_lines, order_id, acc, replaced);
+                delete_ids!(conn, sales_orders, id, acc, replaced);
+                insert_all!(conn, sales_orders::table, headers, 10);
+                insert_all!(conn, sales_order_lines::table, lines, 6);
+            }
+            Batch::StockOrders(records) => {
+                let stored = stored_stock_orders(conn, acc)?;
+                let mut headers = Vec::new();
+                let mut lines = Vec::new();
+                let mut replaced = Vec::new();
+                for r in records {
+                    let at = r.updated_at.map(|t| t.naive_utc()).unwrap_or(received);
+                    let fp = r.fingerprint();
+                    let s = stored.get(&*r.id);
+                    let action = classify(s, fp, at);
+                    if tally(
+                        &mut counts,
+                        &action,
+                        r.removed,
+                        s.is_some_and(|s| s.removed),
+                    ) {
+                        if matches!(action, Action::Update) {
+                            replaced.push(&*r.id);
+                        }
+                        headers.push(NewStockOrder {
+                            account_id: acc,
+                            id: &r.id,
+                            kind: r.kind.as_str(),
+                            status: r.status.as_str(),
+                            vendor_id: r.vendor_id.as_deref(),
+                            source_warehouse_id: r.source_warehouse_id.as_deref(),
+                            destination_warehouse_id: r.destination_warehouse_id.as_deref(),
+                            expected_at: r.expected_at,
+                            currency: r.currency.as_ref().map(|c| c.as_str()).unwrap_or(currency),
+                            updated_at: at,
+                            removed: r.removed,
+                            fingerprint: fp,
+                            seq: next_seq(),
+                        });
+                        for (i, l) in r.lines.iter().enumerate() {
+                            lines.push(NewStockOrderLine {
+                                account_id: acc,
+                                order_id: &r.id,
+                                line_no: i as i32 + 1,
+                                line_id: l.id.as_deref(),
+                                variant_id: &l.variant_id,
+                                quantity: dec(&l.quantity),
+                                received_quantity: opt_dec(&l.received_quantity),
+                                unit_cost: opt_dec(&l.unit_cost),
+                            });
+                        }
+                    }
+                }
+                delete_ids!(conn, stock_order_lines, order_id, acc, replaced);
+                delete_ids!(conn, stock_orders, id, acc, replaced);
+                insert_all!(conn, stock_orders::table, headers, 13);
+                insert_all!(conn, stock_order_lines::table, lines, 8);
+            }
+        }
+        Ok(counts)
+    })
+}
+
+fn json_list<T: Serialize>(items: &[T]) -> Option<String> {
+    (!items.is_empty()).then(|| serde_json::to_string(items).unwrap_or_default())
+}
+
+fn variant_row(
+    acc: &str,
+    r: &crate::import::VariantRecord,
+    at: NaiveDateTime,
+    fingerprint: i64,
+    seq: i64,
+    created_at: NaiveDateTime,
+) -> VariantRow {
+    let vendors: Vec<serde_json::Value> = r
+        .vendors
+        .iter()
+        .map(|v| {
+            serde_json::json!({
+                "vendor_id": &*v.vendor_id,
+                "cost_price": opt_dec(&v.cost_price),
+                "lead_time_days": v.lead_time_days,
+                "minimum_order_quantity": opt_dec(&v.minimum_order_quantity),
+                "pack_size": opt_dec(&v.pack_size),
+                "vendor_sku": v.vendor_sku,
+            })
+        })
+        .collect();
+    let components: Vec<serde_json::Value> = r
+        .components
+        .iter()
+        .map(|c| serde_json::json!({"variant_id": &*c.variant_id, "quantity": dec(&c.quantity)}))
+        .collect();
+    VariantRow {
+        account_id: acc.to_string(),
+        id: r.id.to_string(),
+        sku: r.sku.clone(),
+        sku_norm: crate::import::sku_normalise(&r.sku),
+        barcode: r.barcode.clone(),
+        title: r.title.clone(),
+        product_id: r.product_id.clone(),
+        product_title: r.product_title.clone(),
+        vendor_id: r.vendor_id.as_deref().map(str::to_string),
+        vendors: json_list(&vendors),
+        brand: r.brand.clone(),
+        category: r.category.clone(),
+        tags: json_list(&r.tags),
+        cost_price: opt_dec(&r.cost_price),
+        retail_price: opt_dec(&r.retail_price),
+        currency: r.currency.as_ref().map(|c| c.as_str().to_string()),
+        tracked: r.tracked,
+        lead_time_days: r.lead_time_days.map(|d| d as i32),
+        min_stock: opt_dec(&r.min_stock),
+        max_stock: opt_dec(&r.max_stock),
+        components: json_list(&components),
+        assembly: r.assembly,
+        updated_at: at,
+        removed: r.removed,
+        fingerprint,
+        seq,
+        created_at,
+    }
+}
+
+/// Folds stock readings into the history's change points: a reading holds
+/// from its local day; the last reading of a day wins; older readings fill
+/// in history (back-filling); a point equal to the one before it is dropped.
+fn update_history(
+    conn: &mut DbConn,
+    acc: &str,
+    records: &[StockLevelRecord],
+    received: NaiveDateTime,
+    tz: chrono_tz::Tz,
+) -> QueryResult<()> {
+    type Key = (String, String);
+    let mut readings: HashMap<Key, Vec<(NaiveDate, Decimal, NaiveDateTime)>> = HashMap::new();
+    for r in records {
+        let at = r.updated_at.map(|t| t.naive_utc()).unwrap_or(received);
+        let day = chrono::TimeZone::from_utc_datetime(&tz, &at).date_naive();
+        readings
+            .entry((r.variant_id.to_string(), r.warehouse_id.to_string()))
+            .or_default()
+            .push((day, r.on_hand - r.allocated, at));
+    }
+    let mut existing: HashMap<Key, BTreeMap<NaiveDate, (Decimal, NaiveDateTime)>> = HashMap::new();
+    for p in history_points(conn, acc)? {
+        let key = (p.variant_id, p.warehouse_id);
+        if readings.contains_key(&key) {
+            let value = p.available.parse::<Decimal>().unwrap_or_default();
+            existing
+                .entry(key)
+                .or_default()
+                .insert(p.day, (value, p.reading_at));
+        }
+    }
+    let mut to_insert = Vec::new();
+    let mut to_delete: Vec<(Key, NaiveDate)> = Vec::new();
+    for (key, mut list) in readings {
+        list.sort_by_key(|(_, _, at)| *at);
+        let before = existing.remove(&key).unwrap_or_default();
+        let mut points = before.clone();
+        for (day, value, at) in list {
+            match points.get(&day) {
+                Some((_, prev_at)) if *prev_at > at => {}
+                _ => {
+                    points.insert(day, (value, at));
+                }
+            }
+        }
+        // Keep change points only.
+        let mut last: Option<Decimal> = None;
+        points.retain(|_, (value, _)| {
+            let keep = last != Some(*value);
+            last = Some(*value);
+            keep
+        });
+        for (day, old) in &before {
+            if points.get(day) != Some(old) {
+                to_delete.push((key.clone(), *day));
+            }
+        }
+        for (day, (value, at)) in &points {
+            if before.get(day) != Some(&(*value, *at)) {
+                to_insert.push(HistoryPoint {
+                    account_id: acc.to_string(),
+                    variant_id: key.0.clone(),
+                    warehouse_id: key.1.clone(),
+                    day: *day,
+                    available: dec(value),
+                    reading_at: *at,
+                });
+            }
+        }
+    }
+    for ((v, w), day) in to_delete {
+        diesel::delete(
+            stock_history::table
+                .filter(stock_history::account_id.eq(acc))
+                .filter(stock_history::variant_id.eq(v))
+                .filter(stock_history::warehouse_id.eq(w))
+                .filter(stock_history::day.eq(day)),
+        )
+        .execute(conn)?;
+    }
+    insert_all!(conn, stock_history::table, to_insert, 6);
+    Ok(())
+}

@@ -1,0 +1,382 @@
+//! Rows of the child-account record tables (warehouses, vendors, variants,
+//! stock levels and their history, sales and stock orders) and the queries
+//! the write path and the readers need. Decimals are stored as exact text.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::schema::{
+    sales_order_lines, sales_orders, stock_history, stock_levels, stock_order_lines, stock_orders,
+    variants, vendors, warehouses,
+};
+use crate::db::DbConn;
+
+/// A warehouse row to insert.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = warehouses, treat_none_as_default_value = false)]
+pub struct NewWarehouse<'a> {
+    /// Account.
+    pub account_id: &'a str,
+    /// Source id.
+    pub id: &'a str,
+    /// Name.
+    pub name: &'a str,
+    /// Last change at the source (UTC).
+    pub updated_at: NaiveDateTime,
+    /// Removed flag.
+    pub removed: bool,
+    /// Content fingerprint.
+    pub fingerprint: i64,
+    /// Change sequence.
+    pub seq: i64,
+}
+
+/// A vendor row to insert.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = vendors, treat_none_as_default_value = false)]
+pub struct NewVendor<'a> {
+    /// Account.
+    pub account_id: &'a str,
+    /// Source id.
+    pub id: &'a str,
+    /// Name.
+    pub name: &'a str,
+    /// Currency.
+    pub currency: Option<&'a str>,
+    /// Lead time.
+    pub lead_time_days: Option<i32>,
+    /// MOQ (decimal text).
+    pub minimum_order_quantity: Option<String>,
+    /// Pack size (decimal text).
+    pub pack_size: Option<String>,
+    /// Last change.
+    pub updated_at: NaiveDateTime,
+    /// Removed flag.
+    pub removed: bool,
+    /// Fingerprint.
+    pub fingerprint: i64,
+    /// Sequence.
+    pub seq: i64,
+}
+
+/// A variant row, to insert and to read.
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
+#[diesel(table_name = variants, treat_none_as_default_value = false)]
+pub struct VariantRow {
+    /// Account.
+    pub account_id: String,
+    /// Source id.
+    pub id: String,
+    /// SKU as given.
+    pub sku: String,
+    /// SKU trimmed and lower-cased.
+    pub sku_norm: String,
+    /// Barcode.
+    pub barcode: Option<String>,
+    /// Title.
+    pub title: Option<String>,
+    /// Product id.
+    pub product_id: Option<String>,
+    /// Product title.
+    pub product_title: Option<String>,
+    /// Preferred vendor.
+    pub vendor_id: Option<String>,
+    /// JSON list of vendor terms.
+    pub vendors: Option<String>,
+    /// Brand.
+    pub brand: Option<String>,
+    /// Category.
+    pub category: Option<String>,
+    /// JSON list of tags.
+    pub tags: Option<String>,
+    /// Cost price.
+    pub cost_price: Option<String>,
+    /// Retail price.
+    pub retail_price: Option<String>,
+    /// Currency.
+    pub currency: Option<String>,
+    /// Stock tracked.
+    pub tracked: bool,
+    /// Own lead time.
+    pub lead_time_days: Option<i32>,
+    /// Min stock.
+    pub min_stock: Option<String>,
+    /// Max stock.
+    pub max_stock: Option<String>,
+    /// JSON list of components.
+    pub components: Option<String>,
+    /// Produced in advance.
+    pub assembly: bool,
+    /// Last change.
+    pub updated_at: NaiveDateTime,
+    /// Removed flag.
+    pub removed: bool,
+    /// Fingerprint.
+    pub fingerprint: i64,
+    /// Sequence.
+    pub seq: i64,
+    /// First stored.
+    pub created_at: NaiveDateTime,
+}
+
+/// A stock level row to insert.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = stock_levels, treat_none_as_default_value = false)]
+pub struct NewStockLevel<'a> {
+    /// Account.
+    pub account_id: &'a str,
+    /// Variant.
+    pub variant_id: &'a str,
+    /// Warehouse.
+    pub warehouse_id: &'a str,
+    /// On hand.
+    pub on_hand: String,
+    /// Allocated.
+    pub allocated: String,
+    /// Reading time.
+    pub updated_at: NaiveDateTime,
+    /// Fingerprint.
+    pub fingerprint: i64,
+    /// Sequence.
+    pub seq: i64,
+}
+
+/// A stock history change point.
+#[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable)]
+#[diesel(table_name = stock_history, treat_none_as_default_value = false)]
+pub struct HistoryPoint {
+    /// Account.
+    pub account_id: String,
+    /// Variant.
+    pub variant_id: String,
+    /// Warehouse.
+    pub warehouse_id: String,
+    /// First day this value holds (account's time zone).
+    pub day: NaiveDate,
+    /// Available = on hand − allocated.
+    pub available: String,
+    /// The reading that set it.
+    pub reading_at: NaiveDateTime,
+}
+
+/// A sales order header to insert.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = sales_orders, treat_none_as_default_value = false)]
+pub struct NewSalesOrder<'a> {
+    /// Account.
+    pub account_id: &'a str,
+    /// Source id.
+    pub id: &'a str,
+    /// Ordered at (UTC).
+    pub ordered_at: NaiveDateTime,
+    /// Warehouse.
+    pub warehouse_id: Option<&'a str>,
+    /// Currency.
+    pub currency: &'a str,
+    /// Cancelled.
+    pub cancelled: bool,
+    /// Removed.
+    pub removed: bool,
+    /// Last change.
+    pub updated_at: NaiveDateTime,
+    /// Fingerprint.
+    pub fingerprint: i64,
+    /// Sequence.
+    pub seq: i64,
+}
+
+/// A sales order line to insert.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = sales_order_lines, treat_none_as_default_value = false)]
+pub struct NewSalesLine<'a> {
+    /// Account.
+    pub account_id: &'a str,
+    /// Order.
+    pub order_id: &'a str,
+    /// Line id.
+    pub line_id: &'a str,
+    /// Variant.
+    pub variant_id: &'a str,
+    /// Quantity (negative: return).
+    pub quantity: String,
+    /// Unit price.
+    pub unit_price: Option<String>,
+}
+
+/// A stock order header to insert.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = stock_orders, treat_none_as_default_value = false)]
+pub struct NewStockOrder<'a> {
+    /// Account.
+    pub account_id: &'a str,
+    /// Source id.
+    pub id: &'a str,
+    /// purchase / transfer / assembly.
+    pub kind: &'a str,
+    /// draft / active / closed / cancelled.
+    pub status: &'a str,
+    /// Vendor.
+    pub vendor_id: Option<&'a str>,
+    /// Source warehouse.
+    pub source_warehouse_id: Option<&'a str>,
+    /// Destination warehouse.
+    pub destination_warehouse_id: Option<&'a str>,
+    /// Expected date.
+    pub expected_at: Option<NaiveDate>,
+    /// Currency.
+    pub currency: &'a str,
+    /// Last change.
+    pub updated_at: NaiveDateTime,
+    /// Removed.
+    pub removed: bool,
+    /// Fingerprint.
+    pub fingerprint: i64,
+    /// Sequence.
+    pub seq: i64,
+}
+
+/// A stock order line to insert.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = stock_order_lines, treat_none_as_default_value = false)]
+pub struct NewStockOrderLine<'a> {
+    /// Account.
+    pub account_id: &'a str,
+    /// Order.
+    pub order_id: &'a str,
+    /// Position (1-based).
+    pub line_no: i32,
+    /// Source line id.
+    pub line_id: Option<&'a str>,
+    /// Variant.
+    pub variant_id: &'a str,
+    /// Quantity.
+    pub quantity: String,
+    /// Received so far.
+    pub received_quantity: Option<String>,
+    /// Unit cost.
+    pub unit_cost: Option<String>,
+}
+
+/// What the write path needs to know of a stored record.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// Last change.
+    pub updated_at: NaiveDateTime,
+    /// Fingerprint.
+    pub fingerprint: i64,
+    /// Removed flag.
+    pub removed: bool,
+}
+
+macro_rules! stored_by_id {
+    ($name:ident, $table:ident) => {
+        /// Id → stored state of every record of this table in the account.
+        pub fn $name(
+            conn: &mut DbConn,
+            account: &str,
+        ) -> QueryResult<std::collections::HashMap<String, Stored>> {
+            let rows: Vec<(String, NaiveDateTime, i64, bool)> = $table::table
+                .filter($table::account_id.eq(account))
+                .select((
+                    $table::id,
+                    $table::updated_at,
+                    $table::fingerprint,
+                    $table::removed,
+                ))
+                .load(conn)?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, updated_at, fingerprint, removed)| {
+                    (
+                        id,
+                        Stored {
+                            updated_at,
+                            fingerprint,
+                            removed,
+                        },
+                    )
+                })
+                .collect())
+        }
+    };
+}
+
+stored_by_id!(stored_warehouses, warehouses);
+stored_by_id!(stored_vendors, vendors);
+stored_by_id!(stored_variants, variants);
+stored_by_id!(stored_sales_orders, sales_orders);
+stored_by_id!(stored_stock_orders, stock_orders);
+
+/// (variant, warehouse) → stored state of every stock level in the account.
+pub fn stored_stock_levels(
+    conn: &mut DbConn,
+    account: &str,
+) -> QueryResult<std::collections::HashMap<(String, String), Stored>> {
+    let rows: Vec<(String, String, NaiveDateTime, i64)> = stock_levels::table
+        .filter(stock_levels::account_id.eq(account))
+        .select((
+            stock_levels::variant_id,
+            stock_levels::warehouse_id,
+            stock_levels::updated_at,
+            stock_levels::fingerprint,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(v, w, updated_at, fingerprint)| {
+            (
+                (v, w),
+                Stored {
+                    updated_at,
+                    fingerprint,
+                    removed: false,
+                },
+            )
+        })
+        .collect())
+}
+
+/// Creation times of the account's variants (kept across updates).
+pub fn variant_created_at(
+    conn: &mut DbConn,
+    account: &str,
+) -> QueryResult<std::collections::HashMap<String, NaiveDateTime>> {
+    let rows: Vec<(String, NaiveDateTime)> = variants::table
+        .filter(variants::account_id.eq(account))
+        .select((variants::id, variants::created_at))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Ids of the account's warehouses, vendors and variants (references).
+pub fn known_ids(conn: &mut DbConn, account: &str) -> QueryResult<crate::import::KnownIds> {
+    Ok(crate::import::KnownIds {
+        variants: variants::table
+            .filter(variants::account_id.eq(account))
+            .select(variants::id)
+            .load::<String>(conn)?
+            .into_iter()
+            .collect(),
+        warehouses: warehouses::table
+            .filter(warehouses::account_id.eq(account))
+            .select(warehouses::id)
+            .load::<String>(conn)?
+            .into_iter()
+            .collect(),
+        vendors: vendors::table
+            .filter(vendors::account_id.eq(account))
+            .select(vendors::id)
+            .load::<String>(conn)?
+            .into_iter()
+            .collect(),
+    })
+}
+
+/// The account's stock history points for the given (variant, warehouse) keys
+/// (all of the account's when `keys` is large, filtered in memory).
+pub fn history_points(conn: &mut DbConn, account: &str) -> QueryResult<Vec<HistoryPoint>> {
+    stock_history::table
+        .filter(stock_history::account_id.eq(account))
+        .select(HistoryPoint::as_select())
+        .load(conn)
+}

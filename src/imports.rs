@@ -1,0 +1,207 @@
+//! Running one import: parse and validate the body (CSV streamed from a
+//! spooled file, or JSON), check references against what the account holds,
+//! hand the batch to the one write path (`db::ingest`), and record the import
+//! with its counts and problems, whether it succeeded or not.
+
+use std::io::{BufReader, Seek};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::crypto::new_id;
+use crate::db::ingest::{self, Counts};
+use crate::db::models::import_run::ImportRun;
+use crate::db::models::records::known_ids;
+use crate::db::models::Account;
+use crate::db::DbConn;
+use crate::error::{AppError, Detail};
+use crate::import::{self, Entity, ImportContext, ParseError, Problem};
+
+/// The body of an import.
+pub enum Body {
+    /// A JSON array of records.
+    Json(Vec<u8>),
+    /// A CSV file spooled to disk.
+    Csv(std::fs::File),
+}
+
+impl Body {
+    fn format(&self) -> &'static str {
+        match self {
+            Body::Json(_) => "json",
+            Body::Csv(_) => "csv",
+        }
+    }
+}
+
+/// The answer to a successful import.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ImportAnswer {
+    /// New records.
+    pub created: usize,
+    /// Changed records.
+    pub updated: usize,
+    /// Identical records.
+    pub unchanged: usize,
+    /// Older than stored (ignored).
+    pub stale: usize,
+    /// Newly marked removed.
+    pub removed: usize,
+    /// What was accepted with a fallback.
+    pub warnings: Vec<Detail>,
+    /// The import's id in the log.
+    pub import_id: String,
+}
+
+/// One logged import as the API lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ImportView {
+    /// Id.
+    pub id: String,
+    /// Entity.
+    pub entity: String,
+    /// `csv` or `json`.
+    pub format: String,
+    /// Who sent it.
+    pub user: String,
+    /// When it arrived.
+    pub started_at: DateTime<Utc>,
+    /// When it was done.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// `succeeded` or `failed`.
+    pub status: String,
+    /// Counts (zero when it failed).
+    pub counts: Counts,
+    /// Errors of a failed import, warnings of a successful one.
+    pub problems: Vec<Detail>,
+}
+
+impl From<&ImportRun> for ImportView {
+    fn from(r: &ImportRun) -> Self {
+        ImportView {
+            id: r.id.clone(),
+            entity: r.entity.clone(),
+            format: r.format.clone(),
+            user: r.user_email.clone(),
+            started_at: crate::accounts::utc(r.started_at),
+            finished_at: r.finished_at.map(crate::accounts::utc),
+            status: r.status.clone(),
+            counts: serde_json::from_str(&r.counts).unwrap_or_default(),
+            problems: serde_json::from_str(&r.problems).unwrap_or_default(),
+        }
+    }
+}
+
+fn detail(p: &Problem) -> Detail {
+    Detail {
+        row: p.row,
+        field: p.field.clone(),
+        message: p.message.clone(),
+    }
+}
+
+/// Maps a parse error onto the error policy.
+pub fn parse_error(e: ParseError) -> AppError {
+    match e {
+        ParseError::Malformed { message } => AppError::BadRequest {
+            code: "malformed_body",
+            message,
+        },
+        ParseError::Empty => AppError::Invalid {
+            code: "empty_import",
+            message: ParseError::Empty.to_string(),
+            details: vec![],
+        },
+        ParseError::Invalid { ref problems, .. } => AppError::Invalid {
+            code: "invalid_records",
+            message: e.to_string(),
+            details: problems.iter().map(detail).collect(),
+        },
+    }
+}
+
+/// The account a write may go to: a child (a master holds no data: 409).
+pub fn require_child(account: &Account) -> Result<(), AppError> {
+    if account.is_master() {
+        return Err(AppError::Conflict {
+            code: "master_holds_no_data",
+            message: "This is a master account: it holds no data of its own. Import into one of its child accounts.".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Runs an import into a child account and logs it. Blocking: call it
+/// through `Db::run`.
+pub fn run(
+    conn: &mut DbConn,
+    account: &Account,
+    user_email: &str,
+    entity: Entity,
+    body: Body,
+    started_at: DateTime<Utc>,
+) -> Result<ImportAnswer, AppError> {
+    require_child(account)?;
+    let tz: chrono_tz::Tz = account.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let ctx = ImportContext {
+        account_currency: account.currency.clone(),
+        timezone: tz,
+    };
+    let format = body.format();
+    let known = known_ids(conn, &account.id)?;
+    let parsed = match body {
+        Body::Json(bytes) => import::parse_json_checked(entity, &bytes, &ctx, &known),
+        Body::Csv(mut file) => {
+            file.rewind().map_err(AppError::internal)?;
+            let reader = BufReader::with_capacity(1 << 20, file);
+            import::parse_csv_checked(entity, reader, &ctx, &known)
+        }
+    };
+    let id = new_id("imp");
+    let mut run = ImportRun {
+        id: id.clone(),
+        account_id: account.id.clone(),
+        entity: entity.as_str().to_string(),
+        format: format.to_string(),
+        user_email: user_email.to_string(),
+        started_at: started_at.naive_utc(),
+        finished_at: None,
+        status: "failed".into(),
+        counts: serde_json::to_string(&Counts::default()).unwrap_or_default(),
+        problems: "[]".into(),
+    };
+    let parsed = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            let err = parse_error(e);
+            if let AppError::Invalid { details, .. } = &err {
+                run.problems = serde_json::to_string(details).unwrap_or_default();
+            } else {
+                run.problems =
+                    serde_json::to_string(&[Detail::field("body", err.public_message())])
+                        .unwrap_or_default();
+            }
+            run.finished_at = Some(Utc::now().naive_utc());
+            ImportRun::insert(conn, &run)?;
+            return Err(err);
+        }
+    };
+    let counts = ingest::apply(conn, account, &parsed.batch, started_at, tz)?;
+    let warnings: Vec<Detail> = parsed.warnings.iter().map(detail).collect();
+    run.status = "succeeded".into();
+    run.counts = serde_json::to_string(&counts).unwrap_or_default();
+    run.problems = serde_json::to_string(&warnings).unwrap_or_default();
+    run.finished_at = Some(Utc::now().naive_utc());
+    ImportRun::insert(conn, &run)?;
+    tracing::info!(account = %account.id, entity = entity.as_str(), format, ?counts, "import done");
+    Ok(ImportAnswer {
+        created: counts.created,
+        updated: counts.updated,
+        unchanged: counts.unchanged,
+        stale: counts.stale,
+        removed: counts.removed,
+        warnings,
+        import_id: id,
+    })
+}
