@@ -36,6 +36,25 @@ enum Command {
         #[arg(long, default_value = "tributary-demo.db")]
         database: String,
     },
+    /// Forecast every series of a long CSV (`series_id,period,quantity`),
+    /// or measure accuracy on a holdout.
+    Forecast {
+        /// Input CSV.
+        #[arg(long)]
+        input: std::path::PathBuf,
+        /// Periods to forecast (or to hold out with --holdout).
+        #[arg(long)]
+        horizon: usize,
+        /// Season length (default from the step: 7 days, 52 weeks, 12 months, 4 quarters).
+        #[arg(long)]
+        season: Option<usize>,
+        /// Output CSV (default standard output).
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+        /// Hold out the last H points of each series and print accuracy as JSON.
+        #[arg(long)]
+        holdout: Option<usize>,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -84,6 +103,22 @@ fn serve(state: AppState, bind: &str) -> anyhow::Result<()> {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing();
+    if let Command::Forecast {
+        input,
+        horizon,
+        season,
+        output,
+        holdout,
+    } = cli.command
+    {
+        return tributary::forecast::cli::run(&tributary::forecast::cli::ForecastArgs {
+            input,
+            horizon,
+            season,
+            output,
+            holdout,
+        });
+    }
     let mut config = Config::from_env()?;
     match cli.command {
         Command::Serve { bind } => {
@@ -100,7 +135,11 @@ fn main() -> anyhow::Result<()> {
                 .map(|p| p.join("tributary-demo.key"))
                 .unwrap_or_else(|| "tributary-demo.key".into());
             let state = AppState::init(config)?;
-            tributary::demo::seed(&state.db, &state.secrets)?;
+            let today = state
+                .config
+                .today
+                .unwrap_or_else(|| chrono::Utc::now().date_naive());
+            tributary::demo::seed(&state.db, &state.secrets, today)?;
             tracing::info!(
                 seconds = started.elapsed().as_secs_f64(),
                 "demo ready: log in as {} / {}",
@@ -109,6 +148,7 @@ fn main() -> anyhow::Result<()> {
             );
             serve(state, &bind)
         }
+        Command::Forecast { .. } => unreachable!("handled before the configuration is read"),
         Command::User {
             command:
                 UserCommand::Add {

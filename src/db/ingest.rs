@@ -234,9 +234,26 @@ pub fn apply(
             }
             Batch::Stock(records) => {
                 let stored = stored_stock_levels(conn, acc)?;
+                // A batch may carry several readings of one (variant,
+                // warehouse): the latest sets the level, the others only
+                // fill in history (and count as stale).
+                let mut latest: HashMap<(&str, &str), (NaiveDateTime, usize)> = HashMap::new();
+                for (i, r) in records.iter().enumerate() {
+                    let at = r.updated_at.map(|t| t.naive_utc()).unwrap_or(received);
+                    let e = latest
+                        .entry((&*r.variant_id, &*r.warehouse_id))
+                        .or_insert((at, i));
+                    if at >= e.0 {
+                        *e = (at, i);
+                    }
+                }
                 let mut rows = Vec::new();
                 let mut replaced: Vec<(&str, &str)> = Vec::new();
-                for r in records {
+                for (i, r) in records.iter().enumerate() {
+                    if latest[&(&*r.variant_id, &*r.warehouse_id)].1 != i {
+                        counts.stale += 1;
+                        continue;
+                    }
                     let at = r.updated_at.map(|t| t.naive_utc()).unwrap_or(received);
                     let fp = r.fingerprint();
                     let s = stored.get(&(r.variant_id.to_string(), r.warehouse_id.to_string()));

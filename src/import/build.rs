@@ -534,26 +534,36 @@ fn duplicate_line_ids<'l>(
     format: Format,
     order_id: &str,
 ) {
-    let mut seen: HashMap<&str, u32> = HashMap::new();
-    for (i, id, row) in ids {
-        let Some(id) = id else { continue };
-        if let Some(first) = seen.insert(id, row) {
-            let (row, first) = (row as usize, first as usize);
-            let msg = match format {
-                Format::Csv => format!(
-                    "Line {} of order {} is given twice (rows {first} and {row}); each line \
-                     id must be unique within its order.",
-                    quote(id),
-                    quote(order_id)
-                ),
-                Format::Json => format!(
-                    "Line id {} is given twice in this order; each line id must be unique \
-                     within its order.",
-                    quote(id)
-                ),
-            };
-            cx.problem_at(row, line_field(format, i, "line_id", "id"), msg);
-        }
+    // Orders are small: a linear scan beats hashing up to a few dozen lines.
+    let ids: Vec<(usize, &str, u32)> = ids
+        .filter_map(|(i, id, row)| id.map(|id| (i, id, row)))
+        .collect();
+    let mut index: HashMap<&str, u32> = HashMap::new();
+    for (k, &(i, id, row)) in ids.iter().enumerate() {
+        let first = if ids.len() <= 32 {
+            ids[..k]
+                .iter()
+                .find(|(_, o, _)| *o == id)
+                .map(|(_, _, r)| *r)
+        } else {
+            index.insert(id, row)
+        };
+        let Some(first) = first else { continue };
+        let (row, first) = (row as usize, first as usize);
+        let msg = match format {
+            Format::Csv => format!(
+                "Line {} of order {} is given twice (rows {first} and {row}); each line \
+                 id must be unique within its order.",
+                quote(id),
+                quote(order_id)
+            ),
+            Format::Json => format!(
+                "Line id {} is given twice in this order; each line id must be unique \
+                 within its order.",
+                quote(id)
+            ),
+        };
+        cx.problem_at(row, line_field(format, i, "line_id", "id"), msg);
     }
 }
 
@@ -935,11 +945,11 @@ impl OrderKind for Stock {
 }
 
 /// Reports ids given twice within one batch (stock levels: a `(variant_id, warehouse_id)` pair).
-/// Orders grouped from CSV rows never repeat an id, so this only finds JSON duplicates there.
+/// Orders grouped from CSV rows never repeat an id, so they are not scanned.
 pub(crate) fn duplicates(batch: &Batch) -> Vec<Problem> {
-    fn scan<'a>(
+    fn scan(
         keys: impl Iterator<Item = (String, usize)>,
-        field: &'a str,
+        field: &str,
         describe: impl Fn(&str) -> String,
     ) -> Vec<Problem> {
         let mut seen: HashMap<String, usize> = HashMap::new();
@@ -966,16 +976,34 @@ pub(crate) fn duplicates(batch: &Batch) -> Vec<Problem> {
         Batch::Warehouses(v) => scan(v.iter().map(|r| (r.id.to_string(), r.row)), "id", by_id),
         Batch::Vendors(v) => scan(v.iter().map(|r| (r.id.to_string(), r.row)), "id", by_id),
         Batch::Variants(v) => scan(v.iter().map(|r| (r.id.to_string(), r.row)), "id", by_id),
-        Batch::SalesOrders(v) => scan(v.iter().map(|r| (r.id.to_string(), r.row)), "id", by_id),
-        Batch::StockOrders(v) => scan(v.iter().map(|r| (r.id.to_string(), r.row)), "id", by_id),
+        Batch::SalesOrders(v) if v.first().is_some_and(|r| r.format == Format::Json) => {
+            scan(v.iter().map(|r| (r.id.to_string(), r.row)), "id", by_id)
+        }
+        Batch::StockOrders(v) if v.first().is_some_and(|r| r.format == Format::Json) => {
+            scan(v.iter().map(|r| (r.id.to_string(), r.row)), "id", by_id)
+        }
+        Batch::SalesOrders(_) | Batch::StockOrders(_) => Vec::new(),
+        // Several readings of one stock level are history (back-filling) as
+        // long as their times differ; the same level twice at one time is a
+        // duplicate.
         Batch::Stock(v) => scan(
-            v.iter()
-                .map(|r| (format!("{}\u{0}{}", r.variant_id, r.warehouse_id), r.row)),
+            v.iter().map(|r| {
+                let at = r.updated_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+                (
+                    format!("{}\u{0}{}\u{0}{at}", r.variant_id, r.warehouse_id),
+                    r.row,
+                )
+            }),
             "warehouse_id",
             |k| {
-                let (variant, warehouse) = k.split_once('\u{0}').unwrap_or((k, ""));
+                let mut parts = k.split('\u{0}');
+                let (variant, warehouse) = (parts.next().unwrap_or(k), parts.next().unwrap_or(""));
+                let at = parts
+                    .next()
+                    .filter(|a| !a.is_empty())
+                    .unwrap_or("the time it is received");
                 format!(
-                    "The stock level of variant {} in warehouse {}",
+                    "The stock level of variant {} in warehouse {} at {at}",
                     quote(variant),
                     quote(warehouse)
                 )

@@ -9,7 +9,7 @@ use csv::StringRecord;
 
 use crate::import::build::{self, OrderKind};
 use crate::import::records::Format;
-use crate::import::values::{quote, Cx, Interner, Problems, Raw};
+use crate::import::values::{quote, Cx, FastState, Interner, Problems, Raw};
 use crate::import::{Batch, Entity, ImportContext, Outcome, ParseError};
 
 /// Most columns any entity has; sizes the per-row scratch arrays.
@@ -380,10 +380,13 @@ fn orders<K: OrderKind, R: Read>(
     let line_cols: Vec<Option<usize>> = rows.columns.column_of[nh..nh + nl].to_vec();
 
     let mut groups: Vec<Group<K>> = Vec::new();
-    let mut index: HashMap<Box<str>, u32> = HashMap::new();
+    let mut index: HashMap<Box<str>, u32, FastState> = HashMap::default();
     let mut cur = StringRecord::new();
     let mut prev = StringRecord::new();
     let mut prev_group: Option<u32> = None;
+    // Lines of the order being read, moved into it (at exact capacity) when another starts.
+    let mut pending: Vec<K::Line> = Vec::new();
+    let mut pending_group: Option<u32> = None;
 
     while rows.next(&mut cur, cx)? {
         let row = rows.row;
@@ -440,15 +443,21 @@ fn orders<K: OrderKind, R: Read>(
         if line_raws[..nl].iter().any(|r| !r.is_absent()) {
             let line = K::line(cx, &line_raws[..nl], K::LINE_CSV, row_u32(row));
             if let Some(g) = group {
-                let group = &mut groups[g as usize];
-                group.lines_given = true;
-                group.lines.extend(line);
+                groups[g as usize].lines_given = true;
+                if let Some(line) = line {
+                    if pending_group != Some(g) {
+                        flush(&mut groups, pending_group, &mut pending);
+                        pending_group = Some(g);
+                    }
+                    pending.push(line);
+                }
             }
         }
         std::mem::swap(&mut cur, &mut prev);
         prev_group = group;
     }
 
+    flush(&mut groups, pending_group, &mut pending);
     let mut ids: Vec<Option<Box<str>>> = Vec::new();
     ids.resize_with(groups.len(), || None);
     for (id, g) in index.drain() {
@@ -470,6 +479,15 @@ fn orders<K: OrderKind, R: Read>(
         }
     }
     Ok(K::batch(records))
+}
+
+/// Moves the pending lines into their order.
+fn flush<K: OrderKind>(groups: &mut [Group<K>], g: Option<u32>, pending: &mut Vec<K::Line>) {
+    if let Some(g) = g {
+        let lines = &mut groups[g as usize].lines;
+        lines.reserve_exact(pending.len());
+        lines.append(pending);
+    }
 }
 
 /// The cell of `col`, empty when the column is absent.
@@ -767,5 +785,31 @@ mod tests {
             (v[0].on_hand, v[0].allocated),
             (Decimal::from(-2), Decimal::ZERO)
         );
+    }
+
+    #[test]
+    fn stock_readings_at_different_times_are_history_not_duplicates() {
+        let body = "variant_id,warehouse_id,on_hand,updated_at\n\
+                    V-1,W-1,5,2026-01-01T10:00:00Z\n\
+                    V-1,W-1,0,2026-01-03T10:00:00Z\n\
+                    V-1,W-1,0,2026-01-03T10:00:00Z\n";
+        let p = problems(csv(Entity::Stock, body));
+        assert_eq!(at(&p), [(3, "warehouse_id")]);
+        let ok = "variant_id,warehouse_id,on_hand,updated_at\n\
+                  V-1,W-1,5,2026-01-01T10:00:00Z\nV-1,W-1,0,2026-01-03T10:00:00Z\n";
+        assert_eq!(csv(Entity::Stock, ok).unwrap().batch.len(), 2);
+    }
+
+    #[test]
+    fn checked_parse_merges_reference_problems_and_accepts_in_batch_components() {
+        let body = "id,sku,vendor_id,components\nV-1,A,,V-2:1\nV-2,B,VE-9,\nV-3,C,,V-8:2\n";
+        let known = KnownIds::default();
+        match crate::import::parse_csv_checked(Entity::Variants, body.as_bytes(), &ctx(), &known) {
+            Err(ParseError::Invalid { problems, total }) => {
+                assert_eq!(total, 2);
+                assert_eq!(at(&problems), [(2, "vendor_id"), (3, "components")]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

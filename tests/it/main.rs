@@ -7,6 +7,7 @@ mod accounts;
 mod api_keys;
 mod auth;
 mod helpers;
+mod imports;
 mod openapi;
 mod pages;
 

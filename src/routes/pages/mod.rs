@@ -4,6 +4,7 @@
 //! bound to the session.
 
 pub mod accounts;
+pub mod imports;
 pub mod login;
 
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
@@ -23,7 +24,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/accounts", web::get().to(accounts::index))
         .route("/accounts", web::post().to(accounts::create))
         .route("/accounts/switch", web::get().to(accounts::switch))
-        .route("/accounts/{id}", web::get().to(accounts::show));
+        .route("/accounts/{id}", web::get().to(accounts::show))
+        .route("/accounts/{id}/imports", web::get().to(imports::index))
+        .route(
+            "/accounts/{id}/imports/{entity}",
+            web::post().to(imports::upload),
+        );
 }
 
 /// One entry of the account switcher.

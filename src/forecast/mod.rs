@@ -1,0 +1,793 @@
+//! Demand forecasting: the pure half of the planning engine.
+//!
+//! Given one demand series per variant (a slice of quantities, one per period, optionally with an
+//! in-stock mask), [`forecast`] classifies the demand (ADI / CV²), fits a pool of methods
+//! ([`models`]), scores each by a rolling-origin backtest on the series' own recent history, and
+//! returns point forecasts with an 80 % interval calibrated on the backtest errors, the chosen
+//! method, every candidate's score and the backtest accuracy. [`forecast_many`] does the same
+//! for many series in parallel (rayon).
+//!
+//! Selection (full path): regular demand defaults to an equal-weight combination — for seasonal
+//! series ETS(A,Ad,A) + airline ARIMA on logs + airline ARIMA on the raw scale + seasonal naive,
+//! otherwise SES + damped Holt + Theta — because on real data a combination beats per-series
+//! selection on one short window. A single method or the mean of the three best replaces the
+//! default only when its backtest score is less than half the default's. Sporadic demand
+//! (intermittent, lumpy) takes the best of Croston, SBA, TSB, SES and their top-3 mean, scored by
+//! RMSE (MAE would reward forecasting zero). Histories shorter than 8 periods get the mean of the
+//! last values.
+//!
+//! Two paths:
+//! - the **full** path (`Options { fast: false }`, the default) fits ETS (additive and
+//!   multiplicative seasonality, damped trend), the airline seasonal ARIMA, Theta, naive methods
+//!   and Croston/SBA/TSB with optimised parameters, and selects among single methods and
+//!   combinations; it is meant for the `tributary forecast` command and for single-series
+//!   analysis (a few ms per monthly series);
+//! - the **fast** path (`Options { fast: true }`, module [`fast`]) is for server-scale daily SKU
+//!   series: a fixed small grid of exponential-smoothing / intermittent models in one pass with a
+//!   day-of-week profile; tens of µs per two-year daily series.
+//!
+//! This module must stay pure: no I/O (except the [`cli`] submodule, which is the command's
+//! body), no clock, no randomness, no database or HTTP types.
+
+pub mod cli;
+pub mod fast;
+pub mod metrics;
+pub mod models;
+pub mod optim;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+pub use models::{Fit, Method};
+
+/// One demand series to forecast.
+#[derive(Clone, Copy, Debug)]
+pub struct SeriesInput<'a> {
+    /// Demand per period, oldest first (starting at the first sale; the current, unfinished
+    /// period excluded).
+    pub values: &'a [f64],
+    /// Per period: was the item in stock? Out-of-stock periods are treated as missing (imputed
+    /// from neighbouring in-stock demand and ignored when scoring), not as zero demand.
+    pub in_stock: Option<&'a [bool]>,
+    /// Season length in periods (7 for daily data with a weekly cycle, 12 for monthly, 1 = none).
+    pub season: usize,
+}
+
+/// Demand pattern after Syntetos–Boylan (ADI cut-off 1.32, CV² cut-off 0.49).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DemandClass {
+    /// Regular demand with low size variability.
+    Smooth,
+    /// Regular demand with high size variability.
+    Erratic,
+    /// Sporadic demand with stable sizes.
+    Intermittent,
+    /// Sporadic demand with variable sizes.
+    Lumpy,
+    /// No demand at all in the (in-stock) history.
+    NoDemand,
+}
+
+impl DemandClass {
+    /// Snake-case name, as serialised.
+    pub fn name(self) -> &'static str {
+        match self {
+            DemandClass::Smooth => "smooth",
+            DemandClass::Erratic => "erratic",
+            DemandClass::Intermittent => "intermittent",
+            DemandClass::Lumpy => "lumpy",
+            DemandClass::NoDemand => "no_demand",
+        }
+    }
+
+    /// True for the sporadic classes (intermittent, lumpy).
+    pub fn is_sporadic(self) -> bool {
+        matches!(self, DemandClass::Intermittent | DemandClass::Lumpy)
+    }
+}
+
+/// ADI / CV² classification of a series.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Classification {
+    /// Average demand interval: periods per non-zero demand (∞ when there is none).
+    pub adi: f64,
+    /// Squared coefficient of variation of the non-zero demand sizes.
+    pub cv2: f64,
+    /// Resulting class.
+    pub class: DemandClass,
+}
+
+/// Classifies `values` (only positions where `valid` is true count) by ADI and CV².
+pub fn classify(values: &[f64], valid: Option<&[bool]>) -> Classification {
+    let ok = |i: usize| valid.is_none_or(|v| v.get(i).copied().unwrap_or(true));
+    let (mut periods, mut count, mut sum, mut sum_sq) = (0usize, 0usize, 0.0, 0.0);
+    for (i, &v) in values.iter().enumerate() {
+        if ok(i) {
+            periods += 1;
+            if v > 0.0 {
+                count += 1;
+                sum += v;
+                sum_sq += v * v;
+            }
+        }
+    }
+    if count == 0 {
+        return Classification {
+            adi: f64::INFINITY,
+            cv2: 0.0,
+            class: DemandClass::NoDemand,
+        };
+    }
+    let adi = periods as f64 / count as f64;
+    let mean = sum / count as f64;
+    let var = (sum_sq / count as f64 - mean * mean).max(0.0);
+    let cv2 = var / (mean * mean);
+    let class = match (adi < 1.32, cv2 < 0.49) {
+        (true, true) => DemandClass::Smooth,
+        (true, false) => DemandClass::Erratic,
+        (false, true) => DemandClass::Intermittent,
+        (false, false) => DemandClass::Lumpy,
+    };
+    Classification { adi, cv2, class }
+}
+
+/// Options for [`forecast`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Use the cheap server-scale path ([`fast`]) instead of the full model selection.
+    pub fast: bool,
+}
+
+/// A candidate considered for a series, with its backtest score (lower is better: mean absolute
+/// error scaled by the in-sample seasonal-naive MAE for regular demand, root mean squared error
+/// scaled by the naive RMSE for sporadic demand).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Candidate {
+    /// Method or combination name.
+    pub method: String,
+    /// Backtest score.
+    pub score: f64,
+}
+
+/// Backtest accuracy of the chosen method on the last `horizon` periods of the history, with
+/// parameters estimated on what came before (NaN where undefined, e.g. too short a history).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Accuracy {
+    /// Mean absolute scaled error (scale: in-sample seasonal-naive MAE).
+    pub mase: f64,
+    /// Mean absolute error.
+    pub mae: f64,
+    /// Mean of forecast − actual.
+    pub bias: f64,
+    /// Share of actuals inside the 80 % interval.
+    pub coverage80: f64,
+}
+
+impl Accuracy {
+    pub(crate) fn undefined() -> Self {
+        Accuracy {
+            mase: f64::NAN,
+            mae: f64::NAN,
+            bias: f64::NAN,
+            coverage80: f64::NAN,
+        }
+    }
+}
+
+/// Forecast for one series.
+#[derive(Clone, Debug, Serialize)]
+pub struct Forecast {
+    /// Point forecast per future period (never negative).
+    pub point: Vec<f64>,
+    /// Lower bound of the 80 % interval (never negative).
+    pub low: Vec<f64>,
+    /// Upper bound of the 80 % interval.
+    pub high: Vec<f64>,
+    /// Chosen method (a [`Method::name`], or `mean(a,b,c)` for a combination).
+    pub method: String,
+    /// Demand class.
+    pub class: DemandClass,
+    /// ADI / CV² behind `class`.
+    pub classification: Classification,
+    /// Every candidate considered, best first.
+    pub candidates: Vec<Candidate>,
+    /// Backtest accuracy of the chosen method.
+    pub accuracy: Accuracy,
+}
+
+/// z for a central 80 % interval (the 90 % quantile of the standard normal).
+pub const Z80: f64 = 1.281_551_565_544_600_5;
+
+/// Forecasts `horizon` periods of one series (full selection, or the fast path if `opts.fast`).
+pub fn forecast(input: &SeriesInput, horizon: usize, opts: &Options) -> Forecast {
+    if opts.fast {
+        fast::forecast_fast(input, horizon)
+    } else {
+        forecast_full(input, horizon)
+    }
+}
+
+/// Forecasts many series in parallel (rayon); results are in input order.
+pub fn forecast_many(inputs: &[SeriesInput], horizon: usize, opts: &Options) -> Vec<Forecast> {
+    inputs
+        .par_iter()
+        .map(|i| forecast(i, horizon, opts))
+        .collect()
+}
+
+/// Replaces out-of-stock periods by an estimate of the demand that was lost: the mean of the
+/// in-stock values within `w` periods on either side (`w` = max(season, 3)), else the nearest
+/// in-stock value, else 0. Returns the imputed series and the validity mask (true = observed).
+pub fn impute(values: &[f64], in_stock: Option<&[bool]>, season: usize) -> (Vec<f64>, Vec<bool>) {
+    let n = values.len();
+    let valid: Vec<bool> = (0..n)
+        .map(|i| in_stock.is_none_or(|s| s.get(i).copied().unwrap_or(true)))
+        .collect();
+    let mut y = values.to_vec();
+    if valid.iter().all(|&v| v) {
+        return (y, valid);
+    }
+    // Prefix sums of in-stock values and counts for O(1) window means.
+    let mut ps = vec![0.0; n + 1];
+    let mut pc = vec![0usize; n + 1];
+    for i in 0..n {
+        ps[i + 1] = ps[i] + if valid[i] { values[i] } else { 0.0 };
+        pc[i + 1] = pc[i] + valid[i] as usize;
+    }
+    let w = season.max(3);
+    for i in 0..n {
+        if valid[i] {
+            continue;
+        }
+        let (a, b) = (i.saturating_sub(w), (i + w + 1).min(n));
+        let c = pc[b] - pc[a];
+        y[i] = if c > 0 {
+            (ps[b] - ps[a]) / c as f64
+        } else {
+            let before = (0..i).rev().find(|&j| valid[j]);
+            let after = (i + 1..n).find(|&j| valid[j]);
+            before.or(after).map(|j| values[j]).unwrap_or(0.0)
+        };
+    }
+    (y, valid)
+}
+
+/// Linear-interpolated quantile of `v` (reordered in place), `q` in [0, 1]; NaN if empty.
+pub(crate) fn quantile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q * (v.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let (_, &mut a, rest) = v.select_nth_unstable_by(lo, |a, b| a.total_cmp(b));
+    let b = if pos > lo as f64 {
+        rest.iter().copied().fold(f64::INFINITY, f64::min)
+    } else {
+        a
+    };
+    a + (b - a) * (pos - lo as f64)
+}
+
+/// Minimum history (periods) for model selection; shorter series use the short-history method.
+const MIN_SELECT: usize = 8;
+
+/// Relative backtest improvement another option needs to replace the default ensemble.
+const OVERRIDE_MARGIN: f64 = 0.5;
+
+/// A scored option: one method or a combination of methods (indices into the fitted pool).
+struct Scored {
+    name: String,
+    members: Vec<usize>,
+    /// Combination weights of the members (sum to 1).
+    weights: Vec<f64>,
+    /// Backtest forecasts, rows = origins `t0..n`, `hv` columns.
+    fc: Vec<f64>,
+    score: f64,
+}
+
+fn forecast_full(input: &SeriesInput, horizon: usize) -> Forecast {
+    let n = input.values.len();
+    let m = input.season.max(1);
+    let (y, valid) = impute(input.values, input.in_stock, m);
+    let cls = classify(input.values, Some(&valid));
+    if cls.class == DemandClass::NoDemand || n < MIN_SELECT {
+        return short_history(&y, &valid, horizon, cls);
+    }
+    let sporadic = cls.class.is_sporadic();
+    let methods: Vec<Method> = if sporadic {
+        vec![Method::Croston, Method::Sba, Method::Tsb, Method::Ses]
+    } else {
+        vec![
+            Method::Naive,
+            Method::SeasonalNaive,
+            Method::Ses,
+            Method::HoltDamped,
+            Method::EtsAdditive,
+            Method::EtsDampedAdditive,
+            Method::EtsMultiplicative,
+            Method::EtsDampedMultiplicative,
+            Method::Theta,
+            Method::Airline,
+            Method::AirlineRaw,
+            Method::LogEtsDampedAdditive,
+        ]
+    };
+    // Backtest design: parameters estimated on y[..n-hv]; forecasts from every origin in
+    // t0..n (the last hv origins are out of sample, the earlier ones reuse the parameters), each
+    // for hv steps, scored on the targets that exist and were in stock.
+    let hv = horizon.clamp(1, (n / 4).max(1));
+    let split = n - hv;
+    let t0 = split.saturating_sub(m.max(hv)).max(split / 2).max(1);
+    let train = &y[..split];
+    let scale = backtest_scale(train, m, sporadic);
+    let rows = n - t0;
+    let mut pool: Vec<(Method, Vec<f64>)> = Vec::new();
+    for &meth in &methods {
+        if let Some(fit) = meth.fit(train, m) {
+            let mut fc = Vec::with_capacity((rows + 1) * hv);
+            fit.rolling(&y, t0, hv, &mut fc);
+            fc.truncate(rows * hv);
+            if fc.iter().all(|v| v.is_finite()) {
+                pool.push((meth, fc));
+            }
+        }
+    }
+    if pool.is_empty() {
+        return short_history(&y, &valid, horizon, cls);
+    }
+    let bt = Backtest {
+        y: &y,
+        valid: &valid,
+        t0,
+        hv,
+        scale,
+        squared: sporadic,
+    };
+    let mut options: Vec<Scored> = pool
+        .iter()
+        .enumerate()
+        .map(|(i, (meth, fc))| Scored {
+            name: meth.name().to_string(),
+            members: vec![i],
+            weights: vec![1.0],
+            score: bt.score(fc),
+            fc: fc.clone(),
+        })
+        .collect();
+    options.sort_by(|a, b| a.score.total_cmp(&b.score));
+    let singles = options.len();
+    let pos = |meth: Method| pool.iter().position(|(mm, _)| *mm == meth);
+    let seasonal_set = [
+        Method::EtsDampedAdditive,
+        Method::Airline,
+        Method::AirlineRaw,
+        Method::SeasonalNaive,
+    ];
+    let plain_set = [Method::Ses, Method::HoltDamped, Method::Theta];
+    // The default ensemble. Seasonal series (lag-m autocorrelation test): an ETS, the airline
+    // ARIMA on logs and on the raw scale, and the seasonal naive. Otherwise the non-seasonal
+    // trio SES + damped Holt + Theta, hedged with the seasonal naive when a season is given
+    // but the history is too short to test for it.
+    let seasonal = m >= 2 && models::seasonal_test(train, m);
+    let untestable = m >= 2 && train.len() < 3 * m;
+    let mut std_set: Vec<Method> = if sporadic {
+        Vec::new()
+    } else if seasonal && seasonal_set.iter().all(|&mm| pos(mm).is_some()) {
+        seasonal_set.to_vec()
+    } else {
+        plain_set.to_vec()
+    };
+    if untestable && !sporadic {
+        std_set.push(Method::SeasonalNaive);
+    }
+    let std_members: Vec<usize> = std_set.iter().filter_map(|&mm| pos(mm)).collect();
+    // Equal weights: weighting by backtest score was tried and did not beat equal weights.
+    let add_combo = |members: Vec<usize>, options: &mut Vec<Scored>| {
+        let weights = vec![1.0 / members.len() as f64; members.len()];
+        let fc = combine(members.iter().map(|&i| pool[i].1.as_slice()), &weights);
+        let name = format!(
+            "mean({})",
+            members
+                .iter()
+                .map(|&i| pool[i].0.name())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        options.push(Scored {
+            name,
+            score: bt.score(&fc),
+            members,
+            weights,
+            fc,
+        });
+    };
+    let mut std_idx = None;
+    if std_members.len() >= 2 {
+        add_combo(std_members, &mut options);
+        std_idx = Some(options.len() - 1);
+    }
+    if singles >= 3 {
+        let members: Vec<usize> = options[..3].iter().map(|o| o.members[0]).collect();
+        add_combo(members, &mut options);
+    }
+    if let Some(si) = std_idx {
+        // Another option replaces the default ensemble only if its backtest score is less than
+        // half the ensemble's: selection on one short window is noisy, combinations are robust.
+        let thr = options[si].score * (1.0 - OVERRIDE_MARGIN);
+        let best_other = (0..options.len())
+            .filter(|&i| i != si)
+            .min_by(|&a, &b| options[a].score.total_cmp(&options[b].score));
+        let pick = match best_other {
+            Some(b) if options[b].score < thr => b,
+            _ => si,
+        };
+        let chosen = options.remove(pick);
+        options.sort_by(|a, b| a.score.total_cmp(&b.score));
+        options.insert(0, chosen);
+    } else {
+        options.sort_by(|a, b| a.score.total_cmp(&b.score));
+    }
+    let best = &options[0];
+    // Final forecast: refit the chosen members on the whole history.
+    let mut finals: Vec<Vec<f64>> = Vec::new();
+    let mut fw: Vec<f64> = Vec::new();
+    for (&i, &w) in best.members.iter().zip(&best.weights) {
+        if let Some(f) = pool[i].0.fit(&y, m) {
+            finals.push(f.predict(&y, horizon));
+            fw.push(w);
+        }
+    }
+    let tot: f64 = fw.iter().sum();
+    fw.iter_mut().for_each(|w| *w /= tot);
+    let point: Vec<f64> = if finals.is_empty() {
+        vec![0.0; horizon]
+    } else {
+        combine(finals.iter().map(|v| v.as_slice()), &fw)
+            .into_iter()
+            .map(|v| if v.is_finite() { v.max(0.0) } else { 0.0 })
+            .collect()
+    };
+    let positive = y.iter().all(|&v| v > 0.0);
+    let widths = bt.interval_widths(&best.fc, horizon, positive);
+    let (low, high) = apply_widths(&point, &widths, positive);
+    let accuracy = bt.accuracy(&best.fc, train, m, positive);
+    Forecast {
+        point,
+        low,
+        high,
+        method: best.name.clone(),
+        class: cls.class,
+        classification: cls,
+        candidates: options
+            .iter()
+            .map(|o| Candidate {
+                method: o.name.clone(),
+                score: o.score,
+            })
+            .collect(),
+        accuracy,
+    }
+}
+
+/// Element-wise weighted sum of equally long slices (weights sum to 1).
+fn combine<'a, I: Iterator<Item = &'a [f64]>>(parts: I, weights: &[f64]) -> Vec<f64> {
+    let mut acc: Vec<f64> = Vec::new();
+    for (p, &w) in parts.zip(weights) {
+        if acc.is_empty() {
+            acc = vec![0.0; p.len()];
+        }
+        acc.iter_mut().zip(p).for_each(|(a, v)| *a += w * v);
+    }
+    acc
+}
+
+/// Scale for backtest scores: in-sample seasonal-naive MAE (regular demand) or naive RMSE
+/// (sporadic demand) of the training part, falling back to the mean absolute value.
+fn backtest_scale(train: &[f64], m: usize, squared: bool) -> f64 {
+    let s = if squared {
+        metrics::rmsse_scale(train).sqrt()
+    } else {
+        metrics::mase_scale(train, m)
+    };
+    if s.is_finite() && s > 0.0 {
+        s
+    } else {
+        train.iter().map(|v| v.abs()).sum::<f64>() / train.len().max(1) as f64 + 1e-9
+    }
+}
+
+/// The rolling-origin backtest of one series.
+struct Backtest<'a> {
+    y: &'a [f64],
+    valid: &'a [bool],
+    t0: usize,
+    hv: usize,
+    scale: f64,
+    squared: bool,
+}
+
+impl Backtest<'_> {
+    /// Errors (forecast − actual) at step `k` over all origins with an observed target, with the
+    /// forecast value.
+    fn step_errors(&self, fc: &[f64], k: usize) -> impl Iterator<Item = (f64, f64)> + '_ {
+        let n = self.y.len();
+        let hv = self.hv;
+        let fc: Vec<f64> = fc.to_vec();
+        (self.t0..n.saturating_sub(k)).filter_map(move |t| {
+            let j = t + k;
+            if !self.valid[j] {
+                return None;
+            }
+            let f = fc[(t - self.t0) * hv + k];
+            Some((f - self.y[j], f))
+        })
+    }
+
+    /// Score: mean over steps of the mean absolute (or root mean squared) error, scaled.
+    fn score(&self, fc: &[f64]) -> f64 {
+        let mut total = 0.0;
+        let mut steps = 0.0;
+        for k in 0..self.hv {
+            let (mut s, mut c) = (0.0, 0.0);
+            for (e, _) in self.step_errors(fc, k) {
+                s += if self.squared { e * e } else { e.abs() };
+                c += 1.0;
+            }
+            if c > 0.0 {
+                let v = s / c;
+                total += if self.squared { v.sqrt() } else { v };
+                steps += 1.0;
+            }
+        }
+        if steps == 0.0 {
+            f64::INFINITY
+        } else {
+            total / steps / self.scale
+        }
+    }
+
+    /// Half-widths of the 80 % interval per step (relative to the point forecast if `relative`),
+    /// from the 80 % quantile of the absolute backtest errors at each step, made non-decreasing
+    /// and extended beyond the backtest horizon with √k growth.
+    fn interval_widths(&self, fc: &[f64], horizon: usize, relative: bool) -> Vec<f64> {
+        let mut w = Vec::with_capacity(horizon);
+        let mut last = 0.0f64;
+        for k in 0..self.hv.min(horizon) {
+            let mut errs: Vec<f64> = self
+                .step_errors(fc, k)
+                .map(|(e, f)| {
+                    if relative {
+                        (e / f.max(1e-9)).abs()
+                    } else {
+                        e.abs()
+                    }
+                })
+                .collect();
+            let q = quantile(&mut errs, 0.8);
+            if q.is_finite() {
+                last = last.max(q);
+            }
+            w.push(last);
+        }
+        let base = self.hv.max(1) as f64;
+        while w.len() < horizon {
+            let k = (w.len() + 1) as f64;
+            w.push(last * (k / base).sqrt());
+        }
+        w
+    }
+
+    /// Accuracy of the out-of-sample window (origin n − hv) with the given interval widths.
+    fn accuracy(&self, fc: &[f64], train: &[f64], m: usize, relative: bool) -> Accuracy {
+        let n = self.y.len();
+        let split = n - self.hv;
+        let row = split - self.t0;
+        let f = &fc[row * self.hv..(row + 1) * self.hv];
+        let widths = self.interval_widths(fc, self.hv, relative);
+        let (lo, hi) = apply_widths(f, &widths, relative);
+        let idx: Vec<usize> = (0..self.hv).filter(|&k| self.valid[split + k]).collect();
+        if idx.is_empty() {
+            return Accuracy::undefined();
+        }
+        let a: Vec<f64> = idx.iter().map(|&k| self.y[split + k]).collect();
+        let pf: Vec<f64> = idx.iter().map(|&k| f[k].max(0.0)).collect();
+        let l: Vec<f64> = idx.iter().map(|&k| lo[k]).collect();
+        let h: Vec<f64> = idx.iter().map(|&k| hi[k]).collect();
+        Accuracy {
+            mase: metrics::mase(train, &a, &pf, m),
+            mae: metrics::mae(&a, &pf),
+            bias: metrics::bias(&a, &pf),
+            coverage80: metrics::coverage(&a, &l, &h),
+        }
+    }
+}
+
+/// Interval bounds from half-widths (relative widths multiply the point forecast); the lower
+/// bound is clipped at zero.
+pub(crate) fn apply_widths(point: &[f64], widths: &[f64], relative: bool) -> (Vec<f64>, Vec<f64>) {
+    point
+        .iter()
+        .zip(widths)
+        .map(|(&p, &w)| {
+            let w = if relative { w * p.abs() } else { w };
+            ((p - w).max(0.0), (p + w).max(0.0))
+        })
+        .unzip()
+}
+
+/// Safe method for short or empty histories: the mean of the in-stock values of the last
+/// `min(n, 8)` periods, with an interval of ±z·sd·√(1 + 1/n) (sd of those values; if there are
+/// fewer than two, half the mean).
+pub(crate) fn short_history(
+    y: &[f64],
+    valid: &[bool],
+    horizon: usize,
+    cls: Classification,
+) -> Forecast {
+    let vals: Vec<f64> = y
+        .iter()
+        .zip(valid)
+        .rev()
+        .filter(|(_, &ok)| ok)
+        .map(|(&v, _)| v)
+        .take(8)
+        .collect();
+    let k = vals.len() as f64;
+    let mean = if k > 0.0 {
+        vals.iter().sum::<f64>() / k
+    } else {
+        0.0
+    };
+    let sd = if k >= 2.0 {
+        (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (k - 1.0)).sqrt()
+    } else {
+        0.5 * mean
+    };
+    let w = Z80 * sd * (1.0 + 1.0 / k.max(1.0)).sqrt();
+    let method = if cls.class == DemandClass::NoDemand {
+        "zero"
+    } else {
+        "short_history_mean"
+    };
+    Forecast {
+        point: vec![mean.max(0.0); horizon],
+        low: vec![(mean - w).max(0.0); horizon],
+        high: vec![(mean + w).max(0.0); horizon],
+        method: method.to_string(),
+        class: cls.class,
+        classification: cls,
+        candidates: vec![Candidate {
+            method: method.to_string(),
+            score: f64::NAN,
+        }],
+        accuracy: Accuracy::undefined(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_by_hand() {
+        // 6 periods, 3 non-zero (2, 4, 6): ADI = 2; mean 4, var (4+0+4)/3 = 8/3, CV² = 1/6.
+        let c = classify(&[2.0, 0.0, 4.0, 0.0, 6.0, 0.0], None);
+        assert_eq!(c.adi, 2.0);
+        assert!((c.cv2 - 1.0 / 6.0).abs() < 1e-12);
+        assert_eq!(c.class, DemandClass::Intermittent);
+        // Out-of-stock zeros do not count: ADI = 3 / 3 = 1 → smooth.
+        let valid = [true, false, true, false, true, false];
+        let c = classify(&[2.0, 0.0, 4.0, 0.0, 6.0, 0.0], Some(&valid));
+        assert_eq!(c.class, DemandClass::Smooth);
+        assert_eq!(classify(&[0.0, 0.0], None).class, DemandClass::NoDemand);
+    }
+
+    #[test]
+    fn imputation_uses_in_stock_neighbours() {
+        // Window 3 around index 2: in-stock values 4, 6, 8 (index 1, 3, 4... within ±3) → mean.
+        let v = [4.0, 6.0, 0.0, 8.0, 10.0, 12.0, 14.0];
+        let s = [true, true, false, true, true, true, true];
+        let (y, valid) = impute(&v, Some(&s), 1);
+        // indices 0..=5 except 2: 4+6+8+10+12 = 40 / 5 = 8
+        assert_eq!(y[2], 8.0);
+        assert!(!valid[2]);
+    }
+
+    #[test]
+    fn short_history_mean_by_hand() {
+        let f = forecast(
+            &SeriesInput {
+                values: &[2.0, 4.0, 6.0],
+                in_stock: None,
+                season: 1,
+            },
+            2,
+            &Options::default(),
+        );
+        // mean 4, sd 2, width 1.2816·2·√(4/3)
+        assert_eq!(f.point, vec![4.0, 4.0]);
+        let w = Z80 * 2.0 * (4.0f64 / 3.0).sqrt();
+        assert!((f.high[0] - (4.0 + w)).abs() < 1e-12);
+        assert_eq!(f.method, "short_history_mean");
+    }
+
+    #[test]
+    fn seasonal_series_gets_a_seasonal_forecast() {
+        let y: Vec<f64> = (0..96)
+            .map(|t| {
+                100.0 + t as f64 + 30.0 * ((t % 12) as f64 / 12.0 * std::f64::consts::TAU).sin()
+            })
+            .collect();
+        let f = forecast(
+            &SeriesInput {
+                values: &y,
+                in_stock: None,
+                season: 12,
+            },
+            12,
+            &Options::default(),
+        );
+        for (k, p) in f.point.iter().enumerate() {
+            let t = 96 + k;
+            let truth =
+                100.0 + t as f64 + 30.0 * ((t % 12) as f64 / 12.0 * std::f64::consts::TAU).sin();
+            assert!((p - truth).abs() < 5.0, "{k} {p} {truth} {}", f.method);
+            assert!(f.low[k] <= *p && *p <= f.high[k]);
+        }
+        assert_eq!(f.class, DemandClass::Smooth);
+        assert!(!f.candidates.is_empty());
+    }
+
+    #[test]
+    fn intermittent_series_uses_intermittent_methods() {
+        // Demand of 3 every fourth period: ADI 4, CV² 0 → intermittent; rate 0.75 per period.
+        let y: Vec<f64> = (0..80)
+            .map(|t| if t % 4 == 0 { 3.0 } else { 0.0 })
+            .collect();
+        let f = forecast(
+            &SeriesInput {
+                values: &y,
+                in_stock: None,
+                season: 1,
+            },
+            5,
+            &Options::default(),
+        );
+        assert_eq!(f.class, DemandClass::Intermittent);
+        assert!(f.point.iter().all(|p| (p - 0.75).abs() < 0.25), "{f:?}");
+        assert!(f.low.iter().all(|&l| l >= 0.0));
+    }
+
+    #[test]
+    fn out_of_stock_periods_are_not_zero_demand() {
+        // Steady 10 per period, but the last 10 periods were out of stock (recorded as 0).
+        let mut y = vec![10.0; 60];
+        let mut s = vec![true; 60];
+        for t in 50..60 {
+            y[t] = 0.0;
+            s[t] = false;
+        }
+        for fast in [false, true] {
+            let f = forecast(
+                &SeriesInput {
+                    values: &y,
+                    in_stock: Some(&s),
+                    season: 1,
+                },
+                3,
+                &Options { fast },
+            );
+            assert!(
+                f.point.iter().all(|p| (p - 10.0).abs() < 0.5),
+                "{fast} {f:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn quantile_interpolates() {
+        let mut v = vec![4.0, 1.0, 3.0, 2.0, 5.0];
+        assert_eq!(quantile(&mut v, 0.8), 4.2);
+    }
+}
