@@ -45,7 +45,7 @@ fn start(database_url: &str, dir: &std::path::Path) -> Server {
             "TRIBUTARY_SECRET_KEY",
             "0101010101010101010101010101010101010101010101010101010101010101",
         ),
-        ("RUST_LOG", "warn"),
+        ("RUST_LOG", "info,actix_web=warn"),
     ];
     let status = Command::new(exe)
         .args([

@@ -149,6 +149,7 @@ pub fn run(
         timezone: tz,
     };
     let format = body.format();
+    let clock = std::time::Instant::now();
     let known = known_ids(conn, &account.id)?;
     let parsed = match body {
         Body::Json(bytes) => import::parse_json_checked(entity, &bytes, &ctx, &known),
@@ -187,14 +188,24 @@ pub fn run(
             return Err(err);
         }
     };
+    let parse_seconds = clock.elapsed().as_secs_f64();
     let counts = ingest::apply(conn, account, &parsed.batch, started_at, tz)?;
+    let write_seconds = clock.elapsed().as_secs_f64() - parse_seconds;
     let warnings: Vec<Detail> = parsed.warnings.iter().map(detail).collect();
     run.status = "succeeded".into();
     run.counts = serde_json::to_string(&counts).unwrap_or_default();
     run.problems = serde_json::to_string(&warnings).unwrap_or_default();
     run.finished_at = Some(Utc::now().naive_utc());
     ImportRun::insert(conn, &run)?;
-    tracing::info!(account = %account.id, entity = entity.as_str(), format, ?counts, "import done");
+    tracing::info!(
+        account = %account.id,
+        entity = entity.as_str(),
+        format,
+        ?counts,
+        parse_seconds,
+        write_seconds,
+        "import done"
+    );
     Ok(ImportAnswer {
         created: counts.created,
         updated: counts.updated,

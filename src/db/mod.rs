@@ -101,7 +101,7 @@ impl ManageConnection for Manager {
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+                     PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))

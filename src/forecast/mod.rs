@@ -8,18 +8,20 @@
 //! for many series in parallel (rayon).
 //!
 //! Selection (full path): regular demand defaults to an equal-weight combination — for seasonal
-//! series ETS(A,Ad,A) + airline ARIMA on logs + airline ARIMA on the raw scale + seasonal naive,
-//! otherwise SES + damped Holt + Theta — because on real data a combination beats per-series
-//! selection on one short window. A single method or the mean of the three best replaces the
+//! series ETS(A,Ad,A) + airline ARIMA on logs + automatic seasonal ARIMA ([`arima`]) + seasonal
+//! naive, otherwise AutoETS (AICc over the ETS family) + automatic ARIMA + Theta, with the
+//! seasonal naive added when a season is given but fewer than three seasons are available to
+//! test it (and at least one full season exists) — because on real data a combination beats
+//! per-series selection on one short window. A single method or the mean of the three best replaces the
 //! default only when its backtest score is less than half the default's. Sporadic demand
 //! (intermittent, lumpy) takes the best of Croston, SBA, TSB, SES and their top-3 mean, scored by
 //! RMSE (MAE would reward forecasting zero). Histories shorter than 8 periods get the mean of the
 //! last values.
 //!
 //! Two paths:
-//! - the **full** path (`Options { fast: false }`, the default) fits ETS (additive and
-//!   multiplicative seasonality, damped trend), the airline seasonal ARIMA, Theta, naive methods
-//!   and Croston/SBA/TSB with optimised parameters, and selects among single methods and
+//! - the **full** path (`Options { fast: false }`, the default) fits ETS (AICc-selected and
+//!   damped additive-seasonal), the airline and an automatically ordered seasonal ARIMA, Theta,
+//!   naive methods and Croston/SBA/TSB with optimised parameters, and selects among single methods and
 //!   combinations; it is meant for the `tributary forecast` command and for single-series
 //!   analysis (a few ms per monthly series);
 //! - the **fast** path (`Options { fast: true }`, module [`fast`]) is for server-scale daily SKU
@@ -29,6 +31,7 @@
 //! This module must stay pure: no I/O (except the [`cli`] submodule, which is the command's
 //! body), no clock, no randomness, no database or HTTP types.
 
+pub mod arima;
 pub mod cli;
 pub mod fast;
 pub mod metrics;
@@ -295,7 +298,7 @@ fn forecast_full(input: &SeriesInput, horizon: usize) -> Forecast {
         return short_history(&y, &valid, horizon, cls);
     }
     let sporadic = cls.class.is_sporadic();
-    let methods: Vec<Method> = if sporadic {
+    let mut methods: Vec<Method> = if sporadic {
         vec![Method::Croston, Method::Sba, Method::Tsb, Method::Ses]
     } else {
         vec![
@@ -303,14 +306,11 @@ fn forecast_full(input: &SeriesInput, horizon: usize) -> Forecast {
             Method::SeasonalNaive,
             Method::Ses,
             Method::HoltDamped,
-            Method::EtsAdditive,
-            Method::EtsDampedAdditive,
-            Method::EtsMultiplicative,
-            Method::EtsDampedMultiplicative,
             Method::Theta,
+            Method::EtsDampedAdditive,
+            Method::AutoEts,
             Method::Airline,
-            Method::AirlineRaw,
-            Method::LogEtsDampedAdditive,
+            Method::AutoArima,
         ]
     };
     // Backtest design: parameters estimated on y[..n-hv]; forecasts from every origin in
@@ -320,16 +320,21 @@ fn forecast_full(input: &SeriesInput, horizon: usize) -> Forecast {
     let split = n - hv;
     let t0 = split.saturating_sub(m.max(hv)).max(split / 2).max(1);
     let train = &y[..split];
+    // Seasonal series use the damped ETS member; AutoETS serves the non-seasonal default.
+    let seasonal = m >= 2 && models::seasonal_test(train, m);
+    if seasonal {
+        methods.retain(|&mm| mm != Method::AutoEts);
+    }
     let scale = backtest_scale(train, m, sporadic);
     let rows = n - t0;
-    let mut pool: Vec<(Method, Vec<f64>)> = Vec::new();
+    let mut pool: Vec<(Method, Vec<f64>, Fit)> = Vec::new();
     for &meth in &methods {
         if let Some(fit) = meth.fit(train, m) {
             let mut fc = Vec::with_capacity((rows + 1) * hv);
             fit.rolling(&y, t0, hv, &mut fc);
             fc.truncate(rows * hv);
             if fc.iter().all(|v| v.is_finite()) {
-                pool.push((meth, fc));
+                pool.push((meth, fc, fit));
             }
         }
     }
@@ -347,7 +352,7 @@ fn forecast_full(input: &SeriesInput, horizon: usize) -> Forecast {
     let mut options: Vec<Scored> = pool
         .iter()
         .enumerate()
-        .map(|(i, (meth, fc))| Scored {
+        .map(|(i, (meth, fc, _))| Scored {
             name: meth.name().to_string(),
             members: vec![i],
             weights: vec![1.0],
@@ -357,23 +362,25 @@ fn forecast_full(input: &SeriesInput, horizon: usize) -> Forecast {
         .collect();
     options.sort_by(|a, b| a.score.total_cmp(&b.score));
     let singles = options.len();
-    let pos = |meth: Method| pool.iter().position(|(mm, _)| *mm == meth);
+    let pos = |meth: Method| pool.iter().position(|(mm, ..)| *mm == meth);
     let seasonal_set = [
         Method::EtsDampedAdditive,
         Method::Airline,
-        Method::AirlineRaw,
+        Method::AutoArima,
         Method::SeasonalNaive,
     ];
-    let plain_set = [Method::Ses, Method::HoltDamped, Method::Theta];
-    // The default ensemble. Seasonal series (lag-m autocorrelation test): an ETS, the airline
-    // ARIMA on logs and on the raw scale, and the seasonal naive. Otherwise the non-seasonal
-    // trio SES + damped Holt + Theta, hedged with the seasonal naive when a season is given
-    // but the history is too short to test for it.
-    let seasonal = m >= 2 && models::seasonal_test(train, m);
+    let plain_set = [Method::AutoEts, Method::AutoArima, Method::Theta];
+    // The default ensemble. Seasonal series (lag-m autocorrelation test): damped ETS, the
+    // airline ARIMA on logs, the auto-ARIMA and the seasonal naive (at least three of them must
+    // fit). Otherwise AutoETS + auto-ARIMA + Theta (each selects its own structure, seasonal
+    // only where its criterion supports it), hedged with the seasonal naive when a season is
+    // given but the history is too short to test for it (the seasonal naive needs one full
+    // season; seasonal ETS two, seasonal ARIMA three, otherwise they fall back to non-seasonal
+    // forms or drop out).
     let untestable = m >= 2 && train.len() < 3 * m;
     let mut std_set: Vec<Method> = if sporadic {
         Vec::new()
-    } else if seasonal && seasonal_set.iter().all(|&mm| pos(mm).is_some()) {
+    } else if seasonal && seasonal_set.iter().filter(|&&mm| pos(mm).is_some()).count() >= 3 {
         seasonal_set.to_vec()
     } else {
         plain_set.to_vec()
@@ -429,11 +436,12 @@ fn forecast_full(input: &SeriesInput, horizon: usize) -> Forecast {
         options.sort_by(|a, b| a.score.total_cmp(&b.score));
     }
     let best = &options[0];
-    // Final forecast: refit the chosen members on the whole history.
+    // Final forecast: refit the chosen members on the whole history (keeping the structure
+    // selected on the training part: ARIMA order, ETS form).
     let mut finals: Vec<Vec<f64>> = Vec::new();
     let mut fw: Vec<f64> = Vec::new();
     for (&i, &w) in best.members.iter().zip(&best.weights) {
-        if let Some(f) = pool[i].0.fit(&y, m) {
+        if let Some(f) = pool[i].2.refit(&y, m) {
             finals.push(f.predict(&y, horizon));
             fw.push(w);
         }
@@ -789,5 +797,41 @@ mod tests {
     fn quantile_interpolates() {
         let mut v = vec![4.0, 1.0, 3.0, 2.0, 5.0];
         assert_eq!(quantile(&mut v, 0.8), 4.2);
+    }
+
+    #[test]
+    fn short_seasonal_history_is_handled() {
+        // 20 monthly values (under two seasons): no seasonal test is possible, so the default is
+        // the non-seasonal trio hedged with the seasonal naive; forecasts stay finite, positive
+        // and near the level, and the interval contains the point.
+        let y: Vec<f64> = (0..20)
+            .map(|t| 100.0 + [0.0, 5.0, -5.0, 10.0][t % 4] + t as f64)
+            .collect();
+        let f = forecast(
+            &SeriesInput {
+                values: &y,
+                in_stock: None,
+                season: 12,
+            },
+            12,
+            &Options::default(),
+        );
+        assert!(f.method.contains("seasonal_naive"), "{}", f.method);
+        for (k, p) in f.point.iter().enumerate() {
+            assert!(p.is_finite() && (80.0..160.0).contains(p), "{k} {p}");
+            assert!(f.low[k] <= *p && *p <= f.high[k]);
+        }
+        // Under one season: no seasonal naive.
+        let f = forecast(
+            &SeriesInput {
+                values: &y[..10],
+                in_stock: None,
+                season: 12,
+            },
+            3,
+            &Options::default(),
+        );
+        assert!(!f.method.contains("seasonal_naive"), "{}", f.method);
+        assert!(f.point.iter().all(|p| p.is_finite() && *p > 50.0));
     }
 }

@@ -9,6 +9,7 @@
 //!
 //! No I/O, no clock, no randomness.
 
+use crate::forecast::arima::{auto_arima, ArimaFit};
 use crate::forecast::optim::nelder_mead;
 
 /// A forecasting method the engine can fit.
@@ -36,14 +37,11 @@ pub enum Method {
     Airline,
     /// Multiplicative seasonality with undamped additive trend, ETS(M,A,M) (positive data only).
     EtsTrendMultiplicative,
-    /// ETS(A,A,A) on the logarithms (positive data only), back-transformed.
-    LogEtsTrendAdditive,
-    /// Airline model on the raw (untransformed) data.
-    AirlineRaw,
-    /// ETS(A,N,A) on the logarithms (positive data only), back-transformed.
-    LogEtsAdditive,
-    /// ETS(A,Ad,A) on the logarithms (positive data only), back-transformed.
-    LogEtsDampedAdditive,
+    /// The ETS model with the lowest AICc among SES, damped Holt, ETS(A,N,A), ETS(A,Ad,A) and,
+    /// for positive data, ETS(M,N,M), ETS(M,Ad,M), ETS(M,A,M) — an AutoETS.
+    AutoEts,
+    /// Seasonal ARIMA with automatic order selection ([`crate::forecast::arima`]), raw scale.
+    AutoArima,
     /// Croston's method for intermittent demand.
     Croston,
     /// Syntetos–Boylan approximation (bias-corrected Croston).
@@ -67,11 +65,9 @@ impl Method {
             Method::EtsDampedMultiplicative => "ets_madamped_m",
             Method::Theta => "theta",
             Method::Airline => "arima_airline",
-            Method::LogEtsAdditive => "log_ets_ana",
             Method::EtsTrendMultiplicative => "ets_mam",
-            Method::LogEtsTrendAdditive => "log_ets_aaa",
-            Method::AirlineRaw => "arima_airline_raw",
-            Method::LogEtsDampedAdditive => "log_ets_adamped_a",
+            Method::AutoEts => "auto_ets",
+            Method::AutoArima => "auto_arima",
             Method::Croston => "croston",
             Method::Sba => "sba",
             Method::Tsb => "tsb",
@@ -123,37 +119,26 @@ impl Method {
                 )?)
             }
             Method::Theta => FitKind::Theta(fit_theta(y, m)?),
-            Method::Airline => FitKind::Airline(fit_airline(y, m, true)?),
+            Method::Airline => FitKind::Airline(fit_airline(y, m)?),
             Method::EtsTrendMultiplicative => {
                 if m < 2 || n < 2 * m + 2 || y.iter().any(|&v| v <= 0.0) {
                     return None;
                 }
                 FitKind::Ets(fit_ets_phi(y, m, true, Season::Multiplicative, Some(1.0))?)
             }
-            Method::LogEtsTrendAdditive => {
-                if m < 2 || n < 2 * m + 2 || y.iter().any(|&v| v <= 0.0) {
-                    return None;
-                }
-                let z: Vec<f64> = y.iter().map(|v| v.ln()).collect();
-                FitKind::LogEts(fit_ets_phi(&z, m, true, Season::Additive, Some(1.0))?)
+            Method::AutoEts => {
+                let (chosen, fit) = ETS_FAMILY
+                    .iter()
+                    .filter_map(|&c| {
+                        let f = c.fit(y, m)?;
+                        let aicc = f.ets_aicc(y)?;
+                        Some((aicc, c, f))
+                    })
+                    .min_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(_, c, f)| (c, f))?;
+                FitKind::Selected(chosen, Box::new(fit))
             }
-            Method::AirlineRaw => {
-                let mut p = fit_airline(y, m, false)?;
-                p.log = false;
-                FitKind::Airline(p)
-            }
-            Method::LogEtsAdditive | Method::LogEtsDampedAdditive => {
-                if m < 2 || n < 2 * m + 2 || y.iter().any(|&v| v <= 0.0) {
-                    return None;
-                }
-                let z: Vec<f64> = y.iter().map(|v| v.ln()).collect();
-                FitKind::LogEts(fit_ets(
-                    &z,
-                    m,
-                    self == Method::LogEtsDampedAdditive,
-                    Season::Additive,
-                )?)
-            }
+            Method::AutoArima => FitKind::Arima(auto_arima(y, m)?),
             Method::Croston | Method::Sba => {
                 let alpha = fit_croston(y, self == Method::Sba)?;
                 FitKind::Croston {
@@ -170,6 +155,17 @@ impl Method {
     }
 }
 
+/// The members [`Method::AutoEts`] chooses from.
+const ETS_FAMILY: [Method; 7] = [
+    Method::Ses,
+    Method::HoltDamped,
+    Method::EtsAdditive,
+    Method::EtsDampedAdditive,
+    Method::EtsMultiplicative,
+    Method::EtsDampedMultiplicative,
+    Method::EtsTrendMultiplicative,
+];
+
 /// A fitted model: the method with its estimated parameters.
 #[derive(Clone, Debug)]
 pub struct Fit {
@@ -185,9 +181,17 @@ enum FitKind {
     Ets(EtsParams),
     Theta(ThetaParams),
     Airline(AirlineParams),
-    LogEts(EtsParams),
-    Croston { alpha: f64, sba: bool },
-    Tsb { alpha: f64, beta: f64 },
+    Arima(ArimaFit),
+    /// A member of a family chosen at fit time (kept on refits).
+    Selected(Method, Box<Fit>),
+    Croston {
+        alpha: f64,
+        sba: bool,
+    },
+    Tsb {
+        alpha: f64,
+        beta: f64,
+    },
 }
 
 impl Fit {
@@ -223,18 +227,56 @@ impl Fit {
                 ets_run(p, y, Some((from, h, out)));
             }
             FitKind::Theta(p) => theta_run(p, y, from, h, out),
-            FitKind::LogEts(p) => {
-                let z: Vec<f64> = y.iter().map(|v| v.max(1e-12).ln()).collect();
-                let start = out.len();
-                ets_run(p, &z, Some((from, h, out)));
-                out[start..].iter_mut().for_each(|v| *v = v.exp());
-            }
             FitKind::Airline(p) => airline_run(p, y, from, h, out),
+            FitKind::Arima(p) => p.rolling(y, from, h, out),
+            FitKind::Selected(_, f) => f.rolling(y, from, h, out),
             FitKind::Croston { alpha, sba } => croston_run(*alpha, *sba, y, from, h, out),
             FitKind::Tsb { alpha, beta } => {
                 tsb_run(*alpha, *beta, y, Some((from, h, out)));
             }
         }
+    }
+
+    /// Re-estimates the parameters on `y` keeping the model structure chosen at fit time (the
+    /// ARIMA order); other methods are simply fitted again.
+    pub fn refit(&self, y: &[f64], m: usize) -> Option<Fit> {
+        match &self.kind {
+            FitKind::Arima(p) => Some(Fit {
+                method: self.method,
+                kind: FitKind::Arima(p.refit(y)?),
+            }),
+            FitKind::Selected(c, _) => Some(Fit {
+                method: self.method,
+                kind: FitKind::Selected(*c, Box::new(c.fit(y, m)?)),
+            }),
+            _ => self.method.fit(y, m),
+        }
+    }
+
+    /// AICc of a fitted ETS model on `y` (Gaussian likelihood of the additive- or
+    /// multiplicative-error form; every optimised parameter, the initial states including the
+    /// `m − 1` free seasonal ones, and σ counted); `None` for other methods.
+    fn ets_aicc(&self, y: &[f64]) -> Option<f64> {
+        let FitKind::Ets(p) = &self.kind else {
+            return None;
+        };
+        let n = y.len() as f64;
+        let loss = ets_run(p, y, None);
+        let lik = match p.season {
+            // n·ln(Σ(e/ŷ)²) + 2Σ ln ŷ; subtract n·ln n to match n·ln(SSE/n).
+            Season::Multiplicative => loss - n * n.ln(),
+            _ => n * (loss.max(1e-300) / n).ln(),
+        };
+        let seasonal = p.season != Season::None;
+        let phi_est = p.damped && self.method != Method::EtsTrendMultiplicative;
+        let k = 3.0
+            + if p.damped { 2.0 } else { 0.0 }
+            + if phi_est { 1.0 } else { 0.0 }
+            + if seasonal { p.m as f64 } else { 0.0 };
+        if !lik.is_finite() || n <= k + 1.0 {
+            return None;
+        }
+        Some(lik + 2.0 * k + 2.0 * k * (k + 1.0) / (n - k - 1.0))
     }
 
     /// The `h` forecasts made at the end of `y`.
@@ -249,12 +291,14 @@ impl Fit {
         match &self.kind {
             FitKind::Naive => "last value".into(),
             FitKind::SeasonalNaive(m) => format!("value {m} periods ago"),
-            FitKind::Ets(p) | FitKind::LogEts(p) => format!(
+            FitKind::Ets(p) => format!(
                 "alpha={:.3} beta={:.3} gamma={:.3} phi={:.3}",
                 p.alpha, p.beta, p.gamma, p.phi
             ),
             FitKind::Theta(p) => format!("alpha={:.3} drift={:.4}", p.alpha, p.drift),
             FitKind::Airline(p) => format!("theta={:.3} Theta={:.3}", p.theta, p.stheta),
+            FitKind::Arima(p) => p.describe(),
+            FitKind::Selected(c, f) => format!("{} {}", c.name(), f.describe()),
             FitKind::Croston { alpha, .. } => format!("alpha={alpha:.3}"),
             FitKind::Tsb { alpha, beta } => format!("alpha={alpha:.3} beta={beta:.3}"),
         }
@@ -699,11 +743,11 @@ fn airline_residuals(z: &[f64], m: usize, th: f64, sth: f64, a: &mut Vec<f64>) -
     css
 }
 
-fn fit_airline(y: &[f64], m: usize, allow_log: bool) -> Option<AirlineParams> {
+fn fit_airline(y: &[f64], m: usize) -> Option<AirlineParams> {
     if m < 2 || y.len() < 3 * m + 2 {
         return None;
     }
-    let log = allow_log && y.iter().all(|&v| v > 0.0);
+    let log = y.iter().all(|&v| v > 0.0);
     let z: Vec<f64> = if log {
         y.iter().map(|v| v.ln()).collect()
     } else {
@@ -946,5 +990,60 @@ mod tests {
                 assert!((v - truth).abs() / truth < 0.05, "{m:?} {k} {v} {truth}");
             }
         }
+    }
+
+    #[test]
+    fn auto_ets_picks_by_aicc() {
+        // A constant series with a ±10 alternation of period 4: seasonal forms fit exactly, so
+        // AutoETS must choose a seasonal member and forecast the pattern.
+        let y: Vec<f64> = (0..48)
+            .map(|t| if t % 4 < 2 { 110.0 } else { 90.0 })
+            .collect();
+        let f = Method::AutoEts.fit(&y, 4).unwrap();
+        let FitKind::Selected(chosen, _) = &f.kind else {
+            panic!("not a selection");
+        };
+        assert!(
+            matches!(
+                chosen,
+                Method::EtsAdditive
+                    | Method::EtsDampedAdditive
+                    | Method::EtsMultiplicative
+                    | Method::EtsDampedMultiplicative
+                    | Method::EtsTrendMultiplicative
+            ),
+            "{chosen:?}"
+        );
+        for (k, v) in f.predict(&y, 4).iter().enumerate() {
+            let truth = if (48 + k) % 4 < 2 { 110.0 } else { 90.0 };
+            assert!((v - truth).abs() < 1.0, "{k} {v}");
+        }
+        // Without a season only SES and damped Holt are eligible; a flat series gets a flat
+        // forecast, and a refit keeps the chosen member.
+        let flat = vec![5.0; 30];
+        let f = Method::AutoEts.fit(&flat, 1).unwrap();
+        let g = f.refit(&flat[..20], 1).unwrap();
+        let (FitKind::Selected(a, _), FitKind::Selected(b, _)) = (&f.kind, &g.kind) else {
+            panic!("not a selection");
+        };
+        assert!(matches!(a, Method::Ses | Method::HoltDamped));
+        assert_eq!(a, b);
+        assert!(f.predict(&flat, 3).iter().all(|v| (v - 5.0).abs() < 1e-6));
+    }
+
+    #[test]
+    fn auto_arima_method_and_refit() {
+        // y = 10 + 0.5t: one difference with drift; the refit on more data keeps the order and
+        // extrapolates the line.
+        let y: Vec<f64> = (0..60).map(|t| 10.0 + 0.5 * t as f64).collect();
+        let f = Method::AutoArima.fit(&y[..40], 1).unwrap();
+        let g = f.refit(&y, 1).unwrap();
+        assert!(g.describe().starts_with("ARIMA("), "{}", g.describe());
+        assert_eq!(f.describe(), g.describe());
+        for (k, v) in g.predict(&y, 2).iter().enumerate() {
+            assert!((v - (10.0 + 0.5 * (60 + k) as f64)).abs() < 1e-6, "{v}");
+        }
+        // Too short to fit.
+        assert!(Method::AutoArima.fit(&y[..6], 1).is_none());
     }
 }
