@@ -6,6 +6,7 @@
 mod accounts;
 mod api_keys;
 mod auth;
+mod browser;
 mod helpers;
 mod imports;
 mod openapi;
