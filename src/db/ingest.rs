@@ -110,6 +110,79 @@ fn tally(counts: &mut Counts, action: &Action, removed: bool, was_removed: bool)
     matches!(action, Action::Create | Action::Update)
 }
 
+/// What the write path needs of a record keyed by its source id.
+trait Keyed {
+    fn key(&self) -> &str;
+    fn changed_at(&self) -> Option<DateTime<Utc>>;
+    fn is_removed(&self) -> bool;
+    fn content(&self) -> i64;
+}
+
+macro_rules! keyed {
+    ($($t:ty),*) => {$(
+        impl Keyed for $t {
+            fn key(&self) -> &str { &self.id }
+            fn changed_at(&self) -> Option<DateTime<Utc>> { self.updated_at }
+            fn is_removed(&self) -> bool { self.removed }
+            fn content(&self) -> i64 { self.fingerprint() }
+        }
+    )*};
+}
+
+keyed!(
+    crate::import::WarehouseRecord,
+    crate::import::VendorRecord,
+    crate::import::VariantRecord,
+    crate::import::SalesOrderRecord,
+    crate::import::StockOrderRecord
+);
+
+/// How a record to write is stamped.
+struct Stamp {
+    at: NaiveDateTime,
+    fingerprint: i64,
+    seq: i64,
+}
+
+/// Classifies every record against the stored ones, tallies the counts,
+/// and returns the records to write (with their stamps) and the ids whose
+/// stored rows they replace.
+fn sort_out<'a, R: Keyed>(
+    records: &'a [R],
+    stored: &HashMap<String, Stored>,
+    received: NaiveDateTime,
+    counts: &mut Counts,
+    next_seq: &mut impl FnMut() -> i64,
+) -> (Vec<(&'a R, Stamp)>, Vec<&'a str>) {
+    let mut writes = Vec::new();
+    let mut replaced = Vec::new();
+    for r in records {
+        let at = r.changed_at().map(|t| t.naive_utc()).unwrap_or(received);
+        let fingerprint = r.content();
+        let s = stored.get(r.key());
+        let action = classify(s, fingerprint, at);
+        if tally(
+            counts,
+            &action,
+            r.is_removed(),
+            s.is_some_and(|s| s.removed),
+        ) {
+            if matches!(action, Action::Update) {
+                replaced.push(r.key());
+            }
+            writes.push((
+                r,
+                Stamp {
+                    at,
+                    fingerprint,
+                    seq: next_seq(),
+                },
+            ));
+        }
+    }
+    (writes, replaced)
+}
+
 fn dec(d: &Decimal) -> String {
     d.normalize().to_string()
 }
@@ -142,101 +215,58 @@ pub fn apply(
         match batch {
             Batch::Warehouses(records) => {
                 let stored = stored_warehouses(conn, acc)?;
-                let mut rows = Vec::new();
-                let mut replaced = Vec::new();
-                for r in records {
-                    let at = r.updated_at.map(|t| t.naive_utc()).unwrap_or(received);
-                    let fp = r.fingerprint();
-                    let s = stored.get(&*r.id);
-                    let action = classify(s, fp, at);
-                    if tally(
-                        &mut counts,
-                        &action,
-                        r.removed,
-                        s.is_some_and(|s| s.removed),
-                    ) {
-                        if matches!(action, Action::Update) {
-                            replaced.push(&*r.id);
-                        }
-                        rows.push(NewWarehouse {
-                            account_id: acc,
-                            id: &r.id,
-                            name: &r.name,
-                            updated_at: at,
-                            removed: r.removed,
-                            fingerprint: fp,
-                            seq: next_seq(),
-                        });
-                    }
-                }
+                let (writes, replaced) =
+                    sort_out(records, &stored, received, &mut counts, &mut next_seq);
+                let rows: Vec<_> = writes
+                    .iter()
+                    .map(|(r, st)| NewWarehouse {
+                        account_id: acc,
+                        id: &r.id,
+                        name: &r.name,
+                        updated_at: st.at,
+                        removed: r.removed,
+                        fingerprint: st.fingerprint,
+                        seq: st.seq,
+                    })
+                    .collect();
                 delete_ids!(conn, warehouses, id, acc, replaced);
                 insert_all!(conn, warehouses::table, rows, 7);
             }
             Batch::Vendors(records) => {
                 let stored = stored_vendors(conn, acc)?;
-                let mut rows = Vec::new();
-                let mut replaced = Vec::new();
-                for r in records {
-                    let at = r.updated_at.map(|t| t.naive_utc()).unwrap_or(received);
-                    let fp = r.fingerprint();
-                    let s = stored.get(&*r.id);
-                    let action = classify(s, fp, at);
-                    if tally(
-                        &mut counts,
-                        &action,
-                        r.removed,
-                        s.is_some_and(|s| s.removed),
-                    ) {
-                        if matches!(action, Action::Update) {
-                            replaced.push(&*r.id);
-                        }
-                        rows.push(NewVendor {
-                            account_id: acc,
-                            id: &r.id,
-                            name: &r.name,
-                            currency: r.currency.as_ref().map(|c| c.as_str()),
-                            lead_time_days: r.lead_time_days.map(|d| d as i32),
-                            minimum_order_quantity: opt_dec(&r.minimum_order_quantity),
-                            pack_size: opt_dec(&r.pack_size),
-                            updated_at: at,
-                            removed: r.removed,
-                            fingerprint: fp,
-                            seq: next_seq(),
-                        });
-                    }
-                }
+                let (writes, replaced) =
+                    sort_out(records, &stored, received, &mut counts, &mut next_seq);
+                let rows: Vec<_> = writes
+                    .iter()
+                    .map(|(r, st)| NewVendor {
+                        account_id: acc,
+                        id: &r.id,
+                        name: &r.name,
+                        currency: r.currency.as_ref().map(|c| c.as_str()),
+                        lead_time_days: r.lead_time_days.map(|d| d as i32),
+                        minimum_order_quantity: opt_dec(&r.minimum_order_quantity),
+                        pack_size: opt_dec(&r.pack_size),
+                        updated_at: st.at,
+                        removed: r.removed,
+                        fingerprint: st.fingerprint,
+                        seq: st.seq,
+                    })
+                    .collect();
                 delete_ids!(conn, vendors, id, acc, replaced);
                 insert_all!(conn, vendors::table, rows, 11);
             }
             Batch::Variants(records) => {
                 let stored = stored_variants(conn, acc)?;
                 let created_at = variant_created_at(conn, acc)?;
-                let mut rows = Vec::new();
-                let mut replaced = Vec::new();
-                for r in records {
-                    let at = r.updated_at.map(|t| t.naive_utc()).unwrap_or(received);
-                    let fp = r.fingerprint();
-                    let s = stored.get(&*r.id);
-                    let action = classify(s, fp, at);
-                    if tally(
-                        &mut counts,
-                        &action,
-                        r.removed,
-                        s.is_some_and(|s| s.removed),
-                    ) {
-                        if matches!(action, Action::Update) {
-                            replaced.push(&*r.id);
-                        }
-                        rows.push(variant_row(
-                            acc,
-                            r,
-                            at,
-                            fp,
-                            next_seq(),
-                            created_at.get(&*r.id).copied().unwrap_or(received),
-                        ));
-                    }
-                }
+                let (writes, replaced) =
+                    sort_out(records, &stored, received, &mut counts, &mut next_seq);
+                let rows: Vec<_> = writes
+                    .iter()
+                    .map(|(r, st)| {
+                        let created = created_at.get(&*r.id).copied().unwrap_or(received);
+                        variant_row(acc, r, st, created)
+                    })
+                    .collect();
                 delete_ids!(conn, variants, id, acc, replaced);
                 insert_all!(conn, variants::table, rows, 27);
             }
@@ -296,47 +326,36 @@ pub fn apply(
             }
             Batch::SalesOrders(records) => {
                 let stored = stored_sales_orders(conn, acc)?;
-                let mut headers = Vec::new();
-                let mut lines = Vec::new();
-                let mut replaced = Vec::new();
-                for r in records {
-                    let at = r.updated_at.map(|t| t.naive_utc()).unwrap_or(received);
-                    let fp = r.fingerprint();
-                    let s = stored.get(&*r.id);
-                    let action = classify(s, fp, at);
-                    if tally(
-                        &mut counts,
-                        &action,
-                        r.removed,
-                        s.is_some_and(|s| s.removed),
-                    ) {
-                        if matches!(action, Action::Update) {
-                            replaced.push(&*r.id);
-                        }
-                        headers.push(NewSalesOrder {
+                let (writes, replaced) =
+                    sort_out(records, &stored, received, &mut counts, &mut next_seq);
+                let headers: Vec<_> = writes
+                    .iter()
+                    .map(|(r, st)| NewSalesOrder {
+                        account_id: acc,
+                        id: &r.id,
+                        ordered_at: r.ordered_at.naive_utc(),
+                        warehouse_id: r.warehouse_id.as_deref(),
+                        currency: r.currency.as_ref().map(|c| c.as_str()).unwrap_or(currency),
+                        cancelled: r.cancelled,
+                        removed: r.removed,
+                        updated_at: st.at,
+                        fingerprint: st.fingerprint,
+                        seq: st.seq,
+                    })
+                    .collect();
+                let lines: Vec<_> = writes
+                    .iter()
+                    .flat_map(|(r, _)| {
+                        r.lines.iter().map(|l| NewSalesLine {
                             account_id: acc,
-                            id: &r.id,
-                            ordered_at: r.ordered_at.naive_utc(),
-                            warehouse_id: r.warehouse_id.as_deref(),
-                            currency: r.currency.as_ref().map(|c| c.as_str()).unwrap_or(currency),
-                            cancelled: r.cancelled,
-                            removed: r.removed,
-                            updated_at: at,
-                            fingerprint: fp,
-                            seq: next_seq(),
-                        });
-                        for l in &r.lines {
-                            lines.push(NewSalesLine {
-                                account_id: acc,
-                                order_id: &r.id,
-                                line_id: &l.id,
-                                variant_id: &l.variant_id,
-                                quantity: dec(&l.quantity),
-                                unit_price: opt_dec(&l.unit_price),
-                            });
-                        }
-                    }
-                }
+                            order_id: &r.id,
+                            line_id: &l.id,
+                            variant_id: &l.variant_id,
+                            quantity: dec(&l.quantity),
+                            unit_price: opt_dec(&l.unit_price),
+                        })
+                    })
+                    .collect();
                 delete_ids!(conn, sales_order_lines, order_id, acc, replaced);
                 delete_ids!(conn, sales_orders, id, acc, replaced);
                 insert_all!(conn, sales_orders::table, headers, 10);
@@ -344,52 +363,41 @@ pub fn apply(
             }
             Batch::StockOrders(records) => {
                 let stored = stored_stock_orders(conn, acc)?;
-                let mut headers = Vec::new();
-                let mut lines = Vec::new();
-                let mut replaced = Vec::new();
-                for r in records {
-                    let at = r.updated_at.map(|t| t.naive_utc()).unwrap_or(received);
-                    let fp = r.fingerprint();
-                    let s = stored.get(&*r.id);
-                    let action = classify(s, fp, at);
-                    if tally(
-                        &mut counts,
-                        &action,
-                        r.removed,
-                        s.is_some_and(|s| s.removed),
-                    ) {
-                        if matches!(action, Action::Update) {
-                            replaced.push(&*r.id);
-                        }
-                        headers.push(NewStockOrder {
+                let (writes, replaced) =
+                    sort_out(records, &stored, received, &mut counts, &mut next_seq);
+                let headers: Vec<_> = writes
+                    .iter()
+                    .map(|(r, st)| NewStockOrder {
+                        account_id: acc,
+                        id: &r.id,
+                        kind: r.kind.as_str(),
+                        status: r.status.as_str(),
+                        vendor_id: r.vendor_id.as_deref(),
+                        source_warehouse_id: r.source_warehouse_id.as_deref(),
+                        destination_warehouse_id: r.destination_warehouse_id.as_deref(),
+                        expected_at: r.expected_at,
+                        currency: r.currency.as_ref().map(|c| c.as_str()).unwrap_or(currency),
+                        updated_at: st.at,
+                        removed: r.removed,
+                        fingerprint: st.fingerprint,
+                        seq: st.seq,
+                    })
+                    .collect();
+                let lines: Vec<_> = writes
+                    .iter()
+                    .flat_map(|(r, _)| {
+                        r.lines.iter().enumerate().map(|(i, l)| NewStockOrderLine {
                             account_id: acc,
-                            id: &r.id,
-                            kind: r.kind.as_str(),
-                            status: r.status.as_str(),
-                            vendor_id: r.vendor_id.as_deref(),
-                            source_warehouse_id: r.source_warehouse_id.as_deref(),
-                            destination_warehouse_id: r.destination_warehouse_id.as_deref(),
-                            expected_at: r.expected_at,
-                            currency: r.currency.as_ref().map(|c| c.as_str()).unwrap_or(currency),
-                            updated_at: at,
-                            removed: r.removed,
-                            fingerprint: fp,
-                            seq: next_seq(),
-                        });
-                        for (i, l) in r.lines.iter().enumerate() {
-                            lines.push(NewStockOrderLine {
-                                account_id: acc,
-                                order_id: &r.id,
-                                line_no: i as i32 + 1,
-                                line_id: l.id.as_deref(),
-                                variant_id: &l.variant_id,
-                                quantity: dec(&l.quantity),
-                                received_quantity: opt_dec(&l.received_quantity),
-                                unit_cost: opt_dec(&l.unit_cost),
-                            });
-                        }
-                    }
-                }
+                            order_id: &r.id,
+                            line_no: i as i32 + 1,
+                            line_id: l.id.as_deref(),
+                            variant_id: &l.variant_id,
+                            quantity: dec(&l.quantity),
+                            received_quantity: opt_dec(&l.received_quantity),
+                            unit_cost: opt_dec(&l.unit_cost),
+                        })
+                    })
+                    .collect();
                 delete_ids!(conn, stock_order_lines, order_id, acc, replaced);
                 delete_ids!(conn, stock_orders, id, acc, replaced);
                 insert_all!(conn, stock_orders::table, headers, 13);
@@ -407,9 +415,7 @@ fn json_list<T: Serialize>(items: &[T]) -> Option<String> {
 fn variant_row(
     acc: &str,
     r: &crate::import::VariantRecord,
-    at: NaiveDateTime,
-    fingerprint: i64,
-    seq: i64,
+    st: &Stamp,
     created_at: NaiveDateTime,
 ) -> VariantRow {
     let vendors: Vec<serde_json::Value> = r
@@ -454,10 +460,10 @@ fn variant_row(
         max_stock: opt_dec(&r.max_stock),
         components: json_list(&components),
         assembly: r.assembly,
-        updated_at: at,
+        updated_at: st.at,
         removed: r.removed,
-        fingerprint,
-        seq,
+        fingerprint: st.fingerprint,
+        seq: st.seq,
         created_at,
     }
 }

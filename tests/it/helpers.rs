@@ -165,15 +165,7 @@ impl TestApp {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        let json = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        (status, json)
+        read(req.send().await.expect("request")).await
     }
 
     /// Sends a raw body with a content type.
@@ -194,14 +186,7 @@ impl TestApp {
             .send()
             .await
             .expect("request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        let json = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        (status, json)
+        read(resp).await
     }
 
     /// Creates a manual child account; returns its JSON.
@@ -212,6 +197,19 @@ impl TestApp {
         assert_eq!(status, 201, "create child failed: {body}");
         body
     }
+}
+
+/// The status and the JSON body of a response (Null when empty, a string
+/// when not JSON).
+async fn read(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    let json = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, json)
 }
 
 /// Asserts the error body of `api.md` with a code.
