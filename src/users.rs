@@ -23,6 +23,47 @@ pub struct AddedUser {
     pub organisation_created: bool,
 }
 
+fn validate(email: &str, password: &str, role: &str) -> Result<String, AppError> {
+    let email = email.trim().to_lowercase();
+    if !email.contains('@') || email.len() > 254 {
+        return Err(AppError::invalid_field(
+            "email",
+            "must be an e-mail address",
+        ));
+    }
+    if password.is_empty() {
+        return Err(AppError::invalid_field("password", "must not be empty"));
+    }
+    if !ROLES.contains(&role) {
+        return Err(AppError::invalid_field("role", "must be admin or viewer"));
+    }
+    Ok(email)
+}
+
+/// Adds a new user to an existing organisation (by id); returns the user id.
+pub fn add_user_to_organisation(
+    conn: &mut DbConn,
+    email: &str,
+    password: &str,
+    organisation_id: &str,
+    role: &str,
+) -> Result<String, AppError> {
+    let email = validate(email, password, role)?;
+    let id = new_id("usr");
+    User::insert(
+        conn,
+        &NewUser {
+            id: &id,
+            organisation_id,
+            email: &email,
+            password_hash: &hash_password(password),
+            role,
+            created_at: Utc::now().naive_utc(),
+        },
+    )?;
+    Ok(id)
+}
+
 /// Creates a user in the organisation named `organisation` (created if new).
 /// An e-mail that already exists in the same organisation has its password
 /// and role replaced (so the command is safe to run twice).

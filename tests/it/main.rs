@@ -7,9 +7,11 @@ mod accounts;
 mod api_keys;
 mod auth;
 mod browser;
+mod demo;
 mod helpers;
 mod imports;
 mod openapi;
 mod pages;
+mod users;
 
 pub use helpers::TestApp;

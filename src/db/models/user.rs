@@ -52,6 +52,15 @@ impl User {
             .optional()
     }
 
+    /// An organisation's users, by e-mail.
+    pub fn list_by_organisation(conn: &mut DbConn, org: &str) -> QueryResult<Vec<User>> {
+        users::table
+            .filter(users::organisation_id.eq(org))
+            .order(users::email.asc())
+            .select(User::as_select())
+            .load(conn)
+    }
+
     /// Finds a user by id.
     pub fn find_by_id(conn: &mut DbConn, id: &str) -> QueryResult<Option<User>> {
         users::table

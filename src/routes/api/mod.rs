@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod imports;
 pub mod openapi;
+pub mod users;
 
 use actix_web::web;
 
@@ -18,6 +19,8 @@ use crate::startup::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/openapi.json", web::get().to(openapi::serve))
         .route("/auth/token", web::post().to(auth::token))
+        .route("/users", web::get().to(users::list))
+        .route("/users", web::post().to(users::create))
         .route("/api-keys", web::get().to(api_keys::list))
         .route("/api-keys", web::post().to(api_keys::create))
         .route("/api-keys/{id}", web::delete().to(api_keys::revoke))

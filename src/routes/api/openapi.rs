@@ -44,6 +44,8 @@ impl Modify for BearerAuth {
     info(title = "tributary", description = "Multi-account inventory planning: the open API."),
     paths(
         crate::routes::api::auth::token,
+        crate::routes::api::users::list,
+        crate::routes::api::users::create,
         crate::routes::api::api_keys::create,
         crate::routes::api::api_keys::list,
         crate::routes::api::api_keys::revoke,
