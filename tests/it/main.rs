@@ -7,6 +7,7 @@ mod accounts;
 mod api_keys;
 mod auth;
 mod browser;
+mod cli;
 mod demo;
 mod helpers;
 mod imports;

@@ -1,0 +1,131 @@
+//! The command line, black-box: `tributary forecast` and `tributary user add`.
+
+use std::process::Command;
+
+fn tributary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tributary"))
+}
+
+#[test]
+fn forecast_writes_future_periods_in_the_input_date_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    let mut csv = String::from("series_id,period,quantity\n");
+    for (i, q) in [10, 12, 14, 11, 13, 15, 12, 14, 16, 13, 15, 17]
+        .iter()
+        .enumerate()
+    {
+        csv.push_str(&format!("A,2025-{:02}-01,{q}\n", i + 1));
+    }
+    // A missing month counts as zero; B has a gap in March.
+    csv.push_str("B,2025-01-01,5\nB,2025-02-01,5\nB,2025-04-01,5\n");
+    std::fs::write(&input, csv).unwrap();
+    let output = dir.path().join("out.csv");
+    let status = tributary()
+        .args([
+            "forecast",
+            "--input",
+            input.to_str().unwrap(),
+            "--horizon",
+            "3",
+            "--output",
+            output.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = std::fs::read_to_string(&output).unwrap();
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some("series_id,period,forecast,low,high,method")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 6);
+    let a: Vec<&str> = rows.iter().filter(|r| r[0] == "A").map(|r| r[1]).collect();
+    assert_eq!(a, vec!["2026-01-01", "2026-02-01", "2026-03-01"]);
+    let b: Vec<&str> = rows.iter().filter(|r| r[0] == "B").map(|r| r[1]).collect();
+    assert_eq!(b, vec!["2025-05-01", "2025-06-01", "2025-07-01"]);
+    for r in &rows {
+        let (f, lo, hi): (f64, f64, f64) = (
+            r[2].parse().unwrap(),
+            r[3].parse().unwrap(),
+            r[4].parse().unwrap(),
+        );
+        assert!(lo <= f && f <= hi, "{r:?}");
+        assert!(lo >= 0.0, "demand intervals stay non-negative: {r:?}");
+        assert!(!r[5].is_empty());
+    }
+}
+
+#[test]
+fn holdout_accuracy_on_the_australian_retail_data_meets_the_targets() {
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/aus_retail_monthly.csv"
+    );
+    let out = tributary()
+        .args([
+            "forecast",
+            "--input",
+            data,
+            "--horizon",
+            "12",
+            "--holdout",
+            "12",
+            "--season",
+            "12",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["series"], 152);
+    let mase = report["mase"].as_f64().unwrap();
+    let coverage = report["coverage80"].as_f64().unwrap();
+    assert!(mase <= 0.86, "MASE {mase}");
+    assert!((0.75..=0.85).contains(&coverage), "coverage {coverage}");
+    for key in ["mae", "rmse", "rmsse", "bias", "seconds"] {
+        assert!(report[key].is_number(), "{key} missing in {report}");
+    }
+}
+
+#[test]
+fn user_add_creates_the_organisation_and_is_safe_to_run_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = || {
+        tributary()
+            .args([
+                "user",
+                "add",
+                "--email",
+                "Ops@Example.com",
+                "--password",
+                "pw",
+                "--organisation",
+                "Ops",
+            ])
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}", dir.path().join("t.db").display()),
+            )
+            .env("TRIBUTARY_SECRET_KEY", "11".repeat(32))
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).contains("(new)"));
+    let second = run();
+    assert!(second.status.success());
+    assert!(!String::from_utf8_lossy(&second.stdout).contains("(new)"));
+}
