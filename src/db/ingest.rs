@@ -45,22 +45,32 @@ pub struct Counts {
 /// SQLite's bound-parameter limit, with room to spare.
 const MAX_BINDS: usize = 30_000;
 
-/// Inserts rows in bulk. Backend-specific on purpose: SQLite takes
-/// multi-row INSERTs in chunks that stay under its bound-parameter limit;
-/// PostgreSQL takes one binary `COPY FROM`, several times faster than
-/// INSERTs (the multi-connection type offers neither).
+/// Inserts rows in bulk, building them chunk by chunk from an iterator so
+/// a million-line import never holds all its rows at once. Backend-specific
+/// on purpose: SQLite takes multi-row INSERTs that stay under its
+/// bound-parameter limit; PostgreSQL takes binary `COPY FROM`, several times
+/// faster than INSERTs (the multi-connection type offers neither).
 macro_rules! insert_all {
     ($conn:expr, $table:expr, $rows:expr, $cols:expr) => {{
-        if !$rows.is_empty() {
+        let per = match $conn {
+            DbConn::Sqlite(_) => (MAX_BINDS / $cols).max(1),
+            DbConn::Pg(_) => 50_000,
+        };
+        let mut rows = $rows.into_iter();
+        let mut chunk = Vec::with_capacity(per);
+        loop {
+            chunk.clear();
+            chunk.extend(rows.by_ref().take(per));
+            if chunk.is_empty() {
+                break;
+            }
             match $conn {
                 DbConn::Sqlite(c) => {
-                    for chunk in $rows.chunks((MAX_BINDS / $cols).max(1)) {
-                        diesel::insert_into($table).values(chunk).execute(c)?;
-                    }
+                    diesel::insert_into($table).values(&chunk).execute(c)?;
                 }
                 DbConn::Pg(c) => {
                     diesel::copy_from($table)
-                        .from_insertable(&$rows)
+                        .from_insertable(&chunk)
                         .execute(c)?;
                 }
             }
@@ -328,34 +338,28 @@ pub fn apply(
                 let stored = stored_sales_orders(conn, acc)?;
                 let (writes, replaced) =
                     sort_out(records, &stored, received, &mut counts, &mut next_seq);
-                let headers: Vec<_> = writes
-                    .iter()
-                    .map(|(r, st)| NewSalesOrder {
+                let headers = writes.iter().map(|(r, st)| NewSalesOrder {
+                    account_id: acc,
+                    id: &r.id,
+                    ordered_at: r.ordered_at.naive_utc(),
+                    warehouse_id: r.warehouse_id.as_deref(),
+                    currency: r.currency.as_ref().map(|c| c.as_str()).unwrap_or(currency),
+                    cancelled: r.cancelled,
+                    removed: r.removed,
+                    updated_at: st.at,
+                    fingerprint: st.fingerprint,
+                    seq: st.seq,
+                });
+                let lines = writes.iter().flat_map(|(r, _)| {
+                    r.lines.iter().map(|l| NewSalesLine {
                         account_id: acc,
-                        id: &r.id,
-                        ordered_at: r.ordered_at.naive_utc(),
-                        warehouse_id: r.warehouse_id.as_deref(),
-                        currency: r.currency.as_ref().map(|c| c.as_str()).unwrap_or(currency),
-                        cancelled: r.cancelled,
-                        removed: r.removed,
-                        updated_at: st.at,
-                        fingerprint: st.fingerprint,
-                        seq: st.seq,
+                        order_id: &r.id,
+                        line_id: &l.id,
+                        variant_id: &l.variant_id,
+                        quantity: dec(&l.quantity),
+                        unit_price: opt_dec(&l.unit_price),
                     })
-                    .collect();
-                let lines: Vec<_> = writes
-                    .iter()
-                    .flat_map(|(r, _)| {
-                        r.lines.iter().map(|l| NewSalesLine {
-                            account_id: acc,
-                            order_id: &r.id,
-                            line_id: &l.id,
-                            variant_id: &l.variant_id,
-                            quantity: dec(&l.quantity),
-                            unit_price: opt_dec(&l.unit_price),
-                        })
-                    })
-                    .collect();
+                });
                 delete_ids!(conn, sales_order_lines, order_id, acc, replaced);
                 delete_ids!(conn, sales_orders, id, acc, replaced);
                 insert_all!(conn, sales_orders::table, headers, 10);
@@ -365,39 +369,33 @@ pub fn apply(
                 let stored = stored_stock_orders(conn, acc)?;
                 let (writes, replaced) =
                     sort_out(records, &stored, received, &mut counts, &mut next_seq);
-                let headers: Vec<_> = writes
-                    .iter()
-                    .map(|(r, st)| NewStockOrder {
+                let headers = writes.iter().map(|(r, st)| NewStockOrder {
+                    account_id: acc,
+                    id: &r.id,
+                    kind: r.kind.as_str(),
+                    status: r.status.as_str(),
+                    vendor_id: r.vendor_id.as_deref(),
+                    source_warehouse_id: r.source_warehouse_id.as_deref(),
+                    destination_warehouse_id: r.destination_warehouse_id.as_deref(),
+                    expected_at: r.expected_at,
+                    currency: r.currency.as_ref().map(|c| c.as_str()).unwrap_or(currency),
+                    updated_at: st.at,
+                    removed: r.removed,
+                    fingerprint: st.fingerprint,
+                    seq: st.seq,
+                });
+                let lines = writes.iter().flat_map(|(r, _)| {
+                    r.lines.iter().enumerate().map(|(i, l)| NewStockOrderLine {
                         account_id: acc,
-                        id: &r.id,
-                        kind: r.kind.as_str(),
-                        status: r.status.as_str(),
-                        vendor_id: r.vendor_id.as_deref(),
-                        source_warehouse_id: r.source_warehouse_id.as_deref(),
-                        destination_warehouse_id: r.destination_warehouse_id.as_deref(),
-                        expected_at: r.expected_at,
-                        currency: r.currency.as_ref().map(|c| c.as_str()).unwrap_or(currency),
-                        updated_at: st.at,
-                        removed: r.removed,
-                        fingerprint: st.fingerprint,
-                        seq: st.seq,
+                        order_id: &r.id,
+                        line_no: i as i32 + 1,
+                        line_id: l.id.as_deref(),
+                        variant_id: &l.variant_id,
+                        quantity: dec(&l.quantity),
+                        received_quantity: opt_dec(&l.received_quantity),
+                        unit_cost: opt_dec(&l.unit_cost),
                     })
-                    .collect();
-                let lines: Vec<_> = writes
-                    .iter()
-                    .flat_map(|(r, _)| {
-                        r.lines.iter().enumerate().map(|(i, l)| NewStockOrderLine {
-                            account_id: acc,
-                            order_id: &r.id,
-                            line_no: i as i32 + 1,
-                            line_id: l.id.as_deref(),
-                            variant_id: &l.variant_id,
-                            quantity: dec(&l.quantity),
-                            received_quantity: opt_dec(&l.received_quantity),
-                            unit_cost: opt_dec(&l.unit_cost),
-                        })
-                    })
-                    .collect();
+                });
                 delete_ids!(conn, stock_order_lines, order_id, acc, replaced);
                 delete_ids!(conn, stock_orders, id, acc, replaced);
                 insert_all!(conn, stock_orders::table, headers, 13);
