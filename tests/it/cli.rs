@@ -129,3 +129,151 @@ fn user_add_creates_the_organisation_and_is_safe_to_run_twice() {
     assert!(second.status.success());
     assert!(!String::from_utf8_lossy(&second.stdout).contains("(new)"));
 }
+
+/// A server process on a SQLite file, started from the built binary.
+struct Server {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &std::path::Path) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tributary()
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.join("t.db").display()),
+        )
+        .env("JWT_SECRET", "kill-test")
+        .env("RUST_LOG", "warn")
+        .current_dir(dir)
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+#[test]
+fn a_server_killed_during_an_import_keeps_nothing_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = tributary()
+        .args([
+            "user",
+            "add",
+            "--email",
+            "a@example.com",
+            "--password",
+            "pw",
+            "--organisation",
+            "Kill",
+        ])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("t.db").display()),
+        )
+        .current_dir(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let client = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let server = serve(dir.path());
+    let token: serde_json::Value = client
+        .post(format!("{}/api/v1/auth/token", server.base))
+        .json(&serde_json::json!({"email": "a@example.com", "password": "pw"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = token["token"].as_str().unwrap().to_string();
+    let account: serde_json::Value = client
+        .post(format!("{}/api/v1/accounts", server.base))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "Store", "currency": "EUR"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = account["id"].as_str().unwrap().to_string();
+    let url = |entity: &str| format!("{}/api/v1/accounts/{id}/imports/{entity}", server.base);
+    let post = |entity: &str, body: String| {
+        client
+            .post(url(entity))
+            .bearer_auth(&token)
+            .header("content-type", "text/csv")
+            .body(body)
+            .send()
+    };
+    assert!(post("variants", "id,sku\nV1,SKU-1\nV2,SKU-2\n".into())
+        .unwrap()
+        .status()
+        .is_success());
+    let mut sales = String::from("id,ordered_at,line_id,variant_id,quantity\n");
+    for i in 0..300_000 {
+        sales.push_str(&format!(
+            "SO-{i:07},2026-03-01T10:00:00Z,1,V{},{}\n",
+            1 + i % 2,
+            1 + i % 3
+        ));
+    }
+    // Send the big import from another thread and kill the server while it works.
+    let big = sales.clone();
+    let (sender_url, sender_token) = (url("sales-orders"), token.clone());
+    let sender = std::thread::spawn(move || {
+        reqwest::blocking::Client::new()
+            .post(sender_url)
+            .bearer_auth(sender_token)
+            .header("content-type", "text/csv")
+            .body(big)
+            .send()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let mut server = server;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let answer = sender.join().unwrap();
+    assert!(
+        answer.is_err() || !answer.unwrap().status().is_success(),
+        "the import finished before the kill; make it bigger"
+    );
+    drop(server);
+
+    // After a restart nothing of the interrupted import is there: the same
+    // file creates every order, once.
+    let server = serve(dir.path());
+    let resp = client
+        .post(format!(
+            "{}/api/v1/accounts/{id}/imports/sales-orders",
+            server.base
+        ))
+        .bearer_auth(&token)
+        .header("content-type", "text/csv")
+        .body(sales)
+        .send()
+        .unwrap();
+    assert!(resp.status().is_success());
+    let counts: serde_json::Value = resp.json().unwrap();
+    assert_eq!(counts["created"], 300_000);
+    assert_eq!(counts["unchanged"], 0);
+}
