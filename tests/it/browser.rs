@@ -160,6 +160,22 @@ async fn log_in(c: &Client, app: &TestApp) {
         .unwrap();
 }
 
+/// Chooses a file in an entity's upload form and submits it.
+async fn upload(c: &Client, entity: &str, file: &std::path::Path) {
+    let form = c
+        .find(Locator::Css(&format!("form[data-entity={entity}]")))
+        .await
+        .unwrap();
+    let input = form.find(Locator::Css("input[type=file]")).await.unwrap();
+    input.send_keys(file.to_str().unwrap()).await.unwrap();
+    form.find(Locator::Css("button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 #[actix_web::test]
 async fn upload_a_csv_on_the_imports_page_and_see_row_errors() {
     let Some(driver) = start_driver() else { return };
@@ -178,22 +194,7 @@ async fn upload_a_csv_on_the_imports_page_and_see_row_errors() {
     c.goto(&app.url(&format!("/accounts/{id}/imports")))
         .await
         .unwrap();
-    let form = c
-        .find(Locator::Css("form[data-entity=warehouses]"))
-        .await
-        .unwrap();
-    form.find(Locator::Css("input[type=file]"))
-        .await
-        .unwrap()
-        .send_keys(good.to_str().unwrap())
-        .await
-        .unwrap();
-    form.find(Locator::Css("button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    upload(&c, "warehouses", &good).await;
     let outcome = c
         .wait()
         .for_element(Locator::Css("#import-outcome .ok"))
@@ -205,22 +206,7 @@ async fn upload_a_csv_on_the_imports_page_and_see_row_errors() {
         outcome.text().await.unwrap()
     );
 
-    let form = c
-        .find(Locator::Css("form[data-entity=variants]"))
-        .await
-        .unwrap();
-    form.find(Locator::Css("input[type=file]"))
-        .await
-        .unwrap()
-        .send_keys(bad.to_str().unwrap())
-        .await
-        .unwrap();
-    form.find(Locator::Css("button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    upload(&c, "variants", &bad).await;
     let row = c
         .wait()
         .for_element(Locator::Css("#import-errors tbody tr"))
