@@ -87,3 +87,55 @@ async fn bad_login_shows_the_form_again() {
     assert_eq!(resp.status(), 401);
     assert!(resp.text().await.unwrap().contains("not right"));
 }
+
+#[actix_web::test]
+async fn account_pages_count_the_records_a_child_holds_and_the_master_sums_them() {
+    let app = TestApp::spawn().await;
+    let token = app.admin("Acme").await;
+    let a = app.create_child(&token, "Shop A").await;
+    let b = app.create_child(&token, "Shop B").await;
+    let master = b["master_id"].as_str().unwrap().to_string();
+    for (child, n) in [(&a, 2), (&b, 3)] {
+        let id = child["id"].as_str().unwrap();
+        let variants: Vec<_> = (0..n)
+            .map(|i| serde_json::json!({"id": format!("V{i}"), "sku": format!("S{i}")}))
+            .collect();
+        let (s, _) = app
+            .call(
+                "PUT",
+                &format!("/api/v1/accounts/{id}/variants"),
+                Some(&token),
+                Some(variants.into()),
+            )
+            .await;
+        assert_eq!(s, 200);
+    }
+    let client = cookie_client();
+    client
+        .post(app.url("/login"))
+        .form(&[
+            ("email", "admin@acme.example"),
+            ("password", "correct horse"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let count = |html: &str| {
+        let at = html.find("<dt>Variants</dt><dd>").unwrap() + "<dt>Variants</dt><dd>".len();
+        html[at..html[at..].find('<').unwrap() + at].to_string()
+    };
+    let page = |id: String| {
+        let client = client.clone();
+        let url = app.url(&format!("/accounts/{id}"));
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    assert_eq!(
+        count(&page(a["id"].as_str().unwrap().to_string()).await),
+        "2"
+    );
+    assert_eq!(
+        count(&page(b["id"].as_str().unwrap().to_string()).await),
+        "3"
+    );
+    assert_eq!(count(&page(master).await), "5");
+}

@@ -380,3 +380,61 @@ pub fn history_points(conn: &mut DbConn, account: &str) -> QueryResult<Vec<Histo
         .select(HistoryPoint::as_select())
         .load(conn)
 }
+
+/// How many records a child account holds, for its page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordCounts {
+    /// Warehouses.
+    pub warehouses: i64,
+    /// Variants (not removed).
+    pub variants: i64,
+    /// Stock levels.
+    pub stock_levels: i64,
+    /// Sales orders (not removed).
+    pub sales_orders: i64,
+    /// Stock orders (not removed).
+    pub stock_orders: i64,
+}
+
+impl std::ops::Add for RecordCounts {
+    type Output = RecordCounts;
+    fn add(self, o: RecordCounts) -> RecordCounts {
+        RecordCounts {
+            warehouses: self.warehouses + o.warehouses,
+            variants: self.variants + o.variants,
+            stock_levels: self.stock_levels + o.stock_levels,
+            sales_orders: self.sales_orders + o.sales_orders,
+            stock_orders: self.stock_orders + o.stock_orders,
+        }
+    }
+}
+
+/// Counts the records of one account.
+pub fn record_counts(conn: &mut DbConn, account: &str) -> QueryResult<RecordCounts> {
+    Ok(RecordCounts {
+        warehouses: warehouses::table
+            .filter(warehouses::account_id.eq(account))
+            .filter(warehouses::removed.eq(false))
+            .count()
+            .get_result(conn)?,
+        variants: variants::table
+            .filter(variants::account_id.eq(account))
+            .filter(variants::removed.eq(false))
+            .count()
+            .get_result(conn)?,
+        stock_levels: stock_levels::table
+            .filter(stock_levels::account_id.eq(account))
+            .count()
+            .get_result(conn)?,
+        sales_orders: sales_orders::table
+            .filter(sales_orders::account_id.eq(account))
+            .filter(sales_orders::removed.eq(false))
+            .count()
+            .get_result(conn)?,
+        stock_orders: stock_orders::table
+            .filter(stock_orders::account_id.eq(account))
+            .filter(stock_orders::removed.eq(false))
+            .count()
+            .get_result(conn)?,
+    })
+}

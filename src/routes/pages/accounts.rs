@@ -7,6 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::accounts::{self, AccountView, CreateAccount};
+use crate::db::models::records::{record_counts, RecordCounts};
 use crate::db::models::Account;
 use crate::error::AppError;
 use crate::routes::pages::{check_csrf, page_caller, redirect, render, shell, Shell};
@@ -88,6 +89,8 @@ pub struct AccountPage {
     pub settings: Vec<(String, String)>,
     /// Children of a master.
     pub children: Vec<AccountRow>,
+    /// Records held (a master: its children's together).
+    pub counts: RecordCounts,
 }
 
 /// Form to add a connection.
@@ -202,11 +205,24 @@ pub async fn show(
                 .collect()
         })
         .unwrap_or_default();
-    let children = accounts
+    let children: Vec<AccountRow> = accounts
         .iter()
         .filter(|a| a.master_id.as_deref() == Some(id.as_str()))
         .map(AccountRow::from)
         .collect();
+    let holders: Vec<String> = if account.is_master() {
+        children.iter().map(|c| c.id.clone()).collect()
+    } else {
+        vec![account.id.clone()]
+    };
+    let counts = state
+        .db
+        .run(move |conn| {
+            holders.iter().try_fold(RecordCounts::default(), |sum, id| {
+                Ok::<_, AppError>(sum + record_counts(conn, id)?)
+            })
+        })
+        .await?;
     let mut shell = shell;
     shell.title = account.name.clone();
     render(&AccountPage {
@@ -215,6 +231,7 @@ pub async fn show(
         planning: view.planning,
         settings,
         children,
+        counts,
     })
 }
 
