@@ -372,8 +372,7 @@ pub fn known_ids(conn: &mut DbConn, account: &str) -> QueryResult<crate::import:
     })
 }
 
-/// The account's stock history points for the given (variant, warehouse) keys
-/// (all of the account's when `keys` is large, filtered in memory).
+/// All of the account's stock history change points.
 pub fn history_points(conn: &mut DbConn, account: &str) -> QueryResult<Vec<HistoryPoint>> {
     stock_history::table
         .filter(stock_history::account_id.eq(account))

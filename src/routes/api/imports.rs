@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 
 use crate::auth::Caller;
 use crate::db::models::import_run::ImportRun;
+use crate::db::models::Account;
 use crate::error::AppError;
 use crate::import::Entity;
 use crate::imports::{self, Body, ImportAnswer, ImportView};
@@ -113,12 +114,11 @@ pub async fn csv_body(
 async fn import(
     state: web::Data<AppState>,
     caller: Caller,
-    account_id: String,
+    account: Account,
     entity: Entity,
     body: Body,
     started_at: chrono::DateTime<Utc>,
 ) -> Result<HttpResponse, AppError> {
-    let account = visible_account(&state, &caller, account_id).await?;
     let email = caller.email.clone();
     let answer: ImportAnswer = state
         .db
@@ -127,10 +127,16 @@ async fn import(
     Ok(HttpResponse::Ok().json(answer))
 }
 
-async fn precheck(state: &AppState, caller: &Caller, account_id: &str) -> Result<(), AppError> {
-    let account = visible_account(state, caller, account_id.to_string()).await?;
+/// The account an import may go to: visible, writable by the caller, a child.
+async fn precheck(
+    state: &AppState,
+    caller: &Caller,
+    account_id: String,
+) -> Result<Account, AppError> {
+    let account = visible_account(state, caller, account_id).await?;
     caller.require_write()?;
-    imports::require_child(&account)
+    imports::require_child(&account)?;
+    Ok(account)
 }
 
 /// JSON batch upsert of one entity (`PUT /api/v1/accounts/{id}/<entity>`).
@@ -143,15 +149,14 @@ pub async fn put_json(
     entity: Entity,
 ) -> Result<HttpResponse, AppError> {
     let started_at = Utc::now();
-    let account_id = path.into_inner();
-    precheck(&state, &caller, &account_id).await?;
+    let account = precheck(&state, &caller, path.into_inner()).await?;
     let limit = state.config.max_upload_bytes;
     check_declared_length(&req, limit)?;
     let bytes = read_limited(payload, limit).await?;
     import(
         state,
         caller,
-        account_id,
+        account,
         entity,
         Body::Json(bytes),
         started_at,
@@ -169,18 +174,9 @@ pub async fn post_csv(
     entity: Entity,
 ) -> Result<HttpResponse, AppError> {
     let started_at = Utc::now();
-    let account_id = path.into_inner();
-    precheck(&state, &caller, &account_id).await?;
+    let account = precheck(&state, &caller, path.into_inner()).await?;
     let file = csv_body(&req, payload, state.config.max_upload_bytes).await?;
-    import(
-        state,
-        caller,
-        account_id,
-        entity,
-        Body::Csv(file),
-        started_at,
-    )
-    .await
+    import(state, caller, account, entity, Body::Csv(file), started_at).await
 }
 
 /// The account's imports, newest first.
