@@ -288,7 +288,23 @@ pub fn forecast_fast(input: &SeriesInput, horizon: usize) -> Forecast {
         .map(|k| (step(fin, cfg.phi(), k) * si(n + k - 1)).max(0.0))
         .collect();
     let widths: Vec<f64> = (1..=horizon).map(|k| width(k, n + k - 1)).collect();
-    let (low, high) = apply_widths(&point, &widths, false);
+    // The low end of an 80 % interval is the 10 % quantile of a day's demand:
+    // when more than a tenth of the recent in-stock days sold nothing, that
+    // quantile is zero, whatever the error spread says.
+    let recent = n.saturating_sub(365);
+    let (zeros, days) = (recent..n)
+        .filter(|&t| valid[t])
+        .fold((0usize, 0usize), |(z, d), t| {
+            (z + usize::from(y[t] <= 0.0), d + 1)
+        });
+    let zero_floor = days > 0 && zeros as f64 > 0.1 * days as f64;
+    let floor = |(mut lo, hi): (Vec<f64>, Vec<f64>)| {
+        if zero_floor {
+            lo.iter_mut().for_each(|v| *v = 0.0);
+        }
+        (lo, hi)
+    };
+    let (low, high) = floor(apply_widths(&point, &widths, false));
     // Accuracy of the last backtest window (origin n − hv).
     let accuracy = if origins.len() >= 2 && origins[origins.len() - 2] == n - hv {
         let s0 = st[st.len() - 2];
@@ -300,7 +316,7 @@ pub fn forecast_fast(input: &SeriesInput, horizon: usize) -> Forecast {
             .map(|&k| (step(s0, cfg.phi(), k + 1) * si(t + k)).max(0.0))
             .collect();
         let w: Vec<f64> = idx.iter().map(|&k| width(k + 1, t + k)).collect();
-        let (lo, hi) = apply_widths(&f, &w, false);
+        let (lo, hi) = floor(apply_widths(&f, &w, false));
         Accuracy {
             mase: metrics::mase(&y[..t], &act, &f, m),
             mae: metrics::mae(&act, &f),
@@ -334,6 +350,26 @@ pub fn forecast_fast(input: &SeriesInput, horizon: usize) -> Forecast {
 mod tests {
     use super::*;
     use crate::forecast::{forecast, Options};
+
+    #[test]
+    fn sporadic_demand_keeps_zero_inside_the_interval() {
+        // 2 units every 3rd day: two thirds of the days sell nothing, so the
+        // 10 % quantile of a day's demand, the interval's low end, is 0.
+        let y: Vec<f64> = (0..200)
+            .map(|t| if t % 3 == 0 { 2.0 } else { 0.0 })
+            .collect();
+        let f = forecast(
+            &SeriesInput {
+                values: &y,
+                in_stock: None,
+                season: 7,
+            },
+            14,
+            &Options { fast: true },
+        );
+        assert!(f.low.iter().all(|&v| v == 0.0), "{:?}", f.low);
+        assert!(f.high.iter().zip(&f.point).all(|(h, p)| h >= p));
+    }
 
     #[test]
     fn step_by_hand() {
