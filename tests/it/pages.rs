@@ -10,6 +10,19 @@ fn cookie_client() -> reqwest::Client {
         .unwrap()
 }
 
+/// Posts the admin's credentials to the login form.
+async fn log_in(client: &reqwest::Client, app: &TestApp) -> reqwest::Response {
+    client
+        .post(app.url("/login"))
+        .form(&[
+            ("email", "admin@acme.example"),
+            ("password", "correct horse"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
 #[actix_web::test]
 async fn login_page_sets_an_httponly_cookie_and_shows_the_switcher() {
     let app = TestApp::spawn().await;
@@ -23,15 +36,7 @@ async fn login_page_sets_an_httponly_cookie_and_shows_the_switcher() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let resp = raw
-        .post(app.url("/login"))
-        .form(&[
-            ("email", "admin@acme.example"),
-            ("password", "correct horse"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let resp = log_in(&raw, &app).await;
     assert_eq!(resp.status(), 303);
     let cookie = resp
         .headers()
@@ -44,15 +49,7 @@ async fn login_page_sets_an_httponly_cookie_and_shows_the_switcher() {
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(!cookie.contains("Secure"), "{cookie}");
 
-    let resp = client
-        .post(app.url("/login"))
-        .form(&[
-            ("email", "admin@acme.example"),
-            ("password", "correct horse"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let resp = log_in(&client, &app).await;
     assert_eq!(resp.status(), 200);
     let html = resp.text().await.unwrap();
     assert!(html.contains("id=\"account-select\""));
@@ -111,15 +108,7 @@ async fn account_pages_count_the_records_a_child_holds_and_the_master_sums_them(
         assert_eq!(s, 200);
     }
     let client = cookie_client();
-    client
-        .post(app.url("/login"))
-        .form(&[
-            ("email", "admin@acme.example"),
-            ("password", "correct horse"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    log_in(&client, &app).await;
     let count = |html: &str| {
         let at = html.find("<dt>Variants</dt><dd>").unwrap() + "<dt>Variants</dt><dd>".len();
         html[at..html[at..].find('<').unwrap() + at].to_string()
