@@ -1,20 +1,17 @@
 //! Who is calling: JWTs for people, API keys for integrations, and the
-//! session cookie for pages. The [`Caller`] extractor resolves any of them
-//! and carries the checks every handler needs (write access, account
+//! session cookie for pages. [`authenticate`] resolves any of them into a
+//! [`Caller`], which carries the checks every use case needs (write access, account
 //! visibility, key management).
 
-use std::future::Future;
-use std::pin::Pin;
-
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::HttpRequest;
 use chrono::Utc;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::crypto;
 use crate::db::models::{ApiKey, User};
-use crate::error::AppError;
-use crate::startup::AppState;
+use crate::db::Db;
+use crate::services::ServiceError;
 
 /// Name of the page session cookie.
 pub const SESSION_COOKIE: &str = "tributary_session";
@@ -123,22 +120,22 @@ pub struct Caller {
 
 impl Caller {
     /// Fails with 403 unless the caller may change data.
-    pub fn require_write(&self) -> Result<(), AppError> {
+    pub fn require_write(&self) -> Result<(), ServiceError> {
         if self.role != "admin" {
-            return Err(AppError::Forbidden(
+            return Err(ServiceError::Forbidden(
                 "Your role is viewer: you can read but not change data.".into(),
             ));
         }
         if self.key.as_ref().is_some_and(|k| k.read_only) {
-            return Err(AppError::Forbidden("This API key is read-only.".into()));
+            return Err(ServiceError::Forbidden("This API key is read-only.".into()));
         }
         Ok(())
     }
 
     /// Fails with 403 for API keys (keys cannot manage keys).
-    pub fn require_person(&self) -> Result<(), AppError> {
+    pub fn require_person(&self) -> Result<(), ServiceError> {
         if self.key.is_some() {
-            return Err(AppError::Forbidden(
+            return Err(ServiceError::Forbidden(
                 "API keys cannot create or revoke API keys; log in as a user.".into(),
             ));
         }
@@ -155,7 +152,11 @@ impl Caller {
 }
 
 /// Resolves a bearer credential (JWT or API key) or session cookie.
-pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller, AppError> {
+pub async fn authenticate(
+    db: &Db,
+    jwt: &JwtKeys,
+    req: &HttpRequest,
+) -> Result<Caller, ServiceError> {
     let bearer = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
@@ -173,20 +174,20 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller,
         None => match req.cookie(SESSION_COOKIE) {
             Some(c) => (c.value().to_string(), Via::Session),
             None => {
-                return Err(AppError::Unauthorized(
+                return Err(ServiceError::Unauthenticated(
                     "Send `Authorization: Bearer <token or API key>`; get a token from POST /api/v1/auth/token.".into(),
                 ))
             }
         },
     };
-    let bad =
-        || AppError::Unauthorized("The token or API key is invalid, revoked or expired.".into());
+    let bad = || {
+        ServiceError::Unauthenticated("The token or API key is invalid, revoked or expired.".into())
+    };
     match via {
         Via::Token | Via::Session => {
-            let claims = state.jwt.verify(&credential).ok_or_else(bad)?;
-            let user = state
-                .db
-                .run(move |conn| User::find_by_id(conn, &claims.sub).map_err(AppError::from))
+            let claims = jwt.verify(&credential).ok_or_else(bad)?;
+            let user = db
+                .run(move |conn| User::find_by_id(conn, &claims.sub).map_err(ServiceError::from))
                 .await?
                 .ok_or_else(bad)?;
             Ok(Caller {
@@ -200,11 +201,10 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller,
         }
         Via::ApiKey => {
             let hash = crypto::hash_api_key(&credential);
-            let found = state
-                .db
+            let found = db
                 .run(move |conn| {
                     let Some(key) = ApiKey::find_live_by_hash(conn, &hash)? else {
-                        return Ok::<_, AppError>(None);
+                        return Ok::<_, ServiceError>(None);
                     };
                     let user = User::find_by_id(conn, &key.user_id)?;
                     Ok(user.map(|u| (key, u)))
@@ -224,21 +224,5 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller,
                 via,
             })
         }
-    }
-}
-
-impl FromRequest for Caller {
-    type Error = AppError;
-    type Future = Pin<Box<dyn Future<Output = Result<Caller, AppError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| AppError::internal("application state missing"))?
-                .clone();
-            authenticate(&state, &req).await
-        })
     }
 }

@@ -12,13 +12,13 @@ use std::fmt::Write as _;
 
 use chrono::{Datelike, Duration, NaiveDate};
 
-use crate::accounts::{create_child, CreateAccount};
 use crate::crypto::SecretBox;
 use crate::db::models::Account;
 use crate::db::Db;
 use crate::import::Entity;
-use crate::imports::{self, Body};
-use crate::users::add_user;
+use crate::services::accounts::{create_child, NewChild};
+use crate::services::imports::{self, Body};
+use crate::services::users::add_user;
 
 /// The demo user's e-mail.
 pub const DEMO_EMAIL: &str = "demo@example.com";
@@ -356,7 +356,7 @@ pub fn seed(db: &Db, secrets: &SecretBox, today: NaiveDate) -> anyhow::Result<()
     }
     let products = catalogue(&mut Rng(2026));
     for (n, spec) in CHILDREN.iter().enumerate() {
-        let input = CreateAccount {
+        let input = NewChild {
             name: spec.name.into(),
             currency: "EUR".into(),
             timezone: Some(spec.timezone.into()),

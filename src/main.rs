@@ -160,9 +160,14 @@ fn main() -> anyhow::Result<()> {
         } => {
             let state = AppState::init(config)?;
             let mut conn = state.db.conn()?;
-            let added =
-                tributary::users::add_user(&mut conn, &email, &password, &organisation, &role)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let added = tributary::services::users::add_user(
+                &mut conn,
+                &email,
+                &password,
+                &organisation,
+                &role,
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
                 "user {} ({role}) in organisation {}{}",
                 email.trim().to_lowercase(),

@@ -112,7 +112,7 @@ async fn secrets_are_write_only() {
         .clone()
         .unwrap()
         .contains("TOPSECRET"));
-    let opened = tributary::accounts::stored_connection(&account, &secrets).unwrap();
+    let opened = tributary::services::accounts::stored_connection(&account, &secrets).unwrap();
     assert_eq!(opened.secrets["access_token"], "shpat_TOPSECRET");
     // Missing secret on create is named.
     let (status, body) = app

@@ -112,7 +112,7 @@ impl TestApp {
         password: &str,
         org: &str,
         role: &str,
-    ) -> tributary::users::AddedUser {
+    ) -> tributary::services::users::AddedUser {
         let db = self.state.db.clone();
         let (email, password, org, role) = (
             email.to_string(),
@@ -122,7 +122,7 @@ impl TestApp {
         );
         web::block(move || {
             let mut conn = db.conn().unwrap();
-            tributary::users::add_user(&mut conn, &email, &password, &org, &role).unwrap()
+            tributary::services::users::add_user(&mut conn, &email, &password, &org, &role).unwrap()
         })
         .await
         .unwrap()

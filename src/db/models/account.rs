@@ -1,6 +1,6 @@
 //! Accounts: the master and its children. Rows only; the rules (the master
 //! created with the second child, connections added from the master) live
-//! in `crate::accounts`.
+//! in `crate::services::accounts`.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;

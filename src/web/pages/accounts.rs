@@ -6,12 +6,15 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::accounts::{self, AccountView, CreateAccount};
 use crate::db::models::records::{record_counts, RecordCounts};
 use crate::db::models::Account;
-use crate::error::AppError;
-use crate::routes::pages::{check_csrf, page_caller, redirect, render, shell, Shell};
-use crate::startup::AppState;
+use crate::services::accounts::{self, NewChild};
+use crate::services::ServiceError;
+use crate::state::AppState;
+use crate::web::api::accounts::{AccountView, Planning};
+use crate::web::error::AppError;
+use crate::web::extractors::PageCaller;
+use crate::web::pages::{check_csrf, redirect, render, shell, Shell};
 
 /// A row of the accounts table.
 pub struct AccountRow {
@@ -84,7 +87,7 @@ pub struct AccountPage {
     /// The account.
     pub account: AccountRow,
     /// Planning defaults.
-    pub planning: accounts::Planning,
+    pub planning: Planning,
     /// Connection settings shown (secrets never are).
     pub settings: Vec<(String, String)>,
     /// Children of a master.
@@ -128,11 +131,11 @@ async fn accounts_page(
 }
 
 /// Lists the accounts.
-pub async fn index(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
-    let caller = match page_caller(&state, &req).await {
-        Ok(c) => c,
-        Err(r) => return Ok(r),
-    };
+pub async fn index(
+    state: web::Data<AppState>,
+    caller: PageCaller,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
     accounts_page(&state, &req, &caller, None).await
 }
 
@@ -140,16 +143,13 @@ pub async fn index(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpR
 /// through the API with their credentials).
 pub async fn create(
     state: web::Data<AppState>,
+    caller: PageCaller,
     req: HttpRequest,
     form: web::Form<NewConnectionForm>,
 ) -> Result<HttpResponse, AppError> {
-    let caller = match page_caller(&state, &req).await {
-        Ok(c) => c,
-        Err(r) => return Ok(r),
-    };
     check_csrf(&state, &req, &form.csrf_token)?;
     caller.require_write()?;
-    let input = CreateAccount {
+    let input = NewChild {
         name: form.name.clone(),
         currency: form.currency.clone(),
         timezone: form.timezone.clone().filter(|t| !t.trim().is_empty()),
@@ -163,7 +163,7 @@ pub async fn create(
         .await;
     match result {
         Ok(a) => Ok(redirect(&format!("/accounts/{}", a.id))),
-        Err(AppError::Invalid {
+        Err(ServiceError::Invalid {
             message, details, ..
         }) => {
             let detail = details
@@ -173,20 +173,17 @@ pub async fn create(
                 .join("; ");
             accounts_page(&state, &req, &caller, Some(format!("{message} {detail}"))).await
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// One account: settings, connection (without secrets), children.
 pub async fn show(
     state: web::Data<AppState>,
+    caller: PageCaller,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let caller = match page_caller(&state, &req).await {
-        Ok(c) => c,
-        Err(r) => return Ok(r),
-    };
     let id = path.into_inner();
     let (shell, accounts) = shell(&state, &req, &caller, Some(id.clone()), "Account").await?;
     let account = accounts
@@ -245,10 +242,7 @@ pub struct SwitchQuery {
 /// The switcher without script: redirects to the chosen account.
 pub async fn switch(query: web::Query<SwitchQuery>) -> HttpResponse {
     match query.id.as_deref().filter(|s| !s.is_empty()) {
-        Some(id) => redirect(&format!(
-            "/accounts/{}",
-            crate::routes::pages::urlencode(id)
-        )),
+        Some(id) => redirect(&format!("/accounts/{}", crate::web::pages::urlencode(id))),
         None => redirect("/accounts"),
     }
 }

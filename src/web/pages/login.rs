@@ -6,10 +6,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::SESSION_COOKIE;
-use crate::error::AppError;
-use crate::routes::api::auth::check_credentials;
-use crate::routes::pages::{check_csrf, redirect, render};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::web::api::auth::check_credentials;
+use crate::web::error::AppError;
+use crate::web::pages::{check_csrf, redirect, render};
 
 /// The login page.
 #[derive(Template)]

@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::error::Detail;
+use crate::web::error::Detail;
 
 /// The error body every failure uses.
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,29 +43,29 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "tributary", description = "Multi-account inventory planning: the open API."),
     paths(
-        crate::routes::api::auth::token,
-        crate::routes::api::users::list,
-        crate::routes::api::users::create,
-        crate::routes::api::api_keys::create,
-        crate::routes::api::api_keys::list,
-        crate::routes::api::api_keys::revoke,
-        crate::routes::api::accounts::list,
-        crate::routes::api::accounts::get,
-        crate::routes::api::accounts::create,
-        crate::routes::api::accounts::update,
-        crate::routes::api::imports::list,
-        crate::routes::api::imports::put_warehouses,
-        crate::routes::api::imports::post_warehouses,
-        crate::routes::api::imports::put_vendors,
-        crate::routes::api::imports::post_vendors,
-        crate::routes::api::imports::put_variants,
-        crate::routes::api::imports::post_variants,
-        crate::routes::api::imports::put_stock,
-        crate::routes::api::imports::post_stock,
-        crate::routes::api::imports::put_sales_orders,
-        crate::routes::api::imports::post_sales_orders,
-        crate::routes::api::imports::put_stock_orders,
-        crate::routes::api::imports::post_stock_orders,
+        crate::web::api::auth::token,
+        crate::web::api::users::list,
+        crate::web::api::users::create,
+        crate::web::api::api_keys::create,
+        crate::web::api::api_keys::list,
+        crate::web::api::api_keys::revoke,
+        crate::web::api::accounts::list,
+        crate::web::api::accounts::get,
+        crate::web::api::accounts::create,
+        crate::web::api::accounts::update,
+        crate::web::api::imports::list,
+        crate::web::api::imports::put_warehouses,
+        crate::web::api::imports::post_warehouses,
+        crate::web::api::imports::put_vendors,
+        crate::web::api::imports::post_vendors,
+        crate::web::api::imports::put_variants,
+        crate::web::api::imports::post_variants,
+        crate::web::api::imports::put_stock,
+        crate::web::api::imports::post_stock,
+        crate::web::api::imports::put_sales_orders,
+        crate::web::api::imports::post_sales_orders,
+        crate::web::api::imports::put_stock_orders,
+        crate::web::api::imports::post_stock_orders,
         serve_doc,
     ),
     components(schemas(ErrorBody, ErrorInner, Detail)),

@@ -7,7 +7,7 @@ use diesel::Connection as _;
 use crate::crypto::{hash_password, new_id};
 use crate::db::models::{NewUser, Organisation, User};
 use crate::db::DbConn;
-use crate::error::AppError;
+use crate::services::ServiceError;
 
 /// A user's role.
 pub const ROLES: [&str; 2] = ["admin", "viewer"];
@@ -23,19 +23,22 @@ pub struct AddedUser {
     pub organisation_created: bool,
 }
 
-fn validate(email: &str, password: &str, role: &str) -> Result<String, AppError> {
+fn validate(email: &str, password: &str, role: &str) -> Result<String, ServiceError> {
     let email = email.trim().to_lowercase();
     if !email.contains('@') || email.len() > 254 {
-        return Err(AppError::invalid_field(
+        return Err(ServiceError::invalid_field(
             "email",
             "must be an e-mail address",
         ));
     }
     if password.is_empty() {
-        return Err(AppError::invalid_field("password", "must not be empty"));
+        return Err(ServiceError::invalid_field("password", "must not be empty"));
     }
     if !ROLES.contains(&role) {
-        return Err(AppError::invalid_field("role", "must be admin or viewer"));
+        return Err(ServiceError::invalid_field(
+            "role",
+            "must be admin or viewer",
+        ));
     }
     Ok(email)
 }
@@ -47,7 +50,7 @@ pub fn add_user_to_organisation(
     password: &str,
     organisation_id: &str,
     role: &str,
-) -> Result<String, AppError> {
+) -> Result<String, ServiceError> {
     let email = validate(email, password, role)?;
     let id = new_id("usr");
     User::insert(
@@ -73,23 +76,29 @@ pub fn add_user(
     password: &str,
     organisation: &str,
     role: &str,
-) -> Result<AddedUser, AppError> {
+) -> Result<AddedUser, ServiceError> {
     let email = email.trim().to_lowercase();
     if !email.contains('@') || email.len() > 254 {
-        return Err(AppError::invalid_field(
+        return Err(ServiceError::invalid_field(
             "email",
             "must be an e-mail address",
         ));
     }
     if password.is_empty() {
-        return Err(AppError::invalid_field("password", "must not be empty"));
+        return Err(ServiceError::invalid_field("password", "must not be empty"));
     }
     let organisation = organisation.trim();
     if organisation.is_empty() {
-        return Err(AppError::invalid_field("organisation", "must not be empty"));
+        return Err(ServiceError::invalid_field(
+            "organisation",
+            "must not be empty",
+        ));
     }
     if !ROLES.contains(&role) {
-        return Err(AppError::invalid_field("role", "must be admin or viewer"));
+        return Err(ServiceError::invalid_field(
+            "role",
+            "must be admin or viewer",
+        ));
     }
     let hash = hash_password(password);
     conn.transaction(|conn| {
@@ -109,7 +118,7 @@ pub fn add_user(
         };
         if let Some(existing) = User::find_by_email(conn, &email)? {
             if existing.organisation_id != org.id {
-                return Err(AppError::Conflict {
+                return Err(ServiceError::Conflict {
                     code: "email_taken",
                     message: "That e-mail already belongs to a user of another organisation."
                         .into(),

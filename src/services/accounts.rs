@@ -1,19 +1,18 @@
 //! The account rules: a child holds one connection's data; the master is
 //! created above the first child when the organisation gets its second one;
 //! later children join it; connection secrets are write-only (sealed with the
-//! server key, never returned). This module validates account requests and
-//! shapes the account JSON; storage is in `db::models::account`.
+//! server key, never returned). This service validates account changes and
+//! applies them; storage is in `db::models::account`, the JSON shapes in
+//! `web::api::accounts`.
 
 use chrono::{NaiveDateTime, TimeZone, Utc};
 use diesel::Connection as _;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
 
 use crate::crypto::{new_id, SecretBox};
 use crate::db::models::{Account, AccountChanges, NewAccount, Organisation};
 use crate::db::DbConn;
-use crate::error::{AppError, Detail};
+use crate::services::{Detail, ServiceError};
 
 /// Default planning lead time (days).
 pub const DEFAULT_LEAD_TIME_DAYS: i32 = 14;
@@ -24,21 +23,8 @@ pub const DEFAULT_SERVICE_LEVEL: f64 = 0.95;
 /// The name given to an automatically created master.
 pub const MASTER_NAME: &str = "All accounts";
 
-/// Account-wide planning defaults.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Planning {
-    /// Lead time in days (default 14).
-    pub lead_time_days: i32,
-    /// Days of stock to cover after the lead time (default 30).
-    pub days_of_stock: i32,
-    /// Target service level, between 0 and 1 exclusive (default 0.95).
-    pub service_level: f64,
-}
-
-/// Partial planning settings in a PATCH.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+/// Partial planning settings in an update.
+#[derive(Debug, Clone, Default)]
 pub struct PlanningPatch {
     /// Lead time in days.
     pub lead_time_days: Option<i32>,
@@ -48,74 +34,14 @@ pub struct PlanningPatch {
     pub service_level: Option<f64>,
 }
 
-/// An account as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct AccountView {
-    /// Opaque id.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// `master` or `child`.
-    pub kind: String,
-    /// The master above this child.
-    pub master_id: Option<String>,
-    /// ISO 4217 currency.
-    pub currency: String,
-    /// IANA time zone.
-    pub timezone: String,
-    /// `{"kind", ...settings without secrets}`; null on a master.
-    #[schema(value_type = Option<Object>)]
-    pub connection: Option<Value>,
-    /// Whether the master counts this child's stock.
-    pub include_stock: bool,
-    /// Whether the master counts this child's sales.
-    pub include_sales: bool,
-    /// Planning defaults.
-    pub planning: Planning,
-    /// Last successful sync.
-    pub last_synced_at: Option<chrono::DateTime<Utc>>,
-}
-
 /// UTC `NaiveDateTime` → RFC 3339 value.
 pub fn utc(t: NaiveDateTime) -> chrono::DateTime<Utc> {
     Utc.from_utc_datetime(&t)
 }
 
-impl From<&Account> for AccountView {
-    fn from(a: &Account) -> Self {
-        let connection = a.connection_kind.as_ref().map(|kind| {
-            let mut map: Map<String, Value> = a
-                .connection_settings
-                .as_deref()
-                .and_then(|s| serde_json::from_str(s).ok())
-                .unwrap_or_default();
-            map.insert("kind".into(), Value::String(kind.clone()));
-            Value::Object(map)
-        });
-        AccountView {
-            id: a.id.clone(),
-            name: a.name.clone(),
-            kind: a.kind.clone(),
-            master_id: a.master_id.clone(),
-            currency: a.currency.clone(),
-            timezone: a.timezone.clone(),
-            connection,
-            include_stock: a.include_stock,
-            include_sales: a.include_sales,
-            planning: Planning {
-                lead_time_days: a.lead_time_days,
-                days_of_stock: a.days_of_stock,
-                service_level: a.service_level,
-            },
-            last_synced_at: a.last_synced_at.map(utc),
-        }
-    }
-}
-
-/// `POST /api/v1/accounts` body.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateAccount {
+/// What a new child account is made of.
+#[derive(Debug, Clone)]
+pub struct NewChild {
     /// Name.
     pub name: String,
     /// ISO 4217 currency.
@@ -123,14 +49,12 @@ pub struct CreateAccount {
     /// IANA time zone (default UTC).
     pub timezone: Option<String>,
     /// `{"kind", ...settings}`; default `{"kind": "manual"}`.
-    #[schema(value_type = Option<Object>)]
     pub connection: Option<Value>,
 }
 
-/// `PATCH /api/v1/accounts/{id}` body.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateAccount {
+/// A change to an account's settings; fields left `None` stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct AccountPatch {
     /// Name.
     pub name: Option<String>,
     /// Currency.
@@ -142,7 +66,6 @@ pub struct UpdateAccount {
     /// Include the child's sales in the master.
     pub include_sales: Option<bool>,
     /// Connection settings (secrets left out keep their stored values).
-    #[schema(value_type = Option<Object>)]
     pub connection: Option<Value>,
     /// Planning defaults.
     pub planning: Option<PlanningPatch>,
@@ -183,16 +106,16 @@ pub struct Connection {
 pub fn parse_connection(
     value: &Value,
     previous: Option<&Connection>,
-) -> Result<Connection, AppError> {
+) -> Result<Connection, ServiceError> {
     let Some(obj) = value.as_object() else {
-        return Err(AppError::invalid_field(
+        return Err(ServiceError::invalid_field(
             "connection",
             "must be an object with a `kind`",
         ));
     };
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
     let Some(fields) = connection_fields(kind) else {
-        return Err(AppError::invalid_field(
+        return Err(ServiceError::invalid_field(
             "connection.kind",
             "must be one of manual, shopify, woocommerce, tributary",
         ));
@@ -257,7 +180,7 @@ pub fn parse_connection(
     if details.is_empty() {
         Ok(conn)
     } else {
-        Err(AppError::invalid(
+        Err(ServiceError::invalid(
             "The connection settings are not valid.",
             details,
         ))
@@ -286,12 +209,12 @@ pub fn stored_connection(account: &Account, secrets: &SecretBox) -> Option<Conne
 }
 
 /// Upper-cases and checks an ISO 4217-shaped code.
-pub fn parse_currency(field: &str, value: &str) -> Result<String, AppError> {
+pub fn parse_currency(field: &str, value: &str) -> Result<String, ServiceError> {
     let code = value.trim().to_ascii_uppercase();
     if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
         Ok(code)
     } else {
-        Err(AppError::invalid_field(
+        Err(ServiceError::invalid_field(
             field,
             "must be a 3-letter ISO 4217 code such as EUR",
         ))
@@ -299,20 +222,20 @@ pub fn parse_currency(field: &str, value: &str) -> Result<String, AppError> {
 }
 
 /// Checks an IANA time zone name.
-pub fn parse_timezone(field: &str, value: &str) -> Result<String, AppError> {
+pub fn parse_timezone(field: &str, value: &str) -> Result<String, ServiceError> {
     value
         .trim()
         .parse::<chrono_tz::Tz>()
         .map(|tz| tz.name().to_string())
         .map_err(|_| {
-            AppError::invalid_field(field, "must be an IANA time zone such as Europe/Berlin")
+            ServiceError::invalid_field(field, "must be an IANA time zone such as Europe/Berlin")
         })
 }
 
-fn parse_name(value: &str) -> Result<String, AppError> {
+fn parse_name(value: &str) -> Result<String, ServiceError> {
     let name = value.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::invalid_field(
+        return Err(ServiceError::invalid_field(
             "name",
             "must be 1 to 200 characters",
         ));
@@ -330,9 +253,9 @@ fn seal(secrets: &Map<String, Value>, sealer: &SecretBox) -> Option<String> {
 pub fn create_child(
     conn: &mut DbConn,
     org: &str,
-    input: &CreateAccount,
+    input: &NewChild,
     sealer: &SecretBox,
-) -> Result<Account, AppError> {
+) -> Result<Account, ServiceError> {
     let name = parse_name(&input.name)?;
     let currency = parse_currency("currency", &input.currency)?;
     let timezone = parse_timezone("timezone", input.timezone.as_deref().unwrap_or("UTC"))?;
@@ -395,7 +318,7 @@ pub fn create_child(
         };
         Account::insert(conn, &child)?;
         let created = Account::find_by_id(conn, &child.id)?
-            .ok_or_else(|| AppError::internal("account vanished after insert"))?;
+            .ok_or_else(|| ServiceError::internal("account vanished after insert"))?;
         Ok(created)
     })
 }
@@ -403,9 +326,9 @@ pub fn create_child(
 /// Validates a PATCH against the stored account and turns it into changes.
 pub fn changes_for(
     account: &Account,
-    patch: &UpdateAccount,
+    patch: &AccountPatch,
     sealer: &SecretBox,
-) -> Result<AccountChanges, AppError> {
+) -> Result<AccountChanges, ServiceError> {
     let mut changes = AccountChanges::default();
     if let Some(name) = &patch.name {
         changes.name = Some(parse_name(name)?);
@@ -424,7 +347,7 @@ pub fn changes_for(
             } else {
                 "include_stock"
             };
-            return Err(AppError::invalid_field(
+            return Err(ServiceError::invalid_field(
                 field,
                 "applies to child accounts only; a master has no connection of its own",
             ));
@@ -438,7 +361,7 @@ pub fn changes_for(
         changes.connection_settings = Some(Some(Value::Object(conn.settings.clone()).to_string()));
         changes.connection_secret = Some(seal(&conn.secrets, sealer));
         if Some(&conn.kind) != account.connection_kind.as_ref() {
-            return Err(AppError::invalid_field(
+            return Err(ServiceError::invalid_field(
                 "connection.kind",
                 "cannot change; create a new account for another kind of connection",
             ));
@@ -447,7 +370,7 @@ pub fn changes_for(
     if let Some(p) = &patch.planning {
         if let Some(l) = p.lead_time_days {
             if !(0..=3650).contains(&l) {
-                return Err(AppError::invalid_field(
+                return Err(ServiceError::invalid_field(
                     "planning.lead_time_days",
                     "must be 0 to 3650 days",
                 ));
@@ -456,7 +379,7 @@ pub fn changes_for(
         }
         if let Some(d) = p.days_of_stock {
             if !(0..=3650).contains(&d) {
-                return Err(AppError::invalid_field(
+                return Err(ServiceError::invalid_field(
                     "planning.days_of_stock",
                     "must be 0 to 3650 days",
                 ));
@@ -465,7 +388,7 @@ pub fn changes_for(
         }
         if let Some(s) = p.service_level {
             if !(s > 0.0 && s < 1.0) {
-                return Err(AppError::invalid_field(
+                return Err(ServiceError::invalid_field(
                     "planning.service_level",
                     "must be between 0 and 1, exclusive (0.95 for 95 %)",
                 ));
@@ -474,4 +397,19 @@ pub fn changes_for(
         }
     }
     Ok(changes)
+}
+
+/// Applies a validated update to an account in one transaction and returns
+/// the account as stored afterwards.
+pub fn update(
+    conn: &mut DbConn,
+    account: &Account,
+    patch: &AccountPatch,
+    sealer: &SecretBox,
+) -> Result<Account, ServiceError> {
+    let changes = changes_for(account, patch, sealer)?;
+    conn.transaction(|conn| {
+        Account::update(conn, &account.id, &changes)?;
+        Account::find_by_id(conn, &account.id)?.ok_or_else(|| ServiceError::not_found("account"))
+    })
 }

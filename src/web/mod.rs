@@ -2,11 +2,13 @@
 //! pages, and static assets. `main` and the tests both use [`configure`].
 
 pub mod api;
+pub mod error;
+pub mod extractors;
 pub mod pages;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 /// Declares every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -12,12 +12,12 @@ use futures_util::StreamExt;
 use crate::auth::Caller;
 use crate::db::models::import_run::ImportRun;
 use crate::db::models::Account;
-use crate::error::AppError;
 use crate::import::Entity;
-use crate::imports::{self, Body, ImportAnswer, ImportView};
-use crate::routes::api::openapi::ErrorBody;
-use crate::routes::api::visible_account;
-use crate::startup::AppState;
+use crate::services::imports::{self, Body, ImportAnswer, ImportView};
+use crate::state::AppState;
+use crate::web::api::openapi::ErrorBody;
+use crate::web::api::visible_account;
+use crate::web::error::AppError;
 
 fn too_large(limit: u64) -> AppError {
     AppError::TooLarge(format!(

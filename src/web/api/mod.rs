@@ -12,8 +12,8 @@ use actix_web::web;
 
 use crate::auth::Caller;
 use crate::db::models::Account;
-use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::web::error::AppError;
 
 /// Declares the `/api/v1` routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {

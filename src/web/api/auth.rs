@@ -6,9 +6,9 @@ use utoipa::ToSchema;
 
 use crate::crypto::verify_password;
 use crate::db::models::User;
-use crate::error::AppError;
-use crate::routes::api::openapi::ErrorBody;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::web::api::openapi::ErrorBody;
+use crate::web::error::AppError;
 
 /// Credentials.
 #[derive(Debug, Deserialize, ToSchema)]

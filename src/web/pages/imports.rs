@@ -9,12 +9,14 @@ use chrono::Utc;
 use futures_util::StreamExt;
 
 use crate::db::models::import_run::ImportRun;
-use crate::error::{AppError, Detail};
 use crate::import::Entity;
-use crate::imports::{self, Body, ImportAnswer, ImportView};
-use crate::routes::api::imports::{check_declared_length, spool};
-use crate::routes::pages::{check_csrf, page_caller, render, shell, Shell};
-use crate::startup::AppState;
+use crate::services::imports::{self, Body, ImportAnswer, ImportView};
+use crate::services::{Detail, ServiceError};
+use crate::state::AppState;
+use crate::web::api::imports::{check_declared_length, spool};
+use crate::web::error::AppError;
+use crate::web::extractors::PageCaller;
+use crate::web::pages::{check_csrf, render, shell, Shell};
 
 /// One entity's upload form.
 pub struct EntityForm {
@@ -117,28 +119,22 @@ async fn page(
 /// Shows the forms and the log.
 pub async fn index(
     state: web::Data<AppState>,
+    caller: PageCaller,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let caller = match page_caller(&state, &req).await {
-        Ok(c) => c,
-        Err(r) => return Ok(r),
-    };
     page(&state, &req, &caller, path.into_inner(), None).await
 }
 
 /// Takes an upload from the page.
 pub async fn upload(
     state: web::Data<AppState>,
+    caller: PageCaller,
     req: HttpRequest,
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let started_at = Utc::now();
-    let caller = match page_caller(&state, &req).await {
-        Ok(c) => c,
-        Err(r) => return Ok(r),
-    };
     let (account_id, slug) = path.into_inner();
     let entity =
         Entity::parse(&slug).ok_or_else(|| AppError::NotFound("No such import.".into()))?;
@@ -182,7 +178,7 @@ pub async fn upload(
             "choose a CSV file to upload",
         ));
     };
-    let account = crate::routes::api::visible_account(&state, &caller, account_id.clone()).await?;
+    let account = crate::web::api::visible_account(&state, &caller, account_id.clone()).await?;
     caller.require_write()?;
     let email = caller.email.clone();
     let result = state
@@ -196,10 +192,10 @@ pub async fn upload(
             error: None,
             details: vec![],
         },
-        Err(AppError::Internal(cause)) => return Err(AppError::Internal(cause)),
+        Err(ServiceError::Internal(cause)) => return Err(AppError::Internal(cause)),
         Err(e) => {
             let details = match &e {
-                AppError::Invalid { details, .. } => details.clone(),
+                ServiceError::Invalid { details, .. } => details.clone(),
                 _ => vec![],
             };
             Outcome {

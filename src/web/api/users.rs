@@ -7,9 +7,9 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::db::models::User;
-use crate::error::AppError;
-use crate::routes::api::openapi::ErrorBody;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::web::api::openapi::ErrorBody;
+use crate::web::error::AppError;
 
 /// `POST /api/v1/users` body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -42,7 +42,7 @@ impl From<&User> for UserView {
             id: u.id.clone(),
             email: u.email.clone(),
             role: u.role.clone(),
-            created_at: crate::accounts::utc(u.created_at),
+            created_at: crate::services::accounts::utc(u.created_at),
         }
     }
 }
@@ -92,7 +92,7 @@ pub async fn create(
                     message: "A user with that e-mail already exists.".into(),
                 });
             }
-            let added = crate::users::add_user_to_organisation(
+            let added = crate::services::users::add_user_to_organisation(
                 conn,
                 &body.email,
                 &body.password,

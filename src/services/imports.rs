@@ -15,8 +15,8 @@ use crate::db::models::import_run::ImportRun;
 use crate::db::models::records::known_ids;
 use crate::db::models::Account;
 use crate::db::DbConn;
-use crate::error::{AppError, Detail};
 use crate::import::{self, Entity, ImportContext, ParseError, Problem};
+use crate::services::{Detail, ServiceError};
 
 /// The body of an import.
 pub enum Body {
@@ -84,8 +84,8 @@ impl From<&ImportRun> for ImportView {
             entity: r.entity.clone(),
             format: r.format.clone(),
             user: r.user_email.clone(),
-            started_at: crate::accounts::utc(r.started_at),
-            finished_at: r.finished_at.map(crate::accounts::utc),
+            started_at: crate::services::accounts::utc(r.started_at),
+            finished_at: r.finished_at.map(crate::services::accounts::utc),
             status: r.status.clone(),
             counts: serde_json::from_str(&r.counts).unwrap_or_default(),
             problems: serde_json::from_str(&r.problems).unwrap_or_default(),
@@ -102,18 +102,18 @@ fn detail(p: &Problem) -> Detail {
 }
 
 /// Maps a parse error onto the error policy.
-pub fn parse_error(e: ParseError) -> AppError {
+pub fn parse_error(e: ParseError) -> ServiceError {
     match e {
-        ParseError::Malformed { message } => AppError::BadRequest {
+        ParseError::Malformed { message } => ServiceError::Malformed {
             code: "malformed_body",
             message,
         },
-        ParseError::Empty => AppError::Invalid {
+        ParseError::Empty => ServiceError::Invalid {
             code: "empty_import",
             message: ParseError::Empty.to_string(),
             details: vec![],
         },
-        ParseError::Invalid { ref problems, .. } => AppError::Invalid {
+        ParseError::Invalid { ref problems, .. } => ServiceError::Invalid {
             code: "invalid_records",
             message: e.to_string(),
             details: problems.iter().map(detail).collect(),
@@ -122,9 +122,9 @@ pub fn parse_error(e: ParseError) -> AppError {
 }
 
 /// The account a write may go to: a child (a master holds no data: 409).
-pub fn require_child(account: &Account) -> Result<(), AppError> {
+pub fn require_child(account: &Account) -> Result<(), ServiceError> {
     if account.is_master() {
-        return Err(AppError::Conflict {
+        return Err(ServiceError::Conflict {
             code: "master_holds_no_data",
             message: "This is a master account: it holds no data of its own. Import into one of its child accounts.".into(),
         });
@@ -141,7 +141,7 @@ pub fn run(
     entity: Entity,
     body: Body,
     started_at: DateTime<Utc>,
-) -> Result<ImportAnswer, AppError> {
+) -> Result<ImportAnswer, ServiceError> {
     require_child(account)?;
     let tz: chrono_tz::Tz = account.timezone.parse().unwrap_or(chrono_tz::UTC);
     let ctx = ImportContext {
@@ -154,7 +154,7 @@ pub fn run(
     let parsed = match body {
         Body::Json(bytes) => import::parse_json_checked(entity, &bytes, &ctx, &known),
         Body::Csv(mut file) => {
-            file.rewind().map_err(AppError::internal)?;
+            file.rewind().map_err(ServiceError::internal)?;
             let reader = BufReader::with_capacity(1 << 20, file);
             import::parse_csv_checked(entity, reader, &ctx, &known)
         }
@@ -176,7 +176,7 @@ pub fn run(
         Ok(p) => p,
         Err(e) => {
             let err = parse_error(e);
-            if let AppError::Invalid { details, .. } = &err {
+            if let ServiceError::Invalid { details, .. } = &err {
                 run.problems = serde_json::to_string(details).unwrap_or_default();
             } else {
                 run.problems =

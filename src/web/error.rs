@@ -10,31 +10,11 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
 
 use crate::db::DbError;
 
-/// One problem in a request, naming the row (1-based) and the field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Detail {
-    /// 1-based position of the record (CSV data row or JSON array element); 0 for the request itself.
-    pub row: usize,
-    /// The field, with a path for nested ones (`lines[2].quantity`).
-    pub field: String,
-    /// A sentence a person can act on.
-    pub message: String,
-}
-
-impl Detail {
-    /// A detail about a field of the request body itself (row 0).
-    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Detail {
-        Detail {
-            row: 0,
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use crate::services::Detail;
+use crate::services::ServiceError;
 
 /// The error type of the web layer.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +56,14 @@ pub enum AppError {
         message: String,
         /// Every problem found (at most 1,000).
         details: Vec<Detail>,
+    },
+    /// 429: slow down.
+    #[error("{message}")]
+    TooMany {
+        /// Human sentence.
+        message: String,
+        /// Seconds to wait (the `Retry-After` header).
+        retry_after: u64,
     },
     /// 500: anything internal; the cause is logged, never shown.
     #[error("internal error: {0}")]
@@ -123,6 +111,7 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::Conflict { code, .. } => code,
             AppError::TooLarge(_) => "payload_too_large",
+            AppError::TooMany { .. } => "too_many_requests",
             AppError::Invalid { code, .. } => code,
             AppError::Internal(_) => "internal_error",
         }
@@ -150,6 +139,36 @@ impl AppError {
     }
 }
 
+impl From<ServiceError> for AppError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Malformed { code, message } => AppError::BadRequest { code, message },
+            ServiceError::Unauthenticated(m) => AppError::Unauthorized(m),
+            ServiceError::Forbidden(m) => AppError::Forbidden(m),
+            ServiceError::NotFound(m) => AppError::NotFound(m),
+            ServiceError::Conflict { code, message } => AppError::Conflict { code, message },
+            ServiceError::TooLarge(m) => AppError::TooLarge(m),
+            ServiceError::TooMany {
+                message,
+                retry_after,
+            } => AppError::TooMany {
+                message,
+                retry_after,
+            },
+            ServiceError::Invalid {
+                code,
+                message,
+                details,
+            } => AppError::Invalid {
+                code,
+                message,
+                details,
+            },
+            ServiceError::Internal(m) => AppError::Internal(m),
+        }
+    }
+}
+
 impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
         AppError::Internal(e.to_string())
@@ -171,6 +190,7 @@ impl ResponseError for AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -183,6 +203,9 @@ impl ResponseError for AppError {
         let mut builder = HttpResponse::build(self.status_code());
         if let AppError::Unauthorized(_) = self {
             builder.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if let AppError::TooMany { retry_after, .. } = self {
+            builder.insert_header(("Retry-After", retry_after.to_string()));
         }
         builder.json(self.body())
     }

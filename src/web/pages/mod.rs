@@ -10,10 +10,11 @@ pub mod login;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use crate::auth::{authenticate, Caller, Via, SESSION_COOKIE};
+use crate::auth::{Caller, SESSION_COOKIE};
 use crate::db::models::Account;
-use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::web::error::AppError;
+use crate::web::extractors::PageCaller;
 
 /// Declares the page routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -62,22 +63,6 @@ impl Shell {
     /// Whether `id` is the account in view (for the switcher's `selected`).
     pub fn is_current(&self, id: &str) -> bool {
         self.current.as_deref() == Some(id)
-    }
-}
-
-/// A logged-in page visitor, or the redirect to the login page.
-pub async fn page_caller(state: &AppState, req: &HttpRequest) -> Result<Caller, HttpResponse> {
-    match authenticate(state, req).await {
-        Ok(c) if c.via == Via::Session => Ok(c),
-        _ => Err(redirect(&format!(
-            "/login?next={}",
-            urlencode(
-                req.uri()
-                    .path_and_query()
-                    .map(|p| p.as_str())
-                    .unwrap_or("/")
-            )
-        ))),
     }
 }
 
@@ -167,9 +152,6 @@ pub fn urlencode(s: &str) -> String {
         .collect()
 }
 
-async fn home(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    match page_caller(&state, &req).await {
-        Ok(_) => redirect("/accounts"),
-        Err(r) => r,
-    }
+async fn home(_caller: PageCaller) -> HttpResponse {
+    redirect("/accounts")
 }

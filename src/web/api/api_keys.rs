@@ -9,9 +9,9 @@ use utoipa::ToSchema;
 use crate::auth::Caller;
 use crate::crypto::{hash_api_key, new_id, random_token};
 use crate::db::models::{Account, ApiKey, NewApiKey};
-use crate::error::{AppError, Detail};
-use crate::routes::api::openapi::ErrorBody;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::web::api::openapi::ErrorBody;
+use crate::web::error::{AppError, Detail};
 
 /// `POST /api/v1/api-keys` body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -142,7 +142,7 @@ pub async fn list(
                 name: k.name.clone(),
                 account_ids: k.scope(),
                 read_only: k.read_only,
-                created_at: crate::accounts::utc(k.created_at),
+                created_at: crate::services::accounts::utc(k.created_at),
             })
             .collect(),
     ))
