@@ -5,6 +5,7 @@
 //! - [`config`]: settings from the environment.
 //! - [`db`]: storage on SQLite or PostgreSQL (one schema, paired
 //!   migrations, models that own their queries).
+//! - [`domain`]: pure types and rules shared by every layer (SKU matching).
 //! - [`import`]: parsing and validating CSV and JSON records (pure: no
 //!   database, no HTTP).
 //! - [`services`]: the use cases (accounts, users, imports); each owns its
@@ -23,8 +24,10 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod demo;
+pub mod domain;
 pub mod forecast;
 pub mod import;
+pub mod jobs;
 pub mod replenish;
 pub mod services;
 pub mod startup;

@@ -3,6 +3,7 @@
 //! the web layer reads it, the services are handed what they need from it.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 
@@ -10,6 +11,7 @@ use crate::auth::JwtKeys;
 use crate::config::Config;
 use crate::crypto::{random_key, SecretBox};
 use crate::db::{models::setting, Db};
+use crate::jobs::{spawn_worker, Signal};
 
 /// Shared state of the server.
 pub struct AppState {
@@ -21,6 +23,8 @@ pub struct AppState {
     pub jwt: JwtKeys,
     /// Connection-secret sealer.
     pub secrets: SecretBox,
+    /// Wakes this process's job worker (which stops when the state is dropped).
+    pub jobs: Arc<Signal>,
 }
 
 impl AppState {
@@ -45,7 +49,10 @@ impl AppState {
             Some(k) => k,
             None => load_or_create_key(&config.secret_key_file)?,
         };
+        let jobs = Arc::new(Signal::default());
+        spawn_worker(db.clone(), config.today, &jobs);
         Ok(AppState {
+            jobs,
             jwt: JwtKeys::new(&jwt_secret, config.jwt_ttl_seconds),
             secrets: SecretBox::new(&key),
             db,

@@ -402,6 +402,11 @@ pub fn apply(
                 insert_all!(conn, stock_order_lines::table, lines, 8);
             }
         }
+        // Plans depend on the data: only a write that changed something
+        // makes them stale (an import of identical records does not).
+        if counts.created + counts.updated + counts.removed > 0 {
+            Account::bump_data_version(conn, acc)?;
+        }
         Ok(counts)
     })
 }

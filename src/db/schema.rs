@@ -222,6 +222,97 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    jobs (id) {
+        id -> Text,
+        organisation_id -> Text,
+        kind -> Text,
+        account_id -> Text,
+        status -> Text,
+        progress_done -> BigInt,
+        progress_total -> BigInt,
+        attempts -> Integer,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        detail -> Text,
+        error -> Nullable<Text>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    plans (account_id) {
+        account_id -> Text,
+        inputs_version -> Text,
+        planning_date -> Date,
+        computed_at -> Timestamp,
+        line_count -> BigInt,
+        seconds -> Double,
+    }
+}
+
+diesel::table! {
+    plan_lines (account_id, sku_key) {
+        account_id -> Text,
+        sku_key -> Text,
+        sku -> Text,
+        title -> Text,
+        vendor -> Text,
+        category -> Text,
+        brand -> Text,
+        tags -> Text,
+        available -> Double,
+        on_order -> Double,
+        demand_per_day -> Double,
+        lead_time_days -> Double,
+        days_of_stock -> Double,
+        coverage_demand -> Double,
+        safety_stock -> Double,
+        reorder_point -> Double,
+        order_quantity -> Double,
+        order_by -> Nullable<Date>,
+        days_of_cover -> Nullable<Double>,
+        urgency -> Text,
+        urgency_rank -> Integer,
+        forecast_method -> Text,
+        unit_cost -> Nullable<Double>,
+        order_value -> Nullable<Double>,
+        accounts -> Text,
+        explanation -> Text,
+    }
+}
+
+diesel::table! {
+    sku_links (master_id, account_id, variant_id) {
+        master_id -> Text,
+        account_id -> Text,
+        variant_id -> Text,
+        sku -> Text,
+    }
+}
+
+diesel::table! {
+    warehouse_settings (master_id, account_id, warehouse_id) {
+        master_id -> Text,
+        account_id -> Text,
+        warehouse_id -> Text,
+        include_stock -> Bool,
+        include_sales -> Bool,
+    }
+}
+
+diesel::table! {
+    exchange_rates (organisation_id, from_currency, to_currency, day) {
+        organisation_id -> Text,
+        day -> Date,
+        from_currency -> Text,
+        to_currency -> Text,
+        rate -> Double,
+    }
+}
+
 diesel::joinable!(users -> organisations (organisation_id));
 diesel::joinable!(api_keys -> organisations (organisation_id));
 
@@ -241,4 +332,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     stock_orders,
     stock_order_lines,
     imports,
+    jobs,
+    plans,
+    plan_lines,
+    sku_links,
+    warehouse_settings,
+    exchange_rates,
 );

@@ -309,9 +309,9 @@ pub struct KnownIds {
     pub vendors: HashSet<String>,
 }
 
-/// A SKU as compared across accounts: trimmed, lower case.
+/// A SKU as compared across accounts (see [`crate::domain::sku::normalise`]).
 pub fn sku_normalise(s: &str) -> String {
-    s.trim().to_lowercase()
+    crate::domain::sku::normalise(s)
 }
 
 /// What a front end produced: the records that could be built, and every problem and warning.

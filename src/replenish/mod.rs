@@ -13,10 +13,11 @@
 //! - **rounding**: the order quantity is rounded up to whole units, then raised to the vendor's
 //!   minimum order quantity, then rounded up to a multiple of the pack size (a fractional pack
 //!   size, e.g. 0.5 kg, gives multiples of that size — the only case with non-whole quantities),
-//!   then capped by max stock (rounded *down* to a pack multiple so the cap holds; the cap wins
-//!   over the MOQ), then raised so stock reaches min stock (rounded up to a pack multiple; min
-//!   stock wins over max stock when the two conflict). Every step that applies is an explanation
-//!   line;
+//!   then capped by max stock (rounded *down* to a pack multiple so the cap holds; where the cap
+//!   would leave an order above 0 but below the MOQ, the MOQ wins), then raised so stock reaches
+//!   min stock (rounded up to a pack multiple, and at least the MOQ; min stock wins over max
+//!   stock when the two conflict). A quantity above 0 is never below the MOQ. Every step that
+//!   applies is an explanation line;
 //! - projected stock at the end of day `d` = available + open orders expected on or before `d`
 //!   (past-due orders count from day 0) − forecast demand of days `0..=d`.
 
@@ -368,31 +369,51 @@ pub fn plan(input: &PlanInput) -> Plan {
             q = r;
         }
     }
+    let moq = input.moq.filter(|m| *m > 0.0);
+    // The smallest order a vendor accepts, in whole packs.
+    let least = moq.map(|m| round_up(m, pack));
     if let Some(max) = input.max_stock {
         let headroom = (max - avail - on_order).max(0.0);
         if q > headroom {
             let capped = round_down(headroom, pack);
-            let below_moq = input.moq.is_some_and(|m| capped > 0.0 && capped < m);
-            say(
-                "max_stock",
-                capped,
-                format!(
-                    "Capped by max stock {max}: available {avail} + on order {on_order} leaves room for {headroom}; {q} → {capped}{}.",
-                    if below_moq { " (below the vendor minimum: max stock wins)" } else { "" }
-                ),
-            );
-            q = capped;
+            match least {
+                Some(least) if capped > 0.0 && capped < least => {
+                    say(
+                        "max_stock",
+                        least,
+                        format!(
+                            "Max stock {max} leaves room for {headroom} (available {avail} + on order {on_order}), {capped} in whole packs, which is below the vendor's minimum order quantity: the MOQ wins, {q} → {least}."
+                        ),
+                    );
+                    q = least;
+                }
+                _ => {
+                    say(
+                        "max_stock",
+                        capped,
+                        format!(
+                            "Capped by max stock {max}: available {avail} + on order {on_order} leaves room for {headroom}; {q} → {capped}."
+                        ),
+                    );
+                    q = capped;
+                }
+            }
         }
     }
     if let Some(min) = input.min_stock {
         let short = min - avail - on_order - q;
         if short > 0.0 {
-            let r = round_up(q + short, pack);
+            let mut r = round_up(q + short, pack);
+            let mut note = String::new();
+            if let Some(least) = least.filter(|l| r < *l) {
+                r = least;
+                note = format!(", at least the vendor's minimum order quantity {least}");
+            }
             say(
                 "min_stock",
                 r,
                 format!(
-                    "Raised so stock reaches min stock {min}: available {avail} + on order {on_order} + order {q} is short by {short}; {q} → {r}."
+                    "Raised so stock reaches min stock {min}: available {avail} + on order {on_order} + order {q} is short by {short}; {q} → {r}{note}."
                 ),
             );
             q = r;
@@ -412,7 +433,9 @@ pub fn plan(input: &PlanInput) -> Plan {
             break;
         }
     }
-    let order_by_day = below.map(|d| ((d as f64 - lt).floor() as i64).max(0));
+    let order_by_day = below
+        .filter(|_| q > 0.0)
+        .map(|d| ((d as f64 - lt).floor() as i64).max(0));
     match (below, order_by_day) {
         (Some(d), Some(o)) => say(
             "order_by",
@@ -422,6 +445,21 @@ pub fn plan(input: &PlanInput) -> Plan {
                 if (d as f64) < lt { " (today: it is already late)" } else { "" }
             ),
         ),
+        (Some(d), None) => {
+            let late = input
+                .open_orders
+                .iter()
+                .any(|o| o.expected_day.max(0) as usize > d);
+            say(
+                "order_by",
+                f64::NAN,
+                if late {
+                    format!("Nothing more to order, but projected stock falls below safety stock on day {d}, before an open order arrives: the risk is the late order, not a missing one.")
+                } else {
+                    format!("Nothing to order, so no order date (projected stock falls below safety stock on day {d}).")
+                },
+            )
+        }
         _ => say(
             "order_by",
             f64::NAN,
@@ -587,14 +625,20 @@ mod tests {
         i.moq = Some(110.0);
         let p = plan(&i);
         assert_eq!(p.order_quantity, 125.0);
-        // Max stock 480 leaves 80 → rounded down to the pack: 75 (below the MOQ; max wins).
+        // Max stock 480 leaves 80 → 75 in whole packs, below the MOQ of 110: the MOQ wins, in
+        // whole packs 125 (domain.md: a quantity above 0 is never below the MOQ).
         i.max_stock = Some(480.0);
         let p = plan(&i);
-        assert_eq!(p.order_quantity, 75.0);
+        assert_eq!(p.order_quantity, 125.0);
         assert!(p
             .explanation
             .iter()
-            .any(|e| e.term == "max_stock" && e.value == 75.0));
+            .any(|e| e.term == "max_stock" && e.value == 125.0 && e.text.contains("MOQ wins")));
+        // Max stock 410 leaves 10 → 0 whole packs: nothing is ordered (0 may be below the MOQ).
+        i.max_stock = Some(410.0);
+        let p = plan(&i);
+        assert_eq!(p.order_quantity, 0.0);
+        assert_eq!(p.order_by_day, None);
     }
 
     #[test]
@@ -610,6 +654,10 @@ mod tests {
         // Min stock 1110: short by 1110 − 1000 = 110 → rounded up to the pack of 25: 125.
         i.min_stock = Some(1110.0);
         assert_eq!(plan(&i).order_quantity, 125.0);
+        // Min stock 1010: short by 10 → one pack of 25, raised to the MOQ (in packs).
+        i.min_stock = Some(1010.0);
+        i.moq = Some(60.0);
+        assert_eq!(plan(&i).order_quantity, 75.0);
     }
 
     #[test]

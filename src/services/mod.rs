@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod error;
 pub mod imports;
+pub mod plans;
 pub mod users;
 
 pub use error::{Detail, ServiceError};

@@ -193,20 +193,38 @@ impl Account {
     }
 
     /// Reserves `n` change sequence numbers for the account and returns the
-    /// first; also bumps the data version. Called inside the write
-    /// transaction, so it also serialises writers of one account.
+    /// first. Called inside the write transaction, so it also serialises
+    /// writers of one account.
     pub fn reserve_seq(conn: &mut DbConn, id: &str, n: i64) -> QueryResult<i64> {
         diesel::update(accounts::table.find(id))
-            .set((
-                accounts::change_seq.eq(accounts::change_seq + n),
-                accounts::data_version.eq(accounts::data_version + 1),
-            ))
+            .set(accounts::change_seq.eq(accounts::change_seq + n))
             .execute(conn)?;
         let last: i64 = accounts::table
             .find(id)
             .select(accounts::change_seq)
             .first(conn)?;
         Ok(last - n + 1)
+    }
+
+    /// Bumps the data version: something plans depend on has changed.
+    pub fn bump_data_version(conn: &mut DbConn, id: &str) -> QueryResult<()> {
+        diesel::update(accounts::table.find(id))
+            .set(accounts::data_version.eq(accounts::data_version + 1))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// Bumps the data version of every master of an organisation (their
+    /// plans depend on organisation-wide settings such as exchange rates).
+    pub fn bump_masters(conn: &mut DbConn, org: &str) -> QueryResult<()> {
+        diesel::update(
+            accounts::table
+                .filter(accounts::organisation_id.eq(org))
+                .filter(accounts::kind.eq("master")),
+        )
+        .set(accounts::data_version.eq(accounts::data_version + 1))
+        .execute(conn)
+        .map(|_| ())
     }
 
     /// Records a successful sync.

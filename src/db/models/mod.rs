@@ -6,6 +6,7 @@ pub mod account;
 pub mod api_key;
 pub mod import_run;
 pub mod organisation;
+pub mod planning;
 pub mod records;
 pub mod setting;
 pub mod user;

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod imports;
 pub mod openapi;
+pub mod plans;
 pub mod users;
 
 use actix_web::web;
@@ -28,7 +29,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/accounts", web::post().to(accounts::create))
         .route("/accounts/{id}", web::get().to(accounts::get))
         .route("/accounts/{id}", web::patch().to(accounts::update))
-        .configure(imports::configure);
+        .configure(imports::configure)
+        .configure(plans::configure);
 }
 
 /// Loads an account the caller may see, or 404.

@@ -78,7 +78,14 @@ pub struct ApiDoc;
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", security(()),
     responses((status = 200, description = "The OpenAPI 3 document")))]
 async fn serve_doc() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    HttpResponse::Ok().json(document())
+}
+
+/// The whole document: the core paths and every module's own part.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::web::api::plans::PlanningDoc::openapi());
+    doc
 }
 
 /// Handler used by the route table.

@@ -1,0 +1,610 @@
+//! The reads the plan job needs from a child account's records (variants,
+//! vendors, stock, stock history, sale lines, open stock orders), the
+//! master's roll-up settings (links, per-warehouse flags, exchange rates), and
+//! the stored plans with their lines. Decimals arrive as exact text and are
+//! turned into `f64` here, at the edge of the engine.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::schema::{
+    exchange_rates, plan_lines, plans, sales_order_lines, sales_orders, sku_links, stock_history,
+    stock_levels, stock_order_lines, stock_orders, variants, vendors, warehouse_settings,
+    warehouses,
+};
+use crate::db::DbConn;
+
+pub use super::records::VariantRow;
+
+/// Parses stored decimal text (never fails: unreadable text counts as 0).
+pub fn num(s: &str) -> f64 {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .unwrap_or(0.0)
+}
+
+/// Parses optional stored decimal text.
+pub fn opt_num(s: &Option<String>) -> Option<f64> {
+    s.as_deref()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|v| v.is_finite())
+}
+
+/// The account's variants that are not removed.
+pub fn live_variants(conn: &mut DbConn, account: &str) -> QueryResult<Vec<VariantRow>> {
+    variants::table
+        .filter(variants::account_id.eq(account))
+        .filter(variants::removed.eq(false))
+        .order(variants::created_at.asc())
+        .select(VariantRow::as_select())
+        .load(conn)
+}
+
+/// A vendor's terms.
+#[derive(Debug, Clone, Queryable)]
+pub struct VendorTerms {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Currency.
+    pub currency: Option<String>,
+    /// Lead time.
+    pub lead_time_days: Option<i32>,
+    /// MOQ.
+    pub minimum_order_quantity: Option<String>,
+    /// Pack size.
+    pub pack_size: Option<String>,
+}
+
+/// The account's vendors that are not removed.
+pub fn live_vendors(conn: &mut DbConn, account: &str) -> QueryResult<Vec<VendorTerms>> {
+    vendors::table
+        .filter(vendors::account_id.eq(account))
+        .filter(vendors::removed.eq(false))
+        .select((
+            vendors::id,
+            vendors::name,
+            vendors::currency,
+            vendors::lead_time_days,
+            vendors::minimum_order_quantity,
+            vendors::pack_size,
+        ))
+        .load(conn)
+}
+
+/// Ids of the account's removed warehouses (their stock counts nowhere).
+pub fn removed_warehouses(conn: &mut DbConn, account: &str) -> QueryResult<Vec<String>> {
+    warehouses::table
+        .filter(warehouses::account_id.eq(account))
+        .filter(warehouses::removed.eq(true))
+        .select(warehouses::id)
+        .load(conn)
+}
+
+/// Current stock: (variant, warehouse, on hand, allocated).
+pub fn stock(
+    conn: &mut DbConn,
+    account: &str,
+) -> QueryResult<Vec<(String, String, String, String)>> {
+    stock_levels::table
+        .filter(stock_levels::account_id.eq(account))
+        .select((
+            stock_levels::variant_id,
+            stock_levels::warehouse_id,
+            stock_levels::on_hand,
+            stock_levels::allocated,
+        ))
+        .load(conn)
+}
+
+/// Stock history change points: (variant, warehouse, first day, available).
+pub fn history(
+    conn: &mut DbConn,
+    account: &str,
+) -> QueryResult<Vec<(String, String, NaiveDate, String)>> {
+    stock_history::table
+        .filter(stock_history::account_id.eq(account))
+        .order((
+            stock_history::variant_id,
+            stock_history::warehouse_id,
+            stock_history::day,
+        ))
+        .select((
+            stock_history::variant_id,
+            stock_history::warehouse_id,
+            stock_history::day,
+            stock_history::available,
+        ))
+        .load(conn)
+}
+
+/// One sale line that counts as demand.
+#[derive(Debug, Clone, Queryable)]
+pub struct SaleLine {
+    /// Variant.
+    pub variant_id: String,
+    /// Order time (UTC).
+    pub ordered_at: NaiveDateTime,
+    /// Warehouse of the order.
+    pub warehouse_id: Option<String>,
+    /// Quantity (decimal text; negative: a return).
+    pub quantity: String,
+}
+
+/// Every sale line of orders that are neither cancelled nor removed.
+pub fn demand_lines(conn: &mut DbConn, account: &str) -> QueryResult<Vec<SaleLine>> {
+    sales_order_lines::table
+        .inner_join(
+            sales_orders::table.on(sales_orders::account_id
+                .eq(sales_order_lines::account_id)
+                .and(sales_orders::id.eq(sales_order_lines::order_id))),
+        )
+        .filter(sales_order_lines::account_id.eq(account))
+        .filter(sales_orders::cancelled.eq(false))
+        .filter(sales_orders::removed.eq(false))
+        .select((
+            sales_order_lines::variant_id,
+            sales_orders::ordered_at,
+            sales_orders::warehouse_id,
+            sales_order_lines::quantity,
+        ))
+        .load(conn)
+}
+
+/// An open line of an active stock order.
+#[derive(Debug, Clone, Queryable)]
+pub struct OpenLine {
+    /// Order id.
+    pub order_id: String,
+    /// `purchase`, `transfer` or `assembly`.
+    pub kind: String,
+    /// Source warehouse.
+    pub source_warehouse_id: Option<String>,
+    /// Destination warehouse.
+    pub destination_warehouse_id: Option<String>,
+    /// Expected arrival.
+    pub expected_at: Option<NaiveDate>,
+    /// Variant.
+    pub variant_id: String,
+    /// Ordered quantity.
+    pub quantity: String,
+    /// Received so far.
+    pub received_quantity: Option<String>,
+}
+
+/// Lines of the account's active, not removed stock orders.
+pub fn open_order_lines(conn: &mut DbConn, account: &str) -> QueryResult<Vec<OpenLine>> {
+    stock_order_lines::table
+        .inner_join(
+            stock_orders::table.on(stock_orders::account_id
+                .eq(stock_order_lines::account_id)
+                .and(stock_orders::id.eq(stock_order_lines::order_id))),
+        )
+        .filter(stock_order_lines::account_id.eq(account))
+        .filter(stock_orders::status.eq("active"))
+        .filter(stock_orders::removed.eq(false))
+        .select((
+            stock_orders::id,
+            stock_orders::kind,
+            stock_orders::source_warehouse_id,
+            stock_orders::destination_warehouse_id,
+            stock_orders::expected_at,
+            stock_order_lines::variant_id,
+            stock_order_lines::quantity,
+            stock_order_lines::received_quantity,
+        ))
+        .load(conn)
+}
+
+/// An explicit link of a child's variant to a master SKU.
+#[derive(Debug, Clone, PartialEq, Queryable, Insertable, serde::Serialize, serde::Deserialize)]
+#[diesel(table_name = sku_links)]
+pub struct SkuLink {
+    /// Master.
+    #[serde(skip)]
+    pub master_id: String,
+    /// Child account.
+    pub account_id: String,
+    /// The child's variant.
+    pub variant_id: String,
+    /// The master row it joins.
+    pub sku: String,
+}
+
+/// The master's links.
+pub fn links(conn: &mut DbConn, master: &str) -> QueryResult<Vec<SkuLink>> {
+    sku_links::table
+        .filter(sku_links::master_id.eq(master))
+        .order((sku_links::account_id, sku_links::variant_id))
+        .load(conn)
+}
+
+/// Replaces the master's links.
+pub fn replace_links(conn: &mut DbConn, master: &str, rows: &[SkuLink]) -> QueryResult<()> {
+    diesel::delete(sku_links::table.filter(sku_links::master_id.eq(master))).execute(conn)?;
+    for r in rows {
+        diesel::insert_into(sku_links::table)
+            .values(r)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A per-warehouse include setting.
+#[derive(Debug, Clone, PartialEq, Queryable, Insertable, serde::Serialize, serde::Deserialize)]
+#[diesel(table_name = warehouse_settings)]
+pub struct WarehouseSetting {
+    /// Master.
+    #[serde(skip)]
+    pub master_id: String,
+    /// Child account.
+    pub account_id: String,
+    /// Warehouse of that child.
+    pub warehouse_id: String,
+    /// Count its stock in the master.
+    pub include_stock: bool,
+    /// Count its sales in the master.
+    pub include_sales: bool,
+}
+
+/// The master's warehouse settings.
+pub fn warehouse_settings(conn: &mut DbConn, master: &str) -> QueryResult<Vec<WarehouseSetting>> {
+    warehouse_settings::table
+        .filter(warehouse_settings::master_id.eq(master))
+        .order((
+            warehouse_settings::account_id,
+            warehouse_settings::warehouse_id,
+        ))
+        .load(conn)
+}
+
+/// Replaces the master's warehouse settings.
+pub fn replace_warehouse_settings(
+    conn: &mut DbConn,
+    master: &str,
+    rows: &[WarehouseSetting],
+) -> QueryResult<()> {
+    diesel::delete(warehouse_settings::table.filter(warehouse_settings::master_id.eq(master)))
+        .execute(conn)?;
+    for r in rows {
+        diesel::insert_into(warehouse_settings::table)
+            .values(r)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// An exchange rate: 1 `from_currency` = `rate` `to_currency` from `day` on.
+#[derive(Debug, Clone, PartialEq, Queryable, Insertable)]
+#[diesel(table_name = exchange_rates)]
+pub struct ExchangeRate {
+    /// Organisation.
+    pub organisation_id: String,
+    /// First day the rate holds.
+    pub day: NaiveDate,
+    /// From.
+    pub from_currency: String,
+    /// To.
+    pub to_currency: String,
+    /// Rate.
+    pub rate: f64,
+}
+
+/// The organisation's exchange rates, oldest first.
+pub fn exchange_rates(conn: &mut DbConn, org: &str) -> QueryResult<Vec<ExchangeRate>> {
+    exchange_rates::table
+        .filter(exchange_rates::organisation_id.eq(org))
+        .order(exchange_rates::day.asc())
+        .load(conn)
+}
+
+/// Adds or replaces exchange rates (keyed by organisation, pair and day).
+pub fn upsert_rates(conn: &mut DbConn, rows: &[ExchangeRate]) -> QueryResult<()> {
+    for r in rows {
+        diesel::delete(
+            exchange_rates::table
+                .filter(exchange_rates::organisation_id.eq(&r.organisation_id))
+                .filter(exchange_rates::from_currency.eq(&r.from_currency))
+                .filter(exchange_rates::to_currency.eq(&r.to_currency))
+                .filter(exchange_rates::day.eq(r.day)),
+        )
+        .execute(conn)?;
+        diesel::insert_into(exchange_rates::table)
+            .values(r)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The stored plan of an account (its header).
+#[derive(Debug, Clone, Queryable, Insertable, Selectable)]
+#[diesel(table_name = plans, treat_none_as_default_value = false)]
+pub struct PlanHeader {
+    /// Account.
+    pub account_id: String,
+    /// Version of the inputs the plan was computed from.
+    pub inputs_version: String,
+    /// The planning date.
+    pub planning_date: NaiveDate,
+    /// When it was computed.
+    pub computed_at: NaiveDateTime,
+    /// Number of lines.
+    pub line_count: i64,
+    /// How long the computation took.
+    pub seconds: f64,
+}
+
+/// One stored plan line.
+#[derive(Debug, Clone, PartialEq, Queryable, Insertable, Selectable)]
+#[diesel(table_name = plan_lines, treat_none_as_default_value = false)]
+pub struct PlanLineRow {
+    /// Account.
+    pub account_id: String,
+    /// Normalised SKU (the key).
+    pub sku_key: String,
+    /// SKU as shown.
+    pub sku: String,
+    /// Title.
+    pub title: String,
+    /// Vendor name.
+    pub vendor: String,
+    /// Category.
+    pub category: String,
+    /// Brand.
+    pub brand: String,
+    /// Tags, `;`-separated with a leading and trailing `;` (for filtering).
+    pub tags: String,
+    /// Available stock.
+    pub available: f64,
+    /// On order.
+    pub on_order: f64,
+    /// Forecast per day over the coverage window.
+    pub demand_per_day: f64,
+    /// Lead time.
+    pub lead_time_days: f64,
+    /// Days of stock.
+    pub days_of_stock: f64,
+    /// Forecast over the coverage window.
+    pub coverage_demand: f64,
+    /// Safety stock.
+    pub safety_stock: f64,
+    /// Reorder point.
+    pub reorder_point: f64,
+    /// Order quantity.
+    pub order_quantity: f64,
+    /// Order by.
+    pub order_by: Option<NaiveDate>,
+    /// Days of cover.
+    pub days_of_cover: Option<f64>,
+    /// `now`, `soon`, `ok`.
+    pub urgency: String,
+    /// 0 now, 1 soon, 2 ok (for sorting).
+    pub urgency_rank: i32,
+    /// Forecast method.
+    pub forecast_method: String,
+    /// Unit cost in the account's currency.
+    pub unit_cost: Option<f64>,
+    /// Order quantity × unit cost.
+    pub order_value: Option<f64>,
+    /// JSON: per-child figures (master only; `[]` on a child).
+    pub accounts: String,
+    /// JSON: the explanation.
+    pub explanation: String,
+}
+
+/// The stored plan header of an account.
+pub fn plan_header(conn: &mut DbConn, account: &str) -> QueryResult<Option<PlanHeader>> {
+    plans::table
+        .find(account)
+        .select(PlanHeader::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Replaces an account's stored plan in one transaction.
+pub fn store_plan(
+    conn: &mut DbConn,
+    header: &PlanHeader,
+    lines: &[PlanLineRow],
+) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        diesel::delete(plan_lines::table.filter(plan_lines::account_id.eq(&header.account_id)))
+            .execute(conn)?;
+        diesel::delete(plans::table.find(&header.account_id)).execute(conn)?;
+        // Backend-specific: diesel's MultiConnection has no multi-row
+        // INSERT, so each backend gets its own; 26 columns a row stay well
+        // under SQLite's 32,766 bind parameters at 1,000 rows.
+        for chunk in lines.chunks(1000) {
+            match conn {
+                DbConn::Sqlite(c) => {
+                    diesel::insert_into(plan_lines::table)
+                        .values(chunk)
+                        .execute(c)?;
+                }
+                DbConn::Pg(c) => {
+                    diesel::insert_into(plan_lines::table)
+                        .values(chunk)
+                        .execute(c)?;
+                }
+            }
+        }
+        diesel::insert_into(plans::table)
+            .values(header)
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// Every stored line of an account's plan.
+pub fn all_lines(conn: &mut DbConn, account: &str) -> QueryResult<Vec<PlanLineRow>> {
+    plan_lines::table
+        .filter(plan_lines::account_id.eq(account))
+        .select(PlanLineRow::as_select())
+        .load(conn)
+}
+
+/// One stored line by normalised SKU.
+pub fn line(conn: &mut DbConn, account: &str, sku_key: &str) -> QueryResult<Option<PlanLineRow>> {
+    plan_lines::table
+        .find((account, sku_key))
+        .select(PlanLineRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower(text)`, on both backends.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Filters of an order-plan read.
+#[derive(Debug, Clone, Default)]
+pub struct LineFilter {
+    /// Substring of the normalised SKU or the title (case-insensitive).
+    pub q: Option<String>,
+    /// Vendor name, exactly.
+    pub vendor: Option<String>,
+    /// Category, exactly.
+    pub category: Option<String>,
+    /// Brand, exactly.
+    pub brand: Option<String>,
+    /// One tag, exactly.
+    pub tag: Option<String>,
+    /// `now`, `soon` or `ok`.
+    pub urgency: Option<String>,
+}
+
+/// The columns an order plan can be sorted by (every row field that is a
+/// column; `urgency` sorts by rank, then order-by date).
+pub const SORT_FIELDS: [&str; 20] = [
+    "sku",
+    "title",
+    "vendor",
+    "category",
+    "brand",
+    "available",
+    "on_order",
+    "demand_per_day",
+    "lead_time_days",
+    "days_of_stock",
+    "coverage_demand",
+    "safety_stock",
+    "reorder_point",
+    "order_quantity",
+    "order_by",
+    "days_of_cover",
+    "urgency",
+    "forecast_method",
+    "unit_cost",
+    "order_value",
+];
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// One page of an account's stored plan lines, filtered and sorted in the
+/// database; returns the number of matching lines and the page.
+pub fn page_lines(
+    conn: &mut DbConn,
+    account: &str,
+    filter: &LineFilter,
+    sort: &str,
+    descending: bool,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(i64, Vec<PlanLineRow>)> {
+    macro_rules! filtered {
+        () => {{
+            let mut q = plan_lines::table
+                .filter(plan_lines::account_id.eq(account.to_string()))
+                .into_boxed();
+            if let Some(text) = filter.q.as_deref().filter(|t| !t.is_empty()) {
+                let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+                q = q.filter(
+                    plan_lines::sku_key
+                        .like(pattern.clone())
+                        .escape('\\')
+                        .or(lower(plan_lines::title).like(pattern).escape('\\')),
+                );
+            }
+            if let Some(v) = &filter.vendor {
+                q = q.filter(plan_lines::vendor.eq(v.clone()));
+            }
+            if let Some(v) = &filter.category {
+                q = q.filter(plan_lines::category.eq(v.clone()));
+            }
+            if let Some(v) = &filter.brand {
+                q = q.filter(plan_lines::brand.eq(v.clone()));
+            }
+            if let Some(v) = &filter.tag {
+                q = q.filter(
+                    plan_lines::tags
+                        .like(format!("%;{};%", escape_like(v)))
+                        .escape('\\'),
+                );
+            }
+            if let Some(v) = &filter.urgency {
+                q = q.filter(plan_lines::urgency.eq(v.clone()));
+            }
+            q
+        }};
+    }
+    let total: i64 = filtered!().count().get_result(conn)?;
+    let mut q = filtered!();
+    macro_rules! by {
+        ($col:expr) => {
+            if descending {
+                q.order(($col.desc(), plan_lines::sku_key.asc()))
+            } else {
+                q.order(($col.asc(), plan_lines::sku_key.asc()))
+            }
+        };
+    }
+    q = match sort {
+        "sku" => by!(plan_lines::sku_key),
+        "title" => by!(plan_lines::title),
+        "vendor" => by!(plan_lines::vendor),
+        "category" => by!(plan_lines::category),
+        "brand" => by!(plan_lines::brand),
+        "available" => by!(plan_lines::available),
+        "on_order" => by!(plan_lines::on_order),
+        "demand_per_day" => by!(plan_lines::demand_per_day),
+        "lead_time_days" => by!(plan_lines::lead_time_days),
+        "days_of_stock" => by!(plan_lines::days_of_stock),
+        "coverage_demand" => by!(plan_lines::coverage_demand),
+        "safety_stock" => by!(plan_lines::safety_stock),
+        "reorder_point" => by!(plan_lines::reorder_point),
+        "order_quantity" => by!(plan_lines::order_quantity),
+        "order_by" => by!(plan_lines::order_by),
+        "days_of_cover" => by!(plan_lines::days_of_cover),
+        "forecast_method" => by!(plan_lines::forecast_method),
+        "unit_cost" => by!(plan_lines::unit_cost),
+        "order_value" => by!(plan_lines::order_value),
+        _ => {
+            if descending {
+                q.order((
+                    plan_lines::urgency_rank.desc(),
+                    plan_lines::order_by.desc(),
+                    plan_lines::sku_key.asc(),
+                ))
+            } else {
+                q.order((
+                    plan_lines::urgency_rank.asc(),
+                    plan_lines::order_by.asc(),
+                    plan_lines::sku_key.asc(),
+                ))
+            }
+        }
+    };
+    let rows = q
+        .offset(offset)
+        .limit(limit)
+        .select(PlanLineRow::as_select())
+        .load(conn)?;
+    Ok((total, rows))
+}

@@ -1,0 +1,3 @@
+//! Pure domain types and rules shared by every layer: no diesel, no actix.
+
+pub mod sku;

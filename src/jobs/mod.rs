@@ -1,0 +1,353 @@
+//! Background jobs. A job is a row of `jobs`, so it survives a restart and
+//! several server processes can share one queue: a worker claims a job by
+//! writing its lease (`lease_owner`, `lease_until`); a job whose lease ran
+//! out (its process died) can be claimed again. On PostgreSQL the claim uses
+//! `FOR UPDATE SKIP LOCKED`, and a plan is computed under a session advisory
+//! lock on its account, so two processes never compute the same plan at
+//! once.
+//!
+//! The worker also keeps plans fresh without hooks in the write paths: it
+//! compares each account's inputs version with its stored plan's and queues
+//! a plan job for every account whose plan is stale (`services::plans`).
+
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Text, Timestamp};
+use serde::Serialize;
+
+use crate::crypto::new_id;
+use crate::db::models::Account;
+use crate::db::schema::{accounts, jobs};
+use crate::db::{Db, DbConn};
+use crate::services::{plans, ServiceError};
+
+/// How long a claimed job's lease lasts before another worker may take it.
+pub const LEASE_SECONDS: i64 = 60;
+
+/// A job row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = jobs, treat_none_as_default_value = false)]
+pub struct Job {
+    /// Id.
+    pub id: String,
+    /// Organisation.
+    pub organisation_id: String,
+    /// `plan` (later: `sync`).
+    pub kind: String,
+    /// The account it is for.
+    pub account_id: String,
+    /// `queued`, `running`, `succeeded`, `failed`.
+    pub status: String,
+    /// Units done.
+    pub progress_done: i64,
+    /// Units in all.
+    pub progress_total: i64,
+    /// Times claimed.
+    pub attempts: i32,
+    /// Worker holding the lease.
+    pub lease_owner: Option<String>,
+    /// Lease end.
+    pub lease_until: Option<NaiveDateTime>,
+    /// JSON detail (per-account status of a multi-account job).
+    pub detail: String,
+    /// Error of a failed job.
+    pub error: Option<String>,
+    /// Queued at.
+    pub created_at: NaiveDateTime,
+    /// First claimed at.
+    pub started_at: Option<NaiveDateTime>,
+    /// Done at.
+    pub finished_at: Option<NaiveDateTime>,
+}
+
+impl Job {
+    /// A job by id.
+    pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Job>> {
+        jobs::table
+            .find(id)
+            .select(Job::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The queued or running job of a kind for an account, if any.
+    pub fn open_for(conn: &mut DbConn, account: &str, kind: &str) -> QueryResult<Option<Job>> {
+        jobs::table
+            .filter(jobs::account_id.eq(account))
+            .filter(jobs::kind.eq(kind))
+            .filter(jobs::status.eq_any(["queued", "running"]))
+            .order(jobs::created_at.desc())
+            .select(Job::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The latest job of a kind for an account.
+    pub fn latest_for(conn: &mut DbConn, account: &str, kind: &str) -> QueryResult<Option<Job>> {
+        jobs::table
+            .filter(jobs::account_id.eq(account))
+            .filter(jobs::kind.eq(kind))
+            .order(jobs::created_at.desc())
+            .select(Job::as_select())
+            .first(conn)
+            .optional()
+    }
+}
+
+/// Queues a job of `kind` for an account unless one is already queued (a
+/// running one does not count: the data may have changed since it started).
+/// Returns the queued job's id.
+pub fn enqueue(conn: &mut DbConn, account: &Account, kind: &str) -> QueryResult<String> {
+    conn.transaction(|conn| {
+        let queued: Option<String> = jobs::table
+            .filter(jobs::account_id.eq(&account.id))
+            .filter(jobs::kind.eq(kind))
+            .filter(jobs::status.eq("queued"))
+            .select(jobs::id)
+            .first(conn)
+            .optional()?;
+        if let Some(id) = queued {
+            return Ok(id);
+        }
+        let job = Job {
+            id: new_id("job"),
+            organisation_id: account.organisation_id.clone(),
+            kind: kind.to_string(),
+            account_id: account.id.clone(),
+            status: "queued".into(),
+            progress_done: 0,
+            progress_total: 0,
+            attempts: 0,
+            lease_owner: None,
+            lease_until: None,
+            detail: "[]".into(),
+            error: None,
+            created_at: Utc::now().naive_utc(),
+            started_at: None,
+            finished_at: None,
+        };
+        diesel::insert_into(jobs::table)
+            .values(&job)
+            .execute(conn)?;
+        Ok(job.id)
+    })
+}
+
+#[derive(QueryableByName)]
+struct ClaimedId {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+/// Claims the oldest claimable job: queued, or running with a lapsed lease,
+/// and no other job of the same kind and account holding a live lease.
+pub fn claim(conn: &mut DbConn, owner: &str) -> QueryResult<Option<Job>> {
+    let now = Utc::now().naive_utc();
+    let until = now + chrono::Duration::seconds(LEASE_SECONDS);
+    // Backend-specific: PostgreSQL skips rows other workers are claiming
+    // (FOR UPDATE SKIP LOCKED); SQLite has one writer, so the UPDATE itself
+    // is atomic.
+    let lock = match conn {
+        DbConn::Pg(_) => "FOR UPDATE SKIP LOCKED",
+        DbConn::Sqlite(_) => "",
+    };
+    let sql = format!(
+        "UPDATE jobs SET status = 'running', lease_owner = $1, lease_until = $2, \
+         started_at = COALESCE(started_at, $3), attempts = attempts + 1 \
+         WHERE id = (SELECT j.id FROM jobs j \
+           WHERE (j.status = 'queued' OR (j.status = 'running' AND j.lease_until < $3)) \
+           AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.account_id = j.account_id \
+             AND r.kind = j.kind AND r.status = 'running' AND r.lease_until >= $3 AND r.id <> j.id) \
+           ORDER BY j.created_at LIMIT 1 {lock}) \
+         RETURNING id"
+    );
+    let claimed: Vec<ClaimedId> = diesel::sql_query(sql)
+        .bind::<Text, _>(owner)
+        .bind::<Timestamp, _>(until)
+        .bind::<Timestamp, _>(now)
+        .load(conn)?;
+    match claimed.into_iter().next() {
+        Some(c) => Job::find(conn, &c.id),
+        None => Ok(None),
+    }
+}
+
+/// Records progress and renews the lease of a running job.
+pub fn progress(conn: &mut DbConn, id: &str, done: i64, total: i64) -> QueryResult<()> {
+    let until = Utc::now().naive_utc() + chrono::Duration::seconds(LEASE_SECONDS);
+    diesel::update(jobs::table.find(id))
+        .set((
+            jobs::progress_done.eq(done),
+            jobs::progress_total.eq(total),
+            jobs::lease_until.eq(Some(until)),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Ends a job.
+pub fn finish(conn: &mut DbConn, id: &str, status: &str, error: Option<String>) -> QueryResult<()> {
+    diesel::update(jobs::table.find(id))
+        .set((
+            jobs::status.eq(status),
+            jobs::error.eq(error),
+            jobs::lease_owner.eq(None::<String>),
+            jobs::finished_at.eq(Some(Utc::now().naive_utc())),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Runs one claimed plan job; progress is written through a second
+/// connection so that readers see it while the plan is computed.
+fn run_plan(
+    db: &Db,
+    conn: &mut DbConn,
+    job: &Job,
+    today: Option<NaiveDate>,
+) -> Result<(), ServiceError> {
+    let Some(account) = Account::find_by_id(conn, &job.account_id)? else {
+        return Ok(());
+    };
+    // Backend-specific: on PostgreSQL several processes may run workers; a
+    // session advisory lock on the account keeps two from computing the
+    // same plan at once (SQLite has one process).
+    let pg = matches!(conn, DbConn::Pg(_));
+    if pg {
+        diesel::sql_query("SELECT pg_advisory_lock(hashtext($1))")
+            .bind::<Text, _>(&account.id)
+            .execute(conn)?;
+    }
+    let id = job.id.clone();
+    let mut report = |done: i64, total: i64| {
+        if let Ok(mut c) = db.conn() {
+            let _ = progress(&mut c, &id, done, total);
+        }
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        plans::compute_and_store(conn, &account, today, &mut report)
+    }));
+    if pg {
+        diesel::sql_query("SELECT pg_advisory_unlock(hashtext($1))")
+            .bind::<Text, _>(&account.id)
+            .execute(conn)?;
+    }
+    match result {
+        Ok(r) => r.map(|_| ()),
+        Err(_) => Err(ServiceError::internal(
+            "the plan computation failed unexpectedly",
+        )),
+    }
+}
+
+/// Queues a plan job for every account whose stored plan is stale and that
+/// has no queued job; returns how many were queued.
+pub fn queue_stale_plans(
+    conn: &mut DbConn,
+    today: Option<NaiveDate>,
+) -> Result<usize, ServiceError> {
+    let all: Vec<Account> = accounts::table
+        .order(accounts::created_at.asc())
+        .select(Account::as_select())
+        .load(conn)?;
+    let mut queued = 0;
+    // Children first: a master's plan reads its children's.
+    for a in all
+        .iter()
+        .filter(|a| !a.is_master())
+        .chain(all.iter().filter(|a| a.is_master()))
+    {
+        if plans::is_stale(conn, a, today)? && Job::open_for(conn, &a.id, "plan")?.is_none() {
+            enqueue(conn, a, "plan")?;
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+/// Wakes the worker when there is new work.
+#[derive(Default)]
+pub struct Signal {
+    pending: Mutex<bool>,
+    cond: Condvar,
+}
+
+impl Signal {
+    /// Wakes the worker now.
+    pub fn wake(&self) {
+        if let Ok(mut p) = self.pending.lock() {
+            *p = true;
+            self.cond.notify_all();
+        }
+    }
+
+    fn wait(&self, timeout: Duration) {
+        if let Ok(p) = self.pending.lock() {
+            let (mut p, _) = self
+                .cond
+                .wait_timeout_while(p, timeout, |p| !*p)
+                .unwrap_or_else(|e| e.into_inner());
+            *p = false;
+        }
+    }
+}
+
+/// The background worker of one server process: claims and runs jobs, and
+/// queues plans that went stale. It stops when its [`Signal`] is dropped
+/// (the server's state is gone).
+pub fn spawn_worker(db: Db, today: Option<NaiveDate>, signal: &Arc<Signal>) {
+    let weak: Weak<Signal> = Arc::downgrade(signal);
+    let owner = new_id("wrk");
+    let _ = std::thread::Builder::new()
+        .name("tributary-jobs".into())
+        .spawn(move || loop {
+            let Some(signal) = weak.upgrade() else {
+                return;
+            };
+            let worked = match db.conn() {
+                Ok(mut conn) => work_once(&db, &mut conn, &owner, today),
+                Err(e) => {
+                    tracing::warn!(error = %e, "job worker: no database connection");
+                    false
+                }
+            };
+            if !worked {
+                signal.wait(Duration::from_millis(500));
+            }
+        });
+}
+
+/// One round of the worker: queue stale plans, then run one job. Returns
+/// whether a job ran.
+pub fn work_once(db: &Db, conn: &mut DbConn, owner: &str, today: Option<NaiveDate>) -> bool {
+    if let Err(e) = queue_stale_plans(conn, today) {
+        tracing::warn!(error = %e, "job worker: could not check plans");
+        return false;
+    }
+    let job = match claim(conn, owner) {
+        Ok(Some(j)) => j,
+        Ok(None) => return false,
+        Err(e) => {
+            tracing::warn!(error = %e, "job worker: could not claim a job");
+            return false;
+        }
+    };
+    let outcome = match job.kind.as_str() {
+        "plan" => run_plan(db, conn, &job, today).map_err(|e| e.to_string()),
+        other => Err(format!("unknown job kind {other}")),
+    };
+    let (status, error) = match outcome {
+        Ok(()) => ("succeeded", None),
+        Err(e) => {
+            tracing::error!(job = %job.id, account = %job.account_id, error = %e, "job failed");
+            ("failed", Some(e))
+        }
+    };
+    if let Err(e) = finish(conn, &job.id, status, error) {
+        tracing::warn!(error = %e, "job worker: could not record the end of a job");
+    }
+    true
+}
