@@ -3,7 +3,10 @@
   var select = document.getElementById("account-select");
   if (select) {
     select.addEventListener("change", function () {
-      if (select.value) { window.location.href = "/accounts/" + encodeURIComponent(select.value); }
+      if (!select.value) { return; }
+      var view = document.getElementById("account-view");
+      window.location.href = "/accounts/switch?id=" + encodeURIComponent(select.value) +
+        "&view=" + encodeURIComponent(view ? view.value : "");
     });
   }
 })();

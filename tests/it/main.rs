@@ -13,6 +13,7 @@ mod helpers;
 mod imports;
 mod openapi;
 mod pages;
+mod plan_pages;
 mod plans;
 mod users;
 

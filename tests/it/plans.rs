@@ -15,7 +15,7 @@ async fn app() -> TestApp {
     TestApp::spawn_with(|c| c.today = Some(TODAY.parse().unwrap())).await
 }
 
-async fn put(app: &TestApp, token: &str, account: &str, entity: &str, body: Value) {
+pub(crate) async fn put(app: &TestApp, token: &str, account: &str, entity: &str, body: Value) {
     let (s, b) = app
         .call(
             "PUT",
@@ -42,18 +42,18 @@ fn daily_sales(prefix: &str, variant: &str, per_day: u32, warehouse: &str) -> Va
     Value::Array(orders)
 }
 
-struct Org {
-    app: TestApp,
-    token: String,
-    shop: String,
-    wholesale: String,
-    master: String,
+pub(crate) struct Org {
+    pub(crate) app: TestApp,
+    pub(crate) token: String,
+    pub(crate) shop: String,
+    pub(crate) wholesale: String,
+    pub(crate) master: String,
 }
 
 /// Two children selling one SKU under differently cased codes: the shop
 /// sells 2 a day and holds 30, the wholesaler sells 1 a day and holds 20
 /// with 5 allocated.
-async fn two_children() -> Org {
+pub(crate) async fn two_children() -> Org {
     let app = app().await;
     let token = app.admin("Acme").await;
     let shop = app.create_child(&token, "Shop").await["id"]

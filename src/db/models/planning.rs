@@ -608,3 +608,38 @@ pub fn page_lines(
         .load(conn)?;
     Ok((total, rows))
 }
+
+/// What the order plan asks to buy, by urgency: (urgency, lines to order,
+/// units, value where costed).
+pub fn order_totals(conn: &mut DbConn, account: &str) -> QueryResult<Vec<(String, i64, f64, f64)>> {
+    use diesel::dsl::{count_star, sum};
+    let rows: Vec<(String, i64, Option<f64>, Option<f64>)> = plan_lines::table
+        .filter(plan_lines::account_id.eq(account))
+        .filter(plan_lines::order_quantity.gt(0.0))
+        .group_by(plan_lines::urgency)
+        .select((
+            plan_lines::urgency,
+            count_star(),
+            sum(plan_lines::order_quantity),
+            sum(plan_lines::order_value),
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(u, n, q, v)| (u, n, q.unwrap_or(0.0), v.unwrap_or(0.0)))
+        .collect())
+}
+
+/// The distinct non-empty values of a descriptive column of an account's
+/// plan (for the page's filter lists): `vendor`, `category` or `brand`.
+pub fn distinct_values(conn: &mut DbConn, account: &str, column: &str) -> QueryResult<Vec<String>> {
+    let base = plan_lines::table.filter(plan_lines::account_id.eq(account));
+    let mut values: Vec<String> = match column {
+        "vendor" => base.select(plan_lines::vendor).distinct().load(conn)?,
+        "category" => base.select(plan_lines::category).distinct().load(conn)?,
+        _ => base.select(plan_lines::brand).distinct().load(conn)?,
+    };
+    values.retain(|v| !v.is_empty());
+    values.sort();
+    Ok(values)
+}

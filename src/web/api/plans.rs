@@ -358,7 +358,8 @@ const CSV_COLUMNS: [&str; 20] = [
     "order_value",
 ];
 
-fn csv_of(rows: &[PlanLineRow]) -> Result<Vec<u8>, AppError> {
+/// The order-plan rows as CSV (every row field but `accounts`).
+pub fn csv_of(rows: &[PlanLineRow]) -> Result<Vec<u8>, AppError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(CSV_COLUMNS).map_err(AppError::internal)?;
     let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();

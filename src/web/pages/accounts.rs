@@ -232,16 +232,37 @@ pub async fn show(
     })
 }
 
-/// Query of the switcher's no-script form.
+/// Query of the switcher.
 #[derive(Debug, Deserialize)]
 pub struct SwitchQuery {
     /// Account to view.
     pub id: Option<String>,
+    /// The view to keep (e.g. `order-plan`), from the page it was on.
+    pub view: Option<String>,
 }
 
-/// The switcher without script: redirects to the chosen account.
+/// The views the switcher may keep: the known pages of an account.
+fn keepable(view: &str) -> bool {
+    let first = view.split('/').next().unwrap_or_default();
+    ["order-plan", "imports", "demand"].contains(&first)
+        && !view.contains("..")
+        && !view.contains('\\')
+        && view.chars().all(|c| !c.is_control())
+}
+
+/// The switcher: redirects to the chosen account, keeping the view (the
+/// order plan of one account → the order plan of the chosen one).
 pub async fn switch(query: web::Query<SwitchQuery>) -> HttpResponse {
+    let view = query.view.as_deref().unwrap_or_default();
     match query.id.as_deref().filter(|s| !s.is_empty()) {
+        Some(id) if keepable(view) => {
+            let rest: Vec<String> = view.split('/').map(crate::web::pages::urlencode).collect();
+            redirect(&format!(
+                "/accounts/{}/{}",
+                crate::web::pages::urlencode(id),
+                rest.join("/")
+            ))
+        }
         Some(id) => redirect(&format!("/accounts/{}", crate::web::pages::urlencode(id))),
         None => redirect("/accounts"),
     }

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod imports;
 pub mod login;
+pub mod plans;
 
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -27,6 +28,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/accounts/switch", web::get().to(accounts::switch))
         .route("/accounts/{id}", web::get().to(accounts::show))
         .route("/accounts/{id}/imports", web::get().to(imports::index))
+        .route(
+            "/accounts/{id}/order-plan",
+            web::get().to(plans::order_plan),
+        )
+        .route(
+            "/accounts/{id}/order-plan/export.csv",
+            web::get().to(plans::export),
+        )
+        .route(
+            "/accounts/{id}/order-plan/{sku}",
+            web::get().to(plans::explanation),
+        )
         .route(
             "/accounts/{id}/imports/{entity}",
             web::post().to(imports::upload),
@@ -57,6 +70,9 @@ pub struct Shell {
     pub csrf: String,
     /// Page title.
     pub title: String,
+    /// The view within the account (the path after `/accounts/{id}/`, e.g.
+    /// `order-plan`), kept when the switcher changes account.
+    pub view: String,
 }
 
 impl Shell {
@@ -104,9 +120,20 @@ pub async fn shell(
             current,
             csrf: state.jwt.csrf_token(&session),
             title: title.to_string(),
+            view: view_of(req.path()),
         },
         accounts,
     ))
+}
+
+/// The part of an account page's path after `/accounts/{id}/` (empty for
+/// the account's own page and for pages outside an account).
+pub fn view_of(path: &str) -> String {
+    let mut parts = path.trim_start_matches('/').splitn(3, '/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("accounts"), Some(id), Some(rest)) if id != "switch" => rest.to_string(),
+        _ => String::new(),
+    }
 }
 
 /// Checks a submitted CSRF token against the session.
