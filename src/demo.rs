@@ -382,3 +382,14 @@ pub fn seed(db: &Db, secrets: &SecretBox, today: NaiveDate) -> anyhow::Result<()
     }
     Ok(())
 }
+
+/// Computes the demo organisation's plans now (children, then the master),
+/// so that the first page shows a computed plan; returns how many.
+pub fn plan(db: &Db, fixed_today: Option<NaiveDate>) -> anyhow::Result<usize> {
+    let mut conn = db.conn()?;
+    let Some(user) = crate::db::models::User::find_by_email(&mut conn, DEMO_EMAIL)? else {
+        return Ok(0);
+    };
+    crate::services::plans::compute_organisation(&mut conn, &user.organisation_id, fixed_today)
+        .map_err(|e| anyhow::anyhow!("demo plans: {e}"))
+}

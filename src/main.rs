@@ -140,6 +140,13 @@ fn main() -> anyhow::Result<()> {
                 .today
                 .unwrap_or_else(|| chrono::Utc::now().date_naive());
             tributary::demo::seed(&state.db, &state.secrets, today)?;
+            let seeded = started.elapsed().as_secs_f64();
+            let planned = tributary::demo::plan(&state.db, state.config.today)?;
+            tracing::info!(
+                seconds = started.elapsed().as_secs_f64() - seeded,
+                plans = planned,
+                "demo plans computed"
+            );
             tracing::info!(
                 seconds = started.elapsed().as_secs_f64(),
                 "demo ready: log in as {} / {}",

@@ -10,6 +10,7 @@
 //! compares each account's inputs version with its stored plan's and queues
 //! a plan job for every account whose plan is stale (`services::plans`).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::Duration;
 
@@ -244,27 +245,45 @@ fn run_plan(
 }
 
 /// Queues a plan job for every account whose stored plan is stale and that
-/// has no queued job; returns how many were queued.
+/// has no queued job; returns how many were queued. Debounced: an account is
+/// queued only once its inputs version has stayed the same since the
+/// previous round (`seen` remembers the stale versions), so that a burst of
+/// imports is planned once, after it. Reads queue their plan at once.
 pub fn queue_stale_plans(
     conn: &mut DbConn,
     today: Option<NaiveDate>,
+    seen: &mut HashMap<String, String>,
 ) -> Result<usize, ServiceError> {
     let all: Vec<Account> = accounts::table
         .order(accounts::created_at.asc())
         .select(Account::as_select())
         .load(conn)?;
     let mut queued = 0;
+    let mut still = HashMap::new();
     // Children first: a master's plan reads its children's.
     for a in all
         .iter()
         .filter(|a| !a.is_master())
         .chain(all.iter().filter(|a| a.is_master()))
     {
-        if plans::is_stale(conn, a, today)? && Job::open_for(conn, &a.id, "plan")?.is_none() {
-            enqueue(conn, a, "plan")?;
-            queued += 1;
+        let day = plans::planning_date(a, today);
+        let version = plans::inputs_version(conn, a, day)?;
+        let stored = crate::db::models::planning::plan_header(conn, &a.id)?;
+        if stored.is_some_and(|h| h.inputs_version == version) {
+            continue;
         }
+        if seen.get(&a.id) == Some(&version) {
+            if Job::open_for(conn, &a.id, "plan")?.is_none() {
+                enqueue(conn, a, "plan")?;
+                queued += 1;
+            }
+        } else {
+            still.insert(a.id.clone(), version);
+            continue;
+        }
+        still.insert(a.id.clone(), version);
     }
+    *seen = still;
     Ok(queued)
 }
 
@@ -303,27 +322,36 @@ pub fn spawn_worker(db: Db, today: Option<NaiveDate>, signal: &Arc<Signal>) {
     let owner = new_id("wrk");
     let _ = std::thread::Builder::new()
         .name("tributary-jobs".into())
-        .spawn(move || loop {
-            let Some(signal) = weak.upgrade() else {
-                return;
-            };
-            let worked = match db.conn() {
-                Ok(mut conn) => work_once(&db, &mut conn, &owner, today),
-                Err(e) => {
-                    tracing::warn!(error = %e, "job worker: no database connection");
-                    false
+        .spawn(move || {
+            let mut seen = HashMap::new();
+            loop {
+                let Some(signal) = weak.upgrade() else {
+                    return;
+                };
+                let worked = match db.conn() {
+                    Ok(mut conn) => work_once(&db, &mut conn, &owner, today, &mut seen),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "job worker: no database connection");
+                        false
+                    }
+                };
+                if !worked {
+                    signal.wait(Duration::from_millis(500));
                 }
-            };
-            if !worked {
-                signal.wait(Duration::from_millis(500));
             }
         });
 }
 
 /// One round of the worker: queue stale plans, then run one job. Returns
 /// whether a job ran.
-pub fn work_once(db: &Db, conn: &mut DbConn, owner: &str, today: Option<NaiveDate>) -> bool {
-    if let Err(e) = queue_stale_plans(conn, today) {
+pub fn work_once(
+    db: &Db,
+    conn: &mut DbConn,
+    owner: &str,
+    today: Option<NaiveDate>,
+    seen: &mut HashMap<String, String>,
+) -> bool {
+    if let Err(e) = queue_stale_plans(conn, today, seen) {
         tracing::warn!(error = %e, "job worker: could not check plans");
         return false;
     }

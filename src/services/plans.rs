@@ -709,13 +709,15 @@ fn roll_up(children: &[ChildData], links: &[SkuLink]) -> Rollup {
         .collect();
     let mut groups: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
     for (ci, c) in children.iter().enumerate() {
-        let keys = child_keys(c, &mut conflicts);
-        for (vi, key) in keys.into_iter().enumerate() {
-            let v = &c.variants[vi];
+        // Two variants of one child with the same normalised SKU are one
+        // item to the master (listed as a conflict so the merchant can fix
+        // the source); the child's own plan keeps them apart.
+        let _ = child_keys(c, &mut conflicts);
+        for (vi, v) in c.variants.iter().enumerate() {
             let key = link_of
                 .get(&(c.account.id.as_str(), v.id.as_str()))
                 .cloned()
-                .unwrap_or(key);
+                .unwrap_or_else(|| sku::normalise(&v.sku));
             groups.entry(key).or_default().push((ci, vi));
         }
     }
@@ -870,7 +872,7 @@ fn master_line_input(
             .get(&child_key)
             .filter(|l| l.sku == c.variants[vi].sku)
             .or_else(|| m.child_plans[ci].get(&format!("{child_key}#{}", c.variants[vi].id)));
-        accounts.push(ChildFigures {
+        let figures = ChildFigures {
             account_id: c.account.id.clone(),
             account_name: c.account.name.clone(),
             available: own.map(|l| l.available).unwrap_or(0.0),
@@ -879,7 +881,22 @@ fn master_line_input(
             order_quantity: own.map(|l| l.order_quantity).unwrap_or(0.0),
             demand_per_day: own.map(|l| l.demand_per_day).unwrap_or(0.0),
             included,
-        });
+        };
+        // One entry per child: variants of one child merged into this row
+        // add up.
+        match accounts
+            .iter_mut()
+            .find(|a: &&mut ChildFigures| a.account_id == figures.account_id)
+        {
+            Some(a) => {
+                a.available += figures.available;
+                a.on_order += figures.on_order;
+                a.coverage_demand += figures.coverage_demand;
+                a.order_quantity += figures.order_quantity;
+                a.demand_per_day += figures.demand_per_day;
+            }
+            None => accounts.push(figures),
+        }
         contributions.push(json!({
             "account_id": c.account.id,
             "account_name": c.account.name,
@@ -1068,4 +1085,27 @@ pub fn is_stale(
     let today = planning_date(account, fixed_today);
     let version = inputs_version(conn, account, today)?;
     Ok(store::plan_header(conn, &account.id)?.is_none_or(|h| h.inputs_version != version))
+}
+
+/// Computes and stores every stale plan of an organisation now (children
+/// first, then the master); returns how many plans were computed. The demo
+/// uses it so that its first page shows a computed plan.
+pub fn compute_organisation(
+    conn: &mut DbConn,
+    org: &str,
+    fixed_today: Option<NaiveDate>,
+) -> Result<usize, ServiceError> {
+    let accounts = Account::list_by_organisation(conn, org)?;
+    let mut done = 0;
+    for a in accounts
+        .iter()
+        .filter(|a| !a.is_master())
+        .chain(accounts.iter().filter(|a| a.is_master()))
+    {
+        if is_stale(conn, a, fixed_today)? {
+            compute_and_store(conn, a, fixed_today, &mut |_, _| {})?;
+            done += 1;
+        }
+    }
+    Ok(done)
 }

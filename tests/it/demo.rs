@@ -4,10 +4,10 @@ use crate::TestApp;
 
 #[actix_web::test]
 async fn the_demo_has_a_master_over_three_children_with_two_years_of_data() {
-    let app = TestApp::spawn().await;
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let app = TestApp::spawn_with(|c| c.today = Some(today)).await;
     let db = app.state.db.clone();
     let secrets = app.state.secrets.clone();
-    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
     actix_web::web::block(move || tributary::demo::seed(&db, &secrets, today))
         .await
         .unwrap()
@@ -64,4 +64,25 @@ async fn the_demo_has_a_master_over_three_children_with_two_years_of_data() {
         .call("GET", "/api/v1/accounts", Some(&token), None)
         .await;
     assert_eq!(again.as_array().unwrap().len(), 4);
+
+    // The demo computes its plans before it serves: the master's order plan
+    // is there at once, fresh, one row per SKU across the three children.
+    let db = app.state.db.clone();
+    let planned = actix_web::web::block(move || tributary::demo::plan(&db, Some(today)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(planned <= 4, "{planned}");
+    let master = accounts[0]["id"].as_str().unwrap();
+    let (s, plan) = app
+        .call(
+            "GET",
+            &format!("/api/v1/accounts/{master}/plan-status"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{plan}");
+    assert_eq!(plan["stale"], false, "{plan}");
+    assert!(plan["lines"].as_i64().unwrap() >= 270, "{plan}");
 }

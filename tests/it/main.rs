@@ -15,6 +15,7 @@ mod openapi;
 mod pages;
 mod plan_pages;
 mod plans;
+mod real_data;
 mod users;
 
 pub use helpers::TestApp;
