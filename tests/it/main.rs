@@ -13,6 +13,7 @@ mod helpers;
 mod imports;
 mod openapi;
 mod pages;
+mod security;
 mod users;
 
 pub use helpers::TestApp;

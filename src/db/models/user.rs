@@ -22,6 +22,9 @@ pub struct User {
     pub role: String,
     /// Created (UTC).
     pub created_at: NaiveDateTime,
+    /// Session epoch: every JWT carries it, and bumping it ends every token
+    /// and page session issued before (logout, password or role change).
+    pub token_version: i64,
 }
 
 /// A user to insert.
@@ -78,7 +81,8 @@ impl User {
             .map(|_| ())
     }
 
-    /// Replaces a user's password hash and role.
+    /// Replaces a user's password hash and role, ending the user's
+    /// sessions.
     pub fn update_credentials(
         conn: &mut DbConn,
         id: &str,
@@ -86,8 +90,51 @@ impl User {
         role: &str,
     ) -> QueryResult<()> {
         diesel::update(users::table.find(id))
-            .set((users::password_hash.eq(password_hash), users::role.eq(role)))
+            .set((
+                users::password_hash.eq(password_hash),
+                users::role.eq(role),
+                users::token_version.eq(users::token_version + 1),
+            ))
             .execute(conn)
             .map(|_| ())
+    }
+
+    /// Replaces a user's password hash, ending the user's sessions.
+    pub fn update_password(conn: &mut DbConn, id: &str, password_hash: &str) -> QueryResult<()> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(password_hash),
+                users::token_version.eq(users::token_version + 1),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// Sets a user's role, ending the user's sessions.
+    pub fn update_role(conn: &mut DbConn, id: &str, role: &str) -> QueryResult<()> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::role.eq(role),
+                users::token_version.eq(users::token_version + 1),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// Ends every token and page session of a user (logging out).
+    pub fn end_sessions(conn: &mut DbConn, id: &str) -> QueryResult<()> {
+        diesel::update(users::table.find(id))
+            .set(users::token_version.eq(users::token_version + 1))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// How many admins an organisation has.
+    pub fn count_admins(conn: &mut DbConn, org: &str) -> QueryResult<i64> {
+        users::table
+            .filter(users::organisation_id.eq(org))
+            .filter(users::role.eq("admin"))
+            .count()
+            .get_result(conn)
     }
 }
