@@ -275,12 +275,27 @@ impl LoginLimiter {
     }
 }
 
-/// The address a login is counted against: the peer's IP address (the
-/// `Forwarded` headers are not trusted: anyone can send them).
+/// The address a login is counted against: the peer's IP address, an IPv6
+/// one by its /64 network (one host usually holds a whole /64). The
+/// `Forwarded` headers are not trusted: anyone can send them.
 pub fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_string())
+    match req.peer_addr().map(|a| a.ip()) {
+        Some(ip) => address_key(ip),
+        None => "unknown".to_string(),
+    }
+}
+
+fn address_key(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        v4 => v4.to_string(),
+    }
 }
 
 /// Checks an e-mail and password under the login limits: the user is
@@ -534,6 +549,15 @@ mod tests {
         let ok = l.begin("a@x", "1.1.1.1").unwrap();
         l.succeeded(ok);
         assert!(l.begin("a@x", "1.1.1.1").is_ok());
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64_network() {
+        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: std::net::IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        let mapped: std::net::IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(address_key(mapped), "192.0.2.7");
     }
 
     #[test]

@@ -145,6 +145,7 @@ async fn repeated_failures_on_one_email_answer_429_but_other_emails_still_log_in
     // Another e-mail from the same address is not blocked by ana's failures.
     let resp = post_token(&app, "bob@example.com", "b0b-password-1").await;
     assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
 }
 
 #[actix_web::test]
@@ -203,18 +204,22 @@ async fn an_unknown_email_takes_as_long_as_a_known_one() {
             started.elapsed()
         }
     };
+    // Interleaved, and the fastest of several each, so that load from
+    // other tests on the machine evens out. Without a dummy hash an unknown
+    // e-mail answers in a small fraction of a known one's time (no argon2).
     let mut known = Vec::new();
     let mut unknown = Vec::new();
-    for i in 0..3 {
-        known.push(time(format!("u{i}@example.com")).await);
+    for i in 0..6 {
+        known.push(time(format!("u{}@example.com", i % 3)).await);
         unknown.push(time(format!("nobody{i}@example.com")).await);
     }
     let (known, unknown) = (
         known.into_iter().min().unwrap(),
         unknown.into_iter().min().unwrap(),
     );
+    eprintln!("fastest answers: known e-mail {known:?}, unknown e-mail {unknown:?}");
     assert!(
-        unknown * 2 >= known,
+        unknown * 3 >= known,
         "unknown e-mail answered in {unknown:?}, a known one in {known:?}"
     );
 }

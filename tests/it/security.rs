@@ -151,6 +151,16 @@ fn secrets_print_redacted() {
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(!shown.contains("trb_plaintextkey"), "{shown}");
     }
+    let user = tributary::db::models::User {
+        id: "usr_1".into(),
+        organisation_id: "org_1".into(),
+        email: "ana@example.com".into(),
+        password_hash: "$argon2id$v=19$secret-hash".into(),
+        role: "admin".into(),
+        created_at: chrono::Utc::now().naive_utc(),
+        token_version: 0,
+    };
+    assert!(!format!("{user:?}").contains("argon2"));
     let jwt = tributary::auth::JwtKeys::new("jwt-secret-value", 60);
     assert!(!format!("{jwt:?}").contains("jwt-secret-value"));
     let sealer = tributary::crypto::SecretBox::new(&[0xab; 32]);

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use crate::db::schema::users;
 use crate::db::DbConn;
 
-/// A user.
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// A user. Its `Debug` output hides the password hash.
+#[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
     /// Opaque id.
@@ -27,8 +27,22 @@ pub struct User {
     pub token_version: i64,
 }
 
-/// A user to insert.
-#[derive(Debug, Insertable)]
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("organisation_id", &self.organisation_id)
+            .field("email", &self.email)
+            .field("password_hash", &"<redacted>")
+            .field("role", &self.role)
+            .field("created_at", &self.created_at)
+            .field("token_version", &self.token_version)
+            .finish()
+    }
+}
+
+/// A user to insert. Its `Debug` output hides the password hash.
+#[derive(Insertable)]
 #[diesel(table_name = users)]
 pub struct NewUser<'a> {
     /// Opaque id.
@@ -43,6 +57,19 @@ pub struct NewUser<'a> {
     pub role: &'a str,
     /// Created.
     pub created_at: NaiveDateTime,
+}
+
+impl std::fmt::Debug for NewUser<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("id", &self.id)
+            .field("organisation_id", &self.organisation_id)
+            .field("email", &self.email)
+            .field("password_hash", &"<redacted>")
+            .field("role", &self.role)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
 }
 
 impl User {

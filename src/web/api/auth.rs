@@ -71,11 +71,14 @@ pub async fn token(
     limiter: web::Data<LoginLimiter>,
     req: HttpRequest,
     body: web::Json<TokenRequest>,
-) -> Result<web::Json<TokenResponse>, AppError> {
+) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
     let user = check_credentials(&state, &limiter, &req, body.email, body.password).await?;
     let (token, expires_at) = state.jwt.issue(&user);
-    Ok(web::Json(TokenResponse { token, expires_at }))
+    // A credential: no cache may keep it.
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(TokenResponse { token, expires_at }))
 }
 
 /// Ends every session and token of the caller's user (all devices, page
