@@ -141,10 +141,16 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// Failures of one key (an e-mail or a client address) in the window.
-type Failures = HashMap<String, VecDeque<Instant>>;
+/// The failures in the window, by key (an e-mail or a client address).
+#[derive(Debug, Default)]
+struct Failures {
+    by_key: HashMap<String, VecDeque<Instant>>,
+    /// Keys that had failures leave the map when it next reaches this size
+    /// (doubling after each sweep, so sweeping stays cheap under a flood).
+    sweep_at: usize,
+}
 
-/// Keys kept before expired ones are swept out of a map.
+/// Keys kept before expired ones are first swept out of a map.
 const SWEEP_ABOVE: usize = 10_000;
 
 /// The login limits: at most `per_email` failed attempts for one e-mail and
@@ -182,8 +188,8 @@ impl LoginLimiter {
             per_email: per_email.max(1) as usize,
             per_address: per_address.max(1) as usize,
             window,
-            emails: Mutex::new(HashMap::new()),
-            addresses: Mutex::new(HashMap::new()),
+            emails: Mutex::new(Failures::default()),
+            addresses: Mutex::new(Failures::default()),
         }
     }
 
@@ -220,12 +226,19 @@ impl LoginLimiter {
                 retry_after: seconds,
             });
         }
-        for (map, key) in [(&mut *emails, email.as_str()), (&mut *addresses, address)] {
-            if map.len() >= SWEEP_ABOVE && !map.contains_key(key) {
+        for (failures, key) in [(&mut *emails, email.as_str()), (&mut *addresses, address)] {
+            if failures.by_key.len() >= failures.sweep_at.max(SWEEP_ABOVE) {
                 let window = self.window;
-                map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
+                failures
+                    .by_key
+                    .retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
+                failures.sweep_at = 2 * failures.by_key.len();
             }
-            map.entry(key.to_string()).or_default().push_back(now);
+            failures
+                .by_key
+                .entry(key.to_string())
+                .or_default()
+                .push_back(now);
         }
         Ok(Attempt {
             email,
@@ -239,22 +252,29 @@ impl LoginLimiter {
         self.emails
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .by_key
             .remove(&attempt.email);
         let mut addresses = self.addresses.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(q) = addresses.get_mut(&attempt.address) {
+        if let Some(q) = addresses.by_key.get_mut(&attempt.address) {
             if let Some(i) = q.iter().rposition(|t| *t == attempt.at) {
                 q.remove(i);
             }
             if q.is_empty() {
-                addresses.remove(&attempt.address);
+                addresses.by_key.remove(&attempt.address);
             }
         }
     }
 
     /// Drops a key's failures that left the window; how long to wait if it
     /// is at its limit.
-    fn wait(&self, map: &mut Failures, key: &str, limit: usize, now: Instant) -> Option<Duration> {
-        let q = map.get_mut(key)?;
+    fn wait(
+        &self,
+        failures: &mut Failures,
+        key: &str,
+        limit: usize,
+        now: Instant,
+    ) -> Option<Duration> {
+        let q = failures.by_key.get_mut(key)?;
         while q
             .front()
             .is_some_and(|t| now.duration_since(*t) >= self.window)
@@ -262,7 +282,7 @@ impl LoginLimiter {
             q.pop_front();
         }
         if q.is_empty() {
-            map.remove(key);
+            failures.by_key.remove(key);
             return None;
         }
         if q.len() < limit {
@@ -549,6 +569,19 @@ mod tests {
         let ok = l.begin("a@x", "1.1.1.1").unwrap();
         l.succeeded(ok);
         assert!(l.begin("a@x", "1.1.1.1").is_ok());
+    }
+
+    #[test]
+    fn expired_keys_are_swept_out() {
+        let l = LoginLimiter::new(5, 5, Duration::from_millis(20));
+        for i in 0..SWEEP_ABOVE {
+            l.begin(&format!("u{i}@x"), &format!("a{i}")).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        l.begin("late@x", "late").unwrap();
+        let emails = l.emails.lock().unwrap();
+        assert_eq!(emails.by_key.len(), 1);
+        assert_eq!(emails.sweep_at, 0);
     }
 
     #[test]
