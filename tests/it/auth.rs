@@ -266,6 +266,33 @@ async fn the_login_form_needs_its_csrf_token() {
 }
 
 #[actix_web::test]
+async fn two_open_login_tabs_both_work() {
+    let app = TestApp::spawn().await;
+    app.admin("Acme").await;
+    let client = crate::helpers::cookie_client();
+    let page = |client: reqwest::Client| {
+        let url = app.url("/login");
+        async move {
+            let html = client.get(url).send().await.unwrap().text().await.unwrap();
+            crate::helpers::csrf_in(&html).unwrap()
+        }
+    };
+    let first = page(client.clone()).await;
+    let _second = page(client.clone()).await;
+    let resp = client
+        .post(app.url("/login"))
+        .form(&[
+            ("email", "admin@acme.example"),
+            ("password", "correct horse"),
+            ("csrf_token", first.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+}
+
+#[actix_web::test]
 async fn next_after_login_accepts_local_paths_only() {
     let app = TestApp::spawn().await;
     app.admin("Acme").await;

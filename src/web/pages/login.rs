@@ -1,7 +1,8 @@
 //! The login form, the session cookie, and logging out.
 //!
 //! The form carries a CSRF token although there is no session yet: showing
-//! it sets a random pre-session cookie, and the form's hidden token is that
+//! it sets a random pre-session cookie (or keeps the browser's, so several
+//! open login tabs all work), and the form's hidden token is that
 //! value's HMAC under the server secret; a post without both (a form on
 //! another site, a script that never loaded the page) is refused with 403.
 //! Logins go through the same limits as the API (429 with `Retry-After`).
@@ -108,15 +109,27 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-/// The login page with a fresh pre-session cookie (and its form token).
+/// The pre-session cookie's value, if the browser sent a plausible one.
+fn login_nonce(req: &HttpRequest) -> Option<String> {
+    req.cookie(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| v.len() == NONCE_LEN && v.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Length of the pre-session cookie's random value.
+const NONCE_LEN: usize = 32;
+
+/// The login page with its form token, bound to the browser's pre-session
+/// cookie (kept, so two open login tabs both work) or a new one.
 fn login_page(
     state: &AppState,
+    req: &HttpRequest,
     status: StatusCode,
     error: Option<String>,
     email: String,
     next: String,
 ) -> Result<HttpResponse, AppError> {
-    let nonce = random_token(32);
+    let nonce = login_nonce(req).unwrap_or_else(|| random_token(NONCE_LEN));
     let mut resp = render(&LoginPage {
         error,
         email,
@@ -137,10 +150,12 @@ fn login_page(
 /// Shows the login form.
 pub async fn form(
     state: web::Data<AppState>,
+    req: HttpRequest,
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, AppError> {
     login_page(
         &state,
+        &req,
         StatusCode::OK,
         None,
         String::new(),
@@ -158,14 +173,12 @@ pub async fn submit(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let next = safe_next(form.next.as_deref());
-    let nonce = req
-        .cookie(LOGIN_CSRF_COOKIE)
-        .map(|c| c.value().to_string())
-        .unwrap_or_default();
+    let nonce = login_nonce(&req).unwrap_or_default();
     let token = form.csrf_token.as_deref().unwrap_or_default();
     if !state.jwt.check_login_csrf(&nonce, token) {
         return login_page(
             &state,
+            &req,
             StatusCode::FORBIDDEN,
             Some(
                 "The login form has expired or did not come from this site; please log in again."
@@ -194,6 +207,7 @@ pub async fn submit(
         }
         Err(AppError::Unauthorized(message)) => login_page(
             &state,
+            &req,
             StatusCode::UNAUTHORIZED,
             Some(message),
             form.email,
@@ -205,6 +219,7 @@ pub async fn submit(
         }) => {
             let mut resp = login_page(
                 &state,
+                &req,
                 StatusCode::TOO_MANY_REQUESTS,
                 Some(message),
                 form.email,
