@@ -54,7 +54,7 @@ fn start(database_url: &str, dir: &std::path::Path) -> Server {
             "--email",
             "bench@example.com",
             "--password",
-            "bench",
+            "bench-password",
             "--organisation",
             "Bench",
         ])
@@ -145,7 +145,7 @@ fn main() {
         .unwrap();
     let token: serde_json::Value = client
         .post(format!("{}/api/v1/auth/token", server.base))
-        .json(&serde_json::json!({"email": "bench@example.com", "password": "bench"}))
+        .json(&serde_json::json!({"email": "bench@example.com", "password": "bench-password"}))
         .send()
         .unwrap()
         .json()

@@ -15,9 +15,18 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://tributary.db";
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 1 << 30;
 /// Default JWT lifetime: 12 hours.
 pub const DEFAULT_JWT_TTL: i64 = 12 * 3600;
+/// Default number of failed logins for one e-mail within the window before
+/// further attempts answer 429.
+pub const DEFAULT_LOGIN_FAILURES_PER_EMAIL: u32 = 5;
+/// Default number of failed logins from one client address within the
+/// window before further attempts answer 429.
+pub const DEFAULT_LOGIN_FAILURES_PER_ADDRESS: u32 = 20;
+/// Default length of the sliding login-failure window: one minute.
+pub const DEFAULT_LOGIN_WINDOW_SECONDS: u64 = 60;
 
-/// Everything the server reads from its environment.
-#[derive(Debug, Clone)]
+/// Everything the server reads from its environment. Its `Debug` output
+/// hides the secrets (JWT secret, server key, database password).
+#[derive(Clone)]
 pub struct Config {
     /// `BIND_ADDR`.
     pub bind_addr: String,
@@ -37,6 +46,68 @@ pub struct Config {
     pub today: Option<NaiveDate>,
     /// `TRIBUTARY_HTTPS=true`: the session cookie is marked `Secure`.
     pub https: bool,
+    /// `LOGIN_FAILURES_PER_EMAIL`: failed logins for one e-mail allowed
+    /// within the window.
+    pub login_failures_per_email: u32,
+    /// `LOGIN_FAILURES_PER_ADDRESS`: failed logins from one client address
+    /// allowed within the window.
+    pub login_failures_per_address: u32,
+    /// `LOGIN_WINDOW_SECONDS`: the sliding window of the login limits.
+    pub login_window_seconds: u64,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |set: bool| if set { Some("<redacted>") } else { None };
+        f.debug_struct("Config")
+            .field("bind_addr", &self.bind_addr)
+            .field("database_url", &redact_database_url(&self.database_url))
+            .field("jwt_secret", &hidden(self.jwt_secret.is_some()))
+            .field("jwt_ttl_seconds", &self.jwt_ttl_seconds)
+            .field("secret_key", &hidden(self.secret_key.is_some()))
+            .field("secret_key_file", &self.secret_key_file)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("today", &self.today)
+            .field("https", &self.https)
+            .field("login_failures_per_email", &self.login_failures_per_email)
+            .field(
+                "login_failures_per_address",
+                &self.login_failures_per_address,
+            )
+            .field("login_window_seconds", &self.login_window_seconds)
+            .finish()
+    }
+}
+
+/// A database URL with its password hidden (in the user-info part and in a
+/// `password=` query parameter), for logs and `Debug` output.
+pub fn redact_database_url(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some(scheme_end) = out.find("://").map(|i| i + 3) {
+        let authority_end = out[scheme_end..]
+            .find(['/', '?'])
+            .map(|i| i + scheme_end)
+            .unwrap_or(out.len());
+        if let Some(at) = out[scheme_end..authority_end].rfind('@') {
+            let at = at + scheme_end;
+            if let Some(colon) = out[scheme_end..at].find(':') {
+                out.replace_range(scheme_end + colon + 1..at, "***");
+            }
+        }
+    }
+    if let Some(q) = out.find('?') {
+        let (head, query) = out.split_at(q + 1);
+        let query = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => pair.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        out = format!("{head}{query}");
+    }
+    out
 }
 
 /// A setting that could not be read.
@@ -108,6 +179,29 @@ impl Config {
                 .as_deref(),
             Some("1" | "true" | "yes")
         );
+        let count = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match non_empty(name) {
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(ConfigError {
+                        name,
+                        message: "expected a positive whole number".into(),
+                    }),
+                None => Ok(default),
+            }
+        };
+        let per_email = count(
+            "LOGIN_FAILURES_PER_EMAIL",
+            DEFAULT_LOGIN_FAILURES_PER_EMAIL.into(),
+        )?;
+        let per_address = count(
+            "LOGIN_FAILURES_PER_ADDRESS",
+            DEFAULT_LOGIN_FAILURES_PER_ADDRESS.into(),
+        )?;
+        let login_window_seconds = count("LOGIN_WINDOW_SECONDS", DEFAULT_LOGIN_WINDOW_SECONDS)?;
         let secret_key_file = default_key_file(&database_url);
         Ok(Config {
             bind_addr: non_empty("BIND_ADDR").unwrap_or_else(|| DEFAULT_BIND.to_string()),
@@ -119,6 +213,9 @@ impl Config {
             max_upload_bytes,
             today,
             https,
+            login_failures_per_email: u32::try_from(per_email).unwrap_or(u32::MAX),
+            login_failures_per_address: u32::try_from(per_address).unwrap_or(u32::MAX),
+            login_window_seconds,
         })
     }
 }
@@ -156,6 +253,57 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://tributary.db");
         assert_eq!(c.max_upload_bytes, 1 << 30);
         assert_eq!(c.secret_key_file, PathBuf::from("tributary.key"));
+    }
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact_database_url("postgres://trb:pa:ss@db.example:5432/trb"),
+            "postgres://trb:***@db.example:5432/trb"
+        );
+        assert_eq!(
+            redact_database_url("postgres:///trb?host=/run/pg&password=hunter2&sslmode=require"),
+            "postgres:///trb?host=/run/pg&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_database_url("sqlite://tributary.db"),
+            "sqlite://tributary.db"
+        );
+        assert_eq!(
+            redact_database_url("postgres://trb@localhost/trb"),
+            "postgres://trb@localhost/trb"
+        );
+    }
+
+    #[test]
+    fn debug_output_hides_the_secrets() {
+        let mut c = Config::from_lookup(|_| None).unwrap();
+        c.jwt_secret = Some("jwt-secret-value".into());
+        c.secret_key = Some([0xcd; 32]);
+        c.database_url = "postgres://u:db-password@localhost/trb".into();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("jwt-secret-value"), "{shown}");
+        assert!(!shown.contains("205") && !shown.contains("cdcd"), "{shown}");
+        assert!(!shown.contains("db-password"), "{shown}");
+    }
+
+    #[test]
+    fn login_limits_default_and_parse() {
+        let c = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(
+            (
+                c.login_failures_per_email,
+                c.login_failures_per_address,
+                c.login_window_seconds
+            ),
+            (5, 20, 60)
+        );
+        let c =
+            Config::from_lookup(|k| (k == "LOGIN_WINDOW_SECONDS").then(|| "300".into())).unwrap();
+        assert_eq!(c.login_window_seconds, 300);
+        let e = Config::from_lookup(|k| (k == "LOGIN_FAILURES_PER_EMAIL").then(|| "0".into()))
+            .unwrap_err();
+        assert_eq!(e.name, "LOGIN_FAILURES_PER_EMAIL");
     }
 
     #[test]

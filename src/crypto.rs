@@ -16,6 +16,12 @@ pub struct SecretBox {
     cipher: Aes256Gcm,
 }
 
+impl std::fmt::Debug for SecretBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretBox(<redacted>)")
+    }
+}
+
 impl SecretBox {
     /// A box keyed by 32 bytes.
     pub fn new(key: &[u8; 32]) -> SecretBox {
@@ -72,6 +78,34 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// An argon2 hash of a random password, made once with the same parameters
+/// as real hashes: checking a login for an unknown e-mail against it takes
+/// as long as checking a known one, so timing does not tell which e-mails
+/// exist.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password(&random_token(32)))
+}
+
+/// Checks a login's password against the user's hash, or, when there is no
+/// such user (`None`), against a dummy hash so both take the same time.
+/// Always false without a user. CPU-heavy: call it on the blocking pool.
+pub fn verify_login_password(password: &str, hash: Option<&str>) -> bool {
+    match hash {
+        Some(h) => verify_password(password, h),
+        None => {
+            let _ = verify_password(password, dummy_hash());
+            false
+        }
+    }
+}
+
+/// Makes the dummy hash now (at start-up) rather than in the first login for
+/// an unknown e-mail, which would otherwise take twice as long.
+pub fn prepare_dummy_hash() {
+    let _ = dummy_hash();
+}
+
 /// SHA-256 of an API key, hex.
 pub fn hash_api_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
@@ -126,6 +160,19 @@ mod tests {
         let h = hash_password("demo");
         assert!(verify_password("demo", &h));
         assert!(!verify_password("Demo", &h));
+    }
+
+    #[test]
+    fn unknown_users_never_verify() {
+        assert!(!verify_login_password("anything", None));
+        let h = hash_password("right-password");
+        assert!(verify_login_password("right-password", Some(&h)));
+    }
+
+    #[test]
+    fn the_secret_box_does_not_print_its_key() {
+        let shown = format!("{:?}", SecretBox::new(&[0xab; 32]));
+        assert!(!shown.contains("171") && !shown.contains("ab"), "{shown}");
     }
 
     #[test]

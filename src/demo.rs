@@ -18,7 +18,7 @@ use crate::db::Db;
 use crate::import::Entity;
 use crate::services::accounts::{create_child, NewChild};
 use crate::services::imports::{self, Body};
-use crate::services::users::add_user;
+use crate::services::users::add_demo_user;
 
 /// The demo user's e-mail.
 pub const DEMO_EMAIL: &str = "demo@example.com";
@@ -343,7 +343,7 @@ fn child_files(
 /// of history end before.
 pub fn seed(db: &Db, secrets: &SecretBox, today: NaiveDate) -> anyhow::Result<()> {
     let mut conn = db.conn()?;
-    let added = add_user(
+    let added = add_demo_user(
         &mut conn,
         DEMO_EMAIL,
         DEMO_PASSWORD,

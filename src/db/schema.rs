@@ -18,6 +18,7 @@ diesel::table! {
         password_hash -> Text,
         role -> Text,
         created_at -> Timestamp,
+        token_version -> BigInt,
     }
 }
 

@@ -1,6 +1,11 @@
 //! Request extractors of the web layer: [`Caller`] for the API (any
 //! credential, or a 401 error body) and [`PageCaller`] for pages (a logged-in
 //! session, or a redirect to the login page that comes back afterwards).
+//!
+//! The API accepts the page session cookie, but for a state-changing method
+//! only with the session's CSRF token in the `X-CSRF-Token` header: a form
+//! (even a same-site one) cannot set headers, so it cannot write to
+//! `/api/v1` with the cookie. Bearer credentials need no such header.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,7 +13,7 @@ use std::pin::Pin;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 
-use crate::auth::{authenticate, Caller, Via};
+use crate::auth::{authenticate, Caller, Via, CSRF_HEADER, SESSION_COOKIE};
 use crate::state::AppState;
 use crate::web::error::AppError;
 
@@ -26,8 +31,33 @@ impl FromRequest for Caller {
         let req = req.clone();
         Box::pin(async move {
             let state = app_state(&req)?;
-            Ok(authenticate(&state.db, &state.jwt, &req).await?)
+            let caller = authenticate(&state.db, &state.jwt, &req).await?;
+            if caller.via == Via::Session && !req.method().is_safe() {
+                check_csrf_header(&state, &req)?;
+            }
+            Ok(caller)
         })
+    }
+}
+
+/// A state-changing API request authenticated by the session cookie must
+/// carry the session's CSRF token in `X-CSRF-Token` (403 otherwise).
+fn check_csrf_header(state: &AppState, req: &HttpRequest) -> Result<(), AppError> {
+    let session = req
+        .cookie(SESSION_COOKIE)
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
+    let sent = req
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if state.jwt.check_csrf(&session, sent) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "With the page session cookie, changes through the API need the page's CSRF token in the `{CSRF_HEADER}` header; scripts elsewhere send `Authorization: Bearer <token>` instead."
+        )))
     }
 }
 

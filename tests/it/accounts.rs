@@ -163,9 +163,9 @@ async fn viewers_read_but_cannot_write() {
     let app = TestApp::spawn().await;
     let admin = app.admin("Acme").await;
     let child = app.create_child(&admin, "Store").await;
-    app.add_user("viewer@acme.example", "look", "Acme", "viewer")
+    app.add_user("viewer@acme.example", "look-look-look", "Acme", "viewer")
         .await;
-    let viewer = app.token("viewer@acme.example", "look").await;
+    let viewer = app.token("viewer@acme.example", "look-look-look").await;
     let id = child["id"].as_str().unwrap();
     let (status, _) = app
         .call(

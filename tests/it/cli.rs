@@ -105,7 +105,7 @@ fn user_add_creates_the_organisation_and_is_safe_to_run_twice() {
                 "--email",
                 "Ops@Example.com",
                 "--password",
-                "pw",
+                "cli-password-1",
                 "--organisation",
                 "Ops",
             ])
@@ -182,7 +182,7 @@ fn a_server_killed_during_an_import_keeps_nothing_of_it() {
             "--email",
             "a@example.com",
             "--password",
-            "pw",
+            "cli-password-1",
             "--organisation",
             "Kill",
         ])
@@ -201,7 +201,7 @@ fn a_server_killed_during_an_import_keeps_nothing_of_it() {
     let server = serve(dir.path());
     let token: serde_json::Value = client
         .post(format!("{}/api/v1/auth/token", server.base))
-        .json(&serde_json::json!({"email": "a@example.com", "password": "pw"}))
+        .json(&serde_json::json!({"email": "a@example.com", "password": "cli-password-1"}))
         .send()
         .unwrap()
         .json()

@@ -237,3 +237,73 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// A client that keeps cookies and does not follow redirects (so a test
+/// sees each `303` and its `Location`).
+pub fn cookie_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of the first hidden `csrf_token` field of a page, if any.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let marker = "name=\"csrf_token\" value=\"";
+    let at = html.find(marker)? + marker.len();
+    let end = html[at..].find('"')? + at;
+    Some(html[at..end].to_string())
+}
+
+impl TestApp {
+    /// Logs in through the login form as a browser does: loads `/login`
+    /// (which sets the pre-session cookie and carries the form's CSRF
+    /// token), then posts the form. Returns the answer to the post.
+    pub async fn form_login(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+        next: Option<&str>,
+    ) -> reqwest::Response {
+        let page = client
+            .get(self.url("/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let mut fields = vec![
+            ("email".to_string(), email.to_string()),
+            ("password".to_string(), password.to_string()),
+        ];
+        if let Some(token) = csrf_in(&page) {
+            fields.push(("csrf_token".into(), token));
+        }
+        if let Some(next) = next {
+            fields.push(("next".into(), next.to_string()));
+        }
+        client
+            .post(self.url("/login"))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The CSRF token of the logged-in session behind `client` (read from
+    /// the accounts page, as page script would).
+    pub async fn session_csrf(&self, client: &reqwest::Client) -> String {
+        let html = client
+            .get(self.url("/accounts"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        csrf_in(&html).expect("a logged-in page carries a CSRF token")
+    }
+}

@@ -274,9 +274,9 @@ async fn imports_into_a_master_answer_409() {
 #[actix_web::test]
 async fn viewers_and_read_only_keys_cannot_import() {
     let (app, token, id) = setup().await;
-    app.add_user("viewer@acme.example", "look", "Acme", "viewer")
+    app.add_user("viewer@acme.example", "look-look-look", "Acme", "viewer")
         .await;
-    let viewer = app.token("viewer@acme.example", "look").await;
+    let viewer = app.token("viewer@acme.example", "look-look-look").await;
     let (s, _) = csv(&app, &viewer, &id, "warehouses", b"id,name\nW2,Second\n").await;
     assert_eq!(s, 403);
     let (_, key) = app

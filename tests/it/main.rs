@@ -16,6 +16,7 @@ mod pages;
 mod plan_pages;
 mod plans;
 mod real_data;
+mod security;
 mod users;
 
 pub use helpers::TestApp;

@@ -10,17 +10,11 @@ fn cookie_client() -> reqwest::Client {
         .unwrap()
 }
 
-/// Posts the admin's credentials to the login form.
+/// Posts the admin's credentials to the login form (loaded first, as a
+/// browser does, for its CSRF token).
 async fn log_in(client: &reqwest::Client, app: &TestApp) -> reqwest::Response {
-    client
-        .post(app.url("/login"))
-        .form(&[
-            ("email", "admin@acme.example"),
-            ("password", "correct horse"),
-        ])
-        .send()
+    app.form_login(client, "admin@acme.example", "correct horse", None)
         .await
-        .unwrap()
 }
 
 #[actix_web::test]
@@ -32,10 +26,7 @@ async fn login_page_sets_an_httponly_cookie_and_shows_the_switcher() {
     let client = cookie_client();
     let resp = client.get(app.url("/accounts")).send().await.unwrap();
     assert!(resp.url().path().starts_with("/login"));
-    let raw = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let raw = crate::helpers::cookie_client();
     let resp = log_in(&raw, &app).await;
     assert_eq!(resp.status(), 303);
     let cookie = resp
@@ -75,12 +66,9 @@ async fn login_page_sets_an_httponly_cookie_and_shows_the_switcher() {
 async fn bad_login_shows_the_form_again() {
     let app = TestApp::spawn().await;
     app.admin("Acme").await;
-    let resp = cookie_client()
-        .post(app.url("/login"))
-        .form(&[("email", "admin@acme.example"), ("password", "nope")])
-        .send()
-        .await
-        .unwrap();
+    let resp = app
+        .form_login(&cookie_client(), "admin@acme.example", "nope", None)
+        .await;
     assert_eq!(resp.status(), 401);
     assert!(resp.text().await.unwrap().contains("not right"));
 }

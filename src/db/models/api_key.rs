@@ -31,6 +31,11 @@ pub struct ApiKey {
     pub revoked_at: Option<NaiveDateTime>,
 }
 
+/// The stored scope of a key is not a JSON array of account ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the API key's stored account scope cannot be read")]
+pub struct UnreadableScope;
+
 /// A key to insert.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = api_keys)]
@@ -54,11 +59,16 @@ pub struct NewApiKey<'a> {
 }
 
 impl ApiKey {
-    /// The scope as a list (None = all accounts).
-    pub fn scope(&self) -> Option<Vec<String>> {
-        self.account_ids
-            .as_deref()
-            .and_then(|s| serde_json::from_str(s).ok())
+    /// The scope as a list (`Ok(None)` = all accounts). A stored scope that
+    /// cannot be read is an error, never "all accounts": the caller must
+    /// refuse the key.
+    pub fn scope(&self) -> Result<Option<Vec<String>>, UnreadableScope> {
+        match self.account_ids.as_deref() {
+            None => Ok(None),
+            Some(s) => serde_json::from_str(s)
+                .map(Some)
+                .map_err(|_| UnreadableScope),
+        }
     }
 
     /// Finds a live (not revoked) key by its hash.

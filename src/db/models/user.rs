@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use crate::db::schema::users;
 use crate::db::DbConn;
 
-/// A user.
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// A user. Its `Debug` output hides the password hash.
+#[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
     /// Opaque id.
@@ -22,10 +22,27 @@ pub struct User {
     pub role: String,
     /// Created (UTC).
     pub created_at: NaiveDateTime,
+    /// Session epoch: every JWT carries it, and bumping it ends every token
+    /// and page session issued before (logout, password or role change).
+    pub token_version: i64,
 }
 
-/// A user to insert.
-#[derive(Debug, Insertable)]
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("organisation_id", &self.organisation_id)
+            .field("email", &self.email)
+            .field("password_hash", &"<redacted>")
+            .field("role", &self.role)
+            .field("created_at", &self.created_at)
+            .field("token_version", &self.token_version)
+            .finish()
+    }
+}
+
+/// A user to insert. Its `Debug` output hides the password hash.
+#[derive(Insertable)]
 #[diesel(table_name = users)]
 pub struct NewUser<'a> {
     /// Opaque id.
@@ -40,6 +57,19 @@ pub struct NewUser<'a> {
     pub role: &'a str,
     /// Created.
     pub created_at: NaiveDateTime,
+}
+
+impl std::fmt::Debug for NewUser<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("id", &self.id)
+            .field("organisation_id", &self.organisation_id)
+            .field("email", &self.email)
+            .field("password_hash", &"<redacted>")
+            .field("role", &self.role)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
 }
 
 impl User {
@@ -78,7 +108,8 @@ impl User {
             .map(|_| ())
     }
 
-    /// Replaces a user's password hash and role.
+    /// Replaces a user's password hash and role, ending the user's
+    /// sessions.
     pub fn update_credentials(
         conn: &mut DbConn,
         id: &str,
@@ -86,8 +117,51 @@ impl User {
         role: &str,
     ) -> QueryResult<()> {
         diesel::update(users::table.find(id))
-            .set((users::password_hash.eq(password_hash), users::role.eq(role)))
+            .set((
+                users::password_hash.eq(password_hash),
+                users::role.eq(role),
+                users::token_version.eq(users::token_version + 1),
+            ))
             .execute(conn)
             .map(|_| ())
+    }
+
+    /// Replaces a user's password hash, ending the user's sessions.
+    pub fn update_password(conn: &mut DbConn, id: &str, password_hash: &str) -> QueryResult<()> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(password_hash),
+                users::token_version.eq(users::token_version + 1),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// Sets a user's role, ending the user's sessions.
+    pub fn update_role(conn: &mut DbConn, id: &str, role: &str) -> QueryResult<()> {
+        diesel::update(users::table.find(id))
+            .set((
+                users::role.eq(role),
+                users::token_version.eq(users::token_version + 1),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// Ends every token and page session of a user (logging out).
+    pub fn end_sessions(conn: &mut DbConn, id: &str) -> QueryResult<()> {
+        diesel::update(users::table.find(id))
+            .set(users::token_version.eq(users::token_version + 1))
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// How many admins an organisation has.
+    pub fn count_admins(conn: &mut DbConn, org: &str) -> QueryResult<i64> {
+        users::table
+            .filter(users::organisation_id.eq(org))
+            .filter(users::role.eq("admin"))
+            .count()
+            .get_result(conn)
     }
 }

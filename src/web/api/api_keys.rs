@@ -26,8 +26,9 @@ pub struct CreateApiKey {
     pub read_only: bool,
 }
 
-/// A new key: `key` is shown only in this answer.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+/// A new key: `key` is shown only in this answer. Its `Debug` output hides
+/// the key.
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct CreatedApiKey {
     /// Key id (for revoking).
     pub id: String,
@@ -39,6 +40,18 @@ pub struct CreatedApiKey {
     pub account_ids: Option<Vec<String>>,
     /// Read-only flag.
     pub read_only: bool,
+}
+
+impl std::fmt::Debug for CreatedApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiKey")
+            .field("id", &self.id)
+            .field("key", &"<redacted>")
+            .field("name", &self.name)
+            .field("account_ids", &self.account_ids)
+            .field("read_only", &self.read_only)
+            .finish()
+    }
 }
 
 /// A stored key as listed (never the key).
@@ -140,7 +153,8 @@ pub async fn list(
             .map(|k| ApiKeyView {
                 id: k.id.clone(),
                 name: k.name.clone(),
-                account_ids: k.scope(),
+                // A scope that cannot be read grants nothing: shown empty.
+                account_ids: k.scope().unwrap_or_else(|_| Some(Vec::new())),
                 read_only: k.read_only,
                 created_at: crate::services::accounts::utc(k.created_at),
             })

@@ -20,8 +20,11 @@ use crate::web::error::AppError;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/openapi.json", web::get().to(openapi::serve))
         .route("/auth/token", web::post().to(auth::token))
+        .route("/auth/logout", web::post().to(auth::logout))
         .route("/users", web::get().to(users::list))
         .route("/users", web::post().to(users::create))
+        .route("/users/me/password", web::post().to(users::change_password))
+        .route("/users/{id}", web::patch().to(users::update))
         .route("/api-keys", web::get().to(api_keys::list))
         .route("/api-keys", web::post().to(api_keys::create))
         .route("/api-keys/{id}", web::delete().to(api_keys::revoke))

@@ -44,8 +44,11 @@ impl Modify for BearerAuth {
     info(title = "tributary", description = "Multi-account inventory planning: the open API."),
     paths(
         crate::web::api::auth::token,
+        crate::web::api::auth::logout,
         crate::web::api::users::list,
         crate::web::api::users::create,
+        crate::web::api::users::update,
+        crate::web::api::users::change_password,
         crate::web::api::api_keys::create,
         crate::web::api::api_keys::list,
         crate::web::api::api_keys::revoke,
