@@ -93,7 +93,12 @@ impl TestApp {
         actix_web::rt::spawn(server);
         TestApp {
             addr,
-            client: reqwest::Client::new(),
+            // Idle connections are dropped before the server's keep-alive ends,
+            // so a slow step between two calls never meets a closed socket.
+            client: reqwest::Client::builder()
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
+                .build()
+                .expect("client"),
             state,
             _dir: dir,
             pg,

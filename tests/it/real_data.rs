@@ -48,8 +48,9 @@ fn read_lines() -> (Child, Child) {
     let mut r = csv::Reader::from_reader(text.as_bytes());
     for rec in r.records() {
         let rec = rec.unwrap();
-        let (invoice, code, title, qty, date, price, country) =
-            (&rec[0], &rec[1], &rec[2], &rec[3], &rec[4], &rec[5], &rec[7]);
+        let (invoice, code, title, qty, date, price, country) = (
+            &rec[0], &rec[1], &rec[2], &rec[3], &rec[4], &rec[5], &rec[7],
+        );
         let child = if country == "United Kingdom" {
             &mut uk
         } else {
@@ -126,9 +127,19 @@ async fn a_real_wholesalers_invoices_roll_up_into_one_row_per_normalised_code() 
                 .map(|(code, title)| vec![code.clone(), code.clone(), title.clone()]),
         );
         let b = import(&app, &token, id, "variants", variants).await;
-        assert_eq!(b["created"].as_u64().unwrap() as usize, child.variants.len());
+        assert_eq!(
+            b["created"].as_u64().unwrap() as usize,
+            child.variants.len()
+        );
         let sales = csv_of(
-            &["id", "ordered_at", "line_id", "variant_id", "quantity", "unit_price"],
+            &[
+                "id",
+                "ordered_at",
+                "line_id",
+                "variant_id",
+                "quantity",
+                "unit_price",
+            ],
             child.sales.iter().map(|r| r.to_vec()),
         );
         let orders: HashSet<&str> = child.sales.iter().map(|r| r[0].as_str()).collect();
@@ -136,6 +147,23 @@ async fn a_real_wholesalers_invoices_roll_up_into_one_row_per_normalised_code() 
         assert_eq!(b["created"].as_u64().unwrap() as usize, orders.len(), "{b}");
     }
 
+    // The plan of ~7,700 variants takes a while in a debug build: wait for it.
+    let started = std::time::Instant::now();
+    loop {
+        let (_, st) = app
+            .call(
+                "GET",
+                &format!("/api/v1/accounts/{master}/plan-status"),
+                Some(&token),
+                None,
+            )
+            .await;
+        if st["stale"] == false {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 600, "no fresh plan: {st}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
     // One master row per normalised code.
     let codes: HashSet<String> = uk
         .variants
