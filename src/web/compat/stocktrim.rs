@@ -48,6 +48,8 @@
 //!   swagger says) whose `message` counts the levels set.
 //! - `GET /api/Products` pages by `pageNo` from 0, 50 a page (what the
 //!   client's `get_all_paginated` assumes); without `pageNo` it answers all.
+//!   `GET /api/V2/PurchaseOrders` pages by `page` from 0 and `pageSize`
+//!   (default 50), as the client's `get_all_paginated` sends them.
 //! - Integer `id`s: StockTrim's DTOs carry integers, native ids are strings;
 //!   each `id` is a stable 31-bit hash of the native id.
 //!
@@ -1515,7 +1517,7 @@ async fn po_v2_list(state: State, req: HttpRequest) -> Res {
             None => Ok(default),
         }
     };
-    let page = int("page", "page", 1)?.max(1);
+    let page = int("page", "page", 0)?;
     let size = int("pagesize", "pageSize", 50)?.clamp(1, 1000);
     let status = match q.get("status") {
         Some(s) => Some(
@@ -1528,7 +1530,7 @@ async fn po_v2_list(state: State, req: HttpRequest) -> Res {
     let rows: Vec<Value> = rows
         .into_iter()
         .filter(|r| status.is_none_or(|s| r["status"].as_str().and_then(native_status) == Some(s)))
-        .skip((page - 1) * size)
+        .skip(page * size)
         .take(size)
         .collect();
     Ok(HttpResponse::Ok().json(rows))
