@@ -21,10 +21,19 @@ import traceback
 import httpx
 from stocktrim_public_api_client import StockTrimClient
 from stocktrim_public_api_client.generated.api.bill_of_materials import (
+    delete_api_boms,
     get_api_boms,
     post_api_boms,
 )
-from stocktrim_public_api_client.generated.api.products import get_api_products, post_api_products
+from stocktrim_public_api_client.generated.api.products import (
+    delete_api_products,
+    get_api_products,
+    post_api_products,
+)
+from stocktrim_public_api_client.generated.api.purchase_orders import delete_api_purchase_orders
+from stocktrim_public_api_client.generated.api.run_forecast_calculations import (
+    post_api_run_forecast_calculations,
+)
 from stocktrim_public_api_client.generated.api.sales_orders import (
     delete_api_sales_orders,
     post_api_sales_orders,
@@ -138,16 +147,25 @@ async def run(base, key):
         check("products.get_all on empty is []", empty == [], empty)
 
         # Suppliers (array POST) and locations (V1 and V2).
-        sups = await step(
-            "suppliers.create",
-            client.suppliers.create(
-                [
-                    SupplierRequestDto(supplier_code="ACME", supplier_name="Acme Ltd", default_lead_time=10),
-                    SupplierRequestDto(supplier_code="GLOBEX", supplier_name="Globex"),
-                ]
+        # The client's suppliers.create cannot build its request in 0.14.1
+        # (its generated code calls isinstance() with list[...]), so the
+        # array POST goes through the client's own authenticated httpx client.
+        h = client.get_async_httpx_client()
+        r = await step(
+            "POST Suppliers (array)",
+            h.post(
+                "/api/Suppliers",
+                json=[
+                    SupplierRequestDto(supplier_code="ACME", supplier_name="Acme Ltd", default_lead_time=10).to_dict(),
+                    SupplierRequestDto(supplier_code="GLOBEX", supplier_name="Globex").to_dict(),
+                ],
             ),
         )
-        check("suppliers.create answers both", sups is not None and len(sups) == 2, sups)
+        check(
+            "suppliers created (201, both answered)",
+            r is not None and r.status_code == 201 and len(r.json()) == 2,
+            r is not None and (r.status_code, r.text[:300]),
+        )
         one = await step("suppliers.find_by_code", client.suppliers.find_by_code("ACME"))
         check(
             "supplier read back",
@@ -331,7 +349,11 @@ async def run(base, key):
         check("bom line created (201)", r is not None and r.status_code == 201, r and r.status_code)
         r = await step("GET boms", get_api_boms.asyncio_detailed(client=client, product_id="P-2", component_id="P-3"))
         check("bom line read back", r is not None and r.parsed is not None and r.parsed.quantity == 2, r and r.content[:200])
-        await step("bill_of_materials.delete", client.bill_of_materials.delete(product_id="P-2", component_id="P-3"))
+        # The helpers' deletes unwrap an answer the swagger declares without a
+        # body (201/204), which the client reports as an error: the generated
+        # endpoint functions are used for deletes instead.
+        r = await step("DELETE boms", delete_api_boms.asyncio_detailed(client=client, product_id="P-2", component_id="P-3"))
+        check("bom line deleted (201)", r is not None and r.status_code == 201, r and r.status_code)
         r = await step("GET boms after delete", get_api_boms.asyncio_detailed(client=client, product_id="P-2", component_id="P-3"))
         check("bom line gone (404)", r is not None and r.status_code == 404, r and r.status_code)
 
@@ -359,7 +381,10 @@ async def run(base, key):
         check("V2 reads it by reference", v2one is not None and v2one.reference_number == "PO-1", v2one)
 
         # Forecast run, processing status, order plan, purchase orders from it.
-        await step("forecasting.run_calculations", client.forecasting.run_calculations())
+        # forecasting.run_calculations unwraps the bodiless 201 the swagger
+        # declares and reports it as an error; the endpoint function is used.
+        r = await step("POST RunForecastCalculations", post_api_run_forecast_calculations.asyncio_detailed(client=client))
+        check("forecast calculation started (201)", r is not None and r.status_code == 201, r and r.status_code)
         status = await step("forecasting.wait_for_completion", client.forecasting.wait_for_completion(poll_interval=1, timeout=120))
         check("processing finished", status is not None and not status.is_processing, status)
         items = await step("order_plan.query", client.order_plan.query(OrderPlanFilterCriteria()))
@@ -393,12 +418,14 @@ async def run(base, key):
         check("the draft is listed", drafts is not None and len(drafts) == 1, drafts)
 
         # Deletes.
-        await step("purchase_orders.delete", client.purchase_orders.delete(reference_number="PO-1"))
+        r = await step("DELETE PurchaseOrders", delete_api_purchase_orders.asyncio_detailed(client=client, reference_number="PO-1"))
+        check("purchase order deleted (204)", r is not None and r.status_code == 204, r and r.status_code)
         gone = await step("purchase_orders.find_by_reference after delete", client.purchase_orders.find_by_reference("PO-1"))
-        check("purchase order deleted", gone is None, gone)
-        await step("products.delete", client.products.delete(product_id="P-3"))
+        check("purchase order gone", gone is None, gone)
+        r = await step("DELETE Products", delete_api_products.asyncio_detailed(client=client, product_id="P-3"))
+        check("product deleted (200)", r is not None and r.status_code == 200, r and r.status_code)
         gone = await step("products.find_by_code after delete", client.products.find_by_code("P-3"))
-        check("product deleted", gone is None, gone)
+        check("product gone", gone is None, gone)
 
 
 def main():

@@ -45,7 +45,14 @@
 //!   /api/Suppliers` and `DELETE /api/boms` answer 201 and `DELETE
 //!   /api/PurchaseOrders` 204, as in the swagger.
 //! - `POST /api/Inventory` answers a `PurchaseOrderResponseDto` (as the
-//!   swagger says) whose `message` counts the levels set.
+//!   swagger says) whose `message` counts the levels set; `PUT
+//!   /api/Customers` answers an array whose items are the customer plus the
+//!   members a `PurchaseOrderResponseDto` requires (`supplier`,
+//!   `purchaseOrderLineItems`), which is what the swagger and the client's
+//!   parser expect.
+//! - Bodies are read whatever their content type (the client sends
+//!   `application/json-patch+json` for some), and member names match
+//!   case-insensitively, as ASP.NET binds them.
 //! - `GET /api/Products` pages by `pageNo` from 0, 50 a page (what the
 //!   client's `get_all_paginated` assumes); without `pageNo` it answers all.
 //!   `GET /api/V2/PurchaseOrders` pages by `page` from 0 and `pageSize`
@@ -516,7 +523,7 @@ fn catalogue(conn: &mut crate::db::DbConn, account: &str) -> Result<Catalogue, S
 
 fn product_dto(v: &VariantRow, c: &Catalogue) -> Value {
     let levels = c.stock.get(&v.id).cloned().unwrap_or_default();
-    let on_hand: f64 = levels.iter().map(|(_, q)| store::num(q)).sum();
+    let on_hand: f64 = levels.iter().fold(0.0, |t, (_, q)| t + store::num(q));
     let vendors: Vec<Value> = v
         .vendors
         .as_deref()
@@ -812,7 +819,17 @@ async fn save_customer(
 async fn customers_put(state: State, req: HttpRequest, body: web::Bytes) -> Res {
     let ctx = authenticate(&state, &req).await?;
     let m = object(parse_body(&body)?, "CustomerDto")?;
-    let saved = save_customer(&state, &ctx, &m).await?;
+    let mut saved = save_customer(&state, &ctx, &m).await?;
+    // The swagger types this answer as an array of PurchaseOrderResponseDto
+    // (the published client parses it so): the customer comes with that
+    // DTO's required members.
+    if let Value::Object(o) = &mut saved {
+        o.insert(
+            "supplier".into(),
+            json!({"supplierCode": null, "supplierName": null}),
+        );
+        o.insert("purchaseOrderLineItems".into(), json!([]));
+    }
     Ok(HttpResponse::Ok().json(vec![saved]))
 }
 
