@@ -5,8 +5,8 @@
 # fixed, creates a user with the command line, and runs
 # tests/compat/stocktrim_client.py against it. Exits non-zero on failure.
 #
-# Environment: TRIBUTARY_BIN (default: target/debug/tributary, built if
-# missing), COMPAT_VENV (default: target/compat-venv).
+# Environment: TRIBUTARY_BIN (default: target/debug/tributary, built
+# first), COMPAT_VENV (default: target/compat-venv).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -20,7 +20,7 @@ fi
 if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('stocktrim-openapi-client') != '$CLIENT_VERSION')" 2>/dev/null; then
     "$VENV/bin/pip" install -q "stocktrim-openapi-client==$CLIENT_VERSION"
 fi
-if [ ! -x "$BIN" ]; then
+if [ -z "${TRIBUTARY_BIN:-}" ]; then
     cargo build -q
 fi
 
