@@ -314,6 +314,12 @@ pub fn on_order_by_variant(conn: &mut DbConn, account: &str) -> QueryResult<Hash
     Ok(out)
 }
 
+/// A stored sales line: (line id, variant id, quantity, unit price).
+pub type SaleLine = (String, String, String, Option<String>);
+
+/// A stored stock-order line: (variant, quantity, received, unit cost).
+pub type OrderLine = (String, String, Option<String>, Option<String>);
+
 /// A sales order with its lines, as stored.
 #[derive(Debug, Clone)]
 pub struct SalesOrder {
@@ -327,8 +333,8 @@ pub struct SalesOrder {
     pub currency: String,
     /// Cancelled.
     pub cancelled: bool,
-    /// Lines: (line id, variant id, quantity, unit price).
-    pub lines: Vec<(String, String, String, Option<String>)>,
+    /// Lines.
+    pub lines: Vec<SaleLine>,
 }
 
 impl SalesOrder {
@@ -402,8 +408,7 @@ pub fn sales_orders(
             sales_order_lines::unit_price,
         ))
         .load(conn)?;
-    let mut by_order: HashMap<String, Vec<(String, String, String, Option<String>)>> =
-        HashMap::new();
+    let mut by_order: HashMap<String, Vec<SaleLine>> = HashMap::new();
     for (o, l, v, q, p) in lines {
         by_order.entry(o).or_default().push((l, v, q, p));
     }
@@ -441,8 +446,8 @@ pub struct StockOrder {
     pub currency: String,
     /// Last change.
     pub updated_at: NaiveDateTime,
-    /// Lines: (variant, quantity, received, unit cost).
-    pub lines: Vec<(String, String, Option<String>, Option<String>)>,
+    /// Lines.
+    pub lines: Vec<OrderLine>,
 }
 
 /// The live purchase orders of an account (optionally one id), newest change first.
@@ -482,19 +487,19 @@ pub fn purchase_orders(
             stock_orders::updated_at,
         ))
         .load(conn)?;
-    let lines: Vec<(String, String, String, Option<String>, Option<String>)> =
-        stock_order_lines::table
-            .filter(stock_order_lines::account_id.eq(account))
-            .order((stock_order_lines::order_id, stock_order_lines::line_no))
-            .select((
-                stock_order_lines::order_id,
-                stock_order_lines::variant_id,
-                stock_order_lines::quantity,
-                stock_order_lines::received_quantity,
-                stock_order_lines::unit_cost,
-            ))
-            .load(conn)?;
-    let mut by_order: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    type Row = (String, String, String, Option<String>, Option<String>);
+    let lines: Vec<Row> = stock_order_lines::table
+        .filter(stock_order_lines::account_id.eq(account))
+        .order((stock_order_lines::order_id, stock_order_lines::line_no))
+        .select((
+            stock_order_lines::order_id,
+            stock_order_lines::variant_id,
+            stock_order_lines::quantity,
+            stock_order_lines::received_quantity,
+            stock_order_lines::unit_cost,
+        ))
+        .load(conn)?;
+    let mut by_order: BTreeMap<String, Vec<OrderLine>> = BTreeMap::new();
     for (o, v, q, r, c) in lines {
         by_order.entry(o).or_default().push((v, q, r, c));
     }

@@ -1083,7 +1083,7 @@ async fn inventory_post(state: State, req: HttpRequest, body: web::Bytes) -> Res
 
 fn sale_line_dto(
     o: &data::SalesOrder,
-    line: &(String, String, String, Option<String>),
+    line: &data::SaleLine,
     warehouses: &HashMap<String, String>,
 ) -> Value {
     json!({
