@@ -13,14 +13,14 @@ use crate::web::error::AppError;
 
 /// Declares every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.configure(compat::configure)
-        .service(
-            web::scope("/api/v1")
-                .configure(api::configure)
-                .default_service(web::to(api_not_found)),
-        )
-        .service(actix_files::Files::new("/static", static_dir()).prefer_utf8(true))
-        .configure(pages::configure);
+    cfg.configure(compat::configure);
+    cfg.service(
+        web::scope("/api/v1")
+            .configure(api::configure)
+            .default_service(web::to(api_not_found)),
+    )
+    .service(actix_files::Files::new("/static", static_dir()).prefer_utf8(true))
+    .configure(pages::configure);
 }
 
 /// The `static/` folder of the crate (assets are served from the source tree
