@@ -2,6 +2,7 @@
 //! pages, and static assets. `main` and the tests both use [`configure`].
 
 pub mod api;
+pub mod compat;
 pub mod error;
 pub mod extractors;
 pub mod pages;
@@ -12,6 +13,7 @@ use crate::web::error::AppError;
 
 /// Declares every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.configure(compat::configure);
     cfg.service(
         web::scope("/api/v1")
             .configure(api::configure)
