@@ -271,7 +271,8 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Ctx, St
             let Some(user) = User::find_by_id(conn, &key.user_id)? else {
                 return Ok(None);
             };
-            let scope = key.scope();
+            // An unreadable scope grants nothing (403 below).
+            let scope = key.scope().ok().flatten();
             let account = match scope.as_deref() {
                 Some([one]) => Account::find_in_organisation(conn, &key.organisation_id, one)?,
                 _ => return Ok(Some(Err(()))),
