@@ -237,3 +237,30 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// Counts rows with a query of the form `SELECT count(*) AS n FROM …` on a
+/// new connection of its own (not the server's pool), so it sees only what
+/// is committed, as a restarted server would.
+pub fn count_committed(database_url: &str, sql: &str) -> i64 {
+    use diesel::sql_types::BigInt;
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let (backend, target) = tributary::db::parse_url(database_url);
+    let query = diesel::sql_query(sql);
+    let row: N = match backend {
+        tributary::db::Backend::Postgres => {
+            let mut c = diesel::pg::PgConnection::establish(&target).expect("connect");
+            query.get_result(&mut c).expect("count")
+        }
+        tributary::db::Backend::Sqlite => {
+            let mut c = diesel::sqlite::SqliteConnection::establish(&target).expect("connect");
+            c.batch_execute("PRAGMA busy_timeout = 30000;").expect("pragma");
+            query.get_result(&mut c).expect("count")
+        }
+    };
+    row.n
+}

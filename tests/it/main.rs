@@ -9,6 +9,7 @@ mod auth;
 mod browser;
 mod cli;
 mod demo;
+mod durability;
 mod helpers;
 mod imports;
 mod openapi;
