@@ -267,6 +267,12 @@ fn components(cx: &mut Cx<'_>, raw: Raw<'_>, own_id: Option<&str>) -> Option<Vec
                     (!id.is_empty()).then_some((id, qty))
                 });
                 match parsed {
+                    Some((_, qty)) if crate::import::values::in_range(qty).is_err() => {
+                        let why = crate::import::values::in_range(qty).err().unwrap_or_default();
+                        let msg = format!("Component {} ({}) quantity {why}.", i + 1, quote(part));
+                        cx.problem("components", msg);
+                        ok = false;
+                    }
                     Some((_, qty)) if qty <= Decimal::ZERO => {
                         let msg = format!(
                             "Component {} ({}) has quantity {qty}; it must be more than zero.",
