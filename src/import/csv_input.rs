@@ -10,7 +10,7 @@ use csv::StringRecord;
 use crate::import::build::{self, OrderKind};
 use crate::import::records::Format;
 use crate::import::values::{quote, Cx, FastState, Interner, Problems, Raw};
-use crate::import::{Batch, Entity, ImportContext, Outcome, ParseError};
+use crate::import::{Batch, Entity, ImportContext, KnownIds, Outcome, ParseError};
 
 /// Most columns any entity has; sizes the per-row scratch arrays.
 const MAX_COLUMNS: usize = 24;
@@ -19,6 +19,7 @@ pub(crate) fn parse<R: Read>(
     entity: Entity,
     reader: R,
     ctx: &ImportContext,
+    known: Option<&KnownIds>,
 ) -> Result<Outcome, ParseError> {
     let mut input = BufReader::with_capacity(1 << 16, reader);
     looks_like_json(&mut input)?;
@@ -40,6 +41,7 @@ pub(crate) fn parse<R: Read>(
     let mut warnings = Problems::default();
     let mut interner = Interner::default();
     let mut cx = Cx::new(ctx, &mut problems, &mut warnings, &mut interner);
+    cx.known = known;
     let mut rows = Rows {
         rdr,
         columns: &columns,

@@ -10,12 +10,13 @@ use serde_json::{Map, Value};
 use crate::import::build::{self, object_raws, OrderKind};
 use crate::import::records::Format;
 use crate::import::values::{Cx, Interner, Problems, Raw};
-use crate::import::{Batch, Entity, ImportContext, Outcome, ParseError};
+use crate::import::{Batch, Entity, ImportContext, KnownIds, Outcome, ParseError};
 
 pub(crate) fn parse(
     entity: Entity,
     body: &[u8],
     ctx: &ImportContext,
+    known: Option<&KnownIds>,
 ) -> Result<Outcome, ParseError> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
@@ -43,6 +44,7 @@ pub(crate) fn parse(
     let mut warnings = Problems::default();
     let mut interner = Interner::default();
     let mut cx = Cx::new(ctx, &mut problems, &mut warnings, &mut interner);
+    cx.known = known;
     let mut sink = Sink::new(entity);
     let mut de = serde_json::Deserializer::from_slice(body);
     let mut count = 0usize;

@@ -322,10 +322,12 @@ struct Outcome {
 }
 
 impl Outcome {
+    /// `known`: the ids references were checked against while reading; what only the whole
+    /// batch can settle (components naming variants of the same batch) is checked here.
     fn conclude(mut self, known: Option<&KnownIds>) -> Result<Parsed, ParseError> {
         self.problems.extend(build::duplicates(&self.batch));
         if let Some(known) = known {
-            refs::references(&self.batch, known, &mut |p| {
+            refs::in_batch_references(&self.batch, known, &mut |p| {
                 self.problems.push(p.row, p.field, p.message)
             });
         }
@@ -353,7 +355,7 @@ pub fn parse_csv<R: std::io::Read>(
     reader: R,
     ctx: &ImportContext,
 ) -> Result<Parsed, ParseError> {
-    csv_input::parse(entity, reader, ctx)?.conclude(None)
+    csv_input::parse(entity, reader, ctx, None)?.conclude(None)
 }
 
 /// [`parse_csv`], also reporting references to ids neither in `known` nor in the batch, so
@@ -364,13 +366,13 @@ pub fn parse_csv_checked<R: std::io::Read>(
     ctx: &ImportContext,
     known: &KnownIds,
 ) -> Result<Parsed, ParseError> {
-    csv_input::parse(entity, reader, ctx)?.conclude(Some(known))
+    csv_input::parse(entity, reader, ctx, Some(known))?.conclude(Some(known))
 }
 
 /// Reads a JSON batch (an array of records) of `entity` and validates every element, field by
 /// field. References to other records are not checked (see [`check_references`]).
 pub fn parse_json(entity: Entity, body: &[u8], ctx: &ImportContext) -> Result<Parsed, ParseError> {
-    json_input::parse(entity, body, ctx)?.conclude(None)
+    json_input::parse(entity, body, ctx, None)?.conclude(None)
 }
 
 /// [`parse_json`], also reporting references to ids neither in `known` nor in the batch.
@@ -380,7 +382,7 @@ pub fn parse_json_checked(
     ctx: &ImportContext,
     known: &KnownIds,
 ) -> Result<Parsed, ParseError> {
-    json_input::parse(entity, body, ctx)?.conclude(Some(known))
+    json_input::parse(entity, body, ctx, Some(known))?.conclude(Some(known))
 }
 
 #[cfg(test)]

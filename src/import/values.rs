@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use serde_json::{Number, Value};
 
 use crate::import::records::{Currency, Ref};
-use crate::import::{ImportContext, Problem};
+use crate::import::{ImportContext, KnownIds, Problem};
 
 /// Most problems kept in memory at once; the list handed back is capped at [`MAX_LISTED`].
 const KEEP_AT_MOST: usize = 10_000;
@@ -55,8 +55,7 @@ fn numeric_looking(s: &str) -> bool {
     let b = s.trim().as_bytes();
     !b.is_empty()
         && b.iter().any(u8::is_ascii_digit)
-        && b
-            .iter()
+        && b.iter()
             .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b'e' | b'E'))
 }
 
@@ -188,6 +187,17 @@ pub(crate) struct Cx<'a> {
     pub(crate) prefix: String,
     /// Whether fallbacks are reported as warnings (off when re-reading a repeated CSV order row).
     pub(crate) warn: bool,
+    /// The ids the account holds, when references are checked while reading: a reference to
+    /// an unknown id is then reported even when its record has other problems.
+    pub(crate) known: Option<&'a KnownIds>,
+}
+
+/// What a reference names.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RefKind {
+    Variant,
+    Warehouse,
+    Vendor,
 }
 
 impl<'a> Cx<'a> {
@@ -206,6 +216,7 @@ impl<'a> Cx<'a> {
             row: 0,
             prefix: String::new(),
             warn: true,
+            known: None,
         }
     }
 
@@ -304,6 +315,39 @@ impl<'a> Cx<'a> {
     pub(crate) fn ref_id(&mut self, name: &str, raw: Raw<'_>) -> Option<Ref> {
         let s = self.id_str(name, raw)?;
         Some(self.interner.intern(s))
+    }
+
+    /// A reference to a variant, warehouse or vendor the account must already hold: checked
+    /// against [`Cx::known`] (when given) as it is read, so an unknown id is reported with the
+    /// record's other problems. Not checked again when re-reading a repeated CSV order row.
+    pub(crate) fn known_ref(&mut self, kind: RefKind, name: &str, raw: Raw<'_>) -> Option<Ref> {
+        let r = self.ref_id(name, raw)?;
+        if let (Some(known), true) = (self.known, self.warn) {
+            let (held, what, plural) = match kind {
+                RefKind::Variant => (known.variants.contains(&*r), "Variant", "variants"),
+                RefKind::Warehouse => (known.warehouses.contains(&*r), "Warehouse", "warehouses"),
+                RefKind::Vendor => (known.vendors.contains(&*r), "Vendor", "vendors"),
+            };
+            if !held {
+                self.problem(name, crate::import::refs::unknown(what, plural, &r));
+            }
+        }
+        Some(r)
+    }
+
+    /// [`Cx::known_ref`] to a variant.
+    pub(crate) fn variant_ref(&mut self, name: &str, raw: Raw<'_>) -> Option<Ref> {
+        self.known_ref(RefKind::Variant, name, raw)
+    }
+
+    /// [`Cx::known_ref`] to a warehouse.
+    pub(crate) fn warehouse_ref(&mut self, name: &str, raw: Raw<'_>) -> Option<Ref> {
+        self.known_ref(RefKind::Warehouse, name, raw)
+    }
+
+    /// [`Cx::known_ref`] to a vendor.
+    pub(crate) fn vendor_ref(&mut self, name: &str, raw: Raw<'_>) -> Option<Ref> {
+        self.known_ref(RefKind::Vendor, name, raw)
     }
 
     /// A decimal from a JSON number or a numeric string, within the documented range

@@ -85,7 +85,9 @@ async fn fail_one_write(app: &TestApp, token: &str, id: &str, fault: Fault) {
             "PUT",
             &format!("/api/v1/accounts/{id}/warehouses"),
             Some(token),
-            Some(json!([{"id": "doomed-1", "name": "Doomed"}, {"id": "doomed-2", "name": "Doomed"}])),
+            Some(
+                json!([{"id": "doomed-1", "name": "Doomed"}, {"id": "doomed-2", "name": "Doomed"}]),
+            ),
         )
         .await;
     assert_eq!(s, 500, "{b}");

@@ -258,7 +258,8 @@ pub fn count_committed(database_url: &str, sql: &str) -> i64 {
         }
         tributary::db::Backend::Sqlite => {
             let mut c = diesel::sqlite::SqliteConnection::establish(&target).expect("connect");
-            c.batch_execute("PRAGMA busy_timeout = 30000;").expect("pragma");
+            c.batch_execute("PRAGMA busy_timeout = 30000;")
+                .expect("pragma");
             query.get_result(&mut c).expect("count")
         }
     };
