@@ -25,12 +25,14 @@
 mod build;
 mod csv_input;
 mod json_input;
+mod limits;
 mod records;
 mod refs;
 mod values;
 
 use std::collections::HashSet;
 
+pub use limits::{Limits, DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_RECORD_BYTES};
 pub use records::{
     Component, Currency, Format, Ref, SalesLine, SalesOrderRecord, StockLevelRecord,
     StockOrderKind, StockOrderLine, StockOrderRecord, StockOrderStatus, VariantRecord,
@@ -157,6 +159,8 @@ pub struct ImportContext {
     pub account_currency: String,
     /// The account's time zone, for timestamps without an offset.
     pub timezone: chrono_tz::Tz,
+    /// How large one field and one record may be.
+    pub limits: Limits,
 }
 
 /// The records of one import, all of one entity.
@@ -385,6 +389,17 @@ pub fn parse_json_checked(
     json_input::parse(entity, body, ctx, Some(known))?.conclude(Some(known))
 }
 
+/// [`parse_json_checked`] from a reader (a spooled body), streaming: the body is never held
+/// whole, only the element being read.
+pub fn parse_json_reader_checked<R: std::io::Read>(
+    entity: Entity,
+    reader: R,
+    ctx: &ImportContext,
+    known: &KnownIds,
+) -> Result<Parsed, ParseError> {
+    json_input::parse(entity, reader, ctx, Some(known))?.conclude(Some(known))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,6 +450,7 @@ mod tests {
         let ctx = ImportContext {
             account_currency: "EUR".into(),
             timezone: chrono_tz::UTC,
+            limits: Limits::default(),
         };
         for e in Entity::ALL {
             let path = format!(
