@@ -14,6 +14,7 @@ mod helpers;
 mod imports;
 mod openapi;
 mod pages;
+mod uploads;
 mod users;
 
 pub use helpers::TestApp;
