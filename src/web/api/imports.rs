@@ -353,25 +353,54 @@ pub async fn list(
     Ok(web::Json(runs.iter().map(ImportView::from).collect()))
 }
 
+/// The documented ranges of imported values (also in `docs/imports.md`).
+macro_rules! ranges {
+    () => {
+        "Ranges: every quantity, stock figure (on_hand, allocated, min_stock, max_stock), \
+pack size, minimum order quantity and amount of money (prices, costs) is a decimal with |x| < 10^12 \
+and at most 6 decimal places (trailing zeros do not count); lead times are whole days from 0 to 3650; \
+pack_size > 0, minimum_order_quantity >= 0, min_stock and max_stock >= 0 (min_stock <= max_stock), \
+allocated >= 0, stock-order line quantity > 0. One CSV cell or JSON string holds at most \
+MAX_FIELD_BYTES (default 65536) bytes, one CSV row or JSON batch element at most MAX_RECORD_BYTES \
+(default 4194304). A value out of range answers 422 naming its row and field."
+    };
+}
+
 macro_rules! entity_routes {
     ($( $entity:expr, $json_fn:ident, $csv_fn:ident, $json_path:literal, $csv_path:literal, $name:literal );* $(;)?) => {
         $(
             #[doc = concat!("JSON batch upsert of ", $name, ": a JSON array of records; all-or-nothing.")]
+            #[doc = ""]
+            #[doc = ranges!()]
             #[utoipa::path(put, path = $json_path, tag = "imports",
                 params(("id" = String, Path, description = "Child account id")),
                 request_body(content = Vec<Object>, content_type = "application/json"),
-                responses((status = 200, body = ImportAnswer), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-                    (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+                responses((status = 200, body = ImportAnswer, description = "Imported; the counts and the log entry"),
+                    (status = 400, body = ErrorBody, description = "Not JSON"),
+                    (status = 403, body = ErrorBody, description = "The caller may not write"),
+                    (status = 404, body = ErrorBody, description = "No such account"),
+                    (status = 409, body = ErrorBody, description = "A master account holds no data"),
+                    (status = 413, body = ErrorBody, description = "Larger than MAX_UPLOAD_BYTES"),
+                    (status = 422, body = ErrorBody, description = "Invalid records (every problem by row and field), a value out of range, or a field or record over its size cap"),
+                    (status = 429, body = ErrorBody, description = "MAX_CONCURRENT_IMPORTS imports are running; try again after Retry-After seconds")))]
             pub async fn $json_fn(state: web::Data<AppState>, caller: Caller, req: HttpRequest, path: web::Path<String>, payload: web::Payload) -> Result<HttpResponse, AppError> {
                 put_json(state, caller, req, path, payload, $entity).await
             }
 
             #[doc = concat!("CSV upload of ", $name, ": the raw body (`text/csv`) or the `file` field of a multipart form; all-or-nothing.")]
+            #[doc = ""]
+            #[doc = ranges!()]
             #[utoipa::path(post, path = $csv_path, tag = "imports",
                 params(("id" = String, Path, description = "Child account id")),
                 request_body(content = String, content_type = "text/csv"),
-                responses((status = 200, body = ImportAnswer), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-                    (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+                responses((status = 200, body = ImportAnswer, description = "Imported; the counts and the log entry"),
+                    (status = 400, body = ErrorBody, description = "Not readable CSV (not UTF-8, JSON sent as CSV)"),
+                    (status = 403, body = ErrorBody, description = "The caller may not write"),
+                    (status = 404, body = ErrorBody, description = "No such account"),
+                    (status = 409, body = ErrorBody, description = "A master account holds no data"),
+                    (status = 413, body = ErrorBody, description = "Larger than MAX_UPLOAD_BYTES"),
+                    (status = 422, body = ErrorBody, description = "Invalid records (every problem by row and field), a value out of range, or a cell or row over its size cap"),
+                    (status = 429, body = ErrorBody, description = "MAX_CONCURRENT_IMPORTS imports are running; try again after Retry-After seconds")))]
             pub async fn $csv_fn(state: web::Data<AppState>, caller: Caller, req: HttpRequest, path: web::Path<String>, payload: web::Payload) -> Result<HttpResponse, AppError> {
                 post_csv(state, caller, req, path, payload, $entity).await
             }
