@@ -2,6 +2,8 @@
 //! write transaction) never takes later writes down with it, and what was
 //! answered `200` is in the database after a restart.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use tributary::db::ingest::fault::{self, Fault};
@@ -116,4 +118,207 @@ async fn a_write_that_errors_midway_loses_no_later_write() {
     let (token, id) = child_with_v_and_w(&app).await;
     fail_one_write(&app, &token, &id, Fault::Error).await;
     later_writes_are_all_stored(&app, &token, &id).await;
+}
+
+/// A server process on `url`, started from the built binary.
+struct Server {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tributary(url: &str, dir: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"));
+    c.env("DATABASE_URL", url)
+        .env("JWT_SECRET", "kill-test")
+        .env("TRIBUTARY_SECRET_KEY", "42".repeat(32))
+        .env("RUST_LOG", "warn")
+        .current_dir(dir);
+    c
+}
+
+fn serve(url: &str, dir: &std::path::Path) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tributary(url, dir)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .spawn()
+        .unwrap();
+    for _ in 0..400 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+fn login(client: &reqwest::blocking::Client, base: &str) -> String {
+    let token: serde_json::Value = client
+        .post(format!("{base}/api/v1/auth/token"))
+        .json(&json!({"email": "a@example.com", "password": "pw"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    token["token"].as_str().unwrap().to_string()
+}
+
+const ORDERS: usize = 300_000;
+
+fn big_sales_csv() -> String {
+    let mut sales = String::from("id,ordered_at,line_id,variant_id,quantity\n");
+    for i in 0..ORDERS {
+        sales.push_str(&format!(
+            "SO-{i:07},2026-03-01T10:00:00Z,1,V{},{}\n",
+            1 + i % 2,
+            1 + i % 3
+        ));
+    }
+    sales
+}
+
+/// Kills the server at several moments of the write of a 300,000-order
+/// import, each detected from the outside (an open write transaction on
+/// the database), not after a fixed delay from the request. Every time,
+/// after a restart, the account holds all of the batch or none of it, and
+/// sending it again leaves every order stored once.
+#[test]
+fn a_server_killed_while_writing_keeps_all_of_the_import_or_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::helpers::FreshDatabase::new(dir.path());
+    let status = tributary(&db.url, dir.path())
+        .args([
+            "user",
+            "add",
+            "--email",
+            "a@example.com",
+            "--password",
+            "pw",
+            "--organisation",
+            "Kill",
+        ])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .build()
+        .unwrap();
+    let sales = big_sales_csv();
+    let mut server = serve(&db.url, dir.path());
+    let mut interrupted = 0;
+    // Moments after the write is seen to start.
+    for (n, after) in [0u64, 300, 1500].into_iter().enumerate() {
+        let token = login(&client, &server.base);
+        let account: serde_json::Value = client
+            .post(format!("{}/api/v1/accounts", server.base))
+            .bearer_auth(&token)
+            .json(&json!({"name": format!("Store {n}"), "currency": "EUR"}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let id = account["id"].as_str().unwrap().to_string();
+        let url = format!("{}/api/v1/accounts/{id}/imports/sales-orders", server.base);
+        let resp = client
+            .post(format!(
+                "{}/api/v1/accounts/{id}/imports/variants",
+                server.base
+            ))
+            .bearer_auth(&token)
+            .header("content-type", "text/csv")
+            .body("id,sku\nV1,SKU-1\nV2,SKU-2\n")
+            .send()
+            .unwrap();
+        assert!(resp.status().is_success());
+        assert!(!db.write_in_progress(), "no write before the import");
+        let (body, sender_url, sender_token) = (sales.clone(), url.clone(), token.clone());
+        let sender = std::thread::spawn(move || {
+            reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(300))
+                .build()
+                .unwrap()
+                .post(sender_url)
+                .bearer_auth(sender_token)
+                .header("content-type", "text/csv")
+                .body(body)
+                .send()
+        });
+        let waited = std::time::Instant::now();
+        while !db.write_in_progress() {
+            assert!(
+                !sender.is_finished(),
+                "the import ended before its write was seen"
+            );
+            assert!(
+                waited.elapsed() < Duration::from_secs(240),
+                "the write never started"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(after));
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        let answer = sender.join().unwrap();
+        let finished = answer.is_ok_and(|r| r.status().is_success());
+        drop(server);
+
+        server = serve(&db.url, dir.path());
+        let orders = |db: &crate::helpers::FreshDatabase| {
+            let sql = format!("SELECT count(*) AS n FROM sales_orders WHERE account_id = '{id}'");
+            let lines =
+                format!("SELECT count(*) AS n FROM sales_order_lines WHERE account_id = '{id}'");
+            (
+                count_committed(&db.url, &sql),
+                count_committed(&db.url, &lines),
+            )
+        };
+        let (stored, lines) = orders(&db);
+        let all = ORDERS as i64;
+        assert!(
+            (stored, lines) == (0, 0) || (stored, lines) == (all, all),
+            "killed {after} ms into the write: {stored} orders and {lines} lines stored; all or none"
+        );
+        if stored == 0 {
+            assert!(!finished, "answered 200 but nothing is stored");
+            interrupted += 1;
+        }
+        let token = login(&client, &server.base);
+        let resp = client
+            .post(&url.replace(&url[..url.find("/api").unwrap()], &server.base))
+            .bearer_auth(&token)
+            .header("content-type", "text/csv")
+            .body(sales.clone())
+            .send()
+            .unwrap();
+        assert!(resp.status().is_success(), "{}", resp.status());
+        let counts: serde_json::Value = resp.json().unwrap();
+        let created = counts["created"].as_u64().unwrap() as usize;
+        let unchanged = counts["unchanged"].as_u64().unwrap() as usize;
+        assert_eq!(created + unchanged, ORDERS, "{counts}");
+        assert_eq!(created, if stored == 0 { ORDERS } else { 0 }, "{counts}");
+        assert_eq!(
+            orders(&db),
+            (all, all),
+            "every order once after the re-send"
+        );
+    }
+    assert!(
+        interrupted >= 2,
+        "the kills came after the commit: {interrupted} interrupted"
+    );
 }

@@ -265,3 +265,85 @@ pub fn count_committed(database_url: &str, sql: &str) -> i64 {
     };
     row.n
 }
+
+/// A fresh database for a server run as a separate process: a SQLite file
+/// in `dir`, or a new PostgreSQL database with `TEST_DATABASE=postgres`
+/// (dropped with this value).
+pub struct FreshDatabase {
+    /// Its `DATABASE_URL`.
+    pub url: String,
+    pg: Option<(String, String)>,
+}
+
+impl FreshDatabase {
+    /// Creates it.
+    pub fn new(dir: &std::path::Path) -> FreshDatabase {
+        if use_postgres() {
+            let admin = postgres_admin_url();
+            let name = format!("trb_test_{}", tributary::crypto::random_token(12));
+            let mut conn =
+                diesel::pg::PgConnection::establish(&admin).expect("connect to PostgreSQL");
+            conn.batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("create test database");
+            FreshDatabase {
+                url: with_database(&admin, &name),
+                pg: Some((admin, name)),
+            }
+        } else {
+            FreshDatabase {
+                url: format!("sqlite://{}", dir.join("test.db").display()),
+                pg: None,
+            }
+        }
+    }
+
+    /// Whether a write transaction is open on it right now, seen from the
+    /// outside: on SQLite the write lock is taken (`BEGIN IMMEDIATE` would
+    /// have to wait); on PostgreSQL another session holds a transaction id
+    /// (it has written).
+    pub fn write_in_progress(&self) -> bool {
+        use diesel::sql_types::BigInt;
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let (backend, target) = tributary::db::parse_url(&self.url);
+        match backend {
+            tributary::db::Backend::Postgres => {
+                let Ok(mut c) = diesel::pg::PgConnection::establish(&target) else {
+                    return false;
+                };
+                diesel::sql_query(
+                    "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+                     AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL",
+                )
+                .get_result::<N>(&mut c)
+                .is_ok_and(|r| r.n > 0)
+            }
+            tributary::db::Backend::Sqlite => {
+                let Ok(mut c) = diesel::sqlite::SqliteConnection::establish(&target) else {
+                    return false;
+                };
+                if c.batch_execute("PRAGMA busy_timeout = 0; BEGIN IMMEDIATE;")
+                    .is_err()
+                {
+                    return true;
+                }
+                let _ = c.batch_execute("ROLLBACK;");
+                false
+            }
+        }
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.pg.take() {
+            if let Ok(mut conn) = diesel::pg::PgConnection::establish(&admin) {
+                let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
