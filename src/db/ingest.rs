@@ -474,10 +474,10 @@ pub mod fault {
     pub(crate) fn point(account_id: &str) -> diesel::QueryResult<()> {
         let fired = {
             let mut armed = ARMED.lock().unwrap_or_else(|e| e.into_inner());
-            match armed.iter().position(|(a, _)| a == account_id) {
-                Some(i) => Some(armed.remove(i).1),
-                None => None,
-            }
+            armed
+                .iter()
+                .position(|(a, _)| a == account_id)
+                .map(|i| armed.remove(i).1)
         };
         match fired {
             None => Ok(()),

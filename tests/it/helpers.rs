@@ -273,6 +273,9 @@ pub struct FreshDatabase {
     /// Its `DATABASE_URL`.
     pub url: String,
     pg: Option<(String, String)>,
+    /// The connection [`FreshDatabase::write_in_progress`] looks through,
+    /// kept open (opening one per look would load the server it watches).
+    probe: std::sync::Mutex<Option<tributary::db::DbConn>>,
 }
 
 impl FreshDatabase {
@@ -288,11 +291,13 @@ impl FreshDatabase {
             FreshDatabase {
                 url: with_database(&admin, &name),
                 pg: Some((admin, name)),
+                probe: Default::default(),
             }
         } else {
             FreshDatabase {
                 url: format!("sqlite://{}", dir.join("test.db").display()),
                 pg: None,
+                probe: Default::default(),
             }
         }
     }
@@ -309,23 +314,29 @@ impl FreshDatabase {
             #[diesel(sql_type = BigInt)]
             n: i64,
         }
-        let (backend, target) = tributary::db::parse_url(&self.url);
-        match backend {
-            tributary::db::Backend::Postgres => {
-                let Ok(mut c) = diesel::pg::PgConnection::establish(&target) else {
-                    return false;
-                };
-                diesel::sql_query(
-                    "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
-                     AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL",
-                )
-                .get_result::<N>(&mut c)
-                .is_ok_and(|r| r.n > 0)
-            }
-            tributary::db::Backend::Sqlite => {
-                let Ok(mut c) = diesel::sqlite::SqliteConnection::establish(&target) else {
-                    return false;
-                };
+        let mut probe = self.probe.lock().unwrap();
+        if probe.is_none() {
+            let (backend, target) = tributary::db::parse_url(&self.url);
+            *probe = match backend {
+                tributary::db::Backend::Postgres => diesel::pg::PgConnection::establish(&target)
+                    .ok()
+                    .map(tributary::db::DbConn::Pg),
+                tributary::db::Backend::Sqlite => {
+                    diesel::sqlite::SqliteConnection::establish(&target)
+                        .ok()
+                        .map(tributary::db::DbConn::Sqlite)
+                }
+            };
+        }
+        match probe.as_mut() {
+            None => false,
+            Some(tributary::db::DbConn::Pg(c)) => diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+                 AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL",
+            )
+            .get_result::<N>(c)
+            .is_ok_and(|r| r.n > 0),
+            Some(tributary::db::DbConn::Sqlite(c)) => {
                 if c.batch_execute("PRAGMA busy_timeout = 0; BEGIN IMMEDIATE;")
                     .is_err()
                 {
@@ -340,6 +351,7 @@ impl FreshDatabase {
 
 impl Drop for FreshDatabase {
     fn drop(&mut self) {
+        self.probe.lock().unwrap().take();
         if let Some((admin, name)) = self.pg.take() {
             if let Ok(mut conn) = diesel::pg::PgConnection::establish(&admin) {
                 let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
