@@ -323,3 +323,76 @@ fn a_server_killed_while_writing_keeps_all_of_the_import_or_none() {
         "the kills came after the commit: {interrupted} interrupted"
     );
 }
+
+fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// A 100 MB cell is refused naming its row, and the server's memory stays
+/// flat: the cap is enforced on the byte stream, before the CSV reader
+/// buffers the cell.
+#[test]
+fn a_100_mb_cell_is_refused_and_memory_stays_flat() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::helpers::FreshDatabase::new(dir.path());
+    let status = tributary(&db.url, dir.path())
+        .args([
+            "user",
+            "add",
+            "--email",
+            "a@example.com",
+            "--password",
+            "pw",
+            "--organisation",
+            "Big",
+        ])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let server = serve(&db.url, dir.path());
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .build()
+        .unwrap();
+    let token = login(&client, &server.base);
+    let account: serde_json::Value = client
+        .post(format!("{}/api/v1/accounts", server.base))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Store", "currency": "EUR"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = account["id"].as_str().unwrap();
+    let before = peak_rss_mb(server.child.id());
+    let mut body = b"id,name\nW1,Main\nW2,\"".to_vec();
+    body.resize(body.len() + 100 * 1024 * 1024, b'x');
+    body.extend_from_slice(b"\"\n");
+    let resp = client
+        .post(format!(
+            "{}/api/v1/accounts/{id}/imports/warehouses",
+            server.base
+        ))
+        .bearer_auth(&token)
+        .header("content-type", "text/csv")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 422);
+    let b: serde_json::Value = resp.json().unwrap();
+    assert_eq!(b["error"]["details"][0]["row"], 2, "{b}");
+    assert_eq!(b["error"]["details"][0]["field"], "name", "{b}");
+    let after = peak_rss_mb(server.child.id());
+    assert!(
+        after - before < 40.0,
+        "peak RSS went from {before:.0} MB to {after:.0} MB for a refused 100 MB cell"
+    );
+}
