@@ -1,7 +1,9 @@
-//! Running one import: parse and validate the body (CSV streamed from a
-//! spooled file, or JSON), check references against what the account holds,
-//! hand the batch to the one write path (`db::ingest`), and record the import
-//! with its counts and problems, whether it succeeded or not.
+//! Running one import: parse and validate the body (CSV or JSON, streamed
+//! from a spooled file, with size caps on fields and records), check
+//! references against what the account holds, hand the batch to the one
+//! write path (`db::ingest`), and record the import with its counts and
+//! problems, whether it succeeded or not (a success in the same transaction
+//! as its data).
 
 use std::io::{BufReader, Seek};
 
@@ -167,6 +169,7 @@ pub fn require_child(account: &Account) -> Result<(), ServiceError> {
 
 /// Runs an import into a child account and logs it. Blocking: call it
 /// through `Db::run`.
+///
 /// A successful import's log row is written in the same transaction as its
 /// data; a refused or failed one is logged with its problems. Fields and
 /// records are capped at the defaults ([`run_with_limits`] for others).
