@@ -116,7 +116,12 @@ fn gate(state: &AppState) -> Arc<Semaphore> {
         gates
             .entry(state.config.database_url.clone())
             .or_insert_with(|| {
-                Arc::new(Semaphore::new(state.config.max_concurrent_imports.max(1)))
+                Arc::new(Semaphore::new(
+                    state
+                        .config
+                        .max_concurrent_imports
+                        .clamp(1, Semaphore::MAX_PERMITS),
+                ))
             }),
     )
 }
