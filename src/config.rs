@@ -13,6 +13,10 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tributary.db";
 /// Default upload limit: 1 GiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 1 << 30;
+/// Default number of imports running at once (per database).
+pub const DEFAULT_MAX_CONCURRENT_IMPORTS: usize = 4;
+/// Default wait for a free import slot before answering 429, in seconds.
+pub const DEFAULT_IMPORT_WAIT_SECONDS: u64 = 10;
 /// Default JWT lifetime: 12 hours.
 pub const DEFAULT_JWT_TTL: i64 = 12 * 3600;
 /// Default number of failed logins for one e-mail within the window before
@@ -42,6 +46,15 @@ pub struct Config {
     pub secret_key_file: PathBuf,
     /// `MAX_UPLOAD_BYTES`.
     pub max_upload_bytes: u64,
+    /// `MAX_FIELD_BYTES`: one CSV cell or JSON string of an import.
+    pub max_field_bytes: usize,
+    /// `MAX_RECORD_BYTES`: one CSV row or JSON batch element of an import.
+    pub max_record_bytes: usize,
+    /// `MAX_CONCURRENT_IMPORTS`: imports running at once; others wait.
+    pub max_concurrent_imports: usize,
+    /// `IMPORT_WAIT_SECONDS`: how long an import waits for a slot before
+    /// answering 429 with `Retry-After`.
+    pub import_wait_seconds: u64,
     /// `TRIBUTARY_TODAY`: fixes the planning date.
     pub today: Option<NaiveDate>,
     /// `TRIBUTARY_HTTPS=true`: the session cookie is marked `Secure`.
@@ -163,6 +176,40 @@ impl Config {
                 })?,
             None => DEFAULT_MAX_UPLOAD_BYTES,
         };
+        let positive = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match non_empty(name) {
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(ConfigError {
+                        name,
+                        message: "expected a positive whole number".into(),
+                    }),
+                None => Ok(default),
+            }
+        };
+        let as_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        let max_field_bytes = as_usize(positive(
+            "MAX_FIELD_BYTES",
+            crate::import::DEFAULT_MAX_FIELD_BYTES as u64,
+        )?);
+        let max_record_bytes = as_usize(positive(
+            "MAX_RECORD_BYTES",
+            crate::import::DEFAULT_MAX_RECORD_BYTES as u64,
+        )?);
+        let max_concurrent_imports = as_usize(positive(
+            "MAX_CONCURRENT_IMPORTS",
+            DEFAULT_MAX_CONCURRENT_IMPORTS as u64,
+        )?);
+        let import_wait_seconds = match non_empty("IMPORT_WAIT_SECONDS") {
+            Some(v) => v.trim().parse::<u64>().ok().ok_or(ConfigError {
+                name: "IMPORT_WAIT_SECONDS",
+                message: "expected a whole number of seconds".into(),
+            })?,
+            None => DEFAULT_IMPORT_WAIT_SECONDS,
+        };
         let today = match non_empty("TRIBUTARY_TODAY") {
             Some(v) => Some(
                 NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_err(|_| ConfigError {
@@ -211,6 +258,10 @@ impl Config {
             secret_key,
             secret_key_file,
             max_upload_bytes,
+            max_field_bytes,
+            max_record_bytes,
+            max_concurrent_imports,
+            import_wait_seconds,
             today,
             https,
             login_failures_per_email: u32::try_from(per_email).unwrap_or(u32::MAX),
@@ -252,6 +303,10 @@ mod tests {
         assert_eq!(c.bind_addr, "127.0.0.1:8080");
         assert_eq!(c.database_url, "sqlite://tributary.db");
         assert_eq!(c.max_upload_bytes, 1 << 30);
+        assert_eq!(c.max_field_bytes, 64 * 1024);
+        assert_eq!(c.max_record_bytes, 4 * 1024 * 1024);
+        assert_eq!(c.max_concurrent_imports, 4);
+        assert_eq!(c.import_wait_seconds, 10);
         assert_eq!(c.secret_key_file, PathBuf::from("tributary.key"));
     }
 
@@ -314,5 +369,8 @@ mod tests {
         let e = Config::from_lookup(|k| (k == "TRIBUTARY_SECRET_KEY").then(|| "abc".into()))
             .unwrap_err();
         assert_eq!(e.name, "TRIBUTARY_SECRET_KEY");
+        let e = Config::from_lookup(|k| (k == "MAX_CONCURRENT_IMPORTS").then(|| "0".into()))
+            .unwrap_err();
+        assert_eq!(e.name, "MAX_CONCURRENT_IMPORTS");
     }
 }

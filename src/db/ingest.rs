@@ -193,6 +193,12 @@ fn sort_out<'a, R: Keyed>(
     (writes, replaced)
 }
 
+/// A lead time as stored. Input is bounded to 0–3,650 days; this saturates
+/// rather than wraps should a larger value ever reach it.
+fn days_i32(d: u32) -> i32 {
+    i32::try_from(d).unwrap_or(i32::MAX)
+}
+
 fn dec(d: &Decimal) -> String {
     d.normalize().to_string()
 }
@@ -210,6 +216,20 @@ pub fn apply(
     batch: &Batch,
     received_at: DateTime<Utc>,
     tz: chrono_tz::Tz,
+) -> QueryResult<Counts> {
+    apply_then(conn, account, batch, received_at, tz, |_, _| Ok(()))
+}
+
+/// [`apply`], then `then` with the counts inside the same transaction (the
+/// import's log row), so the data and its record commit together or not at
+/// all.
+pub fn apply_then(
+    conn: &mut DbConn,
+    account: &Account,
+    batch: &Batch,
+    received_at: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+    then: impl FnOnce(&mut DbConn, &Counts) -> QueryResult<()>,
 ) -> QueryResult<Counts> {
     let received = received_at.naive_utc();
     let acc = account.id.as_str();
@@ -253,7 +273,7 @@ pub fn apply(
                         id: &r.id,
                         name: &r.name,
                         currency: r.currency.as_ref().map(|c| c.as_str()),
-                        lead_time_days: r.lead_time_days.map(|d| d as i32),
+                        lead_time_days: r.lead_time_days.map(days_i32),
                         minimum_order_quantity: opt_dec(&r.minimum_order_quantity),
                         pack_size: opt_dec(&r.pack_size),
                         updated_at: st.at,
@@ -388,7 +408,7 @@ pub fn apply(
                     r.lines.iter().enumerate().map(|(i, l)| NewStockOrderLine {
                         account_id: acc,
                         order_id: &r.id,
-                        line_no: i as i32 + 1,
+                        line_no: i32::try_from(i + 1).unwrap_or(i32::MAX),
                         line_id: l.id.as_deref(),
                         variant_id: &l.variant_id,
                         quantity: dec(&l.quantity),
@@ -407,8 +427,71 @@ pub fn apply(
         if counts.created + counts.updated + counts.removed > 0 {
             Account::bump_data_version(conn, acc)?;
         }
+        // Every row is written, nothing committed yet.
+        fault::point(acc)?;
+        then(conn, &counts)?;
         Ok(counts)
     })
+}
+
+/// A computation on stored values that does not fit the decimal type. Input
+/// is bounded at the boundary (`import::values`), so this is a safety net:
+/// the transaction rolls back instead of a panic.
+#[derive(Debug)]
+struct Overflow(&'static str);
+
+impl std::fmt::Display for Overflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "arithmetic overflow computing {}", self.0)
+    }
+}
+
+impl std::error::Error for Overflow {}
+
+/// Fault points for tests: a failure injected inside the write transaction,
+/// after every row of the batch is written and before the commit, for one
+/// account and one import. Nothing arms them outside tests.
+#[doc(hidden)]
+pub mod fault {
+    use std::sync::Mutex;
+
+    /// What an armed fault point does.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Fault {
+        /// Panics, as a bug in the write path would.
+        Panic,
+        /// Fails with an error, as a lost database would.
+        Error,
+    }
+
+    static ARMED: Mutex<Vec<(String, Fault)>> = Mutex::new(Vec::new());
+
+    /// Makes the next import into `account_id` fail inside its write
+    /// transaction (once).
+    pub fn arm(account_id: &str, fault: Fault) {
+        ARMED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((account_id.to_string(), fault));
+    }
+
+    /// Fires the fault armed for `account_id`, if any.
+    pub(crate) fn point(account_id: &str) -> diesel::QueryResult<()> {
+        let fired = {
+            let mut armed = ARMED.lock().unwrap_or_else(|e| e.into_inner());
+            armed
+                .iter()
+                .position(|(a, _)| a == account_id)
+                .map(|i| armed.remove(i).1)
+        };
+        match fired {
+            None => Ok(()),
+            Some(Fault::Panic) => panic!("fault injected inside the write transaction"),
+            Some(Fault::Error) => Err(diesel::result::Error::QueryBuilderError(
+                "fault injected inside the write transaction".into(),
+            )),
+        }
+    }
 }
 
 fn json_list<T: Serialize>(items: &[T]) -> Option<String> {
@@ -458,7 +541,7 @@ fn variant_row(
         retail_price: opt_dec(&r.retail_price),
         currency: r.currency.as_ref().map(|c| c.as_str().to_string()),
         tracked: r.tracked,
-        lead_time_days: r.lead_time_days.map(|d| d as i32),
+        lead_time_days: r.lead_time_days.map(days_i32),
         min_stock: opt_dec(&r.min_stock),
         max_stock: opt_dec(&r.max_stock),
         components: json_list(&components),
@@ -469,6 +552,13 @@ fn variant_row(
         seq: st.seq,
         created_at,
     }
+}
+
+/// What a reading leaves available: on hand less allocated, checked.
+fn available(r: &StockLevelRecord) -> QueryResult<Decimal> {
+    r.on_hand.checked_sub(r.allocated).ok_or_else(|| {
+        diesel::result::Error::QueryBuilderError(Box::new(Overflow("on_hand - allocated")))
+    })
 }
 
 /// Folds stock readings into the history's change points: a reading holds
@@ -489,7 +579,7 @@ fn update_history(
         readings
             .entry((r.variant_id.to_string(), r.warehouse_id.to_string()))
             .or_default()
-            .push((day, r.on_hand - r.allocated, at));
+            .push((day, available(r)?, at));
     }
     let mut existing: HashMap<Key, BTreeMap<NaiveDate, (Decimal, NaiveDateTime)>> = HashMap::new();
     for p in history_points(conn, acc)? {

@@ -110,13 +110,45 @@ impl ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        if !is_reusable(conn) {
+            return Err(r2d2::Error::QueryError(
+                diesel::result::Error::BrokenTransactionManager,
+            ));
+        }
         conn.batch_execute("SELECT 1")
             .map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    /// A connection given back while its thread panics, or still inside a
+    /// transaction (a panic unwound through `Connection::transaction`, which
+    /// neither commits nor rolls back), or whose transaction manager is in
+    /// error, is dropped instead of going back to the pool: closing it rolls
+    /// the open transaction back. Handing it out again would run the next
+    /// writes as savepoints of a transaction that never commits: answered
+    /// `200`, gone after a restart.
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        std::thread::panicking() || !is_reusable(conn)
     }
+}
+
+/// Whether a connection may serve another request: no transaction open, the
+/// transaction manager not in error, and the driver not reporting it broken.
+pub fn is_reusable(conn: &mut DbConn) -> bool {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    use diesel::r2d2::R2D2Connection;
+    // Both backends use diesel's ANSI transaction manager; the
+    // multi-connection type has no accessor of its own for its status.
+    let (depth, broken) = match conn {
+        DbConn::Pg(c) => (
+            AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
+            c.is_broken(),
+        ),
+        DbConn::Sqlite(c) => (
+            AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
+            c.is_broken(),
+        ),
+    };
+    matches!(depth, Ok(None)) && !broken
 }
 
 /// A pooled connection.

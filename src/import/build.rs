@@ -170,7 +170,7 @@ pub(crate) fn variant(cx: &mut Cx<'_>, r: &[Raw<'_>]) -> Option<VariantRecord> {
     let title = cx.string("title", g("title"));
     let product_id = cx.string("product_id", g("product_id"));
     let product_title = cx.string("product_title", g("product_title"));
-    let vendor_id = cx.ref_id("vendor_id", g("vendor_id"));
+    let vendor_id = cx.vendor_ref("vendor_id", g("vendor_id"));
     let vendors = variant_vendors(cx, g("vendors"));
     let brand = cx.string("brand", g("brand"));
     let category = cx.string("category", g("category"));
@@ -267,6 +267,14 @@ fn components(cx: &mut Cx<'_>, raw: Raw<'_>, own_id: Option<&str>) -> Option<Vec
                     (!id.is_empty()).then_some((id, qty))
                 });
                 match parsed {
+                    Some((_, qty)) if crate::import::values::in_range(qty).is_err() => {
+                        let why = crate::import::values::in_range(qty)
+                            .err()
+                            .unwrap_or_default();
+                        let msg = format!("Component {} ({}) quantity {why}.", i + 1, quote(part));
+                        cx.problem("components", msg);
+                        ok = false;
+                    }
                     Some((_, qty)) if qty <= Decimal::ZERO => {
                         let msg = format!(
                             "Component {} ({}) has quantity {qty}; it must be more than zero.",
@@ -368,7 +376,7 @@ fn variant_vendors(cx: &mut Cx<'_>, raw: Raw<'_>) -> Option<Vec<VariantVendor>> 
         let saved = std::mem::replace(&mut cx.prefix, nested);
         let before = cx.problems.total();
         let r = object_raws(cx, obj, VARIANT_VENDOR, "a variant's vendor");
-        let vendor_id = cx.req("vendor_id", r[0], Cx::ref_id);
+        let vendor_id = cx.req("vendor_id", r[0], Cx::vendor_ref);
         let v = VariantVendor {
             vendor_id: vendor_id.unwrap_or_else(|| "".into()),
             cost_price: cx.non_negative("cost_price", r[1]),
@@ -394,8 +402,8 @@ fn variant_vendors(cx: &mut Cx<'_>, raw: Raw<'_>) -> Option<Vec<VariantVendor>> 
 /// A stock level from its raw fields (in [`STOCK`] order).
 pub(crate) fn stock_level(cx: &mut Cx<'_>, r: &[Raw<'_>]) -> Option<StockLevelRecord> {
     let g = |n| pick(STOCK, r, n);
-    let variant_id = cx.req("variant_id", g("variant_id"), Cx::ref_id);
-    let warehouse_id = cx.req("warehouse_id", g("warehouse_id"), Cx::ref_id);
+    let variant_id = cx.req("variant_id", g("variant_id"), Cx::variant_ref);
+    let warehouse_id = cx.req("warehouse_id", g("warehouse_id"), Cx::warehouse_ref);
     let on_hand = cx.req("on_hand", g("on_hand"), Cx::decimal);
     let allocated_raw = g("allocated");
     let allocated = cx.non_negative("allocated", allocated_raw);
@@ -632,7 +640,7 @@ impl OrderKind for Sales {
         SalesHead {
             given: given(r),
             ordered_at: cx.timestamp("ordered_at", r[1]),
-            warehouse_id: cx.ref_id("warehouse_id", r[2]),
+            warehouse_id: cx.warehouse_ref("warehouse_id", r[2]),
             currency: cx.currency("currency", r[3]),
             cancelled: cx.boolean("cancelled", r[4]),
             removed: cx.boolean("removed", r[5]),
@@ -658,7 +666,7 @@ impl OrderKind for Sales {
 
     fn line(cx: &mut Cx<'_>, r: &[Raw<'_>], names: &[&str], row: u32) -> Option<SalesLine> {
         let id = cx.req(names[0], r[0], Cx::own_id);
-        let variant_id = cx.req(names[1], r[1], Cx::ref_id);
+        let variant_id = cx.req(names[1], r[1], Cx::variant_ref);
         let quantity = cx.req(names[2], r[2], Cx::decimal);
         let unit_price = cx.decimal(names[3], r[3]);
         if !r[3].is_absent() {
@@ -800,9 +808,9 @@ impl OrderKind for Stock {
             given: given(r),
             kind: kind(cx, r[1]),
             status: status(cx, r[2]),
-            vendor_id: cx.ref_id("vendor_id", r[3]),
-            source_warehouse_id: cx.ref_id("source_warehouse_id", r[4]),
-            destination_warehouse_id: cx.ref_id("destination_warehouse_id", r[5]),
+            vendor_id: cx.vendor_ref("vendor_id", r[3]),
+            source_warehouse_id: cx.warehouse_ref("source_warehouse_id", r[4]),
+            destination_warehouse_id: cx.warehouse_ref("destination_warehouse_id", r[5]),
             expected_at: cx.date("expected_at", r[6]),
             currency: cx.currency("currency", r[7]),
             updated_at: cx.timestamp("updated_at", r[8]),
@@ -843,7 +851,7 @@ impl OrderKind for Stock {
 
     fn line(cx: &mut Cx<'_>, r: &[Raw<'_>], names: &[&str], row: u32) -> Option<StockOrderLine> {
         let id = cx.own_id(names[0], r[0]);
-        let variant_id = cx.req(names[1], r[1], Cx::ref_id);
+        let variant_id = cx.req(names[1], r[1], Cx::variant_ref);
         let quantity = cx.req(names[2], r[2], Cx::positive);
         let received_quantity = cx.non_negative(names[3], r[3]);
         let unit_cost = cx.non_negative(names[4], r[4]);

@@ -8,9 +8,10 @@ use std::io::{BufRead, BufReader, Read};
 use csv::StringRecord;
 
 use crate::import::build::{self, OrderKind};
+use crate::import::limits::{Capped, Slot, TooBig};
 use crate::import::records::Format;
 use crate::import::values::{quote, Cx, FastState, Interner, Problems, Raw};
-use crate::import::{Batch, Entity, ImportContext, Outcome, ParseError};
+use crate::import::{Batch, Entity, ImportContext, KnownIds, Outcome, ParseError};
 
 /// Most columns any entity has; sizes the per-row scratch arrays.
 const MAX_COLUMNS: usize = 24;
@@ -19,8 +20,10 @@ pub(crate) fn parse<R: Read>(
     entity: Entity,
     reader: R,
     ctx: &ImportContext,
+    known: Option<&KnownIds>,
 ) -> Result<Outcome, ParseError> {
-    let mut input = BufReader::with_capacity(1 << 16, reader);
+    let (capped, slot) = Capped::csv(reader, ctx.limits);
+    let mut input = BufReader::with_capacity(1 << 16, capped);
     looks_like_json(&mut input)?;
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -32,6 +35,10 @@ pub(crate) fn parse<R: Read>(
     match rdr.read_record(&mut header) {
         Ok(true) => {}
         Ok(false) => return Err(ParseError::Empty),
+        Err(_) if slot.get().is_some() => {
+            let t = slot.get().unwrap_or(TooBig::HEADER);
+            return Err(invalid_header("header", t.message("A column name")));
+        }
         Err(e) => return Err(read_error(e, &[])),
     }
     let columns = Columns::new(entity, &header)?;
@@ -40,10 +47,12 @@ pub(crate) fn parse<R: Read>(
     let mut warnings = Problems::default();
     let mut interner = Interner::default();
     let mut cx = Cx::new(ctx, &mut problems, &mut warnings, &mut interner);
+    cx.known = known;
     let mut rows = Rows {
         rdr,
         columns: &columns,
         row: 0,
+        slot,
     };
     let batch = match entity {
         Entity::Warehouses => Batch::Warehouses(simple(&mut rows, &mut cx, build::warehouse)?),
@@ -278,9 +287,11 @@ fn csv_fields(entity: Entity) -> &'static [&'static str] {
 
 /// The data rows of an upload, with their 1-based numbers.
 struct Rows<'c, R: Read> {
-    rdr: csv::Reader<BufReader<R>>,
+    rdr: csv::Reader<BufReader<Capped<R>>>,
     columns: &'c Columns,
     row: usize,
+    /// Where the size cap reports a refused cell or row.
+    slot: Slot,
 }
 
 impl<R: Read> Rows<'_, R> {
@@ -291,6 +302,24 @@ impl<R: Read> Rows<'_, R> {
             match self.rdr.read_record(rec) {
                 Ok(true) => {}
                 Ok(false) => return Ok(false),
+                Err(_) if self.slot.get().is_some() => {
+                    // A cell or row over its cap: reported with the problems found so far;
+                    // the rest of the upload is not read.
+                    if let Some(t) = self.slot.get() {
+                        let name = t
+                            .column
+                            .and_then(|c| self.columns.names.get(c).copied().flatten())
+                            .unwrap_or("");
+                        let what = if name.is_empty() {
+                            "A cell of this row".to_string()
+                        } else {
+                            name.to_string()
+                        };
+                        let field = if t.field { name } else { "" };
+                        cx.problem_at(t.row.max(1), field.to_string(), t.message(&what));
+                    }
+                    return Ok(false);
+                }
                 Err(e) => return Err(read_error(e, &self.columns.names)),
             }
             self.row += 1;
@@ -509,6 +538,7 @@ mod tests {
 
     fn ctx() -> ImportContext {
         ImportContext {
+            limits: Default::default(),
             account_currency: "EUR".into(),
             timezone: chrono_tz::Europe::Paris,
         }

@@ -3,27 +3,59 @@
 //! the first.
 
 use std::fmt;
+use std::io::{BufRead, BufReader, Read};
 
 use serde::de::{Deserializer as _, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::import::build::{self, object_raws, OrderKind};
+use crate::import::limits::Capped;
 use crate::import::records::Format;
 use crate::import::values::{Cx, Interner, Problems, Raw};
-use crate::import::{Batch, Entity, ImportContext, Outcome, ParseError};
+use crate::import::{Batch, Entity, ImportContext, KnownIds, Outcome, ParseError};
 
-pub(crate) fn parse(
+pub(crate) fn parse<R: Read>(
     entity: Entity,
-    body: &[u8],
+    reader: R,
     ctx: &ImportContext,
+    known: Option<&KnownIds>,
 ) -> Result<Outcome, ParseError> {
-    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+    let (capped, slot) = Capped::json(reader, ctx.limits);
+    let mut input = BufReader::with_capacity(1 << 16, capped);
+    let unreadable = |e: std::io::Error| ParseError::Malformed {
+        message: format!("The body could not be read: {e}."),
+    };
+    // Skip a byte-order mark and leading white space, and peek at the first byte.
+    if input
+        .fill_buf()
+        .map_err(unreadable)?
+        .starts_with(b"\xEF\xBB\xBF")
+    {
+        input.consume(3);
+    }
+    let first = loop {
+        let buf = input.fill_buf().map_err(unreadable)?;
+        if buf.is_empty() {
+            break None;
+        }
+        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(i) => {
+                let b = buf[i];
+                input.consume(i);
+                break Some(b);
+            }
+            None => {
+                let n = buf.len();
+                input.consume(n);
+            }
+        }
+    };
+    match first {
         None => return Err(ParseError::Empty),
         Some(b'[') => {}
         Some(_) => {
             return Err(
-                match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                match serde_json::from_reader::<_, serde::de::IgnoredAny>(input) {
                     Ok(_) => ParseError::invalid(vec![crate::import::Problem {
                         row: 0,
                         field: String::new(),
@@ -43,17 +75,26 @@ pub(crate) fn parse(
     let mut warnings = Problems::default();
     let mut interner = Interner::default();
     let mut cx = Cx::new(ctx, &mut problems, &mut warnings, &mut interner);
+    cx.known = known;
     let mut sink = Sink::new(entity);
-    let mut de = serde_json::Deserializer::from_slice(body);
+    let mut de = serde_json::Deserializer::from_reader(input);
     let mut count = 0usize;
     let visitor = Elements {
         sink: &mut sink,
         cx: &mut cx,
         count: &mut count,
     };
-    de.deserialize_seq(visitor)
-        .and_then(|()| de.end())
-        .map_err(|e| not_json(&e, Some(count)))?;
+    let read = de.deserialize_seq(visitor).and_then(|()| de.end());
+    if let Err(e) = read {
+        match slot.get() {
+            // An element or string over its cap: reported with the problems found so far.
+            Some(t) => {
+                let what = "A string of this record";
+                problems.push(t.row.max(1), String::new(), t.message(what));
+            }
+            None => return Err(not_json(&e, Some(count))),
+        }
+    }
     Ok(Outcome {
         batch: sink.batch,
         problems,
@@ -210,6 +251,7 @@ mod tests {
 
     fn ctx() -> ImportContext {
         ImportContext {
+            limits: Default::default(),
             account_currency: "EUR".into(),
             timezone: chrono_tz::UTC,
         }

@@ -25,12 +25,14 @@
 mod build;
 mod csv_input;
 mod json_input;
+mod limits;
 mod records;
 mod refs;
 mod values;
 
 use std::collections::HashSet;
 
+pub use limits::{Limits, DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_RECORD_BYTES};
 pub use records::{
     Component, Currency, Format, Ref, SalesLine, SalesOrderRecord, StockLevelRecord,
     StockOrderKind, StockOrderLine, StockOrderRecord, StockOrderStatus, VariantRecord,
@@ -157,6 +159,8 @@ pub struct ImportContext {
     pub account_currency: String,
     /// The account's time zone, for timestamps without an offset.
     pub timezone: chrono_tz::Tz,
+    /// How large one field and one record may be.
+    pub limits: Limits,
 }
 
 /// The records of one import, all of one entity.
@@ -322,10 +326,12 @@ struct Outcome {
 }
 
 impl Outcome {
+    /// `known`: the ids references were checked against while reading; what only the whole
+    /// batch can settle (components naming variants of the same batch) is checked here.
     fn conclude(mut self, known: Option<&KnownIds>) -> Result<Parsed, ParseError> {
         self.problems.extend(build::duplicates(&self.batch));
         if let Some(known) = known {
-            refs::references(&self.batch, known, &mut |p| {
+            refs::in_batch_references(&self.batch, known, &mut |p| {
                 self.problems.push(p.row, p.field, p.message)
             });
         }
@@ -353,7 +359,7 @@ pub fn parse_csv<R: std::io::Read>(
     reader: R,
     ctx: &ImportContext,
 ) -> Result<Parsed, ParseError> {
-    csv_input::parse(entity, reader, ctx)?.conclude(None)
+    csv_input::parse(entity, reader, ctx, None)?.conclude(None)
 }
 
 /// [`parse_csv`], also reporting references to ids neither in `known` nor in the batch, so
@@ -364,13 +370,13 @@ pub fn parse_csv_checked<R: std::io::Read>(
     ctx: &ImportContext,
     known: &KnownIds,
 ) -> Result<Parsed, ParseError> {
-    csv_input::parse(entity, reader, ctx)?.conclude(Some(known))
+    csv_input::parse(entity, reader, ctx, Some(known))?.conclude(Some(known))
 }
 
 /// Reads a JSON batch (an array of records) of `entity` and validates every element, field by
 /// field. References to other records are not checked (see [`check_references`]).
 pub fn parse_json(entity: Entity, body: &[u8], ctx: &ImportContext) -> Result<Parsed, ParseError> {
-    json_input::parse(entity, body, ctx)?.conclude(None)
+    json_input::parse(entity, body, ctx, None)?.conclude(None)
 }
 
 /// [`parse_json`], also reporting references to ids neither in `known` nor in the batch.
@@ -380,7 +386,18 @@ pub fn parse_json_checked(
     ctx: &ImportContext,
     known: &KnownIds,
 ) -> Result<Parsed, ParseError> {
-    json_input::parse(entity, body, ctx)?.conclude(Some(known))
+    json_input::parse(entity, body, ctx, Some(known))?.conclude(Some(known))
+}
+
+/// [`parse_json_checked`] from a reader (a spooled body), streaming: the body is never held
+/// whole, only the element being read.
+pub fn parse_json_reader_checked<R: std::io::Read>(
+    entity: Entity,
+    reader: R,
+    ctx: &ImportContext,
+    known: &KnownIds,
+) -> Result<Parsed, ParseError> {
+    json_input::parse(entity, reader, ctx, Some(known))?.conclude(Some(known))
 }
 
 #[cfg(test)]
@@ -433,6 +450,7 @@ mod tests {
         let ctx = ImportContext {
             account_currency: "EUR".into(),
             timezone: chrono_tz::UTC,
+            limits: Limits::default(),
         };
         for e in Entity::ALL {
             let path = format!(

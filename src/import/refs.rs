@@ -16,7 +16,7 @@ pub fn check_references(batch: &Batch, known: &KnownIds) -> Vec<Problem> {
     out
 }
 
-fn unknown(kind: &str, plural: &str, id: &str) -> String {
+pub(crate) fn unknown(kind: &str, plural: &str, id: &str) -> String {
     format!(
         "{kind} {} is not known in this account; import the {plural} first or correct the id.",
         quote(id)
@@ -27,6 +27,33 @@ fn line_field(format: Format, index: usize, name: &str) -> String {
     match format {
         Format::Csv => name.to_string(),
         Format::Json => format!("lines[{}].{name}", index + 1),
+    }
+}
+
+/// Feeds the problems of references that only the batch itself can settle (a variant's
+/// components, which may name variants of the same batch) to `report`; the others were
+/// checked while reading ([`crate::import::values::Cx::known_ref`]).
+pub(crate) fn in_batch_references(
+    batch: &Batch,
+    known: &KnownIds,
+    report: &mut dyn FnMut(Problem),
+) {
+    if let Batch::Variants(records) = batch {
+        let in_batch: HashSet<&str> = records.iter().map(|r| &*r.id).collect();
+        for r in records {
+            for c in &r.components {
+                if !known.variants.contains(&*c.variant_id) && !in_batch.contains(&*c.variant_id) {
+                    report(Problem {
+                        row: r.row,
+                        field: "components".into(),
+                        message: format!(
+                            "Component {}",
+                            unknown("variant", "variants", &c.variant_id)
+                        ),
+                    });
+                }
+            }
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use serde_json::{Number, Value};
 
 use crate::import::records::{Currency, Ref};
-use crate::import::{ImportContext, Problem};
+use crate::import::{ImportContext, KnownIds, Problem};
 
 /// Most problems kept in memory at once; the list handed back is capped at [`MAX_LISTED`].
 const KEEP_AT_MOST: usize = 10_000;
@@ -20,6 +20,44 @@ const KEEP_AT_MOST: usize = 10_000;
 pub(crate) const MAX_LISTED: usize = 1_000;
 /// Longest id or SKU accepted, in characters.
 pub(crate) const MAX_ID_CHARS: usize = 255;
+/// Every quantity, stock figure and amount of money is smaller than this in
+/// magnitude (|x| < 10^12): far beyond any real stock or price, and small
+/// enough that sums and differences of imported values cannot overflow the
+/// decimal type (about 7.9 × 10^28).
+pub(crate) const MAX_MAGNITUDE: i64 = 1_000_000_000_000;
+/// Most decimal places a quantity or amount may have.
+pub(crate) const MAX_DECIMALS: u32 = 6;
+/// Longest lead time accepted, in days (ten years).
+pub(crate) const MAX_LEAD_TIME_DAYS: u32 = 3_650;
+
+/// Checks a number against the documented range: |x| < 10^12, at most six
+/// decimal places (trailing zeros do not count). The error completes a
+/// sentence starting with the field's name.
+pub(crate) fn in_range(d: Decimal) -> Result<Decimal, String> {
+    if d.abs() >= Decimal::from(MAX_MAGNITUDE) {
+        return Err(format!(
+            "is out of range: {d}; numbers must be between -999999999999.999999 and \
+             999999999999.999999 (less than 10^12 in size)"
+        ));
+    }
+    if d.scale() > MAX_DECIMALS && d.normalize().scale() > MAX_DECIMALS {
+        return Err(format!(
+            "has more than {MAX_DECIMALS} decimal places: {}; round it to {MAX_DECIMALS} at most",
+            d.normalize()
+        ));
+    }
+    Ok(d)
+}
+
+/// Whether text is written like a number (digits, sign, point, exponent),
+/// though it may not fit the decimal type.
+fn numeric_looking(s: &str) -> bool {
+    let b = s.trim().as_bytes();
+    !b.is_empty()
+        && b.iter().any(u8::is_ascii_digit)
+        && b.iter()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b'e' | b'E'))
+}
 
 /// A capped, row-ordered collection of problems that still counts every problem.
 #[derive(Debug, Default)]
@@ -149,6 +187,17 @@ pub(crate) struct Cx<'a> {
     pub(crate) prefix: String,
     /// Whether fallbacks are reported as warnings (off when re-reading a repeated CSV order row).
     pub(crate) warn: bool,
+    /// The ids the account holds, when references are checked while reading: a reference to
+    /// an unknown id is then reported even when its record has other problems.
+    pub(crate) known: Option<&'a KnownIds>,
+}
+
+/// What a reference names.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RefKind {
+    Variant,
+    Warehouse,
+    Vendor,
 }
 
 impl<'a> Cx<'a> {
@@ -167,6 +216,7 @@ impl<'a> Cx<'a> {
             row: 0,
             prefix: String::new(),
             warn: true,
+            known: None,
         }
     }
 
@@ -267,12 +317,68 @@ impl<'a> Cx<'a> {
         Some(self.interner.intern(s))
     }
 
-    /// A decimal from a JSON number or a numeric string.
+    /// A reference to a variant, warehouse or vendor the account must already hold: checked
+    /// against [`Cx::known`] (when given) as it is read, so an unknown id is reported with the
+    /// record's other problems. Not checked again when re-reading a repeated CSV order row.
+    pub(crate) fn known_ref(&mut self, kind: RefKind, name: &str, raw: Raw<'_>) -> Option<Ref> {
+        let r = self.ref_id(name, raw)?;
+        if let (Some(known), true) = (self.known, self.warn) {
+            let (held, what, plural) = match kind {
+                RefKind::Variant => (known.variants.contains(&*r), "Variant", "variants"),
+                RefKind::Warehouse => (known.warehouses.contains(&*r), "Warehouse", "warehouses"),
+                RefKind::Vendor => (known.vendors.contains(&*r), "Vendor", "vendors"),
+            };
+            if !held {
+                self.problem(name, crate::import::refs::unknown(what, plural, &r));
+            }
+        }
+        Some(r)
+    }
+
+    /// [`Cx::known_ref`] to a variant.
+    pub(crate) fn variant_ref(&mut self, name: &str, raw: Raw<'_>) -> Option<Ref> {
+        self.known_ref(RefKind::Variant, name, raw)
+    }
+
+    /// [`Cx::known_ref`] to a warehouse.
+    pub(crate) fn warehouse_ref(&mut self, name: &str, raw: Raw<'_>) -> Option<Ref> {
+        self.known_ref(RefKind::Warehouse, name, raw)
+    }
+
+    /// [`Cx::known_ref`] to a vendor.
+    pub(crate) fn vendor_ref(&mut self, name: &str, raw: Raw<'_>) -> Option<Ref> {
+        self.known_ref(RefKind::Vendor, name, raw)
+    }
+
+    /// A decimal from a JSON number or a numeric string, within the documented range
+    /// ([`in_range`]).
     pub(crate) fn decimal(&mut self, name: &str, raw: Raw<'_>) -> Option<Decimal> {
+        let d = self.any_decimal(name, raw)?;
+        match in_range(d) {
+            Ok(d) => Some(d),
+            Err(why) => {
+                let msg = format!("{} {why}.", self.path(name));
+                self.problem(name, msg);
+                None
+            }
+        }
+    }
+
+    /// A decimal of any size the type holds.
+    fn any_decimal(&mut self, name: &str, raw: Raw<'_>) -> Option<Decimal> {
         match raw {
             Raw::Absent => None,
             Raw::Text(s) | Raw::Str(s) => match parse_decimal(s) {
                 Some(d) => Some(d),
+                None if numeric_looking(s) => {
+                    let msg = format!(
+                        "{} is out of range: {}; numbers must be less than 10^12 in size.",
+                        self.path(name),
+                        quote(s)
+                    );
+                    self.problem(name, msg);
+                    None
+                }
                 None => {
                     let msg = format!(
                         "{} must be a number such as 12 or 3.5; {} is not.",
@@ -320,17 +426,17 @@ impl<'a> Cx<'a> {
         Some(d)
     }
 
-    /// A whole number of days, zero or more.
+    /// A whole number of days, 0 to [`MAX_LEAD_TIME_DAYS`].
     pub(crate) fn days(&mut self, name: &str, raw: Raw<'_>) -> Option<u32> {
-        let d = self.decimal(name, raw)?;
+        let d = self.any_decimal(name, raw)?;
         let whole = if d.fract().is_zero() {
-            d.to_u32()
+            d.to_u32().filter(|n| *n <= MAX_LEAD_TIME_DAYS)
         } else {
             None
         };
         if whole.is_none() {
             let msg = format!(
-                "{} must be a whole number of days, zero or more, not {d}.",
+                "{} must be a whole number of days from 0 to {MAX_LEAD_TIME_DAYS}, not {d}.",
                 self.path(name)
             );
             self.problem(name, msg);

@@ -91,13 +91,16 @@ pub fn write(
     entity: Entity,
     records: Vec<Value>,
 ) -> Result<ImportAnswer, ServiceError> {
-    let bytes = serde_json::to_vec(&Value::Array(records)).map_err(ServiceError::internal)?;
+    // The import reads JSON from a spooled file, as it does for requests.
+    let mut file = tempfile::tempfile().map_err(ServiceError::internal)?;
+    serde_json::to_writer(&mut file, &Value::Array(records)).map_err(ServiceError::internal)?;
+    std::io::Seek::rewind(&mut file).map_err(ServiceError::internal)?;
     imports::run(
         conn,
         account,
         user_email,
         entity,
-        Body::Json(bytes),
+        Body::Json(file),
         Utc::now(),
     )
 }

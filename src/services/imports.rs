@@ -1,7 +1,9 @@
-//! Running one import: parse and validate the body (CSV streamed from a
-//! spooled file, or JSON), check references against what the account holds,
-//! hand the batch to the one write path (`db::ingest`), and record the import
-//! with its counts and problems, whether it succeeded or not.
+//! Running one import: parse and validate the body (CSV or JSON, streamed
+//! from a spooled file, with size caps on fields and records), check
+//! references against what the account holds, hand the batch to the one
+//! write path (`db::ingest`), and record the import with its counts and
+//! problems, whether it succeeded or not (a success in the same transaction
+//! as its data).
 
 use std::io::{BufReader, Seek};
 
@@ -18,11 +20,12 @@ use crate::db::DbConn;
 use crate::import::{self, Entity, ImportContext, ParseError, Problem};
 use crate::services::{Detail, ServiceError};
 
-/// The body of an import.
+/// The body of an import, spooled to a temporary file and parsed from it as
+/// a stream: neither format is held whole in memory.
 pub enum Body {
     /// A JSON array of records.
-    Json(Vec<u8>),
-    /// A CSV file spooled to disk.
+    Json(std::fs::File),
+    /// A CSV file.
     Csv(std::fs::File),
 }
 
@@ -33,6 +36,38 @@ impl Body {
             Body::Csv(_) => "csv",
         }
     }
+}
+
+/// The problem logged for an import that failed on the server.
+pub const FAILED_ON_THE_SERVER: &str =
+    "The import failed on the server and nothing was written; the error has been logged. Send it again.";
+
+/// Logs an import refused or failed before or outside the write (too large,
+/// unreadable, server busy, failed on the server): status `failed`, no
+/// counts, `problems` as given.
+pub fn log_failed(
+    conn: &mut DbConn,
+    account_id: &str,
+    user_email: &str,
+    entity: Entity,
+    format: &str,
+    started_at: DateTime<Utc>,
+    problems: &[Detail],
+) -> Result<(), ServiceError> {
+    let run = ImportRun {
+        id: new_id("imp"),
+        account_id: account_id.to_string(),
+        entity: entity.as_str().to_string(),
+        format: format.to_string(),
+        user_email: user_email.to_string(),
+        started_at: started_at.naive_utc(),
+        finished_at: Some(Utc::now().naive_utc()),
+        status: "failed".into(),
+        counts: serde_json::to_string(&Counts::default()).unwrap_or_default(),
+        problems: serde_json::to_string(problems).unwrap_or_default(),
+    };
+    ImportRun::insert(conn, &run)?;
+    Ok(())
 }
 
 /// The answer to a successful import.
@@ -134,6 +169,10 @@ pub fn require_child(account: &Account) -> Result<(), ServiceError> {
 
 /// Runs an import into a child account and logs it. Blocking: call it
 /// through `Db::run`.
+///
+/// A successful import's log row is written in the same transaction as its
+/// data; a refused or failed one is logged with its problems. Fields and
+/// records are capped at the defaults ([`run_with_limits`] for others).
 pub fn run(
     conn: &mut DbConn,
     account: &Account,
@@ -142,17 +181,36 @@ pub fn run(
     body: Body,
     started_at: DateTime<Utc>,
 ) -> Result<ImportAnswer, ServiceError> {
+    let limits = import::Limits::default();
+    run_with_limits(conn, account, user_email, entity, body, started_at, limits)
+}
+
+/// [`run`], with `limits` capping one field and one record of the body.
+pub fn run_with_limits(
+    conn: &mut DbConn,
+    account: &Account,
+    user_email: &str,
+    entity: Entity,
+    body: Body,
+    started_at: DateTime<Utc>,
+    limits: import::Limits,
+) -> Result<ImportAnswer, ServiceError> {
     require_child(account)?;
     let tz: chrono_tz::Tz = account.timezone.parse().unwrap_or(chrono_tz::UTC);
     let ctx = ImportContext {
         account_currency: account.currency.clone(),
         timezone: tz,
+        limits,
     };
     let format = body.format();
     let clock = std::time::Instant::now();
     let known = known_ids(conn, &account.id)?;
     let parsed = match body {
-        Body::Json(bytes) => import::parse_json_checked(entity, &bytes, &ctx, &known),
+        Body::Json(mut file) => {
+            file.rewind().map_err(ServiceError::internal)?;
+            let reader = BufReader::with_capacity(1 << 20, file);
+            import::parse_json_reader_checked(entity, reader, &ctx, &known)
+        }
         Body::Csv(mut file) => {
             file.rewind().map_err(ServiceError::internal)?;
             let reader = BufReader::with_capacity(1 << 20, file);
@@ -189,14 +247,30 @@ pub fn run(
         }
     };
     let parse_seconds = clock.elapsed().as_secs_f64();
-    let counts = ingest::apply(conn, account, &parsed.batch, started_at, tz)?;
-    let write_seconds = clock.elapsed().as_secs_f64() - parse_seconds;
     let warnings: Vec<Detail> = parsed.warnings.iter().map(detail).collect();
-    run.status = "succeeded".into();
-    run.counts = serde_json::to_string(&counts).unwrap_or_default();
-    run.problems = serde_json::to_string(&warnings).unwrap_or_default();
-    run.finished_at = Some(Utc::now().naive_utc());
-    ImportRun::insert(conn, &run)?;
+    let written = ingest::apply_then(conn, account, &parsed.batch, started_at, tz, |conn, c| {
+        let mut done = run.clone();
+        done.status = "succeeded".into();
+        done.counts = serde_json::to_string(c).unwrap_or_default();
+        done.problems = serde_json::to_string(&warnings).unwrap_or_default();
+        done.finished_at = Some(Utc::now().naive_utc());
+        // In the write transaction: the data and its log row commit together.
+        ImportRun::insert(conn, &done)
+    });
+    let counts = match written {
+        Ok(c) => c,
+        Err(e) => {
+            // Rolled back; the failure is logged outside the transaction.
+            run.problems = serde_json::to_string(&[Detail::field("body", FAILED_ON_THE_SERVER)])
+                .unwrap_or_default();
+            run.finished_at = Some(Utc::now().naive_utc());
+            if let Err(log) = ImportRun::insert(conn, &run) {
+                tracing::error!(error = %log, "could not log a failed import");
+            }
+            return Err(e.into());
+        }
+    };
+    let write_seconds = clock.elapsed().as_secs_f64() - parse_seconds;
     tracing::info!(
         account = %account.id,
         entity = entity.as_str(),

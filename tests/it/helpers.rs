@@ -312,3 +312,125 @@ impl TestApp {
         csrf_in(&html).expect("a logged-in page carries a CSRF token")
     }
 }
+
+/// Counts rows with a query of the form `SELECT count(*) AS n FROM …` on a
+/// new connection of its own (not the server's pool), so it sees only what
+/// is committed, as a restarted server would.
+pub fn count_committed(database_url: &str, sql: &str) -> i64 {
+    use diesel::sql_types::BigInt;
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let (backend, target) = tributary::db::parse_url(database_url);
+    let query = diesel::sql_query(sql);
+    let row: N = match backend {
+        tributary::db::Backend::Postgres => {
+            let mut c = diesel::pg::PgConnection::establish(&target).expect("connect");
+            query.get_result(&mut c).expect("count")
+        }
+        tributary::db::Backend::Sqlite => {
+            let mut c = diesel::sqlite::SqliteConnection::establish(&target).expect("connect");
+            c.batch_execute("PRAGMA busy_timeout = 30000;")
+                .expect("pragma");
+            query.get_result(&mut c).expect("count")
+        }
+    };
+    row.n
+}
+
+/// A fresh database for a server run as a separate process: a SQLite file
+/// in `dir`, or a new PostgreSQL database with `TEST_DATABASE=postgres`
+/// (dropped with this value).
+pub struct FreshDatabase {
+    /// Its `DATABASE_URL`.
+    pub url: String,
+    pg: Option<(String, String)>,
+    /// The connection [`FreshDatabase::write_in_progress`] looks through,
+    /// kept open (opening one per look would load the server it watches).
+    probe: std::sync::Mutex<Option<tributary::db::DbConn>>,
+}
+
+impl FreshDatabase {
+    /// Creates it.
+    pub fn new(dir: &std::path::Path) -> FreshDatabase {
+        if use_postgres() {
+            let admin = postgres_admin_url();
+            let name = format!("trb_test_{}", tributary::crypto::random_token(12));
+            let mut conn =
+                diesel::pg::PgConnection::establish(&admin).expect("connect to PostgreSQL");
+            conn.batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("create test database");
+            FreshDatabase {
+                url: with_database(&admin, &name),
+                pg: Some((admin, name)),
+                probe: Default::default(),
+            }
+        } else {
+            FreshDatabase {
+                url: format!("sqlite://{}", dir.join("test.db").display()),
+                pg: None,
+                probe: Default::default(),
+            }
+        }
+    }
+
+    /// Whether a write transaction is open on it right now, seen from the
+    /// outside: on SQLite the write lock is taken (`BEGIN IMMEDIATE` would
+    /// have to wait); on PostgreSQL another session holds a transaction id
+    /// (it has written).
+    pub fn write_in_progress(&self) -> bool {
+        use diesel::sql_types::BigInt;
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut probe = self.probe.lock().unwrap();
+        if probe.is_none() {
+            let (backend, target) = tributary::db::parse_url(&self.url);
+            *probe = match backend {
+                tributary::db::Backend::Postgres => diesel::pg::PgConnection::establish(&target)
+                    .ok()
+                    .map(tributary::db::DbConn::Pg),
+                tributary::db::Backend::Sqlite => {
+                    diesel::sqlite::SqliteConnection::establish(&target)
+                        .ok()
+                        .map(tributary::db::DbConn::Sqlite)
+                }
+            };
+        }
+        match probe.as_mut() {
+            None => false,
+            Some(tributary::db::DbConn::Pg(c)) => diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+                 AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL",
+            )
+            .get_result::<N>(c)
+            .is_ok_and(|r| r.n > 0),
+            Some(tributary::db::DbConn::Sqlite(c)) => {
+                if c.batch_execute("PRAGMA busy_timeout = 0; BEGIN IMMEDIATE;")
+                    .is_err()
+                {
+                    return true;
+                }
+                let _ = c.batch_execute("ROLLBACK;");
+                false
+            }
+        }
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        self.probe.lock().unwrap().take();
+        if let Some((admin, name)) = self.pg.take() {
+            if let Ok(mut conn) = diesel::pg::PgConnection::establish(&admin) {
+                let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}

@@ -403,3 +403,223 @@ async fn stock_levels_keep_change_points_in_the_account_time_zone() {
         ]
     );
 }
+
+/// entity, JSON batch, the (row, field) the 422 names.
+type RangeCase = (&'static str, Value, (u64, &'static str));
+
+#[actix_web::test]
+async fn numbers_outside_the_documented_ranges_answer_422_naming_row_and_field() {
+    let (app, token, id) = setup().await;
+    let big = "-79228162514264337593543950335";
+    let line = |q: Value| {
+        json!([{"id": "SO-R", "ordered_at": "2026-03-01T10:00:00Z",
+        "lines": [{"id": "1", "variant_id": "V1", "quantity": 1}, {"id": "2", "variant_id": "V1", "quantity": q}]}])
+    };
+    let cases: Vec<RangeCase> = vec![
+        (
+            "stock",
+            json!([{"variant_id": "V1", "warehouse_id": "W1", "on_hand": big, "allocated": "1"}]),
+            (1, "on_hand"),
+        ),
+        (
+            "stock",
+            json!([{"variant_id": "V1", "warehouse_id": "W1", "on_hand": 1, "allocated": "1000000000000"}]),
+            (1, "allocated"),
+        ),
+        (
+            "stock",
+            json!([{"variant_id": "V1", "warehouse_id": "W1", "on_hand": "1e12"}]),
+            (1, "on_hand"),
+        ),
+        (
+            "stock",
+            json!([{"variant_id": "V1", "warehouse_id": "W1", "on_hand": "0.0000001"}]),
+            (1, "on_hand"),
+        ),
+        (
+            "stock",
+            json!([{"variant_id": "V1", "warehouse_id": "W1", "on_hand": "99999999999999999999999999999999"}]),
+            (1, "on_hand"),
+        ),
+        (
+            "sales-orders",
+            line(json!("1000000000000")),
+            (1, "lines[2].quantity"),
+        ),
+        ("sales-orders", line(json!(-1e15)), (1, "lines[2].quantity")),
+        (
+            "vendors",
+            json!([{"id": "VE1", "name": "A"}, {"id": "VE2", "name": "B", "lead_time_days": 3000000000u64}]),
+            (2, "lead_time_days"),
+        ),
+        (
+            "vendors",
+            json!([{"id": "VE1", "name": "A", "lead_time_days": 3651}]),
+            (1, "lead_time_days"),
+        ),
+        (
+            "vendors",
+            json!([{"id": "VE1", "name": "A", "lead_time_days": -1}]),
+            (1, "lead_time_days"),
+        ),
+        (
+            "vendors",
+            json!([{"id": "VE1", "name": "A", "pack_size": 0}]),
+            (1, "pack_size"),
+        ),
+        (
+            "vendors",
+            json!([{"id": "VE1", "name": "A", "minimum_order_quantity": -1}]),
+            (1, "minimum_order_quantity"),
+        ),
+        (
+            "variants",
+            json!([{"id": "V9", "sku": "S9", "lead_time_days": 4000}]),
+            (1, "lead_time_days"),
+        ),
+        (
+            "variants",
+            json!([{"id": "V9", "sku": "S9", "min_stock": -1}]),
+            (1, "min_stock"),
+        ),
+        (
+            "variants",
+            json!([{"id": "V9", "sku": "S9", "cost_price": "12.3456789"}]),
+            (1, "cost_price"),
+        ),
+        (
+            "variants",
+            json!([{"id": "V9", "sku": "S9", "retail_price": 5e12}]),
+            (1, "retail_price"),
+        ),
+        (
+            "variants",
+            json!([{"id": "V9", "sku": "S9", "vendors": [{"vendor_id": "X", "lead_time_days": 99999}]}]),
+            (1, "vendors[1].lead_time_days"),
+        ),
+        (
+            "stock-orders",
+            json!([{"id": "PO-1", "kind": "purchase", "status": "active", "destination_warehouse_id": "W1",
+            "lines": [{"variant_id": "V1", "quantity": 1, "unit_cost": "1000000000000.5"}]}]),
+            (1, "lines[1].unit_cost"),
+        ),
+    ];
+    for (entity, batch, (row, field)) in cases {
+        let (s, b) = app
+            .call(
+                "PUT",
+                &format!("/api/v1/accounts/{id}/{entity}"),
+                Some(&token),
+                Some(batch.clone()),
+            )
+            .await;
+        assert_eq!(s, 422, "{entity} {batch}: {b}");
+        assert_error(&b, "invalid_records");
+        assert!(
+            all_details(&b).contains(&(row, field.to_string())),
+            "{entity} {batch}: {b}"
+        );
+    }
+    // CSV is bounded alike, components included.
+    let (s, b) = csv(
+        &app,
+        &token,
+        &id,
+        "variants",
+        b"id,sku,components\nV9,S9,V1:2000000000000\n",
+    )
+    .await;
+    assert_eq!(s, 422, "{b}");
+    assert_eq!(first_detail(&b), (1, "components".to_string()), "{b}");
+    let (s, b) = csv(
+        &app,
+        &token,
+        &id,
+        "vendors",
+        b"id,name,lead_time_days\nVE1,A,3000000000\n",
+    )
+    .await;
+    assert_eq!(s, 422, "{b}");
+    assert_eq!(first_detail(&b), (1, "lead_time_days".to_string()), "{b}");
+    // The edges of the ranges are accepted.
+    let (s, b) = app
+        .call("PUT", &format!("/api/v1/accounts/{id}/stock"), Some(&token), Some(json!([
+            {"variant_id": "V1", "warehouse_id": "W1", "on_hand": "-999999999999.999999", "allocated": "999999999999.999999"}])))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = app
+        .call("PUT", &format!("/api/v1/accounts/{id}/vendors"), Some(&token), Some(json!([
+            {"id": "VE1", "name": "A", "lead_time_days": 3650, "pack_size": "0.000001", "minimum_order_quantity": 0}])))
+        .await;
+    assert_eq!(s, 200, "{b}");
+}
+
+fn all_details(body: &Value) -> Vec<(u64, String)> {
+    body["error"]["details"]
+        .as_array()
+        .unwrap_or(&vec![])
+        .iter()
+        .map(|d| {
+            (
+                d["row"].as_u64().unwrap(),
+                d["field"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_line_with_a_bad_quantity_and_an_unknown_variant_reports_both() {
+    let (app, token, id) = setup().await;
+    let body = b"id,ordered_at,line_id,variant_id,quantity\n\
+SO-1,2026-03-01T10:00:00Z,1,V1,2\n\
+SO-1,2026-03-01T10:00:00Z,2,V404,two\n\
+SO-2,yesterday,1,V405,1\n";
+    let (s, b) = csv(&app, &token, &id, "sales-orders", body).await;
+    assert_eq!(s, 422, "{b}");
+    assert_eq!(
+        all_details(&b),
+        vec![
+            (2, "variant_id".into()),
+            (2, "quantity".into()),
+            (3, "ordered_at".into()),
+            (3, "variant_id".into())
+        ],
+        "{b}"
+    );
+    let (s, b) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/accounts/{id}/sales-orders"),
+            Some(&token),
+            Some(json!([
+            {"id": "SO-1", "ordered_at": "2026-03-01T10:00:00Z", "warehouse_id": "W404",
+             "lines": [{"id": "1", "variant_id": "V404", "quantity": "two"}]}])),
+        )
+        .await;
+    assert_eq!(s, 422, "{b}");
+    assert_eq!(
+        all_details(&b),
+        vec![
+            (1, "warehouse_id".into()),
+            (1, "lines[1].variant_id".into()),
+            (1, "lines[1].quantity".into())
+        ],
+        "{b}"
+    );
+    let (s, b) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/accounts/{id}/stock"),
+            Some(&token),
+            Some(json!([
+            {"variant_id": "V404", "warehouse_id": "W1", "on_hand": "lots"}])),
+        )
+        .await;
+    assert_eq!(s, 422, "{b}");
+    assert_eq!(
+        all_details(&b),
+        vec![(1, "variant_id".into()), (1, "on_hand".into())],
+        "{b}"
+    );
+}

@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod compat;
 mod demo;
+mod durability;
 mod helpers;
 mod imports;
 mod openapi;
@@ -18,6 +19,7 @@ mod plan_pages;
 mod plans;
 mod real_data;
 mod security;
+mod uploads;
 mod users;
 
 pub use helpers::TestApp;

@@ -1,19 +1,26 @@
 //! Imports into a child account: a JSON batch upsert and a CSV upload per
-//! entity, and the import log. Bodies are read with the configured limit
-//! (413 past it, without reading the rest); CSV bodies are spooled to a
-//! temporary file and parsed from it as a stream.
+//! entity, and the import log. The account and the caller's permission are
+//! checked before any of the body is read; then the import waits for one of
+//! `MAX_CONCURRENT_IMPORTS` slots (up to `IMPORT_WAIT_SECONDS`, then 429 with
+//! `Retry-After`). Bodies of both formats are spooled to a temporary file
+//! with the configured limit (413 past it, without reading the rest) and
+//! parsed from it as a stream. Every import is logged, whatever stopped it.
 
+use std::collections::HashMap;
 use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use futures_util::StreamExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::auth::Caller;
 use crate::db::models::import_run::ImportRun;
 use crate::db::models::Account;
 use crate::import::Entity;
 use crate::services::imports::{self, Body, ImportAnswer, ImportView};
+use crate::services::{Detail, ServiceError};
 use crate::state::AppState;
 use crate::web::api::openapi::ErrorBody;
 use crate::web::api::visible_account;
@@ -36,22 +43,6 @@ pub fn check_declared_length(req: &HttpRequest, limit: u64) -> Result<(), AppErr
         Some(n) if n > limit => Err(too_large(limit)),
         _ => Ok(()),
     }
-}
-
-/// Streams a body into memory, failing with 413 past `limit`.
-pub async fn read_limited(mut payload: web::Payload, limit: u64) -> Result<Vec<u8>, AppError> {
-    let mut out = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| AppError::BadRequest {
-            code: "body_unreadable",
-            message: format!("The request body could not be read: {e}."),
-        })?;
-        if (out.len() + chunk.len()) as u64 > limit {
-            return Err(too_large(limit));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
 }
 
 /// Streams a body (or a stream of chunks) into an anonymous temporary file,
@@ -111,32 +102,198 @@ pub async fn csv_body(
     ))
 }
 
-async fn import(
-    state: web::Data<AppState>,
-    caller: Caller,
-    account: Account,
-    entity: Entity,
-    body: Body,
-    started_at: chrono::DateTime<Utc>,
-) -> Result<HttpResponse, AppError> {
-    let email = caller.email.clone();
-    let answer: ImportAnswer = state
-        .db
-        .run(move |conn| imports::run(conn, &account, &email, entity, body, started_at))
-        .await?;
-    Ok(HttpResponse::Ok().json(answer))
+/// The import slots of each database: at most `MAX_CONCURRENT_IMPORTS`
+/// imports run at once against one database, from the first byte of the
+/// body to the answer. Keyed by the database URL, so servers sharing a
+/// process (the tests) keep their own.
+fn gate(state: &AppState) -> Arc<Semaphore> {
+    static GATES: OnceLock<Mutex<HashMap<String, Arc<Semaphore>>>> = OnceLock::new();
+    let mut gates = GATES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    Arc::clone(
+        gates
+            .entry(state.config.database_url.clone())
+            .or_insert_with(|| {
+                Arc::new(Semaphore::new(
+                    state
+                        .config
+                        .max_concurrent_imports
+                        .clamp(1, Semaphore::MAX_PERMITS),
+                ))
+            }),
+    )
 }
 
-/// The account an import may go to: visible, writable by the caller, a child.
-async fn precheck(
+/// The problems an import refused or failed outside the service is logged
+/// with.
+fn problems_of(err: &AppError) -> Vec<Detail> {
+    match err {
+        AppError::Internal(_) => vec![Detail::field("body", imports::FAILED_ON_THE_SERVER)],
+        AppError::Invalid { details, .. } if !details.is_empty() => details.clone(),
+        other => vec![Detail::field("body", other.to_string())],
+    }
+}
+
+/// An import that passed the account and permission checks and holds an
+/// import slot: from here on, whatever happens to it is logged.
+pub struct Admitted {
+    account: Account,
+    email: String,
+    entity: Entity,
+    format: &'static str,
+    started_at: chrono::DateTime<Utc>,
+    _slot: OwnedSemaphorePermit,
+}
+
+/// Checks that `caller` may import into `account` (visible, writable, a
+/// child) before any of the body is read, then waits for an import slot:
+/// up to `IMPORT_WAIT_SECONDS`, then 429 with `Retry-After` (logged).
+pub async fn admit(
+    state: &AppState,
+    caller: &Caller,
+    account: Account,
+    entity: Entity,
+    format: &'static str,
+    started_at: chrono::DateTime<Utc>,
+) -> Result<Admitted, AppError> {
+    caller.require_write()?;
+    imports::require_child(&account)?;
+    let wait = std::time::Duration::from_secs(state.config.import_wait_seconds);
+    let slot = match tokio::time::timeout(wait, gate(state).acquire_owned()).await {
+        Ok(Ok(slot)) => slot,
+        _ => {
+            let err = AppError::TooMany {
+                message: format!(
+                    "The server is running as many imports as it takes at once (MAX_CONCURRENT_IMPORTS = {}); nothing was written. Send the import again in a little while.",
+                    state.config.max_concurrent_imports
+                ),
+                retry_after: state.config.import_wait_seconds.clamp(1, 60),
+            };
+            log_failure(
+                state,
+                &account.id,
+                &caller.email,
+                entity,
+                format,
+                started_at,
+                &err,
+            )
+            .await;
+            return Err(err);
+        }
+    };
+    Ok(Admitted {
+        account,
+        email: caller.email.clone(),
+        entity,
+        format,
+        started_at,
+        _slot: slot,
+    })
+}
+
+/// Logs an import that failed outside the service (best effort: a failure
+/// to log is itself logged).
+async fn log_failure(
+    state: &AppState,
+    account_id: &str,
+    email: &str,
+    entity: Entity,
+    format: &'static str,
+    started_at: chrono::DateTime<Utc>,
+    err: &AppError,
+) {
+    let problems = problems_of(err);
+    let (account_id, email) = (account_id.to_string(), email.to_string());
+    let logged = state
+        .db
+        .run(move |conn| {
+            imports::log_failed(
+                conn,
+                &account_id,
+                &email,
+                entity,
+                format,
+                started_at,
+                &problems,
+            )
+        })
+        .await;
+    if let Err(e) = logged {
+        tracing::error!(error = %e, "could not log a failed import");
+    }
+}
+
+impl Admitted {
+    /// Logs a refusal of the body (too large, unreadable, not a form) and
+    /// hands the error back.
+    pub async fn refused(&self, state: &AppState, err: AppError) -> AppError {
+        let account = &self.account.id;
+        log_failure(
+            state,
+            account,
+            &self.email,
+            self.entity,
+            self.format,
+            self.started_at,
+            &err,
+        )
+        .await;
+        err
+    }
+
+    /// Runs the import. The service logs what it refuses or fails to write;
+    /// a failure around it (a panic in the write, no connection) is logged
+    /// here.
+    pub async fn run(self, state: &AppState, body: Body) -> Result<ImportAnswer, ServiceError> {
+        let limits = crate::import::Limits {
+            max_field_bytes: state.config.max_field_bytes,
+            max_record_bytes: state.config.max_record_bytes,
+        };
+        let (account, email, entity, started_at) = (
+            self.account.clone(),
+            self.email.clone(),
+            self.entity,
+            self.started_at,
+        );
+        let result = state
+            .db
+            .run(move |conn| {
+                Ok::<_, crate::db::DbError>(imports::run_with_limits(
+                    conn, &account, &email, entity, body, started_at, limits,
+                ))
+            })
+            .await;
+        match result {
+            Ok(answer) => answer,
+            Err(e) => {
+                let err = AppError::Internal(e.to_string());
+                let account = &self.account.id;
+                log_failure(
+                    state,
+                    account,
+                    &self.email,
+                    entity,
+                    self.format,
+                    started_at,
+                    &err,
+                )
+                .await;
+                Err(ServiceError::Internal(e.to_string()))
+            }
+        }
+    }
+}
+
+/// The account an import may go to, or 404 (before anything is read).
+async fn import_account(
     state: &AppState,
     caller: &Caller,
     account_id: String,
 ) -> Result<Account, AppError> {
-    let account = visible_account(state, caller, account_id).await?;
-    caller.require_write()?;
-    imports::require_child(&account)?;
-    Ok(account)
+    visible_account(state, caller, account_id).await
 }
 
 /// JSON batch upsert of one entity (`PUT /api/v1/accounts/{id}/<entity>`).
@@ -149,19 +306,19 @@ pub async fn put_json(
     entity: Entity,
 ) -> Result<HttpResponse, AppError> {
     let started_at = Utc::now();
-    let account = precheck(&state, &caller, path.into_inner()).await?;
+    let account = import_account(&state, &caller, path.into_inner()).await?;
+    let admitted = admit(&state, &caller, account, entity, "json", started_at).await?;
     let limit = state.config.max_upload_bytes;
-    check_declared_length(&req, limit)?;
-    let bytes = read_limited(payload, limit).await?;
-    import(
-        state,
-        caller,
-        account,
-        entity,
-        Body::Json(bytes),
-        started_at,
-    )
-    .await
+    let spooled = match check_declared_length(&req, limit) {
+        Ok(()) => spool(payload, limit).await,
+        Err(e) => Err(e),
+    };
+    let file = match spooled {
+        Ok(f) => f,
+        Err(e) => return Err(admitted.refused(&state, e).await),
+    };
+    let answer = admitted.run(&state, Body::Json(file)).await?;
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 /// CSV upload of one entity (`POST /api/v1/accounts/{id}/imports/<entity>`).
@@ -174,9 +331,14 @@ pub async fn post_csv(
     entity: Entity,
 ) -> Result<HttpResponse, AppError> {
     let started_at = Utc::now();
-    let account = precheck(&state, &caller, path.into_inner()).await?;
-    let file = csv_body(&req, payload, state.config.max_upload_bytes).await?;
-    import(state, caller, account, entity, Body::Csv(file), started_at).await
+    let account = import_account(&state, &caller, path.into_inner()).await?;
+    let admitted = admit(&state, &caller, account, entity, "csv", started_at).await?;
+    let file = match csv_body(&req, payload, state.config.max_upload_bytes).await {
+        Ok(f) => f,
+        Err(e) => return Err(admitted.refused(&state, e).await),
+    };
+    let answer = admitted.run(&state, Body::Csv(file)).await?;
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 /// The account's imports, newest first.
@@ -196,25 +358,54 @@ pub async fn list(
     Ok(web::Json(runs.iter().map(ImportView::from).collect()))
 }
 
+/// The documented ranges of imported values (also in `docs/imports.md`).
+macro_rules! ranges {
+    () => {
+        "Ranges: every quantity, stock figure (on_hand, allocated, min_stock, max_stock), \
+pack size, minimum order quantity and amount of money (prices, costs) is a decimal with |x| < 10^12 \
+and at most 6 decimal places (trailing zeros do not count); lead times are whole days from 0 to 3650; \
+pack_size > 0, minimum_order_quantity >= 0, min_stock and max_stock >= 0 (min_stock <= max_stock), \
+allocated >= 0, stock-order line quantity > 0. One CSV cell or JSON string holds at most \
+MAX_FIELD_BYTES (default 65536) bytes, one CSV row or JSON batch element at most MAX_RECORD_BYTES \
+(default 4194304). A value out of range answers 422 naming its row and field."
+    };
+}
+
 macro_rules! entity_routes {
     ($( $entity:expr, $json_fn:ident, $csv_fn:ident, $json_path:literal, $csv_path:literal, $name:literal );* $(;)?) => {
         $(
             #[doc = concat!("JSON batch upsert of ", $name, ": a JSON array of records; all-or-nothing.")]
+            #[doc = ""]
+            #[doc = ranges!()]
             #[utoipa::path(put, path = $json_path, tag = "imports",
                 params(("id" = String, Path, description = "Child account id")),
                 request_body(content = Vec<Object>, content_type = "application/json"),
-                responses((status = 200, body = ImportAnswer), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-                    (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+                responses((status = 200, body = ImportAnswer, description = "Imported; the counts and the log entry"),
+                    (status = 400, body = ErrorBody, description = "Not JSON"),
+                    (status = 403, body = ErrorBody, description = "The caller may not write"),
+                    (status = 404, body = ErrorBody, description = "No such account"),
+                    (status = 409, body = ErrorBody, description = "A master account holds no data"),
+                    (status = 413, body = ErrorBody, description = "Larger than MAX_UPLOAD_BYTES"),
+                    (status = 422, body = ErrorBody, description = "Invalid records (every problem by row and field), a value out of range, or a field or record over its size cap"),
+                    (status = 429, body = ErrorBody, description = "MAX_CONCURRENT_IMPORTS imports are running; try again after Retry-After seconds")))]
             pub async fn $json_fn(state: web::Data<AppState>, caller: Caller, req: HttpRequest, path: web::Path<String>, payload: web::Payload) -> Result<HttpResponse, AppError> {
                 put_json(state, caller, req, path, payload, $entity).await
             }
 
             #[doc = concat!("CSV upload of ", $name, ": the raw body (`text/csv`) or the `file` field of a multipart form; all-or-nothing.")]
+            #[doc = ""]
+            #[doc = ranges!()]
             #[utoipa::path(post, path = $csv_path, tag = "imports",
                 params(("id" = String, Path, description = "Child account id")),
                 request_body(content = String, content_type = "text/csv"),
-                responses((status = 200, body = ImportAnswer), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-                    (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+                responses((status = 200, body = ImportAnswer, description = "Imported; the counts and the log entry"),
+                    (status = 400, body = ErrorBody, description = "Not readable CSV (not UTF-8, JSON sent as CSV)"),
+                    (status = 403, body = ErrorBody, description = "The caller may not write"),
+                    (status = 404, body = ErrorBody, description = "No such account"),
+                    (status = 409, body = ErrorBody, description = "A master account holds no data"),
+                    (status = 413, body = ErrorBody, description = "Larger than MAX_UPLOAD_BYTES"),
+                    (status = 422, body = ErrorBody, description = "Invalid records (every problem by row and field), a value out of range, or a cell or row over its size cap"),
+                    (status = 429, body = ErrorBody, description = "MAX_CONCURRENT_IMPORTS imports are running; try again after Retry-After seconds")))]
             pub async fn $csv_fn(state: web::Data<AppState>, caller: Caller, req: HttpRequest, path: web::Path<String>, payload: web::Payload) -> Result<HttpResponse, AppError> {
                 post_csv(state, caller, req, path, payload, $entity).await
             }

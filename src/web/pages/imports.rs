@@ -1,7 +1,8 @@
 //! `/accounts/{id}/imports`: a form per entity with its template CSV, the
 //! upload (multipart form with the CSRF token before the file; script adds
 //! an upload progress bar), the result or every row error, and the import
-//! log.
+//! log. The account and the caller's permission are checked before the
+//! upload is read.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -10,10 +11,10 @@ use futures_util::StreamExt;
 
 use crate::db::models::import_run::ImportRun;
 use crate::import::Entity;
-use crate::services::imports::{self, Body, ImportAnswer, ImportView};
+use crate::services::imports::{Body, ImportAnswer, ImportView};
 use crate::services::{Detail, ServiceError};
 use crate::state::AppState;
-use crate::web::api::imports::{check_declared_length, spool};
+use crate::web::api::imports::{admit, check_declared_length, spool};
 use crate::web::error::AppError;
 use crate::web::extractors::PageCaller;
 use crate::web::pages::{check_csrf, render, shell, Shell};
@@ -126,7 +127,9 @@ pub async fn index(
     page(&state, &req, &caller, path.into_inner(), None).await
 }
 
-/// Takes an upload from the page.
+/// Takes an upload from the page. The account and the caller's permission
+/// are checked, and an import slot taken, before any of the body is read;
+/// then the CSRF token (the form's first field) and the file, spooled.
 pub async fn upload(
     state: web::Data<AppState>,
     caller: PageCaller,
@@ -138,53 +141,13 @@ pub async fn upload(
     let (account_id, slug) = path.into_inner();
     let entity =
         Entity::parse(&slug).ok_or_else(|| AppError::NotFound("No such import.".into()))?;
-    let limit = state.config.max_upload_bytes;
-    check_declared_length(&req, limit)?;
-    let mut form = actix_multipart::Multipart::new(req.headers(), payload);
-    let mut csrf_ok = false;
-    let mut file = None;
-    while let Some(field) = form.next().await {
-        let mut field = field.map_err(|e| AppError::BadRequest {
-            code: "malformed_body",
-            message: format!("The form could not be read: {e}."),
-        })?;
-        match field.name() {
-            Some("csrf_token") => {
-                let mut token = Vec::new();
-                while let Some(chunk) = field.next().await {
-                    let chunk = chunk.map_err(|e| AppError::BadRequest {
-                        code: "malformed_body",
-                        message: e.to_string(),
-                    })?;
-                    token.extend_from_slice(&chunk);
-                    if token.len() > 200 {
-                        break;
-                    }
-                }
-                check_csrf(&state, &req, &String::from_utf8_lossy(&token))?;
-                csrf_ok = true;
-            }
-            Some("file") if csrf_ok => {
-                file = Some(spool(field, limit).await?);
-                break;
-            }
-            Some("file") => check_csrf(&state, &req, "")?,
-            _ => {}
-        }
-    }
-    let Some(file) = file else {
-        return Err(AppError::invalid_field(
-            "file",
-            "choose a CSV file to upload",
-        ));
-    };
     let account = crate::web::api::visible_account(&state, &caller, account_id.clone()).await?;
-    caller.require_write()?;
-    let email = caller.email.clone();
-    let result = state
-        .db
-        .run(move |conn| imports::run(conn, &account, &email, entity, Body::Csv(file), started_at))
-        .await;
+    let admitted = admit(&state, &caller, account, entity, "csv", started_at).await?;
+    let file = match read_form(&state, &req, payload).await {
+        Ok(file) => file,
+        Err(e) => return Err(admitted.refused(&state, e).await),
+    };
+    let result = admitted.run(&state, Body::Csv(file)).await;
     let outcome = match result {
         Ok(answer) => Outcome {
             label: label(entity).into(),
@@ -207,4 +170,46 @@ pub async fn upload(
         }
     };
     page(&state, &req, &caller, account_id, Some(outcome)).await
+}
+
+/// Reads the upload form: the CSRF token first, then the file, spooled.
+async fn read_form(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<std::fs::File, AppError> {
+    let limit = state.config.max_upload_bytes;
+    check_declared_length(req, limit)?;
+    let mut form = actix_multipart::Multipart::new(req.headers(), payload);
+    let mut csrf_ok = false;
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(|e| AppError::BadRequest {
+            code: "malformed_body",
+            message: format!("The form could not be read: {e}."),
+        })?;
+        match field.name() {
+            Some("csrf_token") => {
+                let mut token = Vec::new();
+                while let Some(chunk) = field.next().await {
+                    let chunk = chunk.map_err(|e| AppError::BadRequest {
+                        code: "malformed_body",
+                        message: e.to_string(),
+                    })?;
+                    token.extend_from_slice(&chunk);
+                    if token.len() > 200 {
+                        break;
+                    }
+                }
+                check_csrf(state, req, &String::from_utf8_lossy(&token))?;
+                csrf_ok = true;
+            }
+            Some("file") if csrf_ok => return spool(field, limit).await,
+            Some("file") => check_csrf(state, req, "")?,
+            _ => {}
+        }
+    }
+    Err(AppError::invalid_field(
+        "file",
+        "choose a CSV file to upload",
+    ))
 }
