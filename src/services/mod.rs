@@ -3,6 +3,7 @@
 //! its errors onto the error body) and never reads the application state.
 
 pub mod accounts;
+pub mod demand;
 pub mod error;
 pub mod imports;
 pub mod plans;
