@@ -203,7 +203,7 @@ pub struct Demand {
     pub accounts: Vec<AccountRef>,
     /// History per period, first sale to yesterday.
     pub history: Vec<HistoryRow>,
-    /// Sale lines, newest first, at most [`MAX_SALES`].
+    /// Sale lines, newest first (the API: at most [`MAX_SALES`]).
     pub sales: Vec<SaleRow>,
     /// Every sale line counted.
     pub sales_total: usize,
@@ -405,14 +405,15 @@ fn buckets(period: Period, start: NaiveDate, len: usize) -> Vec<(String, NaiveDa
 }
 
 /// The demand analysis of SKU `sku_text` (matched after normalisation) in
-/// `account` on planning date `today`; `None` when the account has no such
-/// SKU.
+/// `account` on planning date `today`, listing at most `max_sales` sale
+/// lines (the API: [`MAX_SALES`]); `None` when the account has no such SKU.
 pub fn analyse(
     conn: &mut DbConn,
     account: &Account,
     sku_text: &str,
     today: NaiveDate,
     period: Period,
+    max_sales: usize,
 ) -> Result<Option<Demand>, ServiceError> {
     let key = sku::normalise(sku_text);
     let members = members(conn, account, &key)?;
@@ -444,10 +445,10 @@ pub fn analyse(
             sales.push((
                 l.ordered_at,
                 SaleRow {
-                    ordered_at: l.ordered_at.and_utc().to_rfc3339_opts(
-                        chrono::SecondsFormat::Secs,
-                        true,
-                    ),
+                    ordered_at: l
+                        .ordered_at
+                        .and_utc()
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                     day,
                     account_id: m.account.id.clone(),
                     account_name: m.account.name.clone(),
@@ -480,7 +481,7 @@ pub fn analyse(
             .then_with(|| a.1.line_id.cmp(&b.1.line_id))
     });
     let sales_total = sales.len();
-    let sales: Vec<SaleRow> = sales.into_iter().take(MAX_SALES).map(|(_, s)| s).collect();
+    let sales: Vec<SaleRow> = sales.into_iter().take(max_sales).map(|(_, s)| s).collect();
 
     // The daily series: first counted sale to yesterday.
     let start = counted.iter().map(|c| c.0).min().unwrap_or(today);
@@ -544,7 +545,11 @@ pub fn analyse(
                 .iter()
                 .map(|a| (a.account_id.clone(), 0.0))
                 .collect();
-            for (mi, m) in members.iter().enumerate().filter(|(_, m)| m.sales_count(None)) {
+            for (mi, m) in members
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.sales_count(None))
+            {
                 let q: f64 = days.iter().map(|&d| per_member[mi][d]).sum();
                 *by_account.entry(m.account.id.clone()).or_default() += q;
             }

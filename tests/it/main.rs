@@ -8,6 +8,7 @@ mod api_keys;
 mod auth;
 mod browser;
 mod cli;
+mod demand;
 mod demo;
 mod helpers;
 mod imports;

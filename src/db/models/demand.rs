@@ -13,7 +13,11 @@ pub use super::records::VariantRow;
 
 /// The live variants of an account whose normalised SKU is `key`, oldest
 /// first (the first one carries the key in a plan; later ones are duplicates).
-pub fn variants_by_sku(conn: &mut DbConn, account: &str, key: &str) -> QueryResult<Vec<VariantRow>> {
+pub fn variants_by_sku(
+    conn: &mut DbConn,
+    account: &str,
+    key: &str,
+) -> QueryResult<Vec<VariantRow>> {
     variants::table
         .filter(variants::account_id.eq(account))
         .filter(variants::sku_norm.eq(key))
