@@ -496,3 +496,105 @@ async fn past_forecasts_are_scored_out_of_sample_and_skus_are_percent_encoded() 
     assert_eq!(b["safety_stock"], 0.0);
     assert_eq!(b["reorder_point"], 28.0, "14 days × 2");
 }
+
+fn cookie_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .build()
+        .unwrap()
+}
+
+async fn logged_in(app: &TestApp) -> reqwest::Client {
+    let client = cookie_client();
+    let resp = client
+        .post(app.url("/login"))
+        .form(&[
+            ("email", "admin@acme.example"),
+            ("password", "correct horse"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    client
+}
+
+#[actix_web::test]
+async fn the_page_draws_the_chart_as_svg_and_lists_lines_by_account() {
+    let org = org().await;
+    let client = logged_in(&org.app).await;
+    let resp = client
+        .get(org.app.url(&format!(
+            "/accounts/{}/demand/ts-red-m?period=week",
+            org.master
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("<svg id=\"demand-chart\""), "{html}");
+    // Stacked by child: W06 holds a bar of each; W08 is shaded (2 days out).
+    assert_eq!(
+        html.matches("class=\"bar acc0\"").count(),
+        2,
+        "Shop: W06, W07"
+    );
+    assert_eq!(
+        html.matches("class=\"bar acc1\"").count(),
+        2,
+        "Wholesale: W06, W09"
+    );
+    assert!(html.contains("2026-W08: 2 day(s) out of stock"));
+    assert!(html.contains("id=\"planning-date\""));
+    assert!(html.contains("class=\"band\""));
+    assert!(html.contains("<th>Account</th>"));
+    assert_eq!(
+        html.matches("<tr class=\"").count(),
+        8 + 1,
+        "8 lines + chosen candidate"
+    );
+    assert!(html.contains("<tr class=\"cancelled\">"));
+    assert!(html.contains("<tr class=\"removed\">"));
+    assert!(!html.contains("<script>") && !html.contains("style=") && !html.contains(" onclick"));
+    // The search box redirects to the SKU's page; a child that does not
+    // sell a SKU says so.
+    let resp = client
+        .get(
+            org.app
+                .url(&format!("/accounts/{}/demand?sku=TS-RED-M", org.shop)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.url().path(),
+        format!("/accounts/{}/demand/TS-RED-M", org.shop)
+    );
+    let resp = client
+        .get(org.app.url(&format!(
+            "/accounts/switch?id={}&sku=%3Cb%3Enope",
+            org.wholesale
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("is not sold in Wholesale"), "{html}");
+    assert!(
+        html.contains("b&#62;nope") && !html.contains("<b>nope"),
+        "escaped"
+    );
+    let resp = client
+        .get(org.app.url(&format!(
+            "/accounts/{}/demand/TS-RED-M?format=csv",
+            org.master
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap().lines().count(), 9);
+}

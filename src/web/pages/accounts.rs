@@ -237,11 +237,20 @@ pub async fn show(
 pub struct SwitchQuery {
     /// Account to view.
     pub id: Option<String>,
+    /// A SKU in view (the demand page): open the same SKU in the chosen
+    /// account (which says so if it does not sell it).
+    pub sku: Option<String>,
 }
 
 /// The switcher without script: redirects to the chosen account.
 pub async fn switch(query: web::Query<SwitchQuery>) -> HttpResponse {
+    let sku = query.sku.as_deref().filter(|s| !s.is_empty());
     match query.id.as_deref().filter(|s| !s.is_empty()) {
+        Some(id) if sku.is_some() => redirect(&format!(
+            "/accounts/{}/demand/{}",
+            crate::web::pages::demand::encode_segment(id),
+            crate::web::pages::demand::encode_segment(sku.unwrap_or_default())
+        )),
         Some(id) => redirect(&format!("/accounts/{}", crate::web::pages::urlencode(id))),
         None => redirect("/accounts"),
     }

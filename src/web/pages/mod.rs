@@ -4,6 +4,7 @@
 //! bound to the session.
 
 pub mod accounts;
+pub mod demand;
 pub mod imports;
 pub mod login;
 
@@ -27,6 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/accounts/switch", web::get().to(accounts::switch))
         .route("/accounts/{id}", web::get().to(accounts::show))
         .route("/accounts/{id}/imports", web::get().to(imports::index))
+        .route("/accounts/{id}/demand", web::get().to(demand::search))
+        .route("/accounts/{id}/demand/{sku}", web::get().to(demand::show))
         .route(
             "/accounts/{id}/imports/{entity}",
             web::post().to(imports::upload),
