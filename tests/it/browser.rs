@@ -12,7 +12,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 
 use crate::TestApp;
 
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     port: u16,
 }
@@ -24,7 +24,7 @@ impl Drop for Driver {
     }
 }
 
-fn start_driver() -> Option<Driver> {
+pub(crate) fn start_driver() -> Option<Driver> {
     if std::env::var("TRIBUTARY_SKIP_BROWSER").is_ok_and(|v| v == "1") {
         eprintln!("TRIBUTARY_SKIP_BROWSER=1: browser test skipped");
         return None;
@@ -49,7 +49,7 @@ fn start_driver() -> Option<Driver> {
     Some(Driver { child, port })
 }
 
-async fn browser(driver: &Driver) -> Client {
+pub(crate) async fn browser(driver: &Driver) -> Client {
     let profile = tempfile::tempdir().unwrap().keep();
     let caps = serde_json::json!({
         "goog:chromeOptions": {
@@ -132,7 +132,7 @@ async fn log_in_and_switch_between_master_and_children() {
 
 /// Fills and submits the login form (from wherever the browser is, or the
 /// login page) and waits for the accounts page.
-async fn log_in(c: &Client, app: &TestApp) {
+pub(crate) async fn log_in(c: &Client, app: &TestApp) {
     if !c.current_url().await.unwrap().path().starts_with("/login") {
         c.goto(&app.url("/login")).await.unwrap();
     }

@@ -598,3 +598,91 @@ async fn the_page_draws_the_chart_as_svg_and_lists_lines_by_account() {
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.text().await.unwrap().lines().count(), 9);
 }
+
+#[actix_web::test]
+async fn in_a_browser_the_chart_is_svg_periods_switch_and_the_account_stays_on_the_sku() {
+    use fantoccini::Locator;
+    let Some(driver) = crate::browser::start_driver() else {
+        return;
+    };
+    let org = org().await;
+    let c = crate::browser::browser(&driver).await;
+    crate::browser::log_in(&c, &org.app).await;
+    c.goto(
+        &org.app
+            .url(&format!("/accounts/{}/demand/ts-red-m", org.master)),
+    )
+    .await
+    .unwrap();
+    let bars = c
+        .find_all(Locator::Css("svg#demand-chart rect.bar"))
+        .await
+        .unwrap();
+    assert_eq!(bars.len(), 5, "3 Feb: both; 10, 11: shop; 24: wholesale");
+    let shaded = c
+        .find_all(Locator::Css("svg#demand-chart rect.stockout"))
+        .await
+        .unwrap();
+    assert_eq!(shaded.len(), 2, "16 and 17 February");
+    let heads = c.find_all(Locator::Css("#sales thead th")).await.unwrap();
+    assert_eq!(heads[2].text().await.unwrap(), "Account");
+    let first = c
+        .find_all(Locator::Css("#sales tbody tr:last-child td"))
+        .await
+        .unwrap();
+    assert_eq!(first[2].text().await.unwrap(), "Shop");
+    assert_eq!(first[1].text().await.unwrap(), "2026-02-03");
+    // The period switch.
+    c.find(Locator::LinkText("Month"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let month = c
+        .wait()
+        .for_element(Locator::Css("#period-switch a.current"))
+        .await
+        .unwrap();
+    assert_eq!(month.text().await.unwrap(), "Month");
+    assert_eq!(
+        c.find_all(Locator::Css("svg#demand-chart rect.bar"))
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "February: one segment per child"
+    );
+    let csv = c
+        .find(Locator::Css("#sales-csv"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(csv.ends_with("/demand/ts-red-m?format=csv"), "{csv}");
+    // Switching account keeps the SKU.
+    c.find(Locator::Css("#account-select"))
+        .await
+        .unwrap()
+        .select_by_value(&org.wholesale)
+        .await
+        .unwrap();
+    c.wait()
+        .for_url(
+            &url::Url::parse(
+                &org.app
+                    .url(&format!("/accounts/{}/demand/ts-red-m", org.wholesale)),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let rows = c.find_all(Locator::Css("#sales tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 4);
+    if let Ok(png) = c.screenshot().await {
+        let _ = std::fs::write(std::env::temp_dir().join("tributary-demand.png"), png);
+    }
+    c.close().await.unwrap();
+}
