@@ -59,7 +59,7 @@ fn order(id: &str, at: &str, qty: i64, extra: Value) -> Value {
     o
 }
 
-pub(crate) async fn org() -> Org {
+async fn org() -> Org {
     let app = TestApp::spawn_with(|c| c.today = Some(TODAY.parse().unwrap())).await;
     let token = app.admin("Acme").await;
     let shop = child(&app, &token, "Shop", "Pacific/Auckland").await["id"]
