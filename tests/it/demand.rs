@@ -686,3 +686,55 @@ async fn in_a_browser_the_chart_is_svg_periods_switch_and_the_account_stays_on_t
     }
     c.close().await.unwrap();
 }
+
+#[actix_web::test]
+async fn the_sale_lines_table_is_paged() {
+    let app = TestApp::spawn_with(|c| c.today = Some(TODAY.parse().unwrap())).await;
+    let token = app.admin("Acme").await;
+    let acc = child(&app, &token, "Shop", "UTC").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    put(
+        &app,
+        &token,
+        &acc,
+        "warehouses",
+        json!([{"id": "W1", "name": "Main"}]),
+    )
+    .await;
+    put(
+        &app,
+        &token,
+        &acc,
+        "variants",
+        json!([{"id": "V1", "sku": "P-1"}]),
+    )
+    .await;
+    let start: chrono::NaiveDate = "2025-10-02".parse().unwrap();
+    let orders: Vec<Value> = (0..150)
+        .map(|d| {
+            let day = start + chrono::Duration::days(d);
+            order(
+                &format!("O{d:03}"),
+                &format!("{day}T12:00:00Z"),
+                1,
+                json!({}),
+            )
+        })
+        .collect();
+    put(&app, &token, &acc, "sales-orders", Value::Array(orders)).await;
+    let client = logged_in(&app).await;
+    let page = |n: u32| {
+        let url = app.url(&format!("/accounts/{acc}/demand/p-1?period=month&page={n}"));
+        let client = client.clone();
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let first = page(1).await;
+    assert_eq!(first.matches("<tr class=\"counted\">").count(), 100);
+    assert!(first.contains("Page 1 of 2") && first.contains("<td>O149</td>"));
+    let second = page(2).await;
+    assert_eq!(second.matches("<tr class=\"counted\">").count(), 50);
+    assert!(second.contains("Page 2 of 2") && second.contains("<td>O000</td>"));
+    assert!(second.contains("rel=\"prev\""));
+}
