@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod compat;
+pub mod demand;
 pub mod error;
 pub mod imports;
 pub mod plans;

@@ -340,7 +340,7 @@ struct LineInput {
 
 /// Available on each day of `days` for a set of warehouses' change points:
 /// `None` where no warehouse has a known level yet.
-fn known_available(
+pub(crate) fn known_available(
     points: &[&Vec<(NaiveDate, f64)>],
     start: NaiveDate,
     len: usize,

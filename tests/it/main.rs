@@ -9,6 +9,7 @@ mod auth;
 mod browser;
 mod cli;
 mod compat;
+mod demand;
 mod demo;
 mod durability;
 mod helpers;

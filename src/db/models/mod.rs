@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod api_key;
+pub mod demand;
 pub mod import_run;
 pub mod organisation;
 pub mod planning;

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod auth;
+pub mod demand;
 pub mod imports;
 pub mod openapi;
 pub mod plans;
@@ -33,7 +34,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/accounts/{id}", web::get().to(accounts::get))
         .route("/accounts/{id}", web::patch().to(accounts::update))
         .configure(imports::configure)
-        .configure(plans::configure);
+        .configure(plans::configure)
+        .configure(demand::configure);
 }
 
 /// Loads an account the caller may see, or 404.

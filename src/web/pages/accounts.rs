@@ -239,6 +239,9 @@ pub struct SwitchQuery {
     pub id: Option<String>,
     /// The view to keep (e.g. `order-plan`), from the page it was on.
     pub view: Option<String>,
+    /// A SKU in view (the demand page): open the same SKU in the chosen
+    /// account (which says so if it does not sell it).
+    pub sku: Option<String>,
 }
 
 /// The views the switcher may keep: the known pages of an account.
@@ -247,22 +250,27 @@ fn keepable(view: &str) -> bool {
     ["order-plan", "imports", "demand"].contains(&first)
         && !view.contains("..")
         && !view.contains('\\')
-        && view.chars().all(|c| !c.is_control())
+        && view.chars().all(|c| !c.is_control() && !c.is_whitespace())
 }
 
 /// The switcher: redirects to the chosen account, keeping the view (the
 /// order plan of one account → the order plan of the chosen one).
 pub async fn switch(query: web::Query<SwitchQuery>) -> HttpResponse {
     let view = query.view.as_deref().unwrap_or_default();
+    let sku = query.sku.as_deref().filter(|s| !s.is_empty());
     match query.id.as_deref().filter(|s| !s.is_empty()) {
-        Some(id) if keepable(view) => {
-            let rest: Vec<String> = view.split('/').map(crate::web::pages::urlencode).collect();
-            redirect(&format!(
-                "/accounts/{}/{}",
-                crate::web::pages::urlencode(id),
-                rest.join("/")
-            ))
-        }
+        Some(id) if sku.is_some() => redirect(&format!(
+            "/accounts/{}/demand/{}",
+            crate::web::pages::demand::encode_segment(id),
+            crate::web::pages::demand::encode_segment(sku.unwrap_or_default())
+        )),
+        // The view is the page's own (already encoded) path after the
+        // account id: keep it as it is.
+        Some(id) if keepable(view) && !view.starts_with("demand") => redirect(&format!(
+            "/accounts/{}/{}",
+            crate::web::pages::urlencode(id),
+            view
+        )),
         Some(id) => redirect(&format!("/accounts/{}", crate::web::pages::urlencode(id))),
         None => redirect("/accounts"),
     }

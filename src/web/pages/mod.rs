@@ -6,6 +6,7 @@
 //! style: the Content-Security-Policy set in `startup` forbids them.
 
 pub mod accounts;
+pub mod demand;
 pub mod imports;
 pub mod login;
 pub mod plans;
@@ -30,6 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/accounts/switch", web::get().to(accounts::switch))
         .route("/accounts/{id}", web::get().to(accounts::show))
         .route("/accounts/{id}/imports", web::get().to(imports::index))
+        .route("/accounts/{id}/demand", web::get().to(demand::search))
+        .route("/accounts/{id}/demand/{sku}", web::get().to(demand::show))
         .route(
             "/accounts/{id}/order-plan",
             web::get().to(plans::order_plan),

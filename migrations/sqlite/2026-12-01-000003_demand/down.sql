@@ -1,0 +1,1 @@
+DROP INDEX sales_order_lines_variant;
