@@ -81,7 +81,7 @@ fn variant_skus(c: usize, n: usize) -> Vec<String> {
         .map(|i| {
             if i < shared {
                 let code = format!("sku-{i:06}");
-                if c % 2 == 0 {
+                if c.is_multiple_of(2) {
                     code.to_uppercase()
                 } else {
                     code
