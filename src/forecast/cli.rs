@@ -204,8 +204,10 @@ pub fn read_long_csv(path: &std::path::Path) -> Result<LongData> {
     let mut order: Vec<String> = Vec::new();
     let mut rows: HashMap<String, Vec<(NaiveDate, f64)>> = HashMap::new();
     let mut format: Option<DateFormat> = None;
-    for (line, rec) in rdr.records().enumerate() {
+    for (i, rec) in rdr.records().enumerate() {
         let rec = rec?;
+        // Line of the file the record starts on (1 = the header), for error messages.
+        let line = rec.position().map_or(i as u64 + 2, |p| p.line()) as usize - 2;
         let id = rec.get(ci).unwrap_or("");
         let p = rec.get(cp).unwrap_or("");
         let q = rec.get(cq).unwrap_or("");
@@ -225,6 +227,12 @@ pub fn read_long_csv(path: &std::path::Path) -> Result<LongData> {
             q.parse()
                 .with_context(|| format!("line {}: bad quantity {q:?}", line + 2))?
         };
+        if !v.is_finite() {
+            bail!(
+                "line {}: field quantity is {q:?}, not a finite number (NaN and infinity are refused)",
+                line + 2
+            );
+        }
         match rows.get_mut(id) {
             Some(r) => r.push((d, v)),
             None => {

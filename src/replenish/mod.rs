@@ -187,14 +187,21 @@ fn day_demand(fc: &[f64], d: usize) -> f64 {
     fc.get(d).or(fc.last()).copied().unwrap_or(0.0).max(0.0)
 }
 
-/// Forecast demand over `days` days from today (fractional days count proportionally).
+/// Forecast demand over `days` days from today (fractional days count proportionally). Days
+/// beyond the forecast repeat its last value, in closed form, so any span costs at most one
+/// pass over the forecast.
 pub fn demand_over(fc: &[f64], days: f64) -> f64 {
-    let days = days.max(0.0);
-    let whole = days.floor() as usize;
-    let mut s: f64 = (0..whole).map(|d| day_demand(fc, d)).sum();
-    let frac = days - whole as f64;
+    let days = if days.is_finite() { days.max(0.0) } else { 0.0 };
+    let whole = days.floor();
+    let len = fc.len();
+    let inside = (whole.min(len as f64)) as usize;
+    let mut s: f64 = (0..inside).map(|d| day_demand(fc, d)).sum();
+    if whole > len as f64 {
+        s += (whole - len as f64) * day_demand(fc, len);
+    }
+    let frac = days - whole;
     if frac > 0.0 {
-        s += frac * day_demand(fc, whole);
+        s += frac * day_demand(fc, whole as usize);
     }
     s
 }
@@ -202,7 +209,8 @@ pub fn demand_over(fc: &[f64], days: f64) -> f64 {
 /// Rounds `q` up to a multiple of `pack` (whole units if there is no pack size).
 fn round_up(q: f64, pack: Option<f64>) -> f64 {
     match pack {
-        Some(p) if p > 0.0 => (q / p - 1e-9).ceil().max(0.0) * p,
+        Some(p) if p > 0.0 && (q / p).is_finite() => (q / p - 1e-9).ceil().max(0.0) * p,
+        Some(p) if p > 0.0 => q.max(0.0),
         _ => (q - 1e-9).ceil().max(0.0),
     }
 }
@@ -210,7 +218,8 @@ fn round_up(q: f64, pack: Option<f64>) -> f64 {
 /// Rounds `q` down to a multiple of `pack` (whole units if there is no pack size).
 fn round_down(q: f64, pack: Option<f64>) -> f64 {
     match pack {
-        Some(p) if p > 0.0 => (q / p + 1e-9).floor().max(0.0) * p,
+        Some(p) if p > 0.0 && (q / p).is_finite() => (q / p + 1e-9).floor().max(0.0) * p,
+        Some(p) if p > 0.0 => q.max(0.0),
         _ => (q + 1e-9).floor().max(0.0),
     }
 }
@@ -402,16 +411,7 @@ pub fn plan(input: &PlanInput) -> Plan {
     // Order-by day: first day within the planning period on which projected stock falls below
     // safety stock, minus the lead time, never before today.
     let horizon = period.ceil() as usize;
-    let mut stock = avail;
-    let mut below: Option<usize> = None;
-    for d in 0..horizon {
-        stock += arrivals(input.open_orders, d);
-        stock -= day_demand(fc, d);
-        if stock < safety_stock {
-            below = Some(d);
-            break;
-        }
-    }
+    let below = first_day_below(avail, input.open_orders, fc, safety_stock, horizon);
     let order_by_day = below.map(|d| ((d as f64 - lt).floor() as i64).max(0));
     match (below, order_by_day) {
         (Some(d), Some(o)) => say(
@@ -448,6 +448,62 @@ pub fn plan(input: &PlanInput) -> Plan {
         days_of_cover,
         explanation: ex,
     }
+}
+
+/// First day `d < horizon` at whose end projected stock (available + arrivals on or before `d`
+/// − forecast demand of days `0..=d`) is below `threshold`. Day by day while the forecast
+/// varies; beyond it, where daily demand is constant, segment by segment between arrivals in
+/// closed form, so a span of any length costs O(forecast + orders).
+fn first_day_below(
+    available: f64,
+    orders: &[OpenOrder],
+    fc: &[f64],
+    threshold: f64,
+    horizon: usize,
+) -> Option<usize> {
+    let mut days: Vec<(usize, f64)> = orders
+        .iter()
+        .map(|o| (o.expected_day.max(0) as usize, o.quantity))
+        .collect();
+    days.sort_by_key(|d| d.0);
+    let mut next = 0;
+    let mut stock = available;
+    let explicit = horizon.min(fc.len());
+    for d in 0..explicit {
+        while next < days.len() && days[next].0 <= d {
+            stock += days[next].1;
+            next += 1;
+        }
+        stock -= day_demand(fc, d);
+        if stock < threshold {
+            return Some(d);
+        }
+    }
+    // Constant demand `rate` per day from day `explicit` on.
+    let rate = day_demand(fc, explicit);
+    let mut d = explicit;
+    while d < horizon {
+        while next < days.len() && days[next].0 <= d {
+            stock += days[next].1;
+            next += 1;
+        }
+        // Days d..seg_end have no arrival after day d's.
+        let seg_end = days.get(next).map_or(horizon, |a| a.0.min(horizon));
+        // End of day d + j: stock − rate·(j + 1); first j with that below the threshold.
+        let j = if stock - rate < threshold {
+            0.0
+        } else if rate > 0.0 {
+            ((stock - threshold) / rate).floor()
+        } else {
+            f64::INFINITY
+        };
+        if j < (seg_end - d) as f64 {
+            return Some(d + j as usize);
+        }
+        stock -= rate * (seg_end - d) as f64;
+        d = seg_end;
+    }
+    None
 }
 
 /// Units arriving on day `d` (overdue orders arrive on day 0).
@@ -682,5 +738,79 @@ mod tests {
             ],
         );
         assert_eq!(d, vec![2.0, 8.0, 2.0]);
+    }
+
+    /// Any finite inputs give finite outputs and no panic: zero, negative and huge lead times
+    /// and days of stock, service levels at and beyond 0 and 1, tiny and huge packs and MOQs,
+    /// max stock below min stock, overdue and far-future orders.
+    mod total {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn num() -> impl Strategy<Value = f64> {
+            prop_oneof![
+                3 => 0.0f64..100.0,
+                1 => Just(0.0),
+                1 => -100.0f64..0.0,
+                1 => 1e6f64..1e12,
+                1 => 1e-9f64..1e-3,
+            ]
+        }
+
+        fn opt() -> impl Strategy<Value = Option<f64>> {
+            prop_oneof![1 => Just(None), 2 => num().prop_map(Some)]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 256,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            #[test]
+            fn plan_is_total(
+                fc in prop::collection::vec(num(), 0..40),
+                orders in prop::collection::vec((num(), -10i64..1_000_000), 0..4),
+                (available, sd, lt, cycle) in (num(), num(), num(), num()),
+                (lt_sd, mean) in (opt(), opt()),
+                sl in prop_oneof![Just(0.0), Just(1.0), 0.0f64..1.0, Just(1e-9), Just(1.0 - 1e-12), -1.0f64..2.0],
+                (moq, pack, max_stock, min_stock) in (opt(), opt(), opt(), opt()),
+                tracked in prop::bool::weighted(0.9),
+            ) {
+                let orders: Vec<OpenOrder> = orders
+                    .into_iter()
+                    .map(|(quantity, expected_day)| OpenOrder { quantity, expected_day })
+                    .collect();
+                let input = PlanInput {
+                    tracked,
+                    available,
+                    open_orders: &orders,
+                    daily_forecast: &fc,
+                    mean_daily_demand: mean,
+                    demand_sd: sd,
+                    lead_time_days: lt,
+                    lead_time_sd_days: lt_sd,
+                    days_of_stock: cycle,
+                    service_level: sl,
+                    moq,
+                    pack_size: pack,
+                    max_stock,
+                    min_stock,
+                };
+                let p = plan(&input);
+                for v in [p.lead_time_demand, p.coverage_demand, p.z, p.safety_stock,
+                          p.reorder_point, p.on_order, p.order_quantity] {
+                    prop_assert!(v.is_finite(), "{p:?}");
+                }
+                prop_assert!(p.order_quantity >= 0.0 && p.safety_stock >= 0.0);
+                if let Some(c) = p.days_of_cover {
+                    prop_assert!(c.is_finite() && c >= 0.0);
+                }
+                if let Some(d) = p.order_by_day {
+                    prop_assert!(d >= 0);
+                }
+            }
+        }
     }
 }
