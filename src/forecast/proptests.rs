@@ -6,7 +6,7 @@
 
 use proptest::prelude::*;
 
-use crate::forecast::{forecast, Options, SeriesInput};
+use crate::forecast::{forecast, forecast_with_total, total_distribution, Options, SeriesInput};
 
 /// One value: mostly ordinary demand, sometimes zero, a return, a spike or a huge value.
 fn value() -> impl Strategy<Value = f64> {
@@ -55,6 +55,21 @@ fn check(values: &[f64], mask: Option<&[bool]>, season: usize, horizon: usize, f
         let (l, p, h) = (f.low[k], f.point[k], f.high[k]);
         assert!(l.is_finite() && p.is_finite() && h.is_finite(), "{f:?}");
         assert!(0.0 <= l && l <= p && p <= h, "{f:?}");
+    }
+    let periods = horizon * 2;
+    let (g, t) = forecast_with_total(&input, horizon, periods, &Options { fast });
+    assert_eq!(g.point, f.point);
+    assert_eq!(t.periods, periods);
+    assert!(t.mean.is_finite() && t.mean >= 0.0, "{t:?}");
+    let mut last = 0.0;
+    for i in 0..=20 {
+        let q = t.quantile(i as f64 / 20.0);
+        assert!(q.is_finite() && q >= last, "{t:?}");
+        last = q;
+    }
+    if fast {
+        let (_, same) = forecast_with_total(&input, periods, periods, &Options { fast });
+        assert_eq!(total_distribution(&input, periods), same);
     }
 }
 

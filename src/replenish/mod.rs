@@ -22,6 +22,8 @@
 
 use serde::Serialize;
 
+use crate::forecast::TotalDistribution;
+
 /// Default lead time in days when nothing more specific is set.
 pub const DEFAULT_LEAD_TIME_DAYS: f64 = 14.0;
 /// Default days of stock to cover (the order cycle).
@@ -71,6 +73,37 @@ pub struct PlanInput<'a> {
     pub max_stock: Option<f64>,
     /// Minimum stock position (available + on order) after ordering.
     pub min_stock: Option<f64>,
+    /// Predictive distribution of the total demand over the lead time (see
+    /// [`crate::forecast::total_distribution`], computed for `ceil(lead_time_days)` days). When
+    /// given, safety stock = its service-level quantile − its mean (plus King's lead-time
+    /// term); when `None`, the textbook normal formula `z·σ·√L` (plus King's term).
+    pub lead_time_demand: Option<&'a TotalDistribution>,
+}
+
+impl Default for PlanInput<'_> {
+    /// A tracked variant with nothing in stock, no forecast, no orders and the domain's
+    /// defaults: lead time [`DEFAULT_LEAD_TIME_DAYS`], days of stock [`DEFAULT_DAYS_OF_STOCK`],
+    /// service level [`DEFAULT_SERVICE_LEVEL`], textbook safety stock. Callers set what they
+    /// know and write `..PlanInput::default()` for the rest.
+    fn default() -> Self {
+        PlanInput {
+            tracked: true,
+            available: 0.0,
+            open_orders: &[],
+            daily_forecast: &[],
+            mean_daily_demand: None,
+            demand_sd: 0.0,
+            lead_time_days: DEFAULT_LEAD_TIME_DAYS,
+            lead_time_sd_days: None,
+            days_of_stock: DEFAULT_DAYS_OF_STOCK,
+            service_level: DEFAULT_SERVICE_LEVEL,
+            moq: None,
+            pack_size: None,
+            max_stock: None,
+            min_stock: None,
+            lead_time_demand: None,
+        }
+    }
 }
 
 /// One step of the explanation of a plan line.
@@ -95,6 +128,9 @@ pub struct Plan {
     pub z: f64,
     /// Safety stock (units, not rounded).
     pub safety_stock: f64,
+    /// How the demand part of the safety stock was computed: `distribution` (quantile of the
+    /// lead-time demand distribution − its mean) or `textbook` (z·σ·√L).
+    pub safety_stock_method: &'static str,
     /// Reorder point = lead-time demand + safety stock.
     pub reorder_point: f64,
     /// Units on order (sum of open orders).
@@ -245,6 +281,7 @@ pub fn plan(input: &PlanInput) -> Plan {
             coverage_demand: 0.0,
             z: 0.0,
             safety_stock: 0.0,
+            safety_stock_method: "none",
             reorder_point: 0.0,
             on_order: 0.0,
             order_quantity: 0.0,
@@ -281,15 +318,48 @@ pub fn plan(input: &PlanInput) -> Plan {
             sl * 100.0
         ),
     );
-    let demand_term = z * input.demand_sd * lt.sqrt();
-    say(
-        "safety_stock_demand",
-        demand_term,
-        format!(
-            "Demand variability: z {z:.4} × σ of daily demand on in-stock days {:.4} × √(lead time {lt}) = {demand_term:.2}.",
-            input.demand_sd
-        ),
-    );
+    let (demand_term, method) = match input.lead_time_demand {
+        Some(d) => {
+            let sl_q = if sl.is_finite() {
+                sl.clamp(0.0, 1.0)
+            } else {
+                0.5
+            };
+            let q = d.quantile(sl_q);
+            // A distribution for another span than the lead time is rescaled by √(L / span).
+            let span = d.periods as f64;
+            let k = if span > 0.0 && (span - lt).abs() > 1e-9 {
+                (lt / span).sqrt()
+            } else {
+                1.0
+            };
+            let v = ((q - d.mean) * k).max(0.0);
+            say(
+                "safety_stock_demand",
+                v,
+                format!(
+                    "Demand variability from the distribution of lead-time demand ({}): {:.1} % quantile {q:.2} − mean {:.2}{} = {v:.2}.",
+                    d.method,
+                    sl_q * 100.0,
+                    d.mean,
+                    if k != 1.0 { format!(", rescaled from {span} to {lt} days by √({lt}/{span})") } else { String::new() }
+                ),
+            );
+            (v, "distribution")
+        }
+        None => {
+            let v = z * input.demand_sd.max(0.0) * lt.sqrt();
+            say(
+                "safety_stock_demand",
+                v,
+                format!(
+                    "Demand variability (textbook, normal): z {z:.4} × σ of daily demand on in-stock days {:.4} × √(lead time {lt}) = {v:.2}.",
+                    input.demand_sd
+                ),
+            );
+            (v, "textbook")
+        }
+    };
     let mean_daily = input.mean_daily_demand.unwrap_or(if lt > 0.0 {
         ltd / lt
     } else {
@@ -441,6 +511,7 @@ pub fn plan(input: &PlanInput) -> Plan {
         coverage_demand: coverage,
         z,
         safety_stock,
+        safety_stock_method: method,
         reorder_point,
         on_order,
         order_quantity: q,
@@ -584,6 +655,7 @@ mod tests {
             pack_size: Some(25.0),
             max_stock: Some(600.0),
             min_stock: None,
+            lead_time_demand: None,
         }
     }
 
@@ -696,6 +768,55 @@ mod tests {
     }
 
     #[test]
+    fn safety_stock_from_the_lead_time_demand_distribution() {
+        // Quantiles 0 … 200 evenly over p = 0 … 1 (uniform on [0, 200]), mean 100: at 95 % the
+        // quantile is 190, so the demand part of safety stock is 190 − 100 = 90.
+        let fc = [10.0; 60];
+        let qs: Vec<f64> = (0..=100).map(|i| 2.0 * i as f64).collect();
+        let d = TotalDistribution::from_quantiles(14, 100.0, &qs);
+        let mut i = base(&fc, &[]);
+        i.lead_time_sd_days = None;
+        i.lead_time_demand = Some(&d);
+        let p = plan(&i);
+        assert!(close(p.safety_stock, 90.0), "{}", p.safety_stock);
+        assert_eq!(p.safety_stock_method, "distribution");
+        assert!(close(p.reorder_point, 140.0 + 90.0));
+        let e = p
+            .explanation
+            .iter()
+            .find(|e| e.term == "safety_stock_demand")
+            .unwrap();
+        assert!(e.text.contains("distribution"), "{}", e.text);
+        // King's lead-time term still adds: z · 10/day · σ 2 days.
+        i.lead_time_sd_days = Some(2.0);
+        let z = inverse_normal_cdf(0.95);
+        assert!(close(plan(&i).safety_stock, 90.0 + z * 10.0 * 2.0));
+        // A distribution over 7 days for a 14-day lead time is rescaled by √2.
+        let d7 = TotalDistribution::from_quantiles(7, 100.0, &qs);
+        i.lead_time_sd_days = None;
+        i.lead_time_demand = Some(&d7);
+        assert!(close(plan(&i).safety_stock, 90.0 * 2f64.sqrt()));
+        // Without a distribution: the textbook formula, named as such.
+        i.lead_time_demand = None;
+        let p = plan(&i);
+        assert_eq!(p.safety_stock_method, "textbook");
+        assert!(close(p.safety_stock, z * 4.0 * 14f64.sqrt()));
+    }
+
+    #[test]
+    fn defaults_follow_the_domain() {
+        let fc = [2.0; 10];
+        let p = plan(&PlanInput {
+            daily_forecast: &fc,
+            ..PlanInput::default()
+        });
+        // 14 days of lead time at 2/day, 44 days of planning period, nothing in stock.
+        assert!(close(p.lead_time_demand, 28.0));
+        assert!(close(p.coverage_demand, 88.0));
+        assert_eq!(p.order_quantity, 88.0);
+    }
+
+    #[test]
     fn untracked_plans_zero() {
         let fc = [10.0; 60];
         let mut i = base(&fc, &[]);
@@ -777,11 +898,14 @@ mod tests {
                 sl in prop_oneof![Just(0.0), Just(1.0), 0.0f64..1.0, Just(1e-9), Just(1.0 - 1e-12), -1.0f64..2.0],
                 (moq, pack, max_stock, min_stock) in (opt(), opt(), opt(), opt()),
                 tracked in prop::bool::weighted(0.9),
+                ltq in opt(),
             ) {
                 let orders: Vec<OpenOrder> = orders
                     .into_iter()
                     .map(|(quantity, expected_day)| OpenOrder { quantity, expected_day })
                     .collect();
+                let dist = ltq.map(|q| crate::forecast::TotalDistribution::from_quantiles(
+                    lt.max(0.0).min(1e6).ceil() as usize, q * 0.5, &[0.0, q * 0.5, q]));
                 let input = PlanInput {
                     tracked,
                     available,
@@ -797,6 +921,7 @@ mod tests {
                     pack_size: pack,
                     max_stock,
                     min_stock,
+                    lead_time_demand: dist.as_ref(),
                 };
                 let p = plan(&input);
                 for v in [p.lead_time_demand, p.coverage_demand, p.z, p.safety_stock,
