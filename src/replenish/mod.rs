@@ -13,8 +13,9 @@
 //! - **rounding**: the order quantity is rounded up to whole units, then raised to the vendor's
 //!   minimum order quantity, then rounded up to a multiple of the pack size (a fractional pack
 //!   size, e.g. 0.5 kg, gives multiples of that size — the only case with non-whole quantities),
-//!   then capped by max stock (rounded *down* to a pack multiple so the cap holds; the cap wins
-//!   over the MOQ), then raised so stock reaches min stock (rounded up to a pack multiple; min
+//!   then capped by max stock (rounded *down* to a pack multiple so the cap holds; a capped
+//!   quantity above 0 but below the MOQ is raised back to the MOQ: the MOQ wins over max stock),
+//!   then raised so stock reaches min stock (rounded up to a pack multiple, at least the MOQ; min
 //!   stock wins over max stock when the two conflict). Every step that applies is an explanation
 //!   line;
 //! - projected stock at the end of day `d` = available + open orders expected on or before `d`
@@ -451,22 +452,32 @@ pub fn plan(input: &PlanInput) -> Plan {
         let headroom = (max - avail - on_order).max(0.0);
         if q > headroom {
             let capped = round_down(headroom, pack);
-            let below_moq = input.moq.is_some_and(|m| capped > 0.0 && capped < m);
             say(
                 "max_stock",
                 capped,
                 format!(
-                    "Capped by max stock {max}: available {avail} + on order {on_order} leaves room for {headroom}; {q} → {capped}{}.",
-                    if below_moq { " (below the vendor minimum: max stock wins)" } else { "" }
+                    "Capped by max stock {max}: available {avail} + on order {on_order} leaves room for {headroom}; {q} → {capped}."
                 ),
             );
             q = capped;
+            // A quantity above 0 is never below the MOQ: where max stock and MOQ disagree,
+            // the MOQ wins.
+            if let Some(moq) = input.moq.filter(|m| *m > 0.0 && q > 0.0 && q < *m) {
+                let r = round_up(moq, pack);
+                say(
+                    "moq_over_max",
+                    r,
+                    format!("Below the vendor's minimum order quantity {moq}: the MOQ wins over max stock; {q} → {r}."),
+                );
+                q = r;
+            }
         }
     }
     if let Some(min) = input.min_stock {
         let short = min - avail - on_order - q;
         if short > 0.0 {
-            let r = round_up(q + short, pack);
+            let moq = input.moq.filter(|m| *m > 0.0).unwrap_or(0.0);
+            let r = round_up((q + short).max(moq), pack);
             say(
                 "min_stock",
                 r,
@@ -715,14 +726,22 @@ mod tests {
         i.moq = Some(110.0);
         let p = plan(&i);
         assert_eq!(p.order_quantity, 125.0);
-        // Max stock 480 leaves 80 → rounded down to the pack: 75 (below the MOQ; max wins).
+        // Max stock 480 leaves 80 → rounded down to the pack: 75, below the MOQ 110: the MOQ
+        // wins (domain: a quantity above 0 is never below the MOQ) → 110 → pack: 125.
         i.max_stock = Some(480.0);
         let p = plan(&i);
-        assert_eq!(p.order_quantity, 75.0);
+        assert_eq!(p.order_quantity, 125.0);
         assert!(p
             .explanation
             .iter()
             .any(|e| e.term == "max_stock" && e.value == 75.0));
+        assert!(p
+            .explanation
+            .iter()
+            .any(|e| e.term == "moq_over_max" && e.text.contains("MOQ wins")));
+        // No room at all: 0 stays 0.
+        i.max_stock = Some(400.0);
+        assert_eq!(plan(&i).order_quantity, 0.0);
     }
 
     #[test]
@@ -905,7 +924,7 @@ mod tests {
                     .map(|(quantity, expected_day)| OpenOrder { quantity, expected_day })
                     .collect();
                 let dist = ltq.map(|q| crate::forecast::TotalDistribution::from_quantiles(
-                    lt.max(0.0).min(1e6).ceil() as usize, q * 0.5, &[0.0, q * 0.5, q]));
+                    lt.clamp(0.0, 1e6).ceil() as usize, q * 0.5, &[0.0, q * 0.5, q]));
                 let input = PlanInput {
                     tracked,
                     available,
