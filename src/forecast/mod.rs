@@ -18,6 +18,13 @@
 //! RMSE (MAE would reward forecasting zero). Histories shorter than 8 periods get the mean of the
 //! last values.
 //!
+//! The backtest is honest: origins come in blocks, each forecast by a fit on the history before
+//! its block, so no scored error has a target the fit has seen. [`forecast_with_total`] also
+//! gives the predictive distribution of the total over a span ([`total`]), what a reorder
+//! point is made of; [`total_distribution`] is that for one daily series on the fast path.
+//! [`forecast`] is total: any input gives finite, non-negative, correctly sized answers, and a
+//! series on which a method fails falls back to a safe method without affecting the others.
+//!
 //! Two paths:
 //! - the **full** path (`Options { fast: false }`, the default) fits ETS (AICc-selected and
 //!   damped additive-seasonal), the airline and an automatically ordered seasonal ARIMA, Theta,
