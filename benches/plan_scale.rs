@@ -1,11 +1,14 @@
 //! Scale benchmark: the server's fast forecasting path over 200,000 generated daily series of
 //! 730 days each (smooth, weekly-seasonal, trending, intermittent, lumpy, new items with short
-//! histories, stopped items, some with stock-outs), in parallel with rayon. Prints the wall time
-//! and the peak resident memory (VmHWM).
+//! histories, stopped items, some with stock-outs), in parallel with rayon: per series the
+//! 60-day forecast and the distribution of the demand over a 14-day lead time (what the plan
+//! job's safety stock is made of). Prints the wall time and the peak resident memory (VmHWM).
 //!
 //! Afterwards, a holdout check of the fast path's 80 % interval: for every 20th series, the
 //! last `HORIZON` days are held out and the share of in-stock held-out days inside the
-//! interval is printed (overall and per demand class), with the MAE against the actuals.
+//! interval is printed (overall and per demand class), with the MAE against the actuals, and
+//! the share of series whose first 14 held-out days total at most the 95 % quantile of the
+//! lead-time distribution (`service95`) and within its 80 % interval (`coverage80_total`).
 //!
 //! The generator is deterministic (splitmix64 seeded per series), so runs are comparable.
 //! Series are generated and forecast in batches so the whole data set is never held at once,
@@ -15,12 +18,13 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use rayon::prelude::*;
-use tributary::forecast::{forecast_many, Options, SeriesInput};
+use tributary::forecast::{forecast_many_with_total, Options, SeriesInput};
 
 const SERIES: usize = 200_000;
 const DAYS: usize = 730;
 const HORIZON: usize = 60;
 const BATCH: usize = 10_000;
+const LEAD_TIME: usize = 14;
 
 /// splitmix64 pseudo-random generator.
 struct Rng(u64);
@@ -145,7 +149,9 @@ fn main() {
     let mut stock = vec![true; BATCH * DAYS];
     let mut methods: BTreeMap<String, usize> = BTreeMap::new();
     let mut classes: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut totals: BTreeMap<String, usize> = BTreeMap::new();
     let mut total_forecast = 0.0;
+    let mut total_q95 = 0.0;
     let mut gen_secs = 0.0;
     for b0 in (0..SERIES).step_by(BATCH) {
         let count = BATCH.min(SERIES - b0);
@@ -166,11 +172,13 @@ fn main() {
                 season: 7,
             })
             .collect();
-        let fcs = forecast_many(&inputs, HORIZON, &opts);
-        for f in &fcs {
+        let fcs = forecast_many_with_total(&inputs, HORIZON, LEAD_TIME, &opts);
+        for (f, t) in &fcs {
             *methods.entry(f.method.clone()).or_default() += 1;
             *classes.entry(f.class.name()).or_default() += 1;
+            *totals.entry(t.method.clone()).or_default() += 1;
             total_forecast += f.point.iter().sum::<f64>();
+            total_q95 += t.quantile(0.95);
         }
     }
     let secs = started.elapsed().as_secs_f64();
@@ -182,7 +190,10 @@ fn main() {
     );
     println!("classes: {classes:?}");
     println!("methods: {methods:?}");
-    println!("sum of point forecasts: {total_forecast:.1}");
+    println!("lead-time distributions: {totals:?}");
+    println!(
+        "sum of point forecasts: {total_forecast:.1}; sum of {LEAD_TIME}-day q95: {total_q95:.1}"
+    );
     coverage_check(&opts);
 }
 
@@ -190,8 +201,8 @@ fn main() {
 fn coverage_check(opts: &Options) {
     let started = Instant::now();
     let ids: Vec<usize> = (0..SERIES).step_by(20).collect();
-    // (inside, total, abs error) per class
-    let per: Vec<(&'static str, usize, usize, f64)> = ids
+    // (class, inside, total, abs error, lead-time total in 80 % interval, served at q95)
+    let per: Vec<(&'static str, usize, usize, f64, bool, bool)> = ids
         .par_chunks(1000)
         .flat_map_iter(|chunk| {
             let mut v = vec![0.0; DAYS];
@@ -204,17 +215,21 @@ fn coverage_check(opts: &Options) {
                     continue;
                 }
                 let cut = vals.len() - HORIZON;
-                let f = forecast_many(
+                let (f, lt) = forecast_many_with_total(
                     &[SeriesInput {
                         values: &vals[..cut],
                         in_stock: masked.then(|| &stock[..cut]),
                         season: 7,
                     }],
                     HORIZON,
+                    LEAD_TIME,
                     opts,
                 )
                 .pop()
                 .expect("one forecast");
+                let lt_actual: f64 = vals[cut..cut + LEAD_TIME].iter().sum();
+                let in80 = lt_actual >= lt.quantile(0.1) && lt_actual <= lt.quantile(0.9);
+                let served = lt_actual <= lt.quantile(0.95);
                 let (mut inside, mut total, mut err) = (0, 0, 0.0);
                 for k in 0..HORIZON {
                     if stock[cut + k] {
@@ -224,13 +239,17 @@ fn coverage_check(opts: &Options) {
                         err += (a - f.point[k]).abs();
                     }
                 }
-                out.push((f.class.name(), inside, total, err));
+                out.push((f.class.name(), inside, total, err, in80, served));
             }
             out
         })
         .collect();
     let mut by: BTreeMap<&'static str, (usize, usize, f64)> = BTreeMap::new();
-    for (c, i, t, e) in per {
+    let (mut in80, mut served) = (0usize, 0usize);
+    let series = per.len();
+    for (c, i, t, e, a, b) in per {
+        in80 += usize::from(a);
+        served += usize::from(b);
         for key in [c, "all"] {
             let x = by.entry(key).or_default();
             x.0 += i;
@@ -253,5 +272,10 @@ fn coverage_check(opts: &Options) {
         ids.len(),
         started.elapsed().as_secs_f64(),
         line.join(" ")
+    );
+    println!(
+        "lead-time ({LEAD_TIME} days) total: coverage80_total={:.3} service95={:.3} over {series} series",
+        in80 as f64 / series.max(1) as f64,
+        served as f64 / series.max(1) as f64
     );
 }

@@ -54,6 +54,9 @@ enum Command {
         /// Hold out the last H points of each series and print accuracy as JSON.
         #[arg(long)]
         holdout: Option<usize>,
+        /// Also write per series the distribution of the total over the horizon (CSV).
+        #[arg(long)]
+        totals: Option<std::path::PathBuf>,
     },
     /// Manage users.
     User {
@@ -109,6 +112,7 @@ fn main() -> anyhow::Result<()> {
         season,
         output,
         holdout,
+        totals,
     } = cli.command
     {
         return tributary::forecast::cli::run(&tributary::forecast::cli::ForecastArgs {
@@ -117,6 +121,7 @@ fn main() -> anyhow::Result<()> {
             season,
             output,
             holdout,
+            totals,
         });
     }
     let mut config = Config::from_env()?;

@@ -18,7 +18,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use chrono::{Datelike, Months, NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
-use crate::forecast::{forecast_many, metrics, Options, SeriesInput};
+use crate::forecast::{forecast_many_with_total, metrics, Options, SeriesInput, TotalDistribution};
 
 /// Arguments of `tributary forecast`.
 #[derive(Clone, Debug)]
@@ -33,6 +33,9 @@ pub struct ForecastArgs {
     pub output: Option<PathBuf>,
     /// Hold out the last H points of each series and print accuracy as one JSON line instead.
     pub holdout: Option<usize>,
+    /// Also write, per series, the distribution of the total over the horizon
+    /// (`series_id,periods,total,low,high,q95`).
+    pub totals: Option<PathBuf>,
 }
 
 /// Spacing of the periods.
@@ -204,8 +207,10 @@ pub fn read_long_csv(path: &std::path::Path) -> Result<LongData> {
     let mut order: Vec<String> = Vec::new();
     let mut rows: HashMap<String, Vec<(NaiveDate, f64)>> = HashMap::new();
     let mut format: Option<DateFormat> = None;
-    for (line, rec) in rdr.records().enumerate() {
+    for (i, rec) in rdr.records().enumerate() {
         let rec = rec?;
+        // Line of the file the record starts on (1 = the header), for error messages.
+        let line = rec.position().map_or(i as u64 + 2, |p| p.line()) as usize - 2;
         let id = rec.get(ci).unwrap_or("");
         let p = rec.get(cp).unwrap_or("");
         let q = rec.get(cq).unwrap_or("");
@@ -225,6 +230,12 @@ pub fn read_long_csv(path: &std::path::Path) -> Result<LongData> {
             q.parse()
                 .with_context(|| format!("line {}: bad quantity {q:?}", line + 2))?
         };
+        if !v.is_finite() {
+            bail!(
+                "line {}: field quantity is {q:?}, not a finite number (NaN and infinity are refused)",
+                line + 2
+            );
+        }
         match rows.get_mut(id) {
             Some(r) => r.push((d, v)),
             None => {
@@ -291,6 +302,14 @@ pub struct HoldoutReport {
     pub bias: f64,
     /// Share of held-out actuals inside the 80 % interval.
     pub coverage80: f64,
+    /// Share of series whose held-out total lies in the 80 % interval of the total (its 10 %
+    /// and 90 % quantiles).
+    pub coverage80_total: f64,
+    /// Share of series whose held-out total is at most the 95 % quantile of the total.
+    pub service95: f64,
+    /// Σ 95 % quantiles of the totals / Σ held-out totals: stock held per unit sold by a
+    /// reorder point at that quantile.
+    pub inventory95: f64,
     /// Wall-clock seconds (reading, fitting and scoring).
     pub seconds: f64,
 }
@@ -298,6 +317,17 @@ pub struct HoldoutReport {
 /// Runs the holdout protocol on `data`: per series the last `h` points are the test window
 /// and the model sees only what precedes them.
 pub fn holdout(data: &LongData, h: usize, season: usize, opts: &Options) -> HoldoutReport {
+    holdout_detail(data, h, season, opts).0
+}
+
+/// [`holdout`], also returning the series evaluated with the distribution of their total
+/// over the held-out window.
+pub fn holdout_detail<'a>(
+    data: &'a LongData,
+    h: usize,
+    season: usize,
+    opts: &Options,
+) -> (HoldoutReport, Vec<(&'a LongSeries, TotalDistribution)>) {
     let used: Vec<&LongSeries> = data.series.iter().filter(|s| s.values.len() > h).collect();
     let inputs: Vec<SeriesInput> = used
         .iter()
@@ -307,15 +337,16 @@ pub fn holdout(data: &LongData, h: usize, season: usize, opts: &Options) -> Hold
             season,
         })
         .collect();
-    let fcs = forecast_many(&inputs, h, opts);
-    let mut acc = [(0.0, 0usize); 6];
+    let out = forecast_many_with_total(&inputs, h, h, opts);
+    let mut acc = [(0.0, 0usize); 8];
     let mut add = |i: usize, v: f64| {
         if v.is_finite() {
             acc[i].0 += v;
             acc[i].1 += 1;
         }
     };
-    for (s, f) in used.iter().zip(&fcs) {
+    let (mut q95_sum, mut actual_sum) = (0.0, 0.0);
+    for (s, (f, t)) in used.iter().zip(&out) {
         let n = s.values.len();
         let (train, test) = s.values.split_at(n - h);
         add(0, metrics::mae(test, &f.point));
@@ -324,9 +355,15 @@ pub fn holdout(data: &LongData, h: usize, season: usize, opts: &Options) -> Hold
         add(3, metrics::rmsse(train, test, &f.point));
         add(4, metrics::bias(test, &f.point));
         add(5, metrics::coverage(test, &f.low, &f.high));
+        let total: f64 = test.iter().sum();
+        let inside = total >= t.quantile(0.1) && total <= t.quantile(0.9);
+        add(6, f64::from(u8::from(inside)));
+        add(7, f64::from(u8::from(total <= t.quantile(0.95))));
+        q95_sum += t.quantile(0.95);
+        actual_sum += total;
     }
     let avg = |i: usize| acc[i].0 / acc[i].1.max(1) as f64;
-    HoldoutReport {
+    let report = HoldoutReport {
         series: used.len(),
         holdout: h,
         season,
@@ -336,8 +373,48 @@ pub fn holdout(data: &LongData, h: usize, season: usize, opts: &Options) -> Hold
         rmsse: avg(3),
         bias: avg(4),
         coverage80: avg(5),
+        coverage80_total: avg(6),
+        service95: avg(7),
+        inventory95: if actual_sum > 0.0 {
+            q95_sum / actual_sum
+        } else {
+            f64::NAN
+        },
         seconds: 0.0,
+    };
+    let totals = used
+        .into_iter()
+        .zip(out.into_iter().map(|(_, t)| t))
+        .collect();
+    (report, totals)
+}
+
+/// The path for the data: the server's fast path for daily series, the full model selection
+/// for coarser steps.
+pub fn options_for(step: Step) -> Options {
+    Options {
+        fast: step == Step::Day,
     }
+}
+
+/// Writes `series_id,periods,total,low,high,q95` per series.
+fn write_totals(path: &std::path::Path, rows: &[(&LongSeries, TotalDistribution)]) -> Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
+    w.write_record(["series_id", "periods", "total", "low", "high", "q95"])?;
+    for (s, t) in rows {
+        w.write_record([
+            s.id.as_str(),
+            &t.periods.to_string(),
+            &fmt_num(t.mean),
+            &fmt_num(t.quantile(0.1)),
+            &fmt_num(t.quantile(0.9)),
+            &fmt_num(t.quantile(0.95)),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
 }
 
 /// Runs `tributary forecast`.
@@ -348,12 +425,15 @@ pub fn run(args: &ForecastArgs) -> Result<()> {
     }
     let data = read_long_csv(&args.input)?;
     let season = args.season.unwrap_or(data.step.default_season()).max(1);
-    let opts = Options::default();
+    let opts = options_for(data.step);
     if let Some(h) = args.holdout {
         if h == 0 {
             bail!("--holdout must be at least 1");
         }
-        let mut report = holdout(&data, h, season, &opts);
+        let (mut report, totals) = holdout_detail(&data, h, season, &opts);
+        if let Some(p) = &args.totals {
+            write_totals(p, &totals)?;
+        }
         report.seconds = started.elapsed().as_secs_f64();
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
@@ -367,7 +447,17 @@ pub fn run(args: &ForecastArgs) -> Result<()> {
             season,
         })
         .collect();
-    let fcs = forecast_many(&inputs, args.horizon, &opts);
+    let out = forecast_many_with_total(&inputs, args.horizon, args.horizon, &opts);
+    if let Some(p) = &args.totals {
+        let rows: Vec<(&LongSeries, TotalDistribution)> = data
+            .series
+            .iter()
+            .zip(&out)
+            .map(|(s, (_, t))| (s, t.clone()))
+            .collect();
+        write_totals(p, &rows)?;
+    }
+    let fcs: Vec<_> = out.into_iter().map(|(f, _)| f).collect();
     let sink: Box<dyn Write> = match &args.output {
         Some(p) => Box::new(
             std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,

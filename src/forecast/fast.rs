@@ -18,7 +18,7 @@
 
 use crate::forecast::{
     apply_widths, classify, impute, metrics, quantile, short_history, Accuracy, Candidate,
-    Forecast, SeriesInput,
+    Forecast, SeriesInput, TotalDistribution,
 };
 
 /// Shortest history the fast path models; shorter series get the short-history mean.
@@ -210,12 +210,128 @@ fn profile(y: &[f64], m: usize) -> Option<Vec<f64>> {
 
 /// Fast forecast of one series (see the module docs).
 pub fn forecast_fast(input: &SeriesInput, horizon: usize) -> Forecast {
+    fast_core(input, horizon, None).0
+}
+
+/// Fast forecast of one series together with the distribution of its total demand over the
+/// next `days` periods ([`crate::forecast::total`]), from the same fitted configuration.
+pub fn forecast_fast_with_total(
+    input: &SeriesInput,
+    horizon: usize,
+    days: usize,
+) -> (Forecast, TotalDistribution) {
+    let (f, t) = fast_core(input, horizon, Some(days));
+    (f, t.unwrap_or_else(|| TotalDistribution::zero(days)))
+}
+
+/// Smallest number of past windows for the empirical total distribution; fewer give the gamma
+/// approximation from the daily history.
+const MIN_WINDOWS: usize = 28;
+
+/// Offset `c` of the error scale `√(forecast total + c)` (in units of demand): keeps the scale
+/// away from zero for items forecast at (almost) nothing.
+const SCALE_OFFSET: f64 = 1.0;
+
+/// Distribution of the total over `days` (module docs of [`crate::forecast::total`]): the
+/// spread of the scaled errors of the totals forecast by `cfg` from every origin of the last
+/// year that has `days` periods after it, around two levels (today's forecast and last year's
+/// rate) as an equal mixture of gamma distributions.
+fn fast_total(
+    cfg: Cfg,
+    x: &[f64],
+    y: &[f64],
+    valid: &[bool],
+    prof: Option<&[f64]>,
+    days: usize,
+    fin: State,
+) -> TotalDistribution {
+    let n = x.len();
+    let m = prof.map_or(1, |p| p.len());
+    let si = |t: usize| prof.map_or(1.0, |p| p[t % m]);
+    let phi = cfg.phi();
+    let mean: f64 = (1..=days)
+        .map(|k| (step(fin, phi, k) * si(n + k - 1)).max(0.0))
+        .sum();
+    if days == 0 {
+        return TotalDistribution::zero(0);
+    }
+    let Some(hi) = n.checked_sub(days) else {
+        return crate::forecast::total::history_gamma(y, valid, days, mean);
+    };
+    let lo = hi.saturating_sub(364).max(MIN_FAST / 2).max(n / 8);
+    if hi < lo || hi - lo + 1 < MIN_WINDOWS {
+        return crate::forecast::total::history_gamma(y, valid, days, mean);
+    }
+    // Σ si and Σ damp(k)·si over a span starting at each position of the cycle.
+    let damp = |k: usize| step(State { a: 0.0, b: 1.0 }, phi, k);
+    let (p0, p1): (Vec<f64>, Vec<f64>) = (0..m)
+        .map(|r| {
+            (1..=days).fold((0.0, 0.0), |(a, b), k| {
+                let s = si(r + k - 1);
+                (a + s, b + damp(k) * s)
+            })
+        })
+        .unzip();
+    let origins: Vec<usize> = (lo..=hi).collect();
+    let mut states = vec![State::default(); origins.len()];
+    run(cfg, x, valid, &origins, &mut states, n, None);
+    let mut ps = Vec::with_capacity(n + 1);
+    ps.push(0.0);
+    for &v in y {
+        ps.push(ps[ps.len() - 1] + v);
+    }
+    // Scaled errors of the past totals: (actual − forecast) / √(forecast + c).
+    let errs: Vec<f64> = origins
+        .iter()
+        .zip(&states)
+        .map(|(&t, s)| {
+            let f = (s.a * p0[t % m] + s.b * p1[t % m]).max(0.0);
+            let a = ps[t + days] - ps[t];
+            (a - f) / (f + SCALE_OFFSET).sqrt()
+        })
+        .collect();
+    // Their root mean square, widened for the few independent windows they come from
+    // (overlapping windows: about one per `days` origins).
+    let rms = (errs.iter().map(|e| e * e).sum::<f64>() / errs.len() as f64).sqrt()
+        * (1.0 + days as f64 / errs.len() as f64).sqrt();
+    // The level is uncertain between today's estimate and the rate of the last year: an item
+    // that slowed down or stopped may pick up again, one that grew may fall back.
+    let (mut t, mut sum) = (0.0, 0.0);
+    for i in n.saturating_sub(365)..n {
+        if valid[i] {
+            t += 1.0;
+            sum += y[i];
+        }
+    }
+    let year = if t > 0.0 { sum / t * days as f64 } else { mean };
+    let mut d = TotalDistribution::gamma_mixture(
+        days,
+        mean,
+        &[
+            (mean, (mean + SCALE_OFFSET).sqrt() * rms),
+            (year, (year + SCALE_OFFSET).sqrt() * rms),
+        ],
+    );
+    d.method = "backtest_errors_gamma_mixture".into();
+    d
+}
+
+/// The fast path; with `days`, also the distribution of the total over that many periods.
+pub(crate) fn fast_core(
+    input: &SeriesInput,
+    horizon: usize,
+    days: Option<usize>,
+) -> (Forecast, Option<TotalDistribution>) {
     let n = input.values.len();
     let m = input.season.max(1);
     let (y, valid) = impute(input.values, input.in_stock, m);
     let cls = classify(input.values, Some(&valid));
     if cls.class == crate::forecast::DemandClass::NoDemand || n < MIN_FAST {
-        return short_history(&y, &valid, horizon, cls);
+        let f = short_history(&y, &valid, horizon.max(1), cls);
+        let total = days
+            .map(|d| crate::forecast::total::history_gamma(&y, &valid, d, f.point[0] * d as f64));
+        let f = short_history(&y, &valid, horizon, cls);
+        return (f, total);
     }
     let sporadic = cls.class.is_sporadic();
     let prof = if sporadic { None } else { profile(&y, m) };
@@ -284,6 +400,7 @@ pub fn forecast_fast(input: &SeriesInput, horizon: usize) -> Forecast {
     let a = cfg.alpha();
     let width = |k: usize, t: usize| q * (1.0 + (k as f64 - 1.0) * a * a).sqrt() * si(t);
     let fin = st[st.len() - 1];
+    let total = days.map(|d| fast_total(cfg, &x, &y, &valid, prof.as_deref(), d, fin));
     let point: Vec<f64> = (1..=horizon)
         .map(|k| (step(fin, cfg.phi(), k) * si(n + k - 1)).max(0.0))
         .collect();
@@ -328,7 +445,7 @@ pub fn forecast_fast(input: &SeriesInput, horizon: usize) -> Forecast {
     };
     let suffix = if prof.is_some() { "_dow" } else { "" };
     per_family.sort_by(|a, b| a.1.total_cmp(&b.1));
-    Forecast {
+    let f = Forecast {
         point,
         low,
         high,
@@ -343,7 +460,8 @@ pub fn forecast_fast(input: &SeriesInput, horizon: usize) -> Forecast {
             })
             .collect(),
         accuracy,
-    }
+    };
+    (f, total)
 }
 
 #[cfg(test)]

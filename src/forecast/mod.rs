@@ -18,6 +18,13 @@
 //! RMSE (MAE would reward forecasting zero). Histories shorter than 8 periods get the mean of the
 //! last values.
 //!
+//! The backtest is honest: origins come in blocks, each forecast by a fit on the history before
+//! its block, so no scored error has a target the fit has seen. [`forecast_with_total`] also
+//! gives the predictive distribution of the total over a span ([`total`]), what a reorder
+//! point is made of; [`total_distribution`] is that for one daily series on the fast path.
+//! [`forecast`] is total: any input gives finite, non-negative, correctly sized answers, and a
+//! series on which a method fails falls back to a safe method without affecting the others.
+//!
 //! Two paths:
 //! - the **full** path (`Options { fast: false }`, the default) fits ETS (AICc-selected and
 //!   damped additive-seasonal), the airline and an automatically ordered seasonal ARIMA, Theta,
@@ -37,11 +44,13 @@ pub mod fast;
 pub mod metrics;
 pub mod models;
 pub mod optim;
+pub mod total;
 
 use rayon::prelude::*;
 use serde::Serialize;
 
 pub use models::{Fit, Method};
+pub use total::TotalDistribution;
 
 /// One demand series to forecast.
 #[derive(Clone, Copy, Debug)]
@@ -203,12 +212,152 @@ pub struct Forecast {
 pub const Z80: f64 = 1.281_551_565_544_600_5;
 
 /// Forecasts `horizon` periods of one series (full selection, or the fast path if `opts.fast`).
+///
+/// Total: any input gives a forecast of exactly `horizon` finite, non-negative values with
+/// `low ≤ point ≤ high`. Non-finite values count as 0 and negative ones (net returns) as 0
+/// demand; the history starts at the first sale (leading zeros are dropped). Should a method
+/// still fail on a series (a panic, or a non-finite result), the series falls back to the
+/// short-history mean (method `fallback_mean`) instead of taking other series down with it.
 pub fn forecast(input: &SeriesInput, horizon: usize, opts: &Options) -> Forecast {
-    if opts.fast {
-        fast::forecast_fast(input, horizon)
-    } else {
-        forecast_full(input, horizon)
+    forecast_core(input, horizon, None, opts).0
+}
+
+/// [`forecast`] together with the predictive distribution of the total demand over the next
+/// `periods` periods ([`total`]), from the same fit. Total like [`forecast`]: a series whose
+/// path fails gets the short-history mean and a gamma distribution from its history.
+pub fn forecast_with_total(
+    input: &SeriesInput,
+    horizon: usize,
+    periods: usize,
+    opts: &Options,
+) -> (Forecast, TotalDistribution) {
+    let (f, t) = forecast_core(input, horizon, Some(periods), opts);
+    (f, t.unwrap_or_else(|| TotalDistribution::zero(periods)))
+}
+
+/// [`forecast_with_total`] for many series in parallel (rayon); results are in input order.
+pub fn forecast_many_with_total(
+    inputs: &[SeriesInput],
+    horizon: usize,
+    periods: usize,
+    opts: &Options,
+) -> Vec<(Forecast, TotalDistribution)> {
+    inputs
+        .par_iter()
+        .map(|i| forecast_with_total(i, horizon, periods, opts))
+        .collect()
+}
+
+/// Distribution of the total demand over the next `days` days of one daily series (the
+/// server's fast path, [`fast`]): its `mean` is the forecast total and
+/// [`TotalDistribution::quantile`] gives, e.g., the reorder point for a service level. For the
+/// plan job: pass it to [`crate::replenish::PlanInput::lead_time_demand`] with
+/// `days = ceil(lead time)`.
+pub fn total_distribution(input: &SeriesInput, days: usize) -> TotalDistribution {
+    forecast_with_total(input, days, days, &Options { fast: true }).1
+}
+
+/// Both paths behind the per-series safety net (see [`forecast`]).
+fn forecast_core(
+    input: &SeriesInput,
+    horizon: usize,
+    periods: Option<usize>,
+    opts: &Options,
+) -> (Forecast, Option<TotalDistribution>) {
+    let (values, mask) = clean_history(input);
+    let clean = SeriesInput {
+        values: &values,
+        in_stock: mask.as_deref(),
+        season: input.season.max(1),
+    };
+    let run = || {
+        if opts.fast {
+            fast::fast_core(&clean, horizon, periods)
+        } else {
+            forecast_full_core(&clean, horizon, periods)
+        }
+    };
+    let safe = || {
+        let f = fallback(&clean, horizon);
+        let t = periods.map(|p| fallback_total(&clean, p));
+        (f, t)
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok((f, t)) => match sane(f, horizon) {
+            Some(f) => {
+                let t = match (t, periods) {
+                    (Some(t), Some(_)) if t.mean.is_finite() => Some(t),
+                    (_, Some(p)) => Some(fallback_total(&clean, p)),
+                    _ => None,
+                };
+                (f, t)
+            }
+            None => safe(),
+        },
+        Err(_) => safe(),
     }
+}
+
+/// Distribution of the total for a series whose path failed: gamma from its history.
+fn fallback_total(input: &SeriesInput, periods: usize) -> TotalDistribution {
+    let (y, valid) = impute(input.values, input.in_stock, input.season.max(1));
+    let f = fallback(input, 1);
+    total::history_gamma(&y, &valid, periods, f.point[0] * periods as f64)
+}
+
+/// The history the models see: non-finite values and net returns (negative values) as 0, from
+/// the first sale on (with the matching part of the in-stock mask).
+pub(crate) fn clean_history(input: &SeriesInput) -> (Vec<f64>, Option<Vec<bool>>) {
+    let first = input
+        .values
+        .iter()
+        .position(|v| v.is_finite() && *v > 0.0)
+        .unwrap_or(input.values.len());
+    let values: Vec<f64> = input.values[first..]
+        .iter()
+        .map(|&v| if v.is_finite() && v > 0.0 { v } else { 0.0 })
+        .collect();
+    let mask = input.in_stock.map(|s| {
+        (first..input.values.len())
+            .map(|i| s.get(i).copied().unwrap_or(true))
+            .collect()
+    });
+    (values, mask)
+}
+
+/// `f` if it has `horizon` finite, non-negative values per row (bounds ordered around the
+/// point), else `None`.
+fn sane(mut f: Forecast, horizon: usize) -> Option<Forecast> {
+    let ok = |v: &[f64]| v.len() == horizon && v.iter().all(|x| x.is_finite() && *x >= 0.0);
+    if !(ok(&f.point) && ok(&f.low) && ok(&f.high)) {
+        return None;
+    }
+    for k in 0..horizon {
+        f.low[k] = f.low[k].min(f.point[k]);
+        f.high[k] = f.high[k].max(f.point[k]);
+    }
+    Some(f)
+}
+
+/// The safe method for a series on which the chosen path failed: the short-history mean.
+fn fallback(input: &SeriesInput, horizon: usize) -> Forecast {
+    let (y, valid) = impute(input.values, input.in_stock, input.season.max(1));
+    let cls = classify(&y, Some(&valid));
+    let mut f = short_history(&y, &valid, horizon, cls);
+    if cls.class != DemandClass::NoDemand {
+        f.method = "fallback_mean".to_string();
+        f.candidates[0].method = f.method.clone();
+    }
+    sane(f, horizon).unwrap_or_else(|| Forecast {
+        point: vec![0.0; horizon],
+        low: vec![0.0; horizon],
+        high: vec![0.0; horizon],
+        method: "zero".to_string(),
+        class: cls.class,
+        classification: cls,
+        candidates: Vec::new(),
+        accuracy: Accuracy::undefined(),
+    })
 }
 
 /// Forecasts many series in parallel (rayon); results are in input order.
@@ -275,6 +424,10 @@ pub(crate) fn quantile(v: &mut [f64], q: f64) -> f64 {
 /// Minimum history (periods) for model selection; shorter series use the short-history method.
 const MIN_SELECT: usize = 8;
 
+/// Blocks of backtest origins, each scored by a fit on the history before it (fewer when the
+/// history is short).
+const FOLDS: usize = 2;
+
 /// Relative backtest improvement another option needs to replace the default ensemble.
 const OVERRIDE_MARGIN: f64 = 0.5;
 
@@ -289,16 +442,63 @@ struct Scored {
     score: f64,
 }
 
+#[cfg(test)]
 fn forecast_full(input: &SeriesInput, horizon: usize) -> Forecast {
+    forecast_full_core(input, horizon, None).0
+}
+
+/// Short-history forecast with, if asked for, the gamma distribution of its total.
+fn short_with_total(
+    y: &[f64],
+    valid: &[bool],
+    horizon: usize,
+    cls: Classification,
+    periods: Option<usize>,
+) -> (Forecast, Option<TotalDistribution>) {
+    let f = short_history(y, valid, horizon, cls);
+    let total = periods.map(|p| {
+        let rate = short_history(y, valid, 1, cls).point[0];
+        total::history_gamma(y, valid, p, rate * p as f64)
+    });
+    (f, total)
+}
+
+/// The full path; with `periods`, also the distribution of the total over that many periods.
+fn forecast_full_core(
+    input: &SeriesInput,
+    horizon: usize,
+    periods: Option<usize>,
+) -> (Forecast, Option<TotalDistribution>) {
     let n = input.values.len();
     let m = input.season.max(1);
     let (y, valid) = impute(input.values, input.in_stock, m);
     let cls = classify(input.values, Some(&valid));
     if cls.class == DemandClass::NoDemand || n < MIN_SELECT {
-        return short_history(&y, &valid, horizon, cls);
+        return short_with_total(&y, &valid, horizon, cls, periods);
     }
-    let sporadic = cls.class.is_sporadic();
-    let mut methods: Vec<Method> = if sporadic {
+    // The life of a product. One that stopped selling (no sale for at least three periods and
+    // for more than twice its average interval between sales) is forecast as sporadic demand
+    // without a season, with the naive method (zero) among the candidates: not from last
+    // year's season. One that sells less and less (its last season sold under half the one
+    // before) is not given the seasonal default.
+    let trailing = y.iter().rev().take_while(|&&v| v <= 0.0).count();
+    let stopped = trailing >= 3 && trailing as f64 > 2.0 * cls.adi && trailing < n;
+    let m = if stopped { 1 } else { m };
+    let declining = m >= 2 && n >= 2 * m && {
+        let last: f64 = y[n - m..].iter().sum();
+        let before: f64 = y[n - 2 * m..n - m].iter().sum();
+        last < 0.5 * before
+    };
+    let sporadic = cls.class.is_sporadic() || stopped;
+    let mut methods: Vec<Method> = if stopped {
+        vec![
+            Method::Naive,
+            Method::Croston,
+            Method::Sba,
+            Method::Tsb,
+            Method::Ses,
+        ]
+    } else if sporadic {
         vec![Method::Croston, Method::Sba, Method::Tsb, Method::Ses]
     } else {
         vec![
@@ -313,33 +513,51 @@ fn forecast_full(input: &SeriesInput, horizon: usize) -> Forecast {
             Method::AutoArima,
         ]
     };
-    // Backtest design: parameters estimated on y[..n-hv]; forecasts from every origin in
-    // t0..n (the last hv origins are out of sample, the earlier ones reuse the parameters), each
-    // for hv steps, scored on the targets that exist and were in stock.
+    // Backtest design (honest): the last hv origins are forecast by a fit on y[..n-hv]; when
+    // the history allows, FOLDS − 1 earlier blocks of hv origins each by a fit on the history
+    // before its block. Parameters stay frozen inside a block, so every scored target lies
+    // after the data its fit has seen.
     let hv = horizon.clamp(1, (n / 4).max(1));
     let split = n - hv;
-    let t0 = split.saturating_sub(m.max(hv)).max(split / 2).max(1);
+    let min_train = if m >= 2 { 3 * m + 2 } else { 0 }
+        .max(MIN_SELECT)
+        .max(n / 2);
+    let mut splits = vec![split];
+    while splits.len() < FOLDS && splits[0] >= hv + min_train {
+        splits.insert(0, splits[0] - hv);
+    }
+    let t0 = splits[0];
     let train = &y[..split];
     // Seasonal series use the damped ETS member; AutoETS serves the non-seasonal default.
-    let seasonal = m >= 2 && models::seasonal_test(train, m);
+    let seasonal = m >= 2 && models::seasonal_test(train, m) && !declining;
     if seasonal {
         methods.retain(|&mm| mm != Method::AutoEts);
     }
     let scale = backtest_scale(train, m, sporadic);
     let rows = n - t0;
     let mut pool: Vec<(Method, Vec<f64>, Fit)> = Vec::new();
-    for &meth in &methods {
-        if let Some(fit) = meth.fit(train, m) {
-            let mut fc = Vec::with_capacity((rows + 1) * hv);
-            fit.rolling(&y, t0, hv, &mut fc);
-            fc.truncate(rows * hv);
-            if fc.iter().all(|v| v.is_finite()) {
+    'methods: for &meth in &methods {
+        let mut fc = Vec::with_capacity((rows + 1) * hv);
+        let mut last = None;
+        for (f, &s0) in splits.iter().enumerate() {
+            let end = splits.get(f + 1).copied().unwrap_or(n);
+            let Some(fit) = meth.fit(&y[..s0], m) else {
+                continue 'methods;
+            };
+            let before = fc.len();
+            fit.rolling(&y[..end], s0, hv, &mut fc);
+            fc.truncate(before + (end - s0) * hv);
+            last = Some(fit);
+        }
+        // A method that cannot forecast every origin drops out of this series' candidates.
+        if let Some(fit) = last {
+            if fc.len() == rows * hv && fc.iter().all(|v| v.is_finite()) {
                 pool.push((meth, fc, fit));
             }
         }
     }
     if pool.is_empty() {
-        return short_history(&y, &valid, horizon, cls);
+        return short_with_total(&y, &valid, horizon, cls, periods);
     }
     let bt = Backtest {
         y: &y,
@@ -460,7 +678,29 @@ fn forecast_full(input: &SeriesInput, horizon: usize) -> Forecast {
     let widths = bt.interval_widths(&best.fc, horizon, positive);
     let (low, high) = apply_widths(&point, &widths, positive);
     let accuracy = bt.accuracy(&best.fc, train, m, positive);
-    Forecast {
+    let total = periods.map(|p| {
+        let mean: f64 = (0..p)
+            .map(|k| point.get(k).or(point.last()).copied().unwrap_or(0.0))
+            .sum();
+        let sd = bt.total_error_rms(&best.fc, p).unwrap_or_else(|| {
+            // No complete window: errors taken as fully persistent over the span.
+            (0..p)
+                .map(|k| {
+                    let w = widths.get(k).or(widths.last()).copied().unwrap_or(0.0);
+                    if positive {
+                        w * point.get(k).copied().unwrap_or(0.0)
+                    } else {
+                        w
+                    }
+                })
+                .sum::<f64>()
+                / Z80
+        });
+        let mut t = TotalDistribution::gamma(p, mean, sd);
+        t.method = "gamma_backtest".into();
+        t
+    });
+    let f = Forecast {
         point,
         low,
         high,
@@ -475,7 +715,8 @@ fn forecast_full(input: &SeriesInput, horizon: usize) -> Forecast {
             })
             .collect(),
         accuracy,
-    }
+    };
+    (f, total)
 }
 
 /// Element-wise weighted sum of equally long slices (weights sum to 1).
@@ -586,6 +827,28 @@ impl Backtest<'_> {
         w
     }
 
+    /// Root mean square of the backtest errors of the total over `p` periods (actual −
+    /// forecast, over every origin with a complete window); spans longer than the backtest
+    /// horizon scale the `hv`-period errors by `p / hv` (persistent errors). `None` with fewer
+    /// than three windows.
+    fn total_error_rms(&self, fc: &[f64], p: usize) -> Option<f64> {
+        let n = self.y.len();
+        let span = p.min(self.hv).max(1);
+        let scale = p.max(1) as f64 / span as f64;
+        let errs: Vec<f64> = (self.t0..=n.saturating_sub(span))
+            .map(|t| {
+                (0..span)
+                    .map(|k| self.y[t + k] - fc[(t - self.t0) * self.hv + k].max(0.0))
+                    .sum::<f64>()
+                    * scale
+            })
+            .collect();
+        if errs.len() < 3 {
+            return None;
+        }
+        Some((errs.iter().map(|e| e * e).sum::<f64>() / errs.len() as f64).sqrt())
+    }
+
     /// Accuracy of the out-of-sample window (origin n − hv) with the given interval widths.
     fn accuracy(&self, fc: &[f64], train: &[f64], m: usize, relative: bool) -> Accuracy {
         let n = self.y.len();
@@ -674,8 +937,51 @@ pub(crate) fn short_history(
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 8: a monthly seasonal series of about three years whose last values are 0
+    /// (discontinued, stockouts recorded as 0) made a multiplicative ETS member stop its rolling
+    /// forecasts early, and the backtest indexed past them (`index out of bounds` in
+    /// `Backtest::score`). These are the shapes that panicked, with variants ending in returns.
+    #[test]
+    fn seasonal_series_ending_in_zeros_or_returns_is_forecast() {
+        let shapes = [
+            (37, 0.2, 2.0),
+            (38, 0.8, 6.0),
+            (30, 0.5, 4.0),
+            (26, 0.5, 0.0),
+        ];
+        let tails: [&[f64]; 4] = [&[0.0; 6], &[0.0, 0.0, 0.0], &[0.0, -4.0, 0.0], &[-2.0]];
+        for (n, amp, growth) in shapes {
+            for tail in tails {
+                let mut y: Vec<f64> = (0..n)
+                    .map(|t| {
+                        let phase = (t % 12) as f64 / 12.0 * std::f64::consts::TAU;
+                        (100.0 + growth * t as f64) * (1.0 + amp * phase.sin())
+                    })
+                    .collect();
+                y[n - tail.len()..].copy_from_slice(tail);
+                let input = SeriesInput {
+                    values: &y,
+                    in_stock: None,
+                    season: 12,
+                };
+                // The model path itself must cope (not only the safety net around it).
+                let f = forecast_full(&input, 12);
+                assert_eq!(f.point.len(), 12);
+                let f = forecast(&input, 12, &Options::default());
+                assert_ne!(f.method, "fallback_mean", "n={n} tail={tail:?}");
+                for k in 0..12 {
+                    assert!(f.point[k].is_finite() && f.low[k] >= 0.0, "{f:?}");
+                    assert!(f.low[k] <= f.point[k] && f.point[k] <= f.high[k]);
+                }
+            }
+        }
+    }
 
     #[test]
     fn classification_by_hand() {

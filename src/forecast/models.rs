@@ -198,9 +198,20 @@ impl Fit {
     /// Walks `y` with the fitted parameters and, for every origin `t` in `from..=y.len()`, appends
     /// to `out` the `h` forecasts made after seeing `y[..t]` (row-major: origin, then step).
     /// Origins with no usable history (`t = 0`) get forecasts of 0.
+    ///
+    /// Exactly `(y.len() − from + 1) · h` values are always appended: a model whose recursion
+    /// breaks down part-way (a multiplicative model meeting a zero or negative value) fills the
+    /// origins it cannot forecast with NaN, so callers can drop it instead of misreading rows.
     pub fn rolling(&self, y: &[f64], from: usize, h: usize, out: &mut Vec<f64>) {
         let n = y.len();
         let from = from.min(n);
+        let before = out.len();
+        self.rolling_raw(y, from, h, out);
+        out.resize(before + (n - from + 1) * h, f64::NAN);
+    }
+
+    fn rolling_raw(&self, y: &[f64], from: usize, h: usize, out: &mut Vec<f64>) {
+        let n = y.len();
         match &self.kind {
             FitKind::Naive => {
                 for t in from..=n {

@@ -23,6 +23,8 @@
 
 use serde::Serialize;
 
+use crate::forecast::TotalDistribution;
+
 /// Default lead time in days when nothing more specific is set.
 pub const DEFAULT_LEAD_TIME_DAYS: f64 = 14.0;
 /// Default days of stock to cover (the order cycle).
@@ -72,6 +74,37 @@ pub struct PlanInput<'a> {
     pub max_stock: Option<f64>,
     /// Minimum stock position (available + on order) after ordering.
     pub min_stock: Option<f64>,
+    /// Predictive distribution of the total demand over the lead time (see
+    /// [`crate::forecast::total_distribution`], computed for `ceil(lead_time_days)` days). When
+    /// given, safety stock = its service-level quantile − its mean (plus King's lead-time
+    /// term); when `None`, the textbook normal formula `z·σ·√L` (plus King's term).
+    pub lead_time_demand: Option<&'a TotalDistribution>,
+}
+
+impl Default for PlanInput<'_> {
+    /// A tracked variant with nothing in stock, no forecast, no orders and the domain's
+    /// defaults: lead time [`DEFAULT_LEAD_TIME_DAYS`], days of stock [`DEFAULT_DAYS_OF_STOCK`],
+    /// service level [`DEFAULT_SERVICE_LEVEL`], textbook safety stock. Callers set what they
+    /// know and write `..PlanInput::default()` for the rest.
+    fn default() -> Self {
+        PlanInput {
+            tracked: true,
+            available: 0.0,
+            open_orders: &[],
+            daily_forecast: &[],
+            mean_daily_demand: None,
+            demand_sd: 0.0,
+            lead_time_days: DEFAULT_LEAD_TIME_DAYS,
+            lead_time_sd_days: None,
+            days_of_stock: DEFAULT_DAYS_OF_STOCK,
+            service_level: DEFAULT_SERVICE_LEVEL,
+            moq: None,
+            pack_size: None,
+            max_stock: None,
+            min_stock: None,
+            lead_time_demand: None,
+        }
+    }
 }
 
 /// One step of the explanation of a plan line.
@@ -96,6 +129,9 @@ pub struct Plan {
     pub z: f64,
     /// Safety stock (units, not rounded).
     pub safety_stock: f64,
+    /// How the demand part of the safety stock was computed: `distribution` (quantile of the
+    /// lead-time demand distribution − its mean) or `textbook` (z·σ·√L).
+    pub safety_stock_method: &'static str,
     /// Reorder point = lead-time demand + safety stock.
     pub reorder_point: f64,
     /// Units on order (sum of open orders).
@@ -188,14 +224,21 @@ fn day_demand(fc: &[f64], d: usize) -> f64 {
     fc.get(d).or(fc.last()).copied().unwrap_or(0.0).max(0.0)
 }
 
-/// Forecast demand over `days` days from today (fractional days count proportionally).
+/// Forecast demand over `days` days from today (fractional days count proportionally). Days
+/// beyond the forecast repeat its last value, in closed form, so any span costs at most one
+/// pass over the forecast.
 pub fn demand_over(fc: &[f64], days: f64) -> f64 {
-    let days = days.max(0.0);
-    let whole = days.floor() as usize;
-    let mut s: f64 = (0..whole).map(|d| day_demand(fc, d)).sum();
-    let frac = days - whole as f64;
+    let days = if days.is_finite() { days.max(0.0) } else { 0.0 };
+    let whole = days.floor();
+    let len = fc.len();
+    let inside = (whole.min(len as f64)) as usize;
+    let mut s: f64 = (0..inside).map(|d| day_demand(fc, d)).sum();
+    if whole > len as f64 {
+        s += (whole - len as f64) * day_demand(fc, len);
+    }
+    let frac = days - whole;
     if frac > 0.0 {
-        s += frac * day_demand(fc, whole);
+        s += frac * day_demand(fc, whole as usize);
     }
     s
 }
@@ -203,7 +246,8 @@ pub fn demand_over(fc: &[f64], days: f64) -> f64 {
 /// Rounds `q` up to a multiple of `pack` (whole units if there is no pack size).
 fn round_up(q: f64, pack: Option<f64>) -> f64 {
     match pack {
-        Some(p) if p > 0.0 => (q / p - 1e-9).ceil().max(0.0) * p,
+        Some(p) if p > 0.0 && (q / p).is_finite() => (q / p - 1e-9).ceil().max(0.0) * p,
+        Some(p) if p > 0.0 => q.max(0.0),
         _ => (q - 1e-9).ceil().max(0.0),
     }
 }
@@ -211,7 +255,8 @@ fn round_up(q: f64, pack: Option<f64>) -> f64 {
 /// Rounds `q` down to a multiple of `pack` (whole units if there is no pack size).
 fn round_down(q: f64, pack: Option<f64>) -> f64 {
     match pack {
-        Some(p) if p > 0.0 => (q / p + 1e-9).floor().max(0.0) * p,
+        Some(p) if p > 0.0 && (q / p).is_finite() => (q / p + 1e-9).floor().max(0.0) * p,
+        Some(p) if p > 0.0 => q.max(0.0),
         _ => (q + 1e-9).floor().max(0.0),
     }
 }
@@ -237,6 +282,7 @@ pub fn plan(input: &PlanInput) -> Plan {
             coverage_demand: 0.0,
             z: 0.0,
             safety_stock: 0.0,
+            safety_stock_method: "none",
             reorder_point: 0.0,
             on_order: 0.0,
             order_quantity: 0.0,
@@ -273,15 +319,48 @@ pub fn plan(input: &PlanInput) -> Plan {
             sl * 100.0
         ),
     );
-    let demand_term = z * input.demand_sd * lt.sqrt();
-    say(
-        "safety_stock_demand",
-        demand_term,
-        format!(
-            "Demand variability: z {z:.4} × σ of daily demand on in-stock days {:.4} × √(lead time {lt}) = {demand_term:.2}.",
-            input.demand_sd
-        ),
-    );
+    let (demand_term, method) = match input.lead_time_demand {
+        Some(d) => {
+            let sl_q = if sl.is_finite() {
+                sl.clamp(0.0, 1.0)
+            } else {
+                0.5
+            };
+            let q = d.quantile(sl_q);
+            // A distribution for another span than the lead time is rescaled by √(L / span).
+            let span = d.periods as f64;
+            let k = if span > 0.0 && (span - lt).abs() > 1e-9 {
+                (lt / span).sqrt()
+            } else {
+                1.0
+            };
+            let v = ((q - d.mean) * k).max(0.0);
+            say(
+                "safety_stock_demand",
+                v,
+                format!(
+                    "Demand variability from the distribution of lead-time demand ({}): {:.1} % quantile {q:.2} − mean {:.2}{} = {v:.2}.",
+                    d.method,
+                    sl_q * 100.0,
+                    d.mean,
+                    if k != 1.0 { format!(", rescaled from {span} to {lt} days by √({lt}/{span})") } else { String::new() }
+                ),
+            );
+            (v, "distribution")
+        }
+        None => {
+            let v = z * input.demand_sd.max(0.0) * lt.sqrt();
+            say(
+                "safety_stock_demand",
+                v,
+                format!(
+                    "Demand variability (textbook, normal): z {z:.4} × σ of daily demand on in-stock days {:.4} × √(lead time {lt}) = {v:.2}.",
+                    input.demand_sd
+                ),
+            );
+            (v, "textbook")
+        }
+    };
     let mean_daily = input.mean_daily_demand.unwrap_or(if lt > 0.0 {
         ltd / lt
     } else {
@@ -423,16 +502,7 @@ pub fn plan(input: &PlanInput) -> Plan {
     // Order-by day: first day within the planning period on which projected stock falls below
     // safety stock, minus the lead time, never before today.
     let horizon = period.ceil() as usize;
-    let mut stock = avail;
-    let mut below: Option<usize> = None;
-    for d in 0..horizon {
-        stock += arrivals(input.open_orders, d);
-        stock -= day_demand(fc, d);
-        if stock < safety_stock {
-            below = Some(d);
-            break;
-        }
-    }
+    let below = first_day_below(avail, input.open_orders, fc, safety_stock, horizon);
     let order_by_day = below
         .filter(|_| q > 0.0)
         .map(|d| ((d as f64 - lt).floor() as i64).max(0));
@@ -479,6 +549,7 @@ pub fn plan(input: &PlanInput) -> Plan {
         coverage_demand: coverage,
         z,
         safety_stock,
+        safety_stock_method: method,
         reorder_point,
         on_order,
         order_quantity: q,
@@ -486,6 +557,62 @@ pub fn plan(input: &PlanInput) -> Plan {
         days_of_cover,
         explanation: ex,
     }
+}
+
+/// First day `d < horizon` at whose end projected stock (available + arrivals on or before `d`
+/// − forecast demand of days `0..=d`) is below `threshold`. Day by day while the forecast
+/// varies; beyond it, where daily demand is constant, segment by segment between arrivals in
+/// closed form, so a span of any length costs O(forecast + orders).
+fn first_day_below(
+    available: f64,
+    orders: &[OpenOrder],
+    fc: &[f64],
+    threshold: f64,
+    horizon: usize,
+) -> Option<usize> {
+    let mut days: Vec<(usize, f64)> = orders
+        .iter()
+        .map(|o| (o.expected_day.max(0) as usize, o.quantity))
+        .collect();
+    days.sort_by_key(|d| d.0);
+    let mut next = 0;
+    let mut stock = available;
+    let explicit = horizon.min(fc.len());
+    for d in 0..explicit {
+        while next < days.len() && days[next].0 <= d {
+            stock += days[next].1;
+            next += 1;
+        }
+        stock -= day_demand(fc, d);
+        if stock < threshold {
+            return Some(d);
+        }
+    }
+    // Constant demand `rate` per day from day `explicit` on.
+    let rate = day_demand(fc, explicit);
+    let mut d = explicit;
+    while d < horizon {
+        while next < days.len() && days[next].0 <= d {
+            stock += days[next].1;
+            next += 1;
+        }
+        // Days d..seg_end have no arrival after day d's.
+        let seg_end = days.get(next).map_or(horizon, |a| a.0.min(horizon));
+        // End of day d + j: stock − rate·(j + 1); first j with that below the threshold.
+        let j = if stock - rate < threshold {
+            0.0
+        } else if rate > 0.0 {
+            ((stock - threshold) / rate).floor()
+        } else {
+            f64::INFINITY
+        };
+        if j < (seg_end - d) as f64 {
+            return Some(d + j as usize);
+        }
+        stock -= rate * (seg_end - d) as f64;
+        d = seg_end;
+    }
+    None
 }
 
 /// Units arriving on day `d` (overdue orders arrive on day 0).
@@ -566,6 +693,7 @@ mod tests {
             pack_size: Some(25.0),
             max_stock: Some(600.0),
             min_stock: None,
+            lead_time_demand: None,
         }
     }
 
@@ -688,6 +816,55 @@ mod tests {
     }
 
     #[test]
+    fn safety_stock_from_the_lead_time_demand_distribution() {
+        // Quantiles 0 … 200 evenly over p = 0 … 1 (uniform on [0, 200]), mean 100: at 95 % the
+        // quantile is 190, so the demand part of safety stock is 190 − 100 = 90.
+        let fc = [10.0; 60];
+        let qs: Vec<f64> = (0..=100).map(|i| 2.0 * i as f64).collect();
+        let d = TotalDistribution::from_quantiles(14, 100.0, &qs);
+        let mut i = base(&fc, &[]);
+        i.lead_time_sd_days = None;
+        i.lead_time_demand = Some(&d);
+        let p = plan(&i);
+        assert!(close(p.safety_stock, 90.0), "{}", p.safety_stock);
+        assert_eq!(p.safety_stock_method, "distribution");
+        assert!(close(p.reorder_point, 140.0 + 90.0));
+        let e = p
+            .explanation
+            .iter()
+            .find(|e| e.term == "safety_stock_demand")
+            .unwrap();
+        assert!(e.text.contains("distribution"), "{}", e.text);
+        // King's lead-time term still adds: z · 10/day · σ 2 days.
+        i.lead_time_sd_days = Some(2.0);
+        let z = inverse_normal_cdf(0.95);
+        assert!(close(plan(&i).safety_stock, 90.0 + z * 10.0 * 2.0));
+        // A distribution over 7 days for a 14-day lead time is rescaled by √2.
+        let d7 = TotalDistribution::from_quantiles(7, 100.0, &qs);
+        i.lead_time_sd_days = None;
+        i.lead_time_demand = Some(&d7);
+        assert!(close(plan(&i).safety_stock, 90.0 * 2f64.sqrt()));
+        // Without a distribution: the textbook formula, named as such.
+        i.lead_time_demand = None;
+        let p = plan(&i);
+        assert_eq!(p.safety_stock_method, "textbook");
+        assert!(close(p.safety_stock, z * 4.0 * 14f64.sqrt()));
+    }
+
+    #[test]
+    fn defaults_follow_the_domain() {
+        let fc = [2.0; 10];
+        let p = plan(&PlanInput {
+            daily_forecast: &fc,
+            ..PlanInput::default()
+        });
+        // 14 days of lead time at 2/day, 44 days of planning period, nothing in stock.
+        assert!(close(p.lead_time_demand, 28.0));
+        assert!(close(p.coverage_demand, 88.0));
+        assert_eq!(p.order_quantity, 88.0);
+    }
+
+    #[test]
     fn untracked_plans_zero() {
         let fc = [10.0; 60];
         let mut i = base(&fc, &[]);
@@ -730,5 +907,83 @@ mod tests {
             ],
         );
         assert_eq!(d, vec![2.0, 8.0, 2.0]);
+    }
+
+    /// Any finite inputs give finite outputs and no panic: zero, negative and huge lead times
+    /// and days of stock, service levels at and beyond 0 and 1, tiny and huge packs and MOQs,
+    /// max stock below min stock, overdue and far-future orders.
+    mod total {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn num() -> impl Strategy<Value = f64> {
+            prop_oneof![
+                3 => 0.0f64..100.0,
+                1 => Just(0.0),
+                1 => -100.0f64..0.0,
+                1 => 1e6f64..1e12,
+                1 => 1e-9f64..1e-3,
+            ]
+        }
+
+        fn opt() -> impl Strategy<Value = Option<f64>> {
+            prop_oneof![1 => Just(None), 2 => num().prop_map(Some)]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 256,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            #[test]
+            fn plan_is_total(
+                fc in prop::collection::vec(num(), 0..40),
+                orders in prop::collection::vec((num(), -10i64..1_000_000), 0..4),
+                (available, sd, lt, cycle) in (num(), num(), num(), num()),
+                (lt_sd, mean) in (opt(), opt()),
+                sl in prop_oneof![Just(0.0), Just(1.0), 0.0f64..1.0, Just(1e-9), Just(1.0 - 1e-12), -1.0f64..2.0],
+                (moq, pack, max_stock, min_stock) in (opt(), opt(), opt(), opt()),
+                tracked in prop::bool::weighted(0.9),
+                ltq in opt(),
+            ) {
+                let orders: Vec<OpenOrder> = orders
+                    .into_iter()
+                    .map(|(quantity, expected_day)| OpenOrder { quantity, expected_day })
+                    .collect();
+                let dist = ltq.map(|q| crate::forecast::TotalDistribution::from_quantiles(
+                    lt.clamp(0.0, 1e6).ceil() as usize, q * 0.5, &[0.0, q * 0.5, q]));
+                let input = PlanInput {
+                    tracked,
+                    available,
+                    open_orders: &orders,
+                    daily_forecast: &fc,
+                    mean_daily_demand: mean,
+                    demand_sd: sd,
+                    lead_time_days: lt,
+                    lead_time_sd_days: lt_sd,
+                    days_of_stock: cycle,
+                    service_level: sl,
+                    moq,
+                    pack_size: pack,
+                    max_stock,
+                    min_stock,
+                    lead_time_demand: dist.as_ref(),
+                };
+                let p = plan(&input);
+                for v in [p.lead_time_demand, p.coverage_demand, p.z, p.safety_stock,
+                          p.reorder_point, p.on_order, p.order_quantity] {
+                    prop_assert!(v.is_finite(), "{p:?}");
+                }
+                prop_assert!(p.order_quantity >= 0.0 && p.safety_stock >= 0.0);
+                if let Some(c) = p.days_of_cover {
+                    prop_assert!(c.is_finite() && c >= 0.0);
+                }
+                if let Some(d) = p.order_by_day {
+                    prop_assert!(d >= 0);
+                }
+            }
+        }
     }
 }

@@ -463,7 +463,11 @@ fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) -> PlanLineRo
         in_stock: Some(&li.in_stock),
         season: 7,
     };
-    let fc = forecast::forecast(&input, horizon, &Options { fast: true });
+    // The lead-time total's distribution sets the safety stock (the
+    // service-level quantile minus its mean), fit for intermittent demand.
+    let lt_days = (lt.ceil() as usize).max(1);
+    let (fc, lt_total) =
+        forecast::forecast_with_total(&input, horizon, lt_days, &Options { fast: true });
     let (mean, sd) = replenish::demand_stats(&li.values, Some(&li.in_stock));
     let mut available = li.available;
     let mut open = Vec::new();
@@ -495,6 +499,9 @@ fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) -> PlanLineRo
         pack_size: li.pack_size,
         max_stock: li.max_stock,
         min_stock: li.min_stock,
+        // domain.md: the textbook formula for smooth demand; for
+        // intermittent and lumpy demand the quantile of the lead-time total.
+        lead_time_demand: fc.class.is_sporadic().then_some(&lt_total),
     });
     let order_by = if plan.order_quantity > 0.0 {
         plan.order_by_day
@@ -557,7 +564,11 @@ fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) -> PlanLineRo
         },
         "safety_stock": {
             "service_level": li.service_level,
-            "method": "normal: z × σ × √lead time",
+            "method": if plan.safety_stock_method == "distribution" {
+                format!("quantile of the lead-time demand ({})", lt_total.method)
+            } else {
+                plan.safety_stock_method.to_string()
+            },
             "z": round6(plan.z),
             "sigma_daily": round6(sd),
             "lead_time_days": lt,

@@ -59,6 +59,95 @@ fn forecast_writes_future_periods_in_the_input_date_format() {
 }
 
 #[test]
+fn forecast_refuses_nan_and_infinity_naming_the_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["NaN", "inf", "-infinity"] {
+        let input = dir.path().join("in.csv");
+        std::fs::write(
+            &input,
+            format!(
+                "series_id,period,quantity\nA,2025-01-01,1\nA,2025-02-01,2\nA,2025-03-01,{bad}\n"
+            ),
+        )
+        .unwrap();
+        let out = tributary()
+            .args([
+                "forecast",
+                "--input",
+                input.to_str().unwrap(),
+                "--horizon",
+                "2",
+            ])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{bad} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("line 4") && err.contains("quantity"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
+fn forecast_survives_series_that_end_in_zeros_and_returns() {
+    // Issue 8: one discontinued seasonal series (three years, the last six months 0, a return)
+    // must not take the run down; every series gets finite, non-negative forecasts.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    let mut csv = String::from("series_id,period,quantity\n");
+    for t in 0..37 {
+        let phase = (t % 12) as f64 / 12.0 * std::f64::consts::TAU;
+        let v = if t >= 31 {
+            0.0
+        } else {
+            (100.0 + 2.0 * t as f64) * (1.0 + 0.2 * phase.sin())
+        };
+        csv.push_str(&format!(
+            "STOP,{}-{:02}-01,{v}\n",
+            2020 + t / 12,
+            t % 12 + 1
+        ));
+        csv.push_str(&format!(
+            "KEEP,{}-{:02}-01,{}\n",
+            2020 + t / 12,
+            t % 12 + 1,
+            50 + t % 5
+        ));
+    }
+    csv.push_str("RET,2020-01-01,3\nRET,2020-02-01,-5\nRET,2020-03-01,0\n");
+    std::fs::write(&input, csv).unwrap();
+    let out = tributary()
+        .args([
+            "forecast",
+            "--input",
+            input.to_str().unwrap(),
+            "--horizon",
+            "6",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 18);
+    for r in &rows {
+        for v in &r[2..5] {
+            let v: f64 = v.parse().unwrap();
+            assert!(v.is_finite() && v >= 0.0, "{r:?}");
+        }
+    }
+}
+
+#[test]
 fn holdout_accuracy_on_the_australian_retail_data_meets_the_targets() {
     let data = concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -1,0 +1,347 @@
+//! The predictive distribution of the total demand over a span of periods (a lead time, a
+//! forecast horizon): what a reorder point is made of.
+//!
+//! A reorder point is a quantile of the demand over the lead time, not a sum of daily
+//! intervals: daily errors partly cancel and partly persist (a level error lasts the whole
+//! span), and intermittent or lumpy demand is far from normal. [`TotalDistribution`] holds the
+//! mean (the forecast total) and a table of quantiles; how it is built depends on the path:
+//!
+//! - **fast path** (daily SKU series, [`crate::forecast::fast`]): *bootstrapped backtest
+//!   errors of the total*. The chosen configuration is run over the history; at every day of
+//!   the last year that has a full span after it, the forecast total of the next `L` days is
+//!   compared with the actual total. The errors are scaled by `√(forecast + c)` (a count's
+//!   spread grows with the square root of its mean, so an item that doubled its sales does not
+//!   keep last year's absolute spread), and their root mean square, widened by `√(1 + L/k)`
+//!   for the `k` overlapping windows (about `k/L` independent ones), is the spread of an equal
+//!   mixture of two gamma distributions: one around today's forecast total, one around last
+//!   year's rate × `L` (the level is uncertain between the two: items that slowed down or
+//!   stopped pick up again, items that grew fall back). Gamma: non-negative and skewed like a
+//!   lumpy total, normal-like for large ones. Measured on 2,797 real daily SKU series
+//!   (`benches/daily_accuracy.rs`) this served more series at 95 % with less stock than the
+//!   empirical error quantiles, a compound Poisson/negative binomial fit, empirical lead-time
+//!   totals or a single gamma around the forecast. With too few windows (a new item), a gamma
+//!   with the variance of the daily history summed over the span, widened for the short
+//!   history;
+//! - **full path** (monthly series, the command): a gamma distribution with the forecast total
+//!   as mean and the root mean square of the honest backtest errors of the total as spread.
+//!
+//! Pure: no I/O, no clock, no randomness.
+
+use serde::Serialize;
+
+/// Distribution of the total demand over `periods` future periods of one series.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TotalDistribution {
+    /// Number of periods (days for the server's daily series) the total covers.
+    pub periods: usize,
+    /// Mean: the forecast total (the sum of the point forecasts over the span).
+    pub mean: f64,
+    /// How the distribution was built (`backtest_errors`, `gamma`, `gamma_short_history`, `zero`).
+    pub method: String,
+    /// Quantiles at probabilities `i / (len − 1)`, non-decreasing and non-negative (unused
+    /// when `gamma` is set).
+    quantiles: Vec<f64>,
+    /// Weight, shape and scale of each gamma component of a mixture whose quantiles are computed
+    /// exactly on demand (empty: the table is used).
+    gamma: Vec<(f64, f64, f64)>,
+}
+
+impl TotalDistribution {
+    /// A distribution from a quantile table at evenly spaced probabilities `0 … 1` (at least
+    /// two values); values are made finite, non-negative and non-decreasing.
+    pub fn from_quantiles(periods: usize, mean: f64, quantiles: &[f64]) -> TotalDistribution {
+        let mut q: Vec<f64> = quantiles
+            .iter()
+            .map(|v| if v.is_finite() { v.max(0.0) } else { 0.0 })
+            .collect();
+        if q.len() < 2 {
+            let v = q.first().copied().unwrap_or(0.0);
+            q = vec![v, v];
+        }
+        for i in 1..q.len() {
+            q[i] = q[i].max(q[i - 1]);
+        }
+        TotalDistribution {
+            periods,
+            mean: if mean.is_finite() { mean.max(0.0) } else { 0.0 },
+            method: "quantiles".into(),
+            quantiles: q,
+            gamma: Vec::new(),
+        }
+    }
+
+    /// No demand at all: every quantile is zero.
+    pub fn zero(periods: usize) -> TotalDistribution {
+        let mut d = TotalDistribution::from_quantiles(periods, 0.0, &[0.0, 0.0]);
+        d.method = "zero".into();
+        d
+    }
+
+    /// Quantile at probability `p` (clamped to [0, 1]; linear between table points).
+    pub fn quantile(&self, p: f64) -> f64 {
+        let p = if p.is_finite() {
+            p.clamp(0.0, 1.0)
+        } else {
+            0.5
+        };
+        if !self.gamma.is_empty() {
+            return mixture_quantile(&self.gamma, p);
+        }
+        let last = self.quantiles.len() - 1;
+        let pos = p * last as f64;
+        let i = (pos.floor() as usize).min(last);
+        if i == last {
+            return self.quantiles[last];
+        }
+        let f = pos - i as f64;
+        self.quantiles[i] + f * (self.quantiles[i + 1] - self.quantiles[i])
+    }
+
+    /// Gamma distribution with the given mean and standard deviation (quantiles computed
+    /// exactly from the incomplete gamma function); a point mass at the mean when the deviation
+    /// is zero.
+    pub fn gamma(periods: usize, mean: f64, sd: f64) -> TotalDistribution {
+        let mean = if mean.is_finite() { mean.max(0.0) } else { 0.0 };
+        let sd = if sd.is_finite() { sd.max(0.0) } else { 0.0 };
+        if mean <= 0.0 && sd <= 0.0 {
+            return TotalDistribution::zero(periods);
+        }
+        if sd <= 0.0 {
+            let mut d = TotalDistribution::from_quantiles(periods, mean, &[mean, mean]);
+            d.method = "gamma".into();
+            return d;
+        }
+        let mut d = TotalDistribution::from_quantiles(periods, mean, &[0.0, 0.0]);
+        let k = (mean / sd).powi(2);
+        d.gamma = vec![(1.0, k, sd * sd / mean)];
+        d.method = "gamma".into();
+        d
+    }
+
+    /// Equal-weight mixture of gamma distributions, each given by its mean and deviation; the
+    /// distribution's `mean` is set to `mean`.
+    pub(crate) fn gamma_mixture(
+        periods: usize,
+        mean: f64,
+        parts: &[(f64, f64)],
+    ) -> TotalDistribution {
+        let mut d = TotalDistribution::from_quantiles(periods, mean, &[0.0, 0.0]);
+        let w = 1.0 / parts.len().max(1) as f64;
+        d.gamma = parts
+            .iter()
+            .map(|&(mu, sd)| {
+                let (mu, sd) = (mu.max(0.0), sd.max(0.0));
+                if mu > 0.0 && sd > 0.0 {
+                    (w, (mu / sd).powi(2), sd * sd / mu)
+                } else if mu > 0.0 {
+                    // A point mass at mu: a very narrow gamma.
+                    (w, 1e12, mu / 1e12)
+                } else {
+                    (w, 0.0, 0.0)
+                }
+            })
+            .collect();
+        if d.gamma.is_empty() {
+            d.gamma.push((1.0, 0.0, 0.0));
+        }
+        d.method = "gamma_mixture".into();
+        d
+    }
+}
+
+/// `ln Γ(x)` for `x > 0` (Lanczos, g = 7, nine coefficients; relative error ~1e-15).
+fn ln_gamma(x: f64) -> f64 {
+    const C: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        let pi = std::f64::consts::PI;
+        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut a = C[0];
+    let t = x + 7.5;
+    for (i, c) in C.iter().enumerate().skip(1) {
+        a += c / (x + i as f64);
+    }
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+}
+
+/// Regularised lower incomplete gamma `P(a, x)` (series below `a + 1`, continued fraction
+/// above, as in Numerical Recipes).
+fn gamma_p(a: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    let lead = -x + a * x.ln() - ln_gamma(a);
+    if x < a + 1.0 {
+        let (mut sum, mut term, mut ap) = (1.0 / a, 1.0 / a, a);
+        for _ in 0..500 {
+            ap += 1.0;
+            term *= x / ap;
+            sum += term;
+            if term.abs() < sum.abs() * 1e-14 {
+                break;
+            }
+        }
+        (sum.ln() + lead).exp().min(1.0)
+    } else {
+        let tiny = 1e-300;
+        let mut b = x + 1.0 - a;
+        let mut c = 1.0 / tiny;
+        let mut d = 1.0 / b;
+        let mut h = d;
+        for i in 1..500 {
+            let an = -(i as f64) * (i as f64 - a);
+            b += 2.0;
+            d = an * d + b;
+            if d.abs() < tiny {
+                d = tiny;
+            }
+            c = b + an / c;
+            if c.abs() < tiny {
+                c = tiny;
+            }
+            d = 1.0 / d;
+            let del = d * c;
+            h *= del;
+            if (del - 1.0).abs() < 1e-14 {
+                break;
+            }
+        }
+        (1.0 - (lead.exp() * h)).clamp(0.0, 1.0)
+    }
+}
+
+/// Quantile `p` of a mixture of gamma distributions `(weight, shape, scale)` (weights sum to
+/// 1; a component with zero shape or scale is a point mass at 0), by bisection on its
+/// distribution function (0 for `p = 0`; the 1 − 1e-9 quantile for `p = 1`).
+fn mixture_quantile(parts: &[(f64, f64, f64)], p: f64) -> f64 {
+    if p <= 0.0 {
+        return 0.0;
+    }
+    let p = p.min(1.0 - 1e-9);
+    let cdf = |x: f64| -> f64 {
+        parts
+            .iter()
+            .map(|&(w, k, theta)| {
+                if k > 0.0 && theta > 0.0 {
+                    w * gamma_p(k, x / theta)
+                } else {
+                    w
+                }
+            })
+            .sum()
+    };
+    let mut hi = parts
+        .iter()
+        .map(|&(_, k, theta)| k * theta + 10.0 * k.sqrt() * theta)
+        .fold(0.0, f64::max);
+    if hi <= 0.0 || cdf(0.0) >= p {
+        return 0.0;
+    }
+    while cdf(hi) < p && hi.is_finite() {
+        hi *= 2.0;
+    }
+    let mut lo = 0.0;
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if cdf(mid) < p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+        if hi - lo <= 1e-10 * hi {
+            break;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// Gamma approximation of the total over `days` for histories too short to backtest: mean
+/// `mean_total`, variance `days · s² · (1 + days / k)` from the `k` in-stock values of the
+/// history (`s²` their variance, at least their mean as for a Poisson count); the factor
+/// widens it for the little that is known.
+pub(crate) fn history_gamma(
+    y: &[f64],
+    valid: &[bool],
+    days: usize,
+    mean_total: f64,
+) -> TotalDistribution {
+    let vals: Vec<f64> = y
+        .iter()
+        .zip(valid)
+        .rev()
+        .filter(|(_, &ok)| ok)
+        .map(|(&v, _)| v)
+        .take(365)
+        .collect();
+    let k = vals.len() as f64;
+    if k == 0.0 || mean_total <= 0.0 && vals.iter().all(|&v| v <= 0.0) {
+        return TotalDistribution::zero(days);
+    }
+    let mu = vals.iter().sum::<f64>() / k;
+    let s2 = if k >= 2.0 {
+        vals.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / (k - 1.0)
+    } else {
+        0.0
+    };
+    let d = days as f64;
+    let var = d * s2.max(mu) * (1.0 + d / k);
+    let mut t = TotalDistribution::gamma(days, mean_total, var.sqrt());
+    t.method = "gamma_short_history".into();
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate_and_stay_ordered() {
+        let d = TotalDistribution::from_quantiles(7, 5.0, &[0.0, 4.0, 2.0, 10.0]);
+        // table made monotone: 0, 4, 4, 10 at p = 0, 1/3, 2/3, 1
+        assert_eq!(d.quantile(0.0), 0.0);
+        assert_eq!(d.quantile(0.5), 4.0);
+        assert!((d.quantile(5.0 / 6.0) - 7.0).abs() < 1e-12);
+        assert_eq!(d.quantile(2.0), 10.0);
+    }
+
+    #[test]
+    fn gamma_matches_normal_for_large_means() {
+        // Shape 10,000: close to N(100, 1).
+        let d = TotalDistribution::gamma(28, 100.0, 1.0);
+        assert!((d.quantile(0.95) - (100.0 + 1.6449)).abs() < 0.05);
+        assert!((d.quantile(0.5) - 100.0).abs() < 0.05);
+        // Small mean, large spread: skewed, non-negative, median below the mean.
+        let d = TotalDistribution::gamma(28, 2.0, 3.0);
+        assert!(d.quantile(0.1) >= 0.0 && d.quantile(0.5) < 2.0 && d.quantile(0.95) > 6.0);
+    }
+
+    #[test]
+    fn exact_gamma_quantiles() {
+        // Shape 1 is the exponential: q(p) = −θ ln(1 − p).
+        let d = TotalDistribution::gamma(14, 2.0, 2.0);
+        assert!(
+            (d.quantile(0.95) - (-2.0 * 0.05f64.ln())).abs() < 1e-6,
+            "{}",
+            d.quantile(0.95)
+        );
+        // Shape 0.1 (lumpy): the median is far below the mean, the 95 % quantile far above.
+        let d = TotalDistribution::gamma(28, 1.0, 10f64.sqrt());
+        assert!(
+            d.quantile(0.5) < 0.01 && d.quantile(0.95) > 4.0,
+            "{}",
+            d.quantile(0.95)
+        );
+        assert!((gamma_p(3.0, 2.0) - 0.323_323_583_816_936_5).abs() < 1e-10);
+    }
+}
