@@ -9,11 +9,13 @@ mod auth;
 mod browser;
 mod cli;
 mod demo;
+mod fakes;
 mod helpers;
 mod imports;
 mod openapi;
 mod pages;
 mod plans;
+mod sync;
 mod users;
 
 pub use helpers::TestApp;
