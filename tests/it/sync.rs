@@ -686,3 +686,104 @@ async fn two_servers_on_one_database_run_a_job_once() {
     assert_eq!(attempts, 1);
     drop(second);
 }
+
+fn attr(html: &str, marker: &str) -> String {
+    let start = html.find(marker).unwrap_or_else(|| panic!("no {marker}")) + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+#[actix_web::test]
+async fn the_accounts_page_loads_all_connections_and_shows_each_childs_status() {
+    let source = TestApp::spawn().await;
+    let st = source.admin("Source").await;
+    let src = source.create_child(&st, "Store").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fill(&source, &st, &src, 6).await;
+    let key = api_key(&source, &st).await;
+
+    let app = fast_app().await;
+    let token = app.admin("Acme").await;
+    app.create_child(&token, "Manual shop").await;
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let html = client
+        .post(app.url("/login"))
+        .form(&[("email", "admin@acme.example"), ("password", "correct horse")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<h1>Accounts</h1>"), "{html}");
+    let csrf = attr(&html, "data-csrf=\"");
+    for kind in ["manual", "shopify", "woocommerce", "tributary"] {
+        assert!(html.contains(&format!("<option value=\"{kind}\"")), "{kind}");
+    }
+    // No inline script or handlers: the page's script is static/sync.js.
+    assert!(html.contains("<script src=\"/static/sync.js\""));
+    assert!(!html.contains("<script>") && !html.contains(" onclick="));
+    // Add a tributary connection through the form.
+    let resp = client
+        .post(app.url("/accounts"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("name", "Remote"),
+            ("currency", "EUR"),
+            ("kind", "tributary"),
+            ("tributary_base_url", source.addr.as_str()),
+            ("account_id", src.as_str()),
+            ("api_key", key.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let html = client
+        .get(app.url("/accounts"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Load data from all connections"));
+    assert!(!html.contains(&key), "the API key is never shown");
+    let master = attr(&html, "class=\"inline sync-form\" data-account-id=\"");
+    // The button's script call: the API with the session cookie and the
+    // page's CSRF token as a header.
+    let resp = client
+        .post(app.url(&format!("/api/v1/accounts/{master}/sync")))
+        .header("X-CSRF-Token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let job: Value = resp.json().await.unwrap();
+    let done = wait_job(&app, &token, job["job_id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["accounts"].as_array().unwrap().len(), 2);
+    let html = client
+        .get(app.url("/accounts"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("data-status=\"succeeded\">succeeded: "), "{html}");
+    assert!(html.contains("class=\"sync-one\""));
+    // Without script: the button's form.
+    let resp = client
+        .post(app.url(&format!("/accounts/{master}/sync")))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("sync-progress"));
+}
