@@ -177,15 +177,18 @@ impl Config {
         };
         let defaults = SyncConfig::default();
         let sync = SyncConfig {
-            allow_private: flag("TRIBUTARY_ALLOW_PRIVATE_CONNECTIONS", defaults.allow_private)?,
+            allow_private: flag(
+                "TRIBUTARY_ALLOW_PRIVATE_CONNECTIONS",
+                defaults.allow_private,
+            )?,
             shopify_api_base: non_empty("TRIBUTARY_SHOPIFY_API_BASE")
                 .map(|v| v.trim().trim_end_matches('/').to_string())
                 .unwrap_or(defaults.shopify_api_base),
             retry_seconds: number("TRIBUTARY_SYNC_RETRY_SECONDS", defaults.retry_seconds)?,
             timeout_seconds: number("TRIBUTARY_SYNC_TIMEOUT_SECONDS", defaults.timeout_seconds)?,
             parallel: number("TRIBUTARY_SYNC_PARALLEL", defaults.parallel as u64)? as usize,
-            page_size: number("TRIBUTARY_SYNC_PAGE_SIZE", defaults.page_size as u64)?
-                .min(10_000) as usize,
+            page_size: number("TRIBUTARY_SYNC_PAGE_SIZE", defaults.page_size as u64)?.min(10_000)
+                as usize,
             scheduler: flag("TRIBUTARY_SYNC_SCHEDULER", defaults.scheduler)?,
         };
         Ok(Config {

@@ -63,7 +63,9 @@ impl Http {
         let url = reqwest::Url::parse(base_url)
             .map_err(|_| SyncError::new(format!("{base_url} is not a valid address")))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(SyncError::new("only http:// and https:// sources are supported"));
+            return Err(SyncError::new(
+                "only http:// and https:// sources are supported",
+            ));
         }
         let host = url
             .host_str()
@@ -104,7 +106,11 @@ impl Http {
     /// Sends the request `build` makes, retrying what can pass until the
     /// budget is spent; a 2xx answer comes back with its body, anything
     /// else is an error naming what the source said.
-    pub fn send(&self, what: &str, build: impl Fn(&Client) -> RequestBuilder) -> Result<Answer, SyncError> {
+    pub fn send(
+        &self,
+        what: &str,
+        build: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Answer, SyncError> {
         let deadline = Instant::now() + self.budget;
         let mut attempt = 0u32;
         loop {
@@ -167,7 +173,11 @@ impl WithoutUrl for reqwest::Error {
 
 /// Parses `Retry-After` (seconds; an HTTP date counts as a short wait).
 fn retry_after(resp: &Response) -> Option<Duration> {
-    let v = resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let v = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
     match v.trim().parse::<f64>() {
         Ok(s) if s >= 0.0 => Some(Duration::from_secs_f64(s.min(3600.0))),
         _ => Some(Duration::from_secs(1)),
@@ -190,8 +200,12 @@ fn classify(resp: Response) -> Result<Answer, Outcome> {
     }
     if !status.is_success() {
         let hint = match status.as_u16() {
-            401 | 403 => "the source refused the credentials; enter the secret of this connection again",
-            404 => "the source does not know this address or account; check the connection settings",
+            401 | 403 => {
+                "the source refused the credentials; enter the secret of this connection again"
+            }
+            404 => {
+                "the source does not know this address or account; check the connection settings"
+            }
             _ => "the source refused the request",
         };
         return Err(Outcome::Fatal(format!("{hint} ({})", status.as_u16())));

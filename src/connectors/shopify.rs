@@ -56,7 +56,12 @@ impl Shopify {
 
     /// Runs a query; waits out `THROTTLED` answers within the retry budget.
     /// Returns `data` and the answer's `Date` header.
-    fn query(&self, what: &str, query: &str, variables: Value) -> Result<(Value, Option<String>), SyncError> {
+    fn query(
+        &self,
+        what: &str,
+        query: &str,
+        variables: Value,
+    ) -> Result<(Value, Option<String>), SyncError> {
         let deadline = Instant::now() + self.http.budget();
         let body = json!({"query": query, "variables": variables});
         loop {
@@ -72,7 +77,9 @@ impl Shopify {
                 .map(str::to_string);
             let v = parse_json(what, &answer.body)?;
             if let Some(errors) = v.get("errors").and_then(Value::as_array) {
-                let throttled = errors.iter().any(|e| e["extensions"]["code"] == "THROTTLED");
+                let throttled = errors
+                    .iter()
+                    .any(|e| e["extensions"]["code"] == "THROTTLED");
                 if throttled {
                     let cost = &v["extensions"]["cost"];
                     let requested = cost["requestedQueryCost"].as_f64().unwrap_or(100.0);
@@ -83,7 +90,8 @@ impl Shopify {
                         .as_f64()
                         .filter(|r| *r > 0.0)
                         .unwrap_or(50.0);
-                    let wait = Duration::from_secs_f64(((requested - available) / rate).clamp(0.05, 30.0));
+                    let wait =
+                        Duration::from_secs_f64(((requested - available) / rate).clamp(0.05, 30.0));
                     if Instant::now() + wait > deadline {
                         return Err(SyncError::new(format!(
                             "{what}: the shop kept answering THROTTLED"
@@ -97,7 +105,9 @@ impl Shopify {
                     .filter_map(|e| e["message"].as_str())
                     .collect::<Vec<_>>()
                     .join("; ");
-                return Err(SyncError::new(format!("{what}: the shop answered: {message}")));
+                return Err(SyncError::new(format!(
+                    "{what}: the shop answered: {message}"
+                )));
             }
             return match v.get("data") {
                 Some(d) if d.is_object() => Ok((d.clone(), date)),
@@ -131,12 +141,17 @@ struct Cursor {
 }
 
 fn http_date_to_rfc3339(d: &str) -> Option<String> {
-    chrono::DateTime::parse_from_rfc2822(d)
-        .ok()
-        .map(|t| t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    chrono::DateTime::parse_from_rfc2822(d).ok().map(|t| {
+        t.with_timezone(&chrono::Utc)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    })
 }
 
-fn nodes<'a>(data: &'a Value, root: &str, what: &str) -> Result<(&'a Vec<Value>, bool, Option<String>), SyncError> {
+fn nodes<'a>(
+    data: &'a Value,
+    root: &str,
+    what: &str,
+) -> Result<(&'a Vec<Value>, bool, Option<String>), SyncError> {
     let conn = &data[root];
     let nodes = conn["nodes"]
         .as_array()
@@ -155,7 +170,12 @@ const ORDERS: &str = "query($first:Int!,$after:String,$query:String){orders(firs
 
 impl Connector for Shopify {
     fn streams(&self) -> Vec<Entity> {
-        vec![Entity::Warehouses, Entity::Variants, Entity::Stock, Entity::SalesOrders]
+        vec![
+            Entity::Warehouses,
+            Entity::Variants,
+            Entity::Stock,
+            Entity::SalesOrders,
+        ]
     }
 
     fn fetch(&self, stream: Entity, cursor: Option<&str>) -> Result<Page, SyncError> {
@@ -209,11 +229,18 @@ impl Connector for Shopify {
                             vendors.push(json!({"id": v, "name": v}));
                         }
                     }
-                    let id = gid(&n["id"]).ok_or_else(|| SyncError::malformed(&what, "a variant without id"))?;
+                    let id = gid(&n["id"])
+                        .ok_or_else(|| SyncError::malformed(&what, "a variant without id"))?;
                     let mut m = Map::new();
                     m.insert("id".into(), Value::String(id.clone()));
-                    let sku = n["sku"].as_str().filter(|s| !s.trim().is_empty()).map(str::to_string);
-                    m.insert("sku".into(), Value::String(sku.unwrap_or_else(|| format!("shopify-{id}"))));
+                    let sku = n["sku"]
+                        .as_str()
+                        .filter(|s| !s.trim().is_empty())
+                        .map(str::to_string);
+                    m.insert(
+                        "sku".into(),
+                        Value::String(sku.unwrap_or_else(|| format!("shopify-{id}"))),
+                    );
                     set(&mut m, "barcode", Some(n["barcode"].clone()));
                     let title = match (p["title"].as_str(), n["title"].as_str()) {
                         (Some(pt), Some("Default Title")) | (Some(pt), None) => pt.to_string(),
@@ -224,13 +251,21 @@ impl Connector for Shopify {
                     set(&mut m, "title", Some(Value::String(title)));
                     set(&mut m, "product_id", gid(&p["id"]).map(Value::String));
                     set(&mut m, "product_title", Some(p["title"].clone()));
-                    set(&mut m, "vendor_id", vendor.map(|v| Value::String(v.to_string())));
+                    set(
+                        &mut m,
+                        "vendor_id",
+                        vendor.map(|v| Value::String(v.to_string())),
+                    );
                     set(&mut m, "category", Some(p["productType"].clone()));
                     if let Some(tags) = p["tags"].as_array() {
                         m.insert("tags".into(), Value::Array(tags.clone()));
                     }
                     set(&mut m, "retail_price", Some(n["price"].clone()));
-                    set(&mut m, "cost_price", Some(n["inventoryItem"]["unitCost"]["amount"].clone()));
+                    set(
+                        &mut m,
+                        "cost_price",
+                        Some(n["inventoryItem"]["unitCost"]["amount"].clone()),
+                    );
                     if let Some(t) = n["inventoryItem"]["tracked"].as_bool() {
                         m.insert("tracked".into(), Value::Bool(t));
                     }
@@ -244,7 +279,8 @@ impl Connector for Shopify {
             Entity::Stock => {
                 let mut items = Vec::new();
                 for n in list {
-                    let variant = gid(&n["id"]).ok_or_else(|| SyncError::malformed(&what, "a variant without id"))?;
+                    let variant = gid(&n["id"])
+                        .ok_or_else(|| SyncError::malformed(&what, "a variant without id"))?;
                     let levels = n["inventoryItem"]["inventoryLevels"]["nodes"]
                         .as_array()
                         .cloned()
@@ -259,7 +295,10 @@ impl Connector for Shopify {
                         let available = q("available").unwrap_or(0);
                         let on_hand = q("on_hand").unwrap_or(available);
                         let Some(location) = gid(&l["location"]["id"]) else {
-                            return Err(SyncError::malformed(&what, "an inventory level without location"));
+                            return Err(SyncError::malformed(
+                                &what,
+                                "an inventory level without location",
+                            ));
                         };
                         let mut m = Map::new();
                         m.insert("variant_id".into(), Value::String(variant.clone()));
@@ -275,7 +314,8 @@ impl Connector for Shopify {
             _ => {
                 let mut items = Vec::new();
                 for n in list {
-                    let id = gid(&n["id"]).ok_or_else(|| SyncError::malformed(&what, "an order without id"))?;
+                    let id = gid(&n["id"])
+                        .ok_or_else(|| SyncError::malformed(&what, "an order without id"))?;
                     let lines: Vec<Value> = n["lineItems"]["nodes"]
                         .as_array()
                         .cloned()
@@ -287,7 +327,11 @@ impl Connector for Shopify {
                             m.insert("id".into(), Value::String(gid(&l["id"])?));
                             m.insert("variant_id".into(), Value::String(variant));
                             m.insert("quantity".into(), l["quantity"].clone());
-                            set(&mut m, "unit_price", Some(l["originalUnitPriceSet"]["shopMoney"]["amount"].clone()));
+                            set(
+                                &mut m,
+                                "unit_price",
+                                Some(l["originalUnitPriceSet"]["shopMoney"]["amount"].clone()),
+                            );
                             Some(Value::Object(m))
                         })
                         .collect();

@@ -76,7 +76,12 @@ impl WooCommerce {
         })
     }
 
-    fn get(&self, what: &str, path: &str, query: &[(&str, String)]) -> Result<(Value, Answer), SyncError> {
+    fn get(
+        &self,
+        what: &str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<(Value, Answer), SyncError> {
         let url = format!("{}/{}", self.base, path);
         let answer = self.http.send(what, |c| {
             c.get(&url)
@@ -105,7 +110,10 @@ impl WooCommerce {
             let (v, answer) = self.get(
                 what,
                 &format!("products/{product}/variations"),
-                &[("per_page", PER_PAGE.to_string()), ("page", page.to_string())],
+                &[
+                    ("per_page", PER_PAGE.to_string()),
+                    ("page", page.to_string()),
+                ],
             )?;
             let items = v.as_array().cloned().unwrap_or_default();
             let n = items.len();
@@ -121,14 +129,22 @@ impl WooCommerce {
 
 impl Connector for WooCommerce {
     fn streams(&self) -> Vec<Entity> {
-        vec![Entity::Warehouses, Entity::Variants, Entity::Stock, Entity::SalesOrders]
+        vec![
+            Entity::Warehouses,
+            Entity::Variants,
+            Entity::Stock,
+            Entity::SalesOrders,
+        ]
     }
 
     fn fetch(&self, stream: Entity, cursor: Option<&str>) -> Result<Page, SyncError> {
         let what = format!("reading {} from WooCommerce", stream.as_str());
         if stream == Entity::Warehouses {
             return Ok(Page {
-                batches: vec![(Entity::Warehouses, vec![json!({"id": WAREHOUSE, "name": "WooCommerce stock"})])],
+                batches: vec![(
+                    Entity::Warehouses,
+                    vec![json!({"id": WAREHOUSE, "name": "WooCommerce stock"})],
+                )],
                 next: None,
                 more: false,
             });
@@ -140,7 +156,11 @@ impl Connector for WooCommerce {
             c.page = 1;
         }
         let incremental = stream != Entity::Stock;
-        let path = if stream == Entity::SalesOrders { "orders" } else { "products" };
+        let path = if stream == Entity::SalesOrders {
+            "orders"
+        } else {
+            "products"
+        };
         let mut query = vec![
             ("per_page", PER_PAGE.to_string()),
             ("page", c.page.to_string()),
@@ -163,7 +183,11 @@ impl Connector for WooCommerce {
                 .get(reqwest::header::DATE)
                 .and_then(|d| d.to_str().ok())
                 .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
-                .map(|t| t.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%S").to_string());
+                .map(|t| {
+                    t.with_timezone(&chrono::Utc)
+                        .format("%Y-%m-%dT%H:%M:%S")
+                        .to_string()
+                });
         }
         let list = list.as_array().cloned().unwrap_or_default();
         let total = Self::total_pages(&answer).unwrap_or(c.page);
@@ -174,7 +198,8 @@ impl Connector for WooCommerce {
                 let mut variants = Vec::new();
                 let mut stock = Vec::new();
                 for p in &list {
-                    let pid = id_of(&p["id"]).ok_or_else(|| SyncError::malformed(&what, "a product without id"))?;
+                    let pid = id_of(&p["id"])
+                        .ok_or_else(|| SyncError::malformed(&what, "a product without id"))?;
                     let rows: Vec<(String, Value)> = if p["type"] == "variable" {
                         self.variations(&what, &pid)?
                             .into_iter()
@@ -194,23 +219,45 @@ impl Connector for WooCommerce {
                         }
                         let mut m = Map::new();
                         m.insert("id".into(), Value::String(id.clone()));
-                        let sku = v["sku"].as_str().filter(|s| !s.trim().is_empty()).map(str::to_string);
-                        m.insert("sku".into(), Value::String(sku.unwrap_or_else(|| format!("woo-{id}"))));
+                        let sku = v["sku"]
+                            .as_str()
+                            .filter(|s| !s.trim().is_empty())
+                            .map(str::to_string);
+                        m.insert(
+                            "sku".into(),
+                            Value::String(sku.unwrap_or_else(|| format!("woo-{id}"))),
+                        );
                         let title = if id == pid {
                             p["name"].as_str().unwrap_or_default().to_string()
                         } else {
                             let attrs: Vec<String> = v["attributes"]
                                 .as_array()
-                                .map(|a| a.iter().filter_map(|x| x["option"].as_str().map(str::to_string)).collect())
+                                .map(|a| {
+                                    a.iter()
+                                        .filter_map(|x| x["option"].as_str().map(str::to_string))
+                                        .collect()
+                                })
                                 .unwrap_or_default();
-                            format!("{} - {}", p["name"].as_str().unwrap_or_default(), attrs.join(" / "))
+                            format!(
+                                "{} - {}",
+                                p["name"].as_str().unwrap_or_default(),
+                                attrs.join(" / ")
+                            )
                         };
                         m.insert("title".into(), Value::String(title));
                         m.insert("product_id".into(), Value::String(pid.clone()));
                         set(&mut m, "product_title", Some(p["name"].clone()));
-                        set(&mut m, "category", p["categories"].get(0).map(|c| c["name"].clone()));
+                        set(
+                            &mut m,
+                            "category",
+                            p["categories"].get(0).map(|c| c["name"].clone()),
+                        );
                         if let Some(tags) = p["tags"].as_array() {
-                            let names: Vec<Value> = tags.iter().map(|t| t["name"].clone()).filter(|n| n.is_string()).collect();
+                            let names: Vec<Value> = tags
+                                .iter()
+                                .map(|t| t["name"].clone())
+                                .filter(|n| n.is_string())
+                                .collect();
                             if !names.is_empty() {
                                 m.insert("tags".into(), Value::Array(names));
                             }
@@ -218,7 +265,10 @@ impl Connector for WooCommerce {
                         set(&mut m, "retail_price", Some(v["price"].clone()));
                         m.insert("tracked".into(), Value::Bool(v["manage_stock"] == true));
                         set(&mut m, "updated_at", gmt(&v["date_modified_gmt"]));
-                        m.insert("removed".into(), Value::Bool(p["status"] == "trash" || v["status"] == "trash"));
+                        m.insert(
+                            "removed".into(),
+                            Value::Bool(p["status"] == "trash" || v["status"] == "trash"),
+                        );
                         variants.push(Value::Object(m));
                     }
                 }
@@ -231,14 +281,16 @@ impl Connector for WooCommerce {
             _ => {
                 let mut items = Vec::new();
                 for o in &list {
-                    let id = id_of(&o["id"]).ok_or_else(|| SyncError::malformed(&what, "an order without id"))?;
+                    let id = id_of(&o["id"])
+                        .ok_or_else(|| SyncError::malformed(&what, "an order without id"))?;
                     let lines: Vec<Value> = o["line_items"]
                         .as_array()
                         .cloned()
                         .unwrap_or_default()
                         .iter()
                         .filter_map(|l| {
-                            let variant = id_of(&l["variation_id"]).or_else(|| id_of(&l["product_id"]))?;
+                            let variant =
+                                id_of(&l["variation_id"]).or_else(|| id_of(&l["product_id"]))?;
                             let mut m = Map::new();
                             m.insert("id".into(), Value::String(id_of(&l["id"])?));
                             m.insert("variant_id".into(), Value::String(variant));
@@ -255,7 +307,10 @@ impl Connector for WooCommerce {
                     m.insert("id".into(), Value::String(id));
                     set(&mut m, "ordered_at", gmt(&o["date_created_gmt"]));
                     set(&mut m, "currency", Some(o["currency"].clone()));
-                    m.insert("cancelled".into(), Value::Bool(matches!(status, "cancelled" | "refunded" | "failed")));
+                    m.insert(
+                        "cancelled".into(),
+                        Value::Bool(matches!(status, "cancelled" | "refunded" | "failed")),
+                    );
                     m.insert("removed".into(), Value::Bool(status == "trash"));
                     set(&mut m, "updated_at", gmt(&o["date_modified_gmt"]));
                     m.insert("lines".into(), Value::Array(lines));
@@ -279,6 +334,10 @@ impl Connector for WooCommerce {
         } else {
             None
         };
-        Ok(Page { batches, next, more })
+        Ok(Page {
+            batches,
+            next,
+            more,
+        })
     }
 }

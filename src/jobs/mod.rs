@@ -305,12 +305,7 @@ impl Signal {
 /// The background worker of one server process: claims and runs jobs, and
 /// queues plans that went stale. It stops when its [`Signal`] is dropped
 /// (the server's state is gone).
-pub fn spawn_worker(
-    db: Db,
-    today: Option<NaiveDate>,
-    sync: SyncContext,
-    signal: &Arc<Signal>,
-) {
+pub fn spawn_worker(db: Db, today: Option<NaiveDate>, sync: SyncContext, signal: &Arc<Signal>) {
     let weak: Weak<Signal> = Arc::downgrade(signal);
     let owner = new_id("wrk");
     let _ = std::thread::Builder::new()

@@ -446,7 +446,11 @@ mod tests {
         let prev = stored(json!({"kind": "tributary", "base_url": "https://a.example",
             "account_id": "acc_1", "api_key": "k1"}));
         // Same host: the stored key stays.
-        let same = parse_connection(&json!({"kind": "tributary", "account_id": "acc_2"}), Some(&prev)).unwrap();
+        let same = parse_connection(
+            &json!({"kind": "tributary", "account_id": "acc_2"}),
+            Some(&prev),
+        )
+        .unwrap();
         assert_eq!(same.secrets["api_key"], "k1");
         // Another host without the key: refused, naming the field.
         let err = parse_connection(
@@ -463,10 +467,17 @@ mod tests {
         .unwrap();
         assert_eq!(ok.secrets["api_key"], "k2");
 
-        let shop = stored(json!({"kind": "shopify", "shop": "a.myshopify.com", "access_token": "t"}));
-        assert!(parse_connection(&json!({"kind": "shopify", "shop": "b.myshopify.com"}), Some(&shop)).is_err());
-        let woo = stored(json!({"kind": "woocommerce", "base_url": "https://shop.example",
-            "consumer_key": "ck", "consumer_secret": "cs"}));
+        let shop =
+            stored(json!({"kind": "shopify", "shop": "a.myshopify.com", "access_token": "t"}));
+        assert!(parse_connection(
+            &json!({"kind": "shopify", "shop": "b.myshopify.com"}),
+            Some(&shop)
+        )
+        .is_err());
+        let woo = stored(
+            json!({"kind": "woocommerce", "base_url": "https://shop.example",
+            "consumer_key": "ck", "consumer_secret": "cs"}),
+        );
         let err = parse_connection(
             &json!({"kind": "woocommerce", "base_url": "https://other.example", "consumer_key": "ck2"}),
             Some(&woo),

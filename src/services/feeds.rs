@@ -91,8 +91,11 @@ fn list(text: &Option<String>, ids: Ids, refs: &[&str], decimals: &[&str]) -> Op
                     if v.is_null() {
                         continue;
                     }
-                    let v = match (&v, refs.contains(&k.as_str()), decimals.contains(&k.as_str()))
-                    {
+                    let v = match (
+                        &v,
+                        refs.contains(&k.as_str()),
+                        decimals.contains(&k.as_str()),
+                    ) {
                         (Value::String(s), true, _) => ids.id(s),
                         (Value::String(s), _, true) => num(s),
                         _ => v,
@@ -177,7 +180,11 @@ fn child_page(
                 m.insert("id".into(), ids.id(&id));
                 m.insert("name".into(), Value::String(name));
                 put(&mut m, "currency", currency.map(Value::String));
-                put(&mut m, "lead_time_days", lead.map(|d| Value::Number(d.into())));
+                put(
+                    &mut m,
+                    "lead_time_days",
+                    lead.map(|d| Value::Number(d.into())),
+                );
                 put(&mut m, "minimum_order_quantity", moq.as_deref().map(num));
                 put(&mut m, "pack_size", pack.as_deref().map(num));
                 m.insert("updated_at".into(), ts(at));
@@ -199,9 +206,17 @@ fn child_page(
                 m.insert("sku".into(), Value::String(v.sku));
                 put(&mut m, "barcode", v.barcode.map(Value::String));
                 put(&mut m, "title", v.title.map(Value::String));
-                put(&mut m, "product_id", v.product_id.as_deref().map(|p| ids.id(p)));
+                put(
+                    &mut m,
+                    "product_id",
+                    v.product_id.as_deref().map(|p| ids.id(p)),
+                );
                 put(&mut m, "product_title", v.product_title.map(Value::String));
-                put(&mut m, "vendor_id", v.vendor_id.as_deref().map(|p| ids.id(p)));
+                put(
+                    &mut m,
+                    "vendor_id",
+                    v.vendor_id.as_deref().map(|p| ids.id(p)),
+                );
                 put(
                     &mut m,
                     "vendors",
@@ -491,7 +506,11 @@ pub fn read(
         settings.iter().any(|s| {
             s.account_id == child
                 && s.warehouse_id == warehouse
-                && !(if stock { s.include_stock } else { s.include_sales })
+                && !(if stock {
+                    s.include_stock
+                } else {
+                    s.include_sales
+                })
         })
     };
     let mut items = Vec::new();

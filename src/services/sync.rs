@@ -279,7 +279,12 @@ fn written(c: &Counts) -> u64 {
 pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError> {
     let mut conn = db.conn()?;
     let Some(account) = Account::find_by_id(&mut conn, &job.account_id)? else {
-        job_queue::finish(&mut conn, &job.id, "failed", Some("the account is gone".into()))?;
+        job_queue::finish(
+            &mut conn,
+            &job.id,
+            "failed",
+            Some("the account is gone".into()),
+        )?;
         return Ok(());
     };
     let children = if account.is_master() {
@@ -312,7 +317,8 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
         };
         let done: usize = units.iter().map(|u| u.load(Ordering::Relaxed)).sum();
         if let Ok(mut c) = db.conn() {
-            let until = Utc::now().naive_utc() + chrono::Duration::seconds(job_queue::LEASE_SECONDS);
+            let until =
+                Utc::now().naive_utc() + chrono::Duration::seconds(job_queue::LEASE_SECONDS);
             let _ = diesel::update(jobs::table.find(&job.id))
                 .set((
                     jobs::detail.eq(detail),
@@ -464,7 +470,11 @@ pub fn schedule(conn: &mut DbConn, org: &str) -> QueryResult<Option<i32>> {
 }
 
 /// Sets (or, with `None`, turns off) an organisation's automatic sync.
-pub fn set_schedule(conn: &mut DbConn, org: &str, minutes: Option<i32>) -> Result<(), ServiceError> {
+pub fn set_schedule(
+    conn: &mut DbConn,
+    org: &str,
+    minutes: Option<i32>,
+) -> Result<(), ServiceError> {
     if let Some(m) = minutes {
         if !(5..=10_080).contains(&m) {
             return Err(ServiceError::invalid_field(

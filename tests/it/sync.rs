@@ -56,10 +56,12 @@ async fn fill(app: &TestApp, token: &str, id: &str, n: usize) {
     )
     .await;
     let variants: Vec<Value> = (0..n)
-        .map(|i| json!({"id": format!("V{i}"), "sku": format!("SKU-{i}"), "title": format!("Item {i}"),
+        .map(|i| {
+            json!({"id": format!("V{i}"), "sku": format!("SKU-{i}"), "title": format!("Item {i}"),
             "vendor_id": "ACME", "cost_price": 2.25, "tags": ["a", "b"],
             "vendors": [{"vendor_id": "ACME", "cost_price": "2.5", "pack_size": 6}],
-            "updated_at": "2026-11-01T00:00:00Z"}))
+            "updated_at": "2026-11-01T00:00:00Z"})
+        })
         .collect();
     put(app, token, id, "variants", Value::Array(variants)).await;
     let stock: Vec<Value> = (0..n)
@@ -290,7 +292,12 @@ async fn tributary_pull_is_incremental_and_idempotent() {
     .await;
     // The secret never comes back.
     let (_, acc) = app
-        .call("GET", &format!("/api/v1/accounts/{child}"), Some(&token), None)
+        .call(
+            "GET",
+            &format!("/api/v1/accounts/{child}"),
+            Some(&token),
+            None,
+        )
         .await;
     assert!(!acc.to_string().contains(&key), "{acc}");
 
@@ -300,7 +307,10 @@ async fn tributary_pull_is_incremental_and_idempotent() {
     assert_eq!(job["progress"]["done"], job["progress"]["total"]);
     let want = counts(&source, &src).await;
     assert_eq!(counts(&app, &child).await, want);
-    assert_eq!(sales_total(&app, &child).await, sales_total(&source, &src).await);
+    assert_eq!(
+        sales_total(&app, &child).await,
+        sales_total(&source, &src).await
+    );
     assert!(job["accounts"][0]["records"].as_u64().unwrap() > 90);
 
     // Again: nothing new is written.
@@ -324,10 +334,18 @@ async fn tributary_pull_is_incremental_and_idempotent() {
     let third = sync(&app, &token, &child).await;
     assert_eq!(third["accounts"][0]["records"], 2, "{third}");
     assert_eq!(counts(&app, &child).await, counts(&source, &src).await);
-    assert_eq!(sales_total(&app, &child).await, sales_total(&source, &src).await);
+    assert_eq!(
+        sales_total(&app, &child).await,
+        sales_total(&source, &src).await
+    );
     // The account shows when it last synced.
     let (_, acc) = app
-        .call("GET", &format!("/api/v1/accounts/{child}"), Some(&token), None)
+        .call(
+            "GET",
+            &format!("/api/v1/accounts/{child}"),
+            Some(&token),
+            None,
+        )
         .await;
     assert!(acc["last_synced_at"].is_string(), "{acc}");
 }
@@ -431,7 +449,11 @@ async fn shopify_through_429_throttled_500_slow_and_changing_pages() {
 #[actix_web::test]
 async fn a_truncated_page_fails_the_child_and_the_next_sync_resumes() {
     let shop = FakeShopify::start(150, 230);
-    shop.shop.lock().unwrap().faults.push("orders", Fault::ServerError);
+    shop.shop
+        .lock()
+        .unwrap()
+        .faults
+        .push("orders", Fault::ServerError);
     let app = TestApp::spawn_with(shopify_app_config(shop.addr.clone())).await;
     let token = app.admin("Shop").await;
     let child = create(
@@ -456,7 +478,10 @@ async fn a_truncated_page_fails_the_child_and_the_next_sync_resumes() {
     let job = sync(&app, &token, &child).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     let c = counts(&app, &child).await;
-    assert_eq!((c.variants, c.stock_levels, c.sales_orders), (150, 300, 230));
+    assert_eq!(
+        (c.variants, c.stock_levels, c.sales_orders),
+        (150, 300, 230)
+    );
     assert_eq!(sales_total(&app, &child).await, (460, 460.0));
 }
 
@@ -503,13 +528,26 @@ async fn a_failed_child_leaves_the_others_and_the_job_partial() {
         .await;
     let master = acc["master_id"].as_str().unwrap().to_string();
     let (s1, b1) = app
-        .call("POST", &format!("/api/v1/accounts/{master}/sync"), Some(&token), None)
+        .call(
+            "POST",
+            &format!("/api/v1/accounts/{master}/sync"),
+            Some(&token),
+            None,
+        )
         .await;
     assert_eq!(s1, 202);
     let (_, b2) = app
-        .call("POST", &format!("/api/v1/accounts/{master}/sync"), Some(&token), None)
+        .call(
+            "POST",
+            &format!("/api/v1/accounts/{master}/sync"),
+            Some(&token),
+            None,
+        )
         .await;
-    assert_eq!(b1["job_id"], b2["job_id"], "a second request gets the same job");
+    assert_eq!(
+        b1["job_id"], b2["job_id"],
+        "a second request gets the same job"
+    );
     let job = wait_job(&app, &token, b1["job_id"].as_str().unwrap()).await;
     assert_eq!(job["status"], "partial", "{job}");
     let by = |id: &str| {
@@ -522,12 +560,21 @@ async fn a_failed_child_leaves_the_others_and_the_job_partial() {
             .unwrap()
     };
     assert_eq!(by(&s)["status"], "failed");
-    assert!(by(&s)["error"].as_str().unwrap().contains("did not answer in time"), "{job}");
+    assert!(
+        by(&s)["error"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer in time"),
+        "{job}"
+    );
     assert_eq!(by(&w)["status"], "succeeded", "{job}");
     assert_eq!(by(&m)["status"], "succeeded");
     // WooCommerce: 20 simple products + 10 variable ones of two variations.
     let c = counts(&app, &w).await;
-    assert_eq!((c.warehouses, c.variants, c.stock_levels, c.sales_orders), (1, 40, 40, 150));
+    assert_eq!(
+        (c.warehouses, c.variants, c.stock_levels, c.sales_orders),
+        (1, 40, 40, 150)
+    );
     assert_eq!(sales_total(&app, &w).await, (150, 300.0));
     let again = sync(&app, &token, &w).await;
     assert_eq!(again["accounts"][0]["records"], 0, "{again}");
@@ -712,7 +759,10 @@ async fn the_accounts_page_loads_all_connections_and_shows_each_childs_status() 
         .unwrap();
     let html = client
         .post(app.url("/login"))
-        .form(&[("email", "admin@acme.example"), ("password", "correct horse")])
+        .form(&[
+            ("email", "admin@acme.example"),
+            ("password", "correct horse"),
+        ])
         .send()
         .await
         .unwrap()
@@ -722,7 +772,10 @@ async fn the_accounts_page_loads_all_connections_and_shows_each_childs_status() 
     assert!(html.contains("<h1>Accounts</h1>"), "{html}");
     let csrf = attr(&html, "data-csrf=\"");
     for kind in ["manual", "shopify", "woocommerce", "tributary"] {
-        assert!(html.contains(&format!("<option value=\"{kind}\"")), "{kind}");
+        assert!(
+            html.contains(&format!("<option value=\"{kind}\"")),
+            "{kind}"
+        );
     }
     // No inline script or handlers: the page's script is static/sync.js.
     assert!(html.contains("<script src=\"/static/sync.js\""));
@@ -775,7 +828,10 @@ async fn the_accounts_page_loads_all_connections_and_shows_each_childs_status() 
         .text()
         .await
         .unwrap();
-    assert!(html.contains("data-status=\"succeeded\">succeeded: "), "{html}");
+    assert!(
+        html.contains("data-status=\"succeeded\">succeeded: "),
+        "{html}"
+    );
     assert!(html.contains("class=\"sync-one\""));
     // Without script: the button's form.
     let resp = client

@@ -20,8 +20,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/accounts/{id}/vendors", web::get().to(get_vendors))
         .route("/accounts/{id}/variants", web::get().to(get_variants))
         .route("/accounts/{id}/stock", web::get().to(get_stock))
-        .route("/accounts/{id}/sales-orders", web::get().to(get_sales_orders))
-        .route("/accounts/{id}/stock-orders", web::get().to(get_stock_orders));
+        .route(
+            "/accounts/{id}/sales-orders",
+            web::get().to(get_sales_orders),
+        )
+        .route(
+            "/accounts/{id}/stock-orders",
+            web::get().to(get_stock_orders),
+        );
 }
 
 /// The feeds' part of the API description.
@@ -60,14 +66,8 @@ async fn feed(
     let page = state
         .db
         .run(move |conn| {
-            feeds::read(
-                conn,
-                &account,
-                entity,
-                query.after.as_deref(),
-                query.limit,
-            )
-            .map_err(AppError::from)
+            feeds::read(conn, &account, entity, query.after.as_deref(), query.limit)
+                .map_err(AppError::from)
         })
         .await?;
     Ok(web::Json(page))
@@ -77,16 +77,23 @@ macro_rules! feed_handler {
     ($name:ident, $entity:expr, $path:literal, $what:literal) => {
         #[doc = concat!("The ", $what, " feed.")]
         #[utoipa::path(get, path = $path, tag = "feeds",
-            params(("id" = String, Path, description = "Account id"), FeedQuery),
-            responses((status = 200, body = FeedPage), (status = 404, body = ErrorBody),
-                (status = 422, body = ErrorBody)))]
+                    params(("id" = String, Path, description = "Account id"), FeedQuery),
+                    responses((status = 200, body = FeedPage), (status = 404, body = ErrorBody),
+                        (status = 422, body = ErrorBody)))]
         pub async fn $name(
             state: web::Data<AppState>,
             caller: Caller,
             path: web::Path<String>,
             query: web::Query<FeedQuery>,
         ) -> Result<web::Json<FeedPage>, AppError> {
-            feed(state, caller, path.into_inner(), query.into_inner(), $entity).await
+            feed(
+                state,
+                caller,
+                path.into_inner(),
+                query.into_inner(),
+                $entity,
+            )
+            .await
         }
     };
 }

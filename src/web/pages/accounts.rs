@@ -74,11 +74,7 @@ impl From<&Account> for AccountRow {
             included,
             sync_status: String::new(),
             sync_note: String::new(),
-            syncable: a.is_master()
-                || a
-                    .connection_kind
-                    .as_deref()
-                    .is_some_and(|k| k != "manual"),
+            syncable: a.is_master() || a.connection_kind.as_deref().is_some_and(|k| k != "manual"),
         }
     }
 }
@@ -360,8 +356,7 @@ pub async fn start_sync(
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&state, &req, &form.csrf_token)?;
     caller.require_write()?;
-    let account =
-        crate::web::api::visible_account(&state, &caller, path.into_inner()).await?;
+    let account = crate::web::api::visible_account(&state, &caller, path.into_inner()).await?;
     state
         .db
         .run(move |conn| sync::enqueue(conn, &account).map_err(AppError::from))

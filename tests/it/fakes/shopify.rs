@@ -74,7 +74,9 @@ fn page<T: Clone>(all: &[T], vars: &Value) -> (Vec<T>, bool, Option<String>) {
 fn since(vars: &Value) -> Option<DateTime<Utc>> {
     let q = vars["query"].as_str()?;
     let s = q.split("'").nth(1)?;
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 async fn graphql(
@@ -210,5 +212,7 @@ async fn graphql(
             .content_type("application/json")
             .body(body[..body.len() / 2].to_string());
     }
-    HttpResponse::Ok().content_type("application/json").body(body)
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body)
 }

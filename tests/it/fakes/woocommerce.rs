@@ -51,7 +51,10 @@ impl FakeWoo {
             App::new()
                 .app_data(web::Data::new(data.clone()))
                 .route("/wp-json/wc/v3/products", web::get().to(products))
-                .route("/wp-json/wc/v3/products/{id}/variations", web::get().to(variations))
+                .route(
+                    "/wp-json/wc/v3/products/{id}/variations",
+                    web::get().to(variations),
+                )
                 .route("/wp-json/wc/v3/orders", web::get().to(orders))
         })
         .workers(1)
@@ -68,7 +71,10 @@ fn authorised(req: &HttpRequest) -> bool {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:{SECRET}"))
     );
-    req.headers().get("authorization").and_then(|v| v.to_str().ok()) == Some(want.as_str())
+    req.headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        == Some(want.as_str())
 }
 
 fn gmt(t: &DateTime<Utc>) -> String {
@@ -159,7 +165,12 @@ async fn variations(
     }
     let id = path.into_inner();
     let s = store.lock().unwrap();
-    let at = s.products.iter().find(|p| p.0 == id).map(|p| p.1).unwrap_or_else(Utc::now);
+    let at = s
+        .products
+        .iter()
+        .find(|p| p.0 == id)
+        .map(|p| p.1)
+        .unwrap_or_else(Utc::now);
     let items = (1..=2)
         .map(|k| {
             json!({"id": id * 1000 + k, "sku": format!("WOO-{id}-{k}"), "price": "14", "status": "publish",
