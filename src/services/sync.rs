@@ -359,11 +359,9 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
                     set_status(&statuses, i, |s| s.status = "running".into());
                     write(None);
                     let mut report = |c: &Counts, done: usize, of: usize| {
-                        let u = if of == 0 {
-                            UNITS as usize
-                        } else {
-                            done * UNITS as usize / of
-                        };
+                        let u = (done * UNITS as usize)
+                            .checked_div(of)
+                            .unwrap_or(UNITS as usize);
                         units[i].store(u, Ordering::Relaxed);
                         set_status(&statuses, i, |s| {
                             s.counts = *c;

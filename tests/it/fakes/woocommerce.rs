@@ -202,7 +202,7 @@ async fn orders(
             let p = (id % 5) + 1;
             json!({"id": id, "status": "completed", "currency": "EUR",
                 "date_created_gmt": "2026-11-02T09:00:00", "date_modified_gmt": gmt(at),
-                "line_items": [{"id": id * 10, "product_id": if p % 3 == 0 { p } else { p }, "variation_id": if p % 3 == 0 { p * 1000 + 1 } else { 0 },
+                "line_items": [{"id": id * 10, "product_id": p, "variation_id": if p % 3 == 0 { p * 1000 + 1 } else { 0 },
                     "quantity": qty, "price": 12.5}]})
         })
         .collect();
