@@ -160,20 +160,60 @@ impl From<diesel::result::Error> for StoreError {
     }
 }
 
-/// Stores one page (its batches in order) and the stream's new cursor in
-/// one transaction.
+/// SQLite has one writer: the children synced in parallel by this process
+/// take turns storing their pages (fetching still overlaps), instead of
+/// failing each other's transactions with `database is locked`.
+static SQLITE_WRITER: Mutex<()> = Mutex::new(());
+
+/// Stores one page through [`store_once`], serialised on SQLite, and tries
+/// again (the transaction was rolled back) when the database was busy.
 fn store_page(
     conn: &mut DbConn,
     account: &Account,
     stream: Entity,
     page: &Page,
 ) -> Result<Counts, SyncError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = match conn {
+            DbConn::Sqlite(_) => {
+                let _turn = SQLITE_WRITER.lock().unwrap_or_else(|e| e.into_inner());
+                store_once(conn, account, stream, page)
+            }
+            DbConn::Pg(_) => store_once(conn, account, stream, page),
+        };
+        match result {
+            Err(StoreError::Db(e)) if attempt < 5 => {
+                tracing::warn!(account = %account.id, error = %e, attempt, "sync: storing a page failed; trying again");
+                std::thread::sleep(Duration::from_millis(200 * attempt));
+            }
+            Ok(c) => return Ok(c),
+            Err(StoreError::Source(e)) => return Err(e),
+            Err(StoreError::Db(e)) => {
+                tracing::error!(account = %account.id, error = %e, "sync: storing a page failed");
+                return Err(SyncError::new(
+                    "the records could not be stored (database error); the sync can be run again",
+                ));
+            }
+        }
+    }
+}
+
+/// Stores one page (its batches in order) and the stream's new cursor in
+/// one transaction.
+fn store_once(
+    conn: &mut DbConn,
+    account: &Account,
+    stream: Entity,
+    page: &Page,
+) -> Result<Counts, StoreError> {
     let tz: chrono_tz::Tz = account.timezone.parse().unwrap_or(chrono_tz::UTC);
     let ctx = ImportContext {
         account_currency: account.currency.clone(),
         timezone: tz,
     };
-    let result = conn.transaction(|conn| {
+    conn.transaction(|conn| {
         let mut counts = Counts::default();
         for (entity, records) in &page.batches {
             if records.is_empty() {
@@ -190,17 +230,7 @@ fn store_page(
         }
         save_cursor(conn, &account.id, stream, page.next.as_deref())?;
         Ok::<_, StoreError>(counts)
-    });
-    match result {
-        Ok(c) => Ok(c),
-        Err(StoreError::Source(e)) => Err(e),
-        Err(StoreError::Db(e)) => {
-            tracing::error!(account = %account.id, error = %e, "sync: storing a page failed");
-            Err(SyncError::new(
-                "the records could not be stored (database error); the sync can be run again",
-            ))
-        }
-    }
+    })
 }
 
 fn rejected(entity: Entity, e: ParseError) -> SyncError {
@@ -236,6 +266,11 @@ pub fn sync_child(
     let connector: Box<dyn Connector> = connectors::for_connection(&connection, &ctx.config)?;
     let streams = connector.streams();
     let mut total = Counts::default();
+    if streams.is_empty() {
+        // A manual connection: nothing to pull, nothing synced.
+        report(&total, 0, 0);
+        return Ok(total);
+    }
     let db_error = |e: crate::db::DbError| {
         tracing::error!(error = %e, "sync: no database connection");
         SyncError::new("the database could not be reached; the sync can be run again")
@@ -379,7 +414,9 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
                             s.status = "succeeded".into();
                             s.counts = c;
                             s.records = written(&c);
-                            s.last_synced_at = Some(Utc::now());
+                            if s.connection != "manual" {
+                                s.last_synced_at = Some(Utc::now());
+                            }
                         }),
                         Err(e) => {
                             tracing::warn!(job = %job.id, account = %child.id, error = %e, "sync of a child failed");
