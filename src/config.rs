@@ -67,6 +67,9 @@ pub struct Config {
     pub login_failures_per_address: u32,
     /// `LOGIN_WINDOW_SECONDS`: the sliding window of the login limits.
     pub login_window_seconds: u64,
+    /// Outbound sync settings (`TRIBUTARY_SYNC_*`, `TRIBUTARY_SHOPIFY_API_BASE`,
+    /// `TRIBUTARY_ALLOW_PRIVATE_CONNECTIONS`).
+    pub sync: SyncConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -121,6 +124,44 @@ pub fn redact_database_url(url: &str) -> String {
         out = format!("{head}{query}");
     }
     out
+}
+
+/// How connections are pulled.
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// `TRIBUTARY_ALLOW_PRIVATE_CONNECTIONS` (default true): whether a
+    /// connection may reach loopback, private or link-local addresses.
+    pub allow_private: bool,
+    /// `TRIBUTARY_SHOPIFY_API_BASE` (default `https://{shop}`): where the
+    /// Shopify Admin API is reached; `{shop}` is replaced by the shop domain.
+    pub shopify_api_base: String,
+    /// `TRIBUTARY_SYNC_RETRY_SECONDS` (default 60): how long one request is
+    /// retried (timeouts, refused, 5xx, 429) before the child fails.
+    pub retry_seconds: u64,
+    /// `TRIBUTARY_SYNC_TIMEOUT_SECONDS` (default 30): one attempt's timeout.
+    pub timeout_seconds: u64,
+    /// `TRIBUTARY_SYNC_PARALLEL` (default 4): children synced at once.
+    pub parallel: usize,
+    /// `TRIBUTARY_SYNC_PAGE_SIZE` (default 5000): records asked per page of
+    /// a `tributary` feed (Shopify and WooCommerce have their own limits).
+    pub page_size: usize,
+    /// `TRIBUTARY_SYNC_SCHEDULER` (default true): whether this process runs
+    /// the organisations' automatic syncs (each off until an interval is set).
+    pub scheduler: bool,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            allow_private: true,
+            shopify_api_base: "https://{shop}".into(),
+            retry_seconds: 60,
+            timeout_seconds: 30,
+            parallel: 4,
+            page_size: 5000,
+            scheduler: true,
+        }
+    }
 }
 
 /// A setting that could not be read.
@@ -250,6 +291,47 @@ impl Config {
         )?;
         let login_window_seconds = count("LOGIN_WINDOW_SECONDS", DEFAULT_LOGIN_WINDOW_SECONDS)?;
         let secret_key_file = default_key_file(&database_url);
+        let flag = |k: &'static str, default: bool| match non_empty(k)
+            .as_deref()
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None => Ok(default),
+            Some("1" | "true" | "yes") => Ok(true),
+            Some("0" | "false" | "no") => Ok(false),
+            Some(_) => Err(ConfigError {
+                name: k,
+                message: "expected true or false".into(),
+            }),
+        };
+        let number = |k: &'static str, default: u64| match non_empty(k) {
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(ConfigError {
+                    name: k,
+                    message: "expected a positive whole number".into(),
+                }),
+            None => Ok(default),
+        };
+        let defaults = SyncConfig::default();
+        let sync = SyncConfig {
+            allow_private: flag(
+                "TRIBUTARY_ALLOW_PRIVATE_CONNECTIONS",
+                defaults.allow_private,
+            )?,
+            shopify_api_base: non_empty("TRIBUTARY_SHOPIFY_API_BASE")
+                .map(|v| v.trim().trim_end_matches('/').to_string())
+                .unwrap_or(defaults.shopify_api_base),
+            retry_seconds: number("TRIBUTARY_SYNC_RETRY_SECONDS", defaults.retry_seconds)?,
+            timeout_seconds: number("TRIBUTARY_SYNC_TIMEOUT_SECONDS", defaults.timeout_seconds)?,
+            parallel: number("TRIBUTARY_SYNC_PARALLEL", defaults.parallel as u64)? as usize,
+            page_size: number("TRIBUTARY_SYNC_PAGE_SIZE", defaults.page_size as u64)?.min(10_000)
+                as usize,
+            scheduler: flag("TRIBUTARY_SYNC_SCHEDULER", defaults.scheduler)?,
+        };
         Ok(Config {
             bind_addr: non_empty("BIND_ADDR").unwrap_or_else(|| DEFAULT_BIND.to_string()),
             database_url,
@@ -267,6 +349,7 @@ impl Config {
             login_failures_per_email: u32::try_from(per_email).unwrap_or(u32::MAX),
             login_failures_per_address: u32::try_from(per_address).unwrap_or(u32::MAX),
             login_window_seconds,
+            sync,
         })
     }
 }

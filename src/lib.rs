@@ -21,6 +21,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod connectors;
 pub mod crypto;
 pub mod db;
 pub mod demo;

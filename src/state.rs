@@ -50,11 +50,16 @@ impl AppState {
             None => load_or_create_key(&config.secret_key_file)?,
         };
         let jobs = Arc::new(Signal::default());
-        spawn_worker(db.clone(), config.today, &jobs);
+        let secrets = SecretBox::new(&key);
+        let sync = crate::services::sync::SyncContext {
+            config: config.sync.clone(),
+            secrets: secrets.clone(),
+        };
+        spawn_worker(db.clone(), config.today, sync, &jobs);
         Ok(AppState {
             jobs,
             jwt: JwtKeys::new(&jwt_secret, config.jwt_ttl_seconds),
-            secrets: SecretBox::new(&key),
+            secrets,
             db,
             config,
         })

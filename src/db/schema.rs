@@ -314,6 +314,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sync_cursors (account_id, entity) {
+        account_id -> Text,
+        entity -> Text,
+        cursor -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sync_schedules (organisation_id) {
+        organisation_id -> Text,
+        interval_minutes -> Integer,
+        last_run_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(users -> organisations (organisation_id));
 diesel::joinable!(api_keys -> organisations (organisation_id));
 
@@ -339,4 +356,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sku_links,
     warehouse_settings,
     exchange_rates,
+    sync_cursors,
+    sync_schedules,
 );

@@ -9,6 +9,12 @@
 //! The worker also keeps plans fresh without hooks in the write paths: it
 //! compares each account's inputs version with its stored plan's and queues
 //! a plan job for every account whose plan is stale (`services::plans`).
+//!
+//! `sync` jobs (`services::sync`) pull an account's connections; the same
+//! claim and lease apply (the sync renews its lease while it runs, so a job
+//! is run by exactly one process, and a dead process's job is taken over
+//! and resumes from the stored cursors). The worker also queues the
+//! organisations' automatic syncs when they are due.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, Weak};
@@ -23,6 +29,7 @@ use crate::crypto::new_id;
 use crate::db::models::Account;
 use crate::db::schema::{accounts, jobs};
 use crate::db::{Db, DbConn};
+use crate::services::sync::{self, SyncContext};
 use crate::services::{plans, ServiceError};
 
 /// How long a claimed job's lease lasts before another worker may take it.
@@ -36,7 +43,7 @@ pub struct Job {
     pub id: String,
     /// Organisation.
     pub organisation_id: String,
-    /// `plan` (later: `sync`).
+    /// `plan` or `sync`.
     pub kind: String,
     /// The account it is for.
     pub account_id: String,
@@ -317,7 +324,7 @@ impl Signal {
 /// The background worker of one server process: claims and runs jobs, and
 /// queues plans that went stale. It stops when its [`Signal`] is dropped
 /// (the server's state is gone).
-pub fn spawn_worker(db: Db, today: Option<NaiveDate>, signal: &Arc<Signal>) {
+pub fn spawn_worker(db: Db, today: Option<NaiveDate>, sync: SyncContext, signal: &Arc<Signal>) {
     let weak: Weak<Signal> = Arc::downgrade(signal);
     let owner = new_id("wrk");
     let _ = std::thread::Builder::new()
@@ -329,7 +336,7 @@ pub fn spawn_worker(db: Db, today: Option<NaiveDate>, signal: &Arc<Signal>) {
                     return;
                 };
                 let worked = match db.conn() {
-                    Ok(mut conn) => work_once(&db, &mut conn, &owner, today, &mut seen),
+                    Ok(mut conn) => work_once(&db, &mut conn, &owner, today, &sync, &mut seen),
                     Err(e) => {
                         tracing::warn!(error = %e, "job worker: no database connection");
                         false
@@ -349,8 +356,14 @@ pub fn work_once(
     conn: &mut DbConn,
     owner: &str,
     today: Option<NaiveDate>,
+    sync_ctx: &SyncContext,
     seen: &mut HashMap<String, String>,
 ) -> bool {
+    if sync_ctx.config.scheduler {
+        if let Err(e) = sync::queue_scheduled(conn, Utc::now().naive_utc()) {
+            tracing::warn!(error = %e, "job worker: could not check automatic syncs");
+        }
+    }
     if let Err(e) = queue_stale_plans(conn, today, seen) {
         tracing::warn!(error = %e, "job worker: could not check plans");
         return false;
@@ -365,6 +378,11 @@ pub fn work_once(
     };
     let outcome = match job.kind.as_str() {
         "plan" => run_plan(db, conn, &job, today).map_err(|e| e.to_string()),
+        // A sync writes its own end (succeeded, partial or failed).
+        sync::KIND => match sync::run_job(db, &job, sync_ctx) {
+            Ok(()) => return true,
+            Err(e) => Err(e.to_string()),
+        },
         other => Err(format!("unknown job kind {other}")),
     };
     let (status, error) = match outcome {

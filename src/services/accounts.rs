@@ -135,6 +135,9 @@ pub fn parse_connection(
         settings: Map::new(),
         secrets: Map::new(),
     };
+    // A stored secret never follows the connection to another host: when
+    // `base_url` or `shop` changes, the secrets must be given again.
+    let mut moved = false;
     for (field, secret) in fields {
         let given = obj.get(*field);
         let value = match given {
@@ -143,6 +146,13 @@ pub fn parse_connection(
                 details.push(Detail::field(
                     format!("connection.{field}"),
                     "must be a non-empty string",
+                ));
+                continue;
+            }
+            None if *secret && moved => {
+                details.push(Detail::field(
+                    format!("connection.{field}"),
+                    "is required again: the connection now points at another address, and the stored secret is not sent there",
                 ));
                 continue;
             }
@@ -161,6 +171,14 @@ pub fn parse_connection(
             details.push(Detail::field(format!("connection.{field}"), "is required"));
             continue;
         };
+        if matches!(*field, "base_url" | "shop") {
+            let before = previous
+                .and_then(|p| p.settings.get(*field))
+                .and_then(Value::as_str);
+            if before.is_some_and(|b| b != value) {
+                moved = true;
+            }
+        }
         if field.ends_with("base_url")
             && !(value.starts_with("http://") || value.starts_with("https://"))
         {
@@ -412,4 +430,59 @@ pub fn update(
         Account::update(conn, &account.id, &changes)?;
         Account::find_by_id(conn, &account.id)?.ok_or_else(|| ServiceError::not_found("account"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn stored(v: Value) -> Connection {
+        parse_connection(&v, None).unwrap()
+    }
+
+    #[test]
+    fn a_new_address_needs_the_secret_again() {
+        let prev = stored(json!({"kind": "tributary", "base_url": "https://a.example",
+            "account_id": "acc_1", "api_key": "k1"}));
+        // Same host: the stored key stays.
+        let same = parse_connection(
+            &json!({"kind": "tributary", "account_id": "acc_2"}),
+            Some(&prev),
+        )
+        .unwrap();
+        assert_eq!(same.secrets["api_key"], "k1");
+        // Another host without the key: refused, naming the field.
+        let err = parse_connection(
+            &json!({"kind": "tributary", "base_url": "https://evil.example"}),
+            Some(&prev),
+        )
+        .unwrap_err();
+        assert!(format!("{err:?}").contains("connection.api_key"), "{err:?}");
+        // Another host with the key: accepted.
+        let ok = parse_connection(
+            &json!({"kind": "tributary", "base_url": "https://b.example", "api_key": "k2"}),
+            Some(&prev),
+        )
+        .unwrap();
+        assert_eq!(ok.secrets["api_key"], "k2");
+
+        let shop =
+            stored(json!({"kind": "shopify", "shop": "a.myshopify.com", "access_token": "t"}));
+        assert!(parse_connection(
+            &json!({"kind": "shopify", "shop": "b.myshopify.com"}),
+            Some(&shop)
+        )
+        .is_err());
+        let woo = stored(
+            json!({"kind": "woocommerce", "base_url": "https://shop.example",
+            "consumer_key": "ck", "consumer_secret": "cs"}),
+        );
+        let err = parse_connection(
+            &json!({"kind": "woocommerce", "base_url": "https://other.example", "consumer_key": "ck2"}),
+            Some(&woo),
+        )
+        .unwrap_err();
+        assert!(format!("{err:?}").contains("consumer_secret"), "{err:?}");
+    }
 }

@@ -6,8 +6,10 @@ pub mod accounts;
 pub mod compat;
 pub mod demand;
 pub mod error;
+pub mod feeds;
 pub mod imports;
 pub mod plans;
+pub mod sync;
 pub mod users;
 
 pub use error::{Detail, ServiceError};

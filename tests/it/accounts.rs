@@ -80,12 +80,26 @@ async fn secrets_are_write_only() {
     let (_, all) = app
         .call("GET", "/api/v1/accounts", Some(&token), None)
         .await;
-    let (_, patched) = app
+    // Another shop without the token: the stored one does not follow it.
+    let (moved, refused) = app
         .call(
             "PATCH",
             &format!("/api/v1/accounts/{id}"),
             Some(&token),
             Some(json!({"connection": {"kind": "shopify", "shop": "acme2.myshopify.com"}})),
+        )
+        .await;
+    assert_eq!(moved, 422, "{refused}");
+    assert!(
+        refused.to_string().contains("connection.access_token"),
+        "{refused}"
+    );
+    let (_, patched) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/accounts/{id}"),
+            Some(&token),
+            Some(json!({"connection": {"kind": "shopify", "shop": "acme.myshopify.com"}})),
         )
         .await;
     for body in [&created, &one, &all, &patched] {
@@ -94,7 +108,7 @@ async fn secrets_are_write_only() {
             "secret leaked in {body}"
         );
     }
-    assert_eq!(patched["connection"]["shop"], "acme2.myshopify.com");
+    assert_eq!(patched["connection"]["shop"], "acme.myshopify.com");
     // Stored sealed, and the PATCH kept the secret it did not mention.
     let db = app.state.db.clone();
     let secrets = app.state.secrets.clone();

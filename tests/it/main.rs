@@ -12,6 +12,7 @@ mod compat;
 mod demand;
 mod demo;
 mod durability;
+mod fakes;
 mod helpers;
 mod imports;
 mod openapi;
@@ -20,6 +21,7 @@ mod plan_pages;
 mod plans;
 mod real_data;
 mod security;
+mod sync;
 mod uploads;
 mod users;
 

@@ -5,9 +5,11 @@ pub mod accounts;
 pub mod api_keys;
 pub mod auth;
 pub mod demand;
+pub mod feeds;
 pub mod imports;
 pub mod openapi;
 pub mod plans;
+pub mod sync;
 pub mod users;
 
 use actix_web::web;
@@ -35,7 +37,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/accounts/{id}", web::patch().to(accounts::update))
         .configure(imports::configure)
         .configure(plans::configure)
-        .configure(demand::configure);
+        .configure(demand::configure)
+        .configure(feeds::configure)
+        .configure(sync::configure);
 }
 
 /// Loads an account the caller may see, or 404.

@@ -89,6 +89,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::web::api::plans::PlanningDoc::openapi());
     doc.merge(crate::web::api::demand::DemandDoc::openapi());
+    doc.merge(crate::web::api::feeds::FeedsDoc::openapi());
+    doc.merge(crate::web::api::sync::SyncDoc::openapi());
     doc
 }
 

@@ -1,6 +1,9 @@
 //! `/accounts`: the accounts with their kind, connection and last sync, the
-//! form that adds a connection (from the master's view), and one account's
-//! page.
+//! **Load data from all connections** button with its progress bar and
+//! each child's sync status and button (`static/sync.js` polls the job; the
+//! buttons also work without script, as forms), the form that adds a
+//! connection of any kind with its settings (secret fields are never
+//! pre-filled), and one account's page.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -8,7 +11,9 @@ use serde::Deserialize;
 
 use crate::db::models::records::{record_counts, RecordCounts};
 use crate::db::models::Account;
+use crate::jobs::Job;
 use crate::services::accounts::{self, NewChild};
+use crate::services::sync;
 use crate::services::ServiceError;
 use crate::state::AppState;
 use crate::web::api::accounts::{AccountView, Planning};
@@ -34,6 +39,13 @@ pub struct AccountRow {
     pub timezone: String,
     /// "stock and sales", "sales only", …
     pub included: String,
+    /// Latest sync: `running`, `succeeded`, `failed`, or empty.
+    pub sync_status: String,
+    /// Latest sync, as a sentence (counts or the error).
+    pub sync_note: String,
+    /// Whether the account can be synced (a child with a pulled
+    /// connection, or a master).
+    pub syncable: bool,
 }
 
 impl From<&Account> for AccountRow {
@@ -60,7 +72,27 @@ impl From<&Account> for AccountRow {
             currency: a.currency.clone(),
             timezone: a.timezone.clone(),
             included,
+            sync_status: String::new(),
+            sync_note: String::new(),
+            syncable: a.is_master() || a.connection_kind.as_deref().is_some_and(|k| k != "manual"),
         }
+    }
+}
+
+impl AccountRow {
+    fn with_sync(mut self, status: Option<&sync::ChildStatus>) -> Self {
+        if let Some(s) = status {
+            self.sync_status = s.status.clone();
+            self.sync_note = match s.status.as_str() {
+                "succeeded" => format!(
+                    "succeeded: {} records written ({} unchanged)",
+                    s.records, s.counts.unchanged
+                ),
+                "failed" => format!("failed: {}", s.error.clone().unwrap_or_default()),
+                other => other.to_string(),
+            };
+        }
+        self
     }
 }
 
@@ -76,6 +108,11 @@ pub struct AccountsPage {
     pub can_write: bool,
     /// Error from a failed form.
     pub error: Option<String>,
+    /// The account "Load data from all connections" syncs (the master, or
+    /// the only child).
+    pub load_all: Option<String>,
+    /// A sync job that is queued or running, for the progress bar.
+    pub open_job: Option<String>,
 }
 
 /// One account's page.
@@ -109,6 +146,57 @@ pub struct NewConnectionForm {
     pub timezone: Option<String>,
     /// Connection kind.
     pub kind: String,
+    /// Shopify shop domain.
+    pub shop: Option<String>,
+    /// Shopify access token (secret).
+    pub access_token: Option<String>,
+    /// WooCommerce shop address.
+    pub base_url: Option<String>,
+    /// Address of the other tributary server.
+    pub tributary_base_url: Option<String>,
+    /// WooCommerce consumer key (secret).
+    pub consumer_key: Option<String>,
+    /// WooCommerce consumer secret (secret).
+    pub consumer_secret: Option<String>,
+    /// Account id on the other tributary server.
+    pub account_id: Option<String>,
+    /// API key of the other tributary server (secret).
+    pub api_key: Option<String>,
+}
+
+impl NewConnectionForm {
+    /// `{"kind", ...settings}` from the fields of the chosen kind.
+    fn connection(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        m.insert("kind".into(), self.kind.clone().into());
+        let fields: &[(&str, &Option<String>)] = match self.kind.as_str() {
+            "shopify" => &[("shop", &self.shop), ("access_token", &self.access_token)],
+            "woocommerce" => &[
+                ("base_url", &self.base_url),
+                ("consumer_key", &self.consumer_key),
+                ("consumer_secret", &self.consumer_secret),
+            ],
+            "tributary" => &[
+                ("base_url", &self.tributary_base_url),
+                ("account_id", &self.account_id),
+                ("api_key", &self.api_key),
+            ],
+            _ => &[],
+        };
+        for (k, v) in fields {
+            if let Some(v) = v.as_deref().filter(|v| !v.trim().is_empty()) {
+                m.insert(k.to_string(), v.trim().into());
+            }
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
+/// The no-script sync button's form.
+#[derive(Debug, Deserialize)]
+pub struct SyncForm {
+    /// CSRF token.
+    pub csrf_token: String,
 }
 
 async fn accounts_page(
@@ -118,11 +206,37 @@ async fn accounts_page(
     error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let (shell, accounts) = shell(state, req, caller, None, "Accounts").await?;
+    let load_all = accounts
+        .iter()
+        .find(|a| a.is_master())
+        .or_else(|| accounts.iter().find(|a| !a.is_master()))
+        .map(|a| a.id.clone());
+    let org = caller.organisation_id.clone();
+    let ids: Vec<String> = accounts.iter().map(|a| a.id.clone()).collect();
+    let (statuses, open_job) = state
+        .db
+        .run(move |conn| {
+            let statuses = sync::latest_statuses(conn, &org)?;
+            let mut open = None;
+            for id in &ids {
+                if let Some(j) = Job::open_for(conn, id, sync::KIND)? {
+                    open = Some(j.id);
+                    break;
+                }
+            }
+            Ok::<_, AppError>((statuses, open))
+        })
+        .await?;
     let mut resp = render(&AccountsPage {
         shell,
-        rows: accounts.iter().map(AccountRow::from).collect(),
+        rows: accounts
+            .iter()
+            .map(|a| AccountRow::from(a).with_sync(statuses.get(&a.id)))
+            .collect(),
         can_write: caller.require_write().is_ok(),
         error: error.clone(),
+        load_all,
+        open_job,
     })?;
     if error.is_some() {
         *resp.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
@@ -139,8 +253,7 @@ pub async fn index(
     accounts_page(&state, &req, &caller, None).await
 }
 
-/// Adds a connection (a manual child; store connections are configured
-/// through the API with their credentials).
+/// Adds a connection of any kind with its settings.
 pub async fn create(
     state: web::Data<AppState>,
     caller: PageCaller,
@@ -153,7 +266,7 @@ pub async fn create(
         name: form.name.clone(),
         currency: form.currency.clone(),
         timezone: form.timezone.clone().filter(|t| !t.trim().is_empty()),
-        connection: Some(serde_json::json!({"kind": form.kind})),
+        connection: Some(form.connection()),
     };
     let org = caller.organisation_id.clone();
     let st = state.clone();
@@ -230,6 +343,26 @@ pub async fn show(
         children,
         counts,
     })
+}
+
+/// Starts a sync without script (the button's form), then shows the
+/// accounts page.
+pub async fn start_sync(
+    state: web::Data<AppState>,
+    caller: PageCaller,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<SyncForm>,
+) -> Result<HttpResponse, AppError> {
+    check_csrf(&state, &req, &form.csrf_token)?;
+    caller.require_write()?;
+    let account = crate::web::api::visible_account(&state, &caller, path.into_inner()).await?;
+    state
+        .db
+        .run(move |conn| sync::enqueue(conn, &account).map_err(AppError::from))
+        .await?;
+    state.jobs.wake();
+    Ok(redirect("/accounts"))
 }
 
 /// Query of the switcher.

@@ -30,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/accounts", web::post().to(accounts::create))
         .route("/accounts/switch", web::get().to(accounts::switch))
         .route("/accounts/{id}", web::get().to(accounts::show))
+        .route("/accounts/{id}/sync", web::post().to(accounts::start_sync))
         .route("/accounts/{id}/imports", web::get().to(imports::index))
         .route("/accounts/{id}/demand", web::get().to(demand::search))
         .route("/accounts/{id}/demand/{sku}", web::get().to(demand::show))

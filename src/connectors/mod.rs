@@ -1,0 +1,123 @@
+//! Connectors: one trait, one implementation per connection kind. Each maps
+//! its source onto the six entities as import records (the JSON import
+//! fields), page by page with a cursor of its own; the sync service stores
+//! each page through the same write path as imports (same validation, stale
+//! and removed rules) and advances the cursor in the same transaction.
+//!
+//! - `tributary`: another server's read feeds (a child, or a master's
+//!   roll-up, so masters stack).
+//! - `shopify`: the GraphQL Admin API (locations, product variants with
+//!   their inventory levels, orders by `updated_at`).
+//! - `woocommerce`: the REST API v3 (products and variations, orders by
+//!   `modified_after`).
+//! - `manual`: nothing to pull (fed by imports only).
+//!
+//! All outbound traffic goes through [`http::Http`]: timeouts, retries with
+//! backoff and `Retry-After`, and the operator's private-address rule.
+
+pub mod http;
+pub mod manual;
+pub mod shopify;
+pub mod tributary;
+pub mod woocommerce;
+
+use serde_json::Value;
+
+use crate::config::SyncConfig;
+use crate::import::Entity;
+use crate::services::accounts::Connection;
+
+/// Why a sync of one connection stopped. The message is shown to people
+/// (job detail, the accounts page): it never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SyncError {
+    /// A sentence a person can act on.
+    pub message: String,
+}
+
+impl SyncError {
+    /// An error with a message.
+    pub fn new(message: impl Into<String>) -> SyncError {
+        SyncError {
+            message: message.into(),
+        }
+    }
+
+    /// A page that could not be read as the source's documented format.
+    pub fn malformed(what: &str, detail: impl std::fmt::Display) -> SyncError {
+        SyncError::new(format!(
+            "{what}: the source sent a page that is not in its documented format ({detail}); nothing of it was stored"
+        ))
+    }
+}
+
+/// One page of a stream: records of one or more entities (stored in the
+/// order given, in one transaction), and the cursor to keep once they are
+/// stored.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// Import records per entity.
+    pub batches: Vec<(Entity, Vec<Value>)>,
+    /// The stream's cursor after this page (`None`: start over next time,
+    /// for streams that are read whole on every sync).
+    pub next: Option<String>,
+    /// Whether another page follows in this sync.
+    pub more: bool,
+}
+
+/// A source of records.
+pub trait Connector: Send + Sync {
+    /// The streams to pull, in order (each keeps its own cursor, named by
+    /// its entity; a stream may also yield records of later entities).
+    fn streams(&self) -> Vec<Entity>;
+
+    /// The page of `stream` after `cursor` (`None`: from the start).
+    fn fetch(&self, stream: Entity, cursor: Option<&str>) -> Result<Page, SyncError>;
+}
+
+/// The connector for a stored connection (secrets opened).
+pub fn for_connection(
+    connection: &Connection,
+    config: &SyncConfig,
+) -> Result<Box<dyn Connector>, SyncError> {
+    let setting = |k: &str| {
+        connection
+            .settings
+            .get(k)
+            .or_else(|| connection.secrets.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                SyncError::new(format!(
+                    "the connection has no {k}; enter it again on the accounts page"
+                ))
+            })
+    };
+    Ok(match connection.kind.as_str() {
+        "manual" => Box::new(manual::Manual),
+        "tributary" => Box::new(tributary::Tributary::new(
+            &setting("base_url")?,
+            &setting("account_id")?,
+            &setting("api_key")?,
+            config,
+        )?),
+        "shopify" => Box::new(shopify::Shopify::new(
+            &setting("shop")?,
+            &setting("access_token")?,
+            config,
+        )?),
+        "woocommerce" => Box::new(woocommerce::WooCommerce::new(
+            &setting("base_url")?,
+            &setting("consumer_key")?,
+            &setting("consumer_secret")?,
+            config,
+        )?),
+        other => return Err(SyncError::new(format!("unknown connection kind {other}"))),
+    })
+}
+
+/// Reads a JSON body, or fails as a malformed page.
+pub fn parse_json(what: &str, body: &str) -> Result<Value, SyncError> {
+    serde_json::from_str(body).map_err(|e| SyncError::malformed(what, e))
+}

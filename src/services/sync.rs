@@ -1,0 +1,569 @@
+//! Syncing connections (`api.md`, "Sync"; `domain.md`, "Syncing").
+//!
+//! `POST /accounts/{id}/sync` queues one `sync` job per account (a second
+//! request while one is queued or running gets the same job). The job, run
+//! by one worker under its lease, syncs a child's connection, or — on a
+//! master — every child's, several at once (`TRIBUTARY_SYNC_PARALLEL`). Each
+//! child pulls its connector's streams in order from the stored cursors
+//! (`sync_cursors`, one per account and stream): every page is stored
+//! through the import write path (`import::parse_json_checked` +
+//! `db::ingest::apply`: same validation, stale and removed rules) and its
+//! cursor advanced in the same transaction, so a failure or a killed
+//! process resumes from the last stored page and a repeated page is only
+//! `unchanged`. A child that fails leaves the others' results; the job ends
+//! `succeeded`, `partial` or `failed`, with each child's status, counts and
+//! error in its detail. Plans follow on their own: stored records move the
+//! account's data version, and the plan worker re-queues stale plans.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::config::SyncConfig;
+use crate::connectors::{self, Connector, Page, SyncError};
+use crate::crypto::{new_id, SecretBox};
+use crate::db::ingest::{self, Counts};
+use crate::db::models::records::known_ids;
+use crate::db::models::{Account, Organisation};
+use crate::db::schema::{jobs, sync_cursors, sync_schedules};
+use crate::db::{Db, DbConn};
+use crate::import::{self, Entity, ImportContext, ParseError};
+use crate::jobs::{self as job_queue, Job};
+use crate::services::accounts::stored_connection;
+use crate::services::ServiceError;
+
+/// The job kind.
+pub const KIND: &str = "sync";
+/// Progress units per child (one per entity).
+const UNITS: i64 = 6;
+
+/// What the sync worker needs besides the database.
+#[derive(Clone)]
+pub struct SyncContext {
+    /// Outbound settings.
+    pub config: SyncConfig,
+    /// Opens the stored connection secrets.
+    pub secrets: SecretBox,
+}
+
+/// One child's part of a sync job (the job's `accounts` list).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ChildStatus {
+    /// The child account.
+    pub account_id: String,
+    /// Its name.
+    pub account_name: String,
+    /// Connection kind.
+    pub connection: String,
+    /// `queued`, `running`, `succeeded`, `failed`.
+    pub status: String,
+    /// Records written (created, updated or removed) by this run.
+    pub records: u64,
+    /// Every record read, by outcome.
+    pub counts: Counts,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// When this child last synced successfully.
+    pub last_synced_at: Option<DateTime<Utc>>,
+}
+
+/// Queues a sync of `account` (a child: its connection; a master: every
+/// child's), or returns the queued or running one. Returns the job id.
+pub fn enqueue(conn: &mut DbConn, account: &Account) -> Result<String, ServiceError> {
+    let id = conn.transaction(|conn| {
+        // Serialises concurrent requests of the organisation (one job each).
+        Organisation::lock_accounts(conn, &account.organisation_id)?;
+        if let Some(open) = Job::open_for(conn, &account.id, KIND)? {
+            return Ok::<_, diesel::result::Error>(open.id);
+        }
+        let job = Job {
+            id: new_id("job"),
+            organisation_id: account.organisation_id.clone(),
+            kind: KIND.to_string(),
+            account_id: account.id.clone(),
+            status: "queued".into(),
+            progress_done: 0,
+            progress_total: 0,
+            attempts: 0,
+            lease_owner: None,
+            lease_until: None,
+            detail: "[]".into(),
+            error: None,
+            created_at: Utc::now().naive_utc(),
+            started_at: None,
+            finished_at: None,
+        };
+        diesel::insert_into(jobs::table)
+            .values(&job)
+            .execute(conn)?;
+        Ok(job.id)
+    })?;
+    Ok(id)
+}
+
+/// The stored cursor of a child's stream.
+pub fn cursor(conn: &mut DbConn, account: &str, stream: Entity) -> QueryResult<Option<String>> {
+    sync_cursors::table
+        .filter(sync_cursors::account_id.eq(account))
+        .filter(sync_cursors::entity.eq(stream.as_str()))
+        .select(sync_cursors::cursor)
+        .first(conn)
+        .optional()
+}
+
+fn save_cursor(
+    conn: &mut DbConn,
+    account: &str,
+    stream: Entity,
+    value: Option<&str>,
+) -> QueryResult<()> {
+    diesel::delete(
+        sync_cursors::table
+            .filter(sync_cursors::account_id.eq(account))
+            .filter(sync_cursors::entity.eq(stream.as_str())),
+    )
+    .execute(conn)?;
+    if let Some(v) = value {
+        diesel::insert_into(sync_cursors::table)
+            .values((
+                sync_cursors::account_id.eq(account),
+                sync_cursors::entity.eq(stream.as_str()),
+                sync_cursors::cursor.eq(v),
+                sync_cursors::updated_at.eq(Utc::now().naive_utc()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+fn add(total: &mut Counts, c: Counts) {
+    total.created += c.created;
+    total.updated += c.updated;
+    total.unchanged += c.unchanged;
+    total.stale += c.stale;
+    total.removed += c.removed;
+}
+
+/// Why a page could not be stored.
+enum StoreError {
+    Source(SyncError),
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for StoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        StoreError::Db(e)
+    }
+}
+
+/// SQLite has one writer: the children synced in parallel by this process
+/// take turns storing their pages (fetching still overlaps), instead of
+/// failing each other's transactions with `database is locked`.
+static SQLITE_WRITER: Mutex<()> = Mutex::new(());
+
+/// Stores one page through [`store_once`], serialised on SQLite, and tries
+/// again (the transaction was rolled back) when the database was busy.
+fn store_page(
+    conn: &mut DbConn,
+    account: &Account,
+    stream: Entity,
+    page: &Page,
+) -> Result<Counts, SyncError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = match conn {
+            DbConn::Sqlite(_) => {
+                let _turn = SQLITE_WRITER.lock().unwrap_or_else(|e| e.into_inner());
+                store_once(conn, account, stream, page)
+            }
+            DbConn::Pg(_) => store_once(conn, account, stream, page),
+        };
+        match result {
+            Err(StoreError::Db(e)) if attempt < 5 => {
+                tracing::warn!(account = %account.id, error = %e, attempt, "sync: storing a page failed; trying again");
+                std::thread::sleep(Duration::from_millis(200 * attempt));
+            }
+            Ok(c) => return Ok(c),
+            Err(StoreError::Source(e)) => return Err(e),
+            Err(StoreError::Db(e)) => {
+                tracing::error!(account = %account.id, error = %e, "sync: storing a page failed");
+                return Err(SyncError::new(
+                    "the records could not be stored (database error); the sync can be run again",
+                ));
+            }
+        }
+    }
+}
+
+/// Stores one page (its batches in order) and the stream's new cursor in
+/// one transaction.
+fn store_once(
+    conn: &mut DbConn,
+    account: &Account,
+    stream: Entity,
+    page: &Page,
+) -> Result<Counts, StoreError> {
+    let tz: chrono_tz::Tz = account.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let ctx = ImportContext {
+        account_currency: account.currency.clone(),
+        timezone: tz,
+        limits: import::Limits::default(),
+    };
+    conn.transaction(|conn| {
+        let mut counts = Counts::default();
+        for (entity, records) in &page.batches {
+            if records.is_empty() {
+                continue;
+            }
+            let body = serde_json::to_vec(records).map_err(|e| {
+                StoreError::Source(SyncError::new(format!("a page could not be read: {e}")))
+            })?;
+            let known = known_ids(conn, &account.id)?;
+            let parsed = import::parse_json_checked(*entity, &body, &ctx, &known)
+                .map_err(|e| StoreError::Source(rejected(*entity, e)))?;
+            let c = ingest::apply(conn, account, &parsed.batch, Utc::now(), tz)?;
+            add(&mut counts, c);
+        }
+        save_cursor(conn, &account.id, stream, page.next.as_deref())?;
+        Ok::<_, StoreError>(counts)
+    })
+}
+
+fn rejected(entity: Entity, e: ParseError) -> SyncError {
+    let mut message = format!(
+        "the source sent {} this server cannot accept; nothing of that page was stored",
+        entity.as_str()
+    );
+    if let ParseError::Invalid { problems, .. } = &e {
+        let first: Vec<String> = problems
+            .iter()
+            .take(3)
+            .map(|p| format!("record {}, {}: {}", p.row, p.field, p.message))
+            .collect();
+        message.push_str(&format!(" ({})", first.join("; ")));
+    } else {
+        message.push_str(&format!(" ({e})"));
+    }
+    SyncError::new(message)
+}
+
+/// Syncs one child: every stream of its connector from its stored cursor.
+/// `report` is called after each stored page with the counts so far and
+/// the streams done.
+pub fn sync_child(
+    db: &Db,
+    account: &Account,
+    ctx: &SyncContext,
+    report: &mut dyn FnMut(&Counts, usize, usize),
+) -> Result<Counts, SyncError> {
+    let Some(connection) = stored_connection(account, &ctx.secrets) else {
+        return Ok(Counts::default());
+    };
+    let connector: Box<dyn Connector> = connectors::for_connection(&connection, &ctx.config)?;
+    let streams = connector.streams();
+    let mut total = Counts::default();
+    if streams.is_empty() {
+        // A manual connection: nothing to pull, nothing synced.
+        report(&total, 0, 0);
+        return Ok(total);
+    }
+    let db_error = |e: crate::db::DbError| {
+        tracing::error!(error = %e, "sync: no database connection");
+        SyncError::new("the database could not be reached; the sync can be run again")
+    };
+    for (i, stream) in streams.iter().enumerate() {
+        let mut conn = db.conn().map_err(db_error)?;
+        let mut at = cursor(&mut conn, &account.id, *stream).map_err(|e| db_error(e.into()))?;
+        drop(conn);
+        let mut pages = 0u64;
+        loop {
+            let page = connector.fetch(*stream, at.as_deref())?;
+            let mut conn = db.conn().map_err(db_error)?;
+            let counts = store_page(&mut conn, account, *stream, &page)?;
+            add(&mut total, counts);
+            report(&total, i, streams.len());
+            pages += 1;
+            if !page.more {
+                break;
+            }
+            if page.next == at || pages > 1_000_000 {
+                return Err(SyncError::new(format!(
+                    "reading {}: the source sent the same page again; stopped to avoid a loop",
+                    stream.as_str()
+                )));
+            }
+            at = page.next;
+        }
+    }
+    report(&total, streams.len(), streams.len());
+    let mut conn = db.conn().map_err(db_error)?;
+    Account::touch_synced(&mut conn, &account.id, Utc::now().naive_utc())
+        .map_err(|e| db_error(e.into()))?;
+    Ok(total)
+}
+
+fn written(c: &Counts) -> u64 {
+    (c.created + c.updated + c.removed) as u64
+}
+
+/// Runs a claimed sync job to its end (status, detail, error written).
+pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError> {
+    let mut conn = db.conn()?;
+    let Some(account) = Account::find_by_id(&mut conn, &job.account_id)? else {
+        job_queue::finish(
+            &mut conn,
+            &job.id,
+            "failed",
+            Some("the account is gone".into()),
+        )?;
+        return Ok(());
+    };
+    let children = if account.is_master() {
+        Account::list_children(&mut conn, &account.id)?
+    } else {
+        vec![account.clone()]
+    };
+    drop(conn);
+    let statuses: Mutex<Vec<ChildStatus>> = Mutex::new(
+        children
+            .iter()
+            .map(|c| ChildStatus {
+                account_id: c.id.clone(),
+                account_name: c.name.clone(),
+                connection: c.connection_kind.clone().unwrap_or_else(|| "manual".into()),
+                status: "queued".into(),
+                records: 0,
+                counts: Counts::default(),
+                error: None,
+                last_synced_at: c.last_synced_at.map(crate::services::accounts::utc),
+            })
+            .collect(),
+    );
+    let units: Vec<AtomicUsize> = children.iter().map(|_| AtomicUsize::new(0)).collect();
+    let total_units = children.len() as i64 * UNITS;
+    let write = |final_status: Option<(&str, Option<String>)>| {
+        let detail = {
+            let s = statuses.lock().unwrap_or_else(|e| e.into_inner());
+            serde_json::to_string(&*s).unwrap_or_else(|_| "[]".into())
+        };
+        let done: usize = units.iter().map(|u| u.load(Ordering::Relaxed)).sum();
+        if let Ok(mut c) = db.conn() {
+            let until =
+                Utc::now().naive_utc() + chrono::Duration::seconds(job_queue::LEASE_SECONDS);
+            let _ = diesel::update(jobs::table.find(&job.id))
+                .set((
+                    jobs::detail.eq(detail),
+                    jobs::progress_done.eq(done as i64),
+                    jobs::progress_total.eq(total_units),
+                    jobs::lease_until.eq(Some(until)),
+                ))
+                .execute(&mut c);
+            if let Some((status, error)) = final_status {
+                let _ = job_queue::finish(&mut c, &job.id, status, error);
+            }
+        }
+    };
+    write(None);
+    let next = AtomicUsize::new(0);
+    let finished = AtomicBool::new(false);
+    let parallel = ctx.config.parallel.clamp(1, 64).min(children.len().max(1));
+    std::thread::scope(|scope| {
+        // Keeps the lease while requests wait on slow sources.
+        scope.spawn(|| {
+            while !finished.load(Ordering::Relaxed) {
+                for _ in 0..50 {
+                    if finished.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                write(None);
+            }
+        });
+        let workers: Vec<_> = (0..parallel)
+            .map(|_| {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(child) = children.get(i) else {
+                        return;
+                    };
+                    set_status(&statuses, i, |s| s.status = "running".into());
+                    write(None);
+                    let mut report = |c: &Counts, done: usize, of: usize| {
+                        let u = (done * UNITS as usize)
+                            .checked_div(of)
+                            .unwrap_or(UNITS as usize);
+                        units[i].store(u, Ordering::Relaxed);
+                        set_status(&statuses, i, |s| {
+                            s.counts = *c;
+                            s.records = written(c);
+                        });
+                        write(None);
+                    };
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        sync_child(db, child, ctx, &mut report)
+                    }))
+                    .unwrap_or_else(|_| Err(SyncError::new("the sync failed unexpectedly")));
+                    units[i].store(UNITS as usize, Ordering::Relaxed);
+                    match outcome {
+                        Ok(c) => set_status(&statuses, i, |s| {
+                            s.status = "succeeded".into();
+                            s.counts = c;
+                            s.records = written(&c);
+                            if s.connection != "manual" {
+                                s.last_synced_at = Some(Utc::now());
+                            }
+                        }),
+                        Err(e) => {
+                            tracing::warn!(job = %job.id, account = %child.id, error = %e, "sync of a child failed");
+                            set_status(&statuses, i, |s| {
+                                s.status = "failed".into();
+                                s.error = Some(e.message.clone());
+                            })
+                        }
+                    }
+                    write(None);
+                })
+            })
+            .collect();
+        for w in workers {
+            let _ = w.join();
+        }
+        finished.store(true, Ordering::Relaxed);
+    });
+    let (failed, all) = {
+        let s = statuses.lock().unwrap_or_else(|e| e.into_inner());
+        (s.iter().filter(|c| c.status == "failed").count(), s.len())
+    };
+    let (status, error) = if failed == 0 {
+        ("succeeded", None)
+    } else if failed == all {
+        let s = statuses.lock().unwrap_or_else(|e| e.into_inner());
+        let first = s.iter().find_map(|c| c.error.clone()).unwrap_or_default();
+        (
+            "failed",
+            Some(if all == 1 {
+                first
+            } else {
+                format!("every connection failed; the first: {first}")
+            }),
+        )
+    } else {
+        (
+            "partial",
+            Some(format!(
+                "{failed} of {all} connections failed; the others were loaded"
+            )),
+        )
+    };
+    write(Some((status, error)));
+    Ok(())
+}
+
+fn set_status(statuses: &Mutex<Vec<ChildStatus>>, i: usize, f: impl FnOnce(&mut ChildStatus)) {
+    let mut s = statuses.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(c) = s.get_mut(i) {
+        f(c);
+    }
+}
+
+/// The latest sync job that covered each account, for the accounts page:
+/// account id → its status in that job.
+pub fn latest_statuses(
+    conn: &mut DbConn,
+    org: &str,
+) -> QueryResult<std::collections::HashMap<String, ChildStatus>> {
+    let recent: Vec<Job> = jobs::table
+        .filter(jobs::organisation_id.eq(org))
+        .filter(jobs::kind.eq(KIND))
+        .order(jobs::created_at.desc())
+        .limit(50)
+        .select(Job::as_select())
+        .load(conn)?;
+    let mut out = std::collections::HashMap::new();
+    for j in recent {
+        let detail: Vec<ChildStatus> = serde_json::from_str(&j.detail).unwrap_or_default();
+        for c in detail {
+            out.entry(c.account_id.clone()).or_insert(c);
+        }
+    }
+    Ok(out)
+}
+
+/// An organisation's automatic sync interval in minutes (`None`: off).
+pub fn schedule(conn: &mut DbConn, org: &str) -> QueryResult<Option<i32>> {
+    sync_schedules::table
+        .find(org)
+        .select(sync_schedules::interval_minutes)
+        .first::<i32>(conn)
+        .optional()
+        .map(|m| m.filter(|m| *m > 0))
+}
+
+/// Sets (or, with `None`, turns off) an organisation's automatic sync.
+pub fn set_schedule(
+    conn: &mut DbConn,
+    org: &str,
+    minutes: Option<i32>,
+) -> Result<(), ServiceError> {
+    if let Some(m) = minutes {
+        if !(5..=10_080).contains(&m) {
+            return Err(ServiceError::invalid_field(
+                "interval_minutes",
+                "must be 5 to 10080 minutes (a week), or null to turn automatic syncs off",
+            ));
+        }
+    }
+    conn.transaction(|conn| {
+        diesel::delete(sync_schedules::table.find(org)).execute(conn)?;
+        if let Some(m) = minutes {
+            diesel::insert_into(sync_schedules::table)
+                .values((
+                    sync_schedules::organisation_id.eq(org),
+                    sync_schedules::interval_minutes.eq(m),
+                    sync_schedules::last_run_at.eq(Some(Utc::now().naive_utc())),
+                ))
+                .execute(conn)?;
+        }
+        Ok::<_, diesel::result::Error>(())
+    })?;
+    Ok(())
+}
+
+/// Queues the automatic syncs that are due (the master of each
+/// organisation with an interval, or its only child); returns how many.
+pub fn queue_scheduled(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, ServiceError> {
+    let due: Vec<(String, i32, Option<NaiveDateTime>)> = sync_schedules::table
+        .filter(sync_schedules::interval_minutes.gt(0))
+        .select((
+            sync_schedules::organisation_id,
+            sync_schedules::interval_minutes,
+            sync_schedules::last_run_at,
+        ))
+        .load(conn)?;
+    let mut queued = 0;
+    for (org, minutes, last) in due {
+        if last.is_some_and(|l| l + chrono::Duration::minutes(minutes as i64) > now) {
+            continue;
+        }
+        let accounts = Account::list_by_organisation(conn, &org)?;
+        let target = accounts
+            .iter()
+            .find(|a| a.is_master())
+            .or(accounts.first())
+            .cloned();
+        diesel::update(sync_schedules::table.find(&org))
+            .set(sync_schedules::last_run_at.eq(Some(now)))
+            .execute(conn)?;
+        if let Some(a) = target {
+            enqueue(conn, &a)?;
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}

@@ -1,0 +1,845 @@
+//! Sync: read feeds, `POST /api/v1/accounts/{id}/sync`, the connectors
+//! against a second tributary server and fake Shopify and WooCommerce shops
+//! with injected faults, and exact totals after each (nothing lost, nothing
+//! doubled).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tributary::db::models::records::{record_counts, RecordCounts};
+
+use crate::fakes::shopify::FakeShopify;
+use crate::fakes::woocommerce::FakeWoo;
+use crate::fakes::Fault;
+use crate::helpers::assert_error;
+use crate::TestApp;
+
+/// A server whose sync retries give up quickly.
+async fn fast_app() -> TestApp {
+    TestApp::spawn_with(|c| {
+        c.sync.retry_seconds = 4;
+        c.sync.timeout_seconds = 1;
+        c.sync.page_size = 7;
+    })
+    .await
+}
+
+async fn put(app: &TestApp, token: &str, id: &str, entity: &str, body: Value) {
+    let (s, b) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/accounts/{id}/{entity}"),
+            Some(token),
+            Some(body),
+        )
+        .await;
+    assert_eq!(s, 200, "{entity}: {b}");
+}
+
+/// Fills a child with 2 warehouses, 1 vendor, `n` variants, their stock and
+/// `n` sales orders of two lines.
+async fn fill(app: &TestApp, token: &str, id: &str, n: usize) {
+    put(
+        app,
+        token,
+        id,
+        "warehouses",
+        json!([{"id": "W1", "name": "Main"}, {"id": "W2", "name": "Shop"}]),
+    )
+    .await;
+    put(
+        app,
+        token,
+        id,
+        "vendors",
+        json!([{"id": "ACME", "name": "Acme", "lead_time_days": 10, "minimum_order_quantity": "12.5"}]),
+    )
+    .await;
+    let variants: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({"id": format!("V{i}"), "sku": format!("SKU-{i}"), "title": format!("Item {i}"),
+            "vendor_id": "ACME", "cost_price": 2.25, "tags": ["a", "b"],
+            "vendors": [{"vendor_id": "ACME", "cost_price": "2.5", "pack_size": 6}],
+            "updated_at": "2026-11-01T00:00:00Z"})
+        })
+        .collect();
+    put(app, token, id, "variants", Value::Array(variants)).await;
+    let stock: Vec<Value> = (0..n)
+        .map(|i| json!({"variant_id": format!("V{i}"), "warehouse_id": if i % 2 == 0 { "W1" } else { "W2" },
+            "on_hand": 10 + i, "allocated": 1, "updated_at": "2026-11-20T00:00:00Z"}))
+        .collect();
+    put(app, token, id, "stock", Value::Array(stock)).await;
+    let orders: Vec<Value> = (0..n)
+        .map(|i| json!({"id": format!("O{i}"), "ordered_at": "2026-11-10T12:00:00Z", "warehouse_id": "W1",
+            "currency": "EUR", "updated_at": "2026-11-10T12:00:00Z",
+            "lines": [{"id": "1", "variant_id": format!("V{i}"), "quantity": 2, "unit_price": 9.5},
+                      {"id": "2", "variant_id": format!("V{}", (i + 1) % n), "quantity": -1}]}))
+        .collect();
+    put(app, token, id, "sales-orders", Value::Array(orders)).await;
+    put(
+        app,
+        token,
+        id,
+        "stock-orders",
+        json!([{"id": "PO1", "kind": "purchase", "status": "active", "vendor_id": "ACME",
+            "destination_warehouse_id": "W1", "expected_at": "2026-12-10",
+            "lines": [{"variant_id": "V0", "quantity": 24, "unit_cost": 2.1}]}]),
+    )
+    .await;
+}
+
+async fn api_key(app: &TestApp, token: &str) -> String {
+    let (s, b) = app
+        .call(
+            "POST",
+            "/api/v1/api-keys",
+            Some(token),
+            Some(json!({"name": "pull", "read_only": true})),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    b["key"].as_str().unwrap().to_string()
+}
+
+async fn create(app: &TestApp, token: &str, name: &str, connection: Value) -> String {
+    let (s, b) = app
+        .call(
+            "POST",
+            "/api/v1/accounts",
+            Some(token),
+            Some(json!({"name": name, "currency": "EUR", "connection": connection})),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    b["id"].as_str().unwrap().to_string()
+}
+
+/// Starts a sync and waits for its end; returns the job.
+async fn sync(app: &TestApp, token: &str, id: &str) -> Value {
+    let (s, b) = app
+        .call(
+            "POST",
+            &format!("/api/v1/accounts/{id}/sync"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    wait_job(app, token, b["job_id"].as_str().unwrap()).await
+}
+
+async fn wait_job(app: &TestApp, token: &str, job: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let (s, b) = app
+            .call("GET", &format!("/api/v1/jobs/{job}"), Some(token), None)
+            .await;
+        assert_eq!(s, 200, "{b}");
+        if !matches!(b["status"].as_str(), Some("queued" | "running")) {
+            return b;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "job did not finish: {b}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn counts(app: &TestApp, id: &str) -> RecordCounts {
+    let db = app.state.db.clone();
+    let id = id.to_string();
+    actix_web::web::block(move || record_counts(&mut db.conn().unwrap(), &id).unwrap())
+        .await
+        .unwrap()
+}
+
+/// Sum of the sales line quantities and number of lines of an account.
+async fn sales_total(app: &TestApp, id: &str) -> (i64, f64) {
+    use diesel::prelude::*;
+    use tributary::db::schema::sales_order_lines as l;
+    let db = app.state.db.clone();
+    let id = id.to_string();
+    actix_web::web::block(move || {
+        let q: Vec<String> = l::table
+            .filter(l::account_id.eq(&id))
+            .select(l::quantity)
+            .load(&mut db.conn().unwrap())
+            .unwrap();
+        (
+            q.len() as i64,
+            q.iter().map(|s| s.parse::<f64>().unwrap()).sum(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+async fn feed_all(app: &TestApp, token: &str, id: &str, entity: &str, limit: usize) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut path = format!("/api/v1/accounts/{id}/{entity}?limit={limit}");
+        if let Some(a) = &after {
+            path.push_str(&format!("&after={a}"));
+        }
+        let (s, b) = app.call("GET", &path, Some(token), None).await;
+        assert_eq!(s, 200, "{b}");
+        let items = b["items"].as_array().unwrap().clone();
+        if items.is_empty() {
+            assert!(b["next"].is_null(), "{b}");
+            return out;
+        }
+        out.extend(items);
+        after = Some(b["next"].as_str().unwrap().to_string());
+    }
+}
+
+#[actix_web::test]
+async fn feeds_page_in_change_order_with_import_fields() {
+    let app = TestApp::spawn().await;
+    let token = app.admin("Source").await;
+    let id = app.create_child(&token, "Store").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fill(&app, &token, &id, 5).await;
+    let variants = feed_all(&app, &token, &id, "variants", 2).await;
+    assert_eq!(variants.len(), 5);
+    assert_eq!(variants[0]["cost_price"], json!(2.25));
+    assert_eq!(variants[0]["vendors"][0]["cost_price"], json!(2.5));
+    assert_eq!(variants[0]["tags"], json!(["a", "b"]));
+    let orders = feed_all(&app, &token, &id, "sales-orders", 1000).await;
+    assert_eq!(orders.len(), 5);
+    assert_eq!(orders[0]["lines"].as_array().unwrap().len(), 2);
+    assert_eq!(orders[0]["lines"][1]["quantity"], json!(-1));
+    // A back-dated change and a removal come after everything else.
+    put(
+        &app,
+        &token,
+        &id,
+        "variants",
+        json!([{"id": "V0", "sku": "SKU-0", "removed": true, "updated_at": "2026-11-02T00:00:00Z"}]),
+    )
+    .await;
+    let (_, page) = app
+        .call(
+            "GET",
+            &format!("/api/v1/accounts/{id}/variants?limit=4"),
+            Some(&token),
+            None,
+        )
+        .await;
+    let next = page["next"].as_str().unwrap();
+    let rest = app
+        .call(
+            "GET",
+            &format!("/api/v1/accounts/{id}/variants?after={next}"),
+            Some(&token),
+            None,
+        )
+        .await
+        .1;
+    assert_eq!(rest["items"][0]["id"], "V0");
+    assert_eq!(rest["items"][0]["removed"], true);
+    // Items re-import as they are (exact import fields).
+    let other = app.create_child(&token, "Copy").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let whs = feed_all(&app, &token, &id, "warehouses", 10).await;
+    put(&app, &token, &other, "warehouses", Value::Array(whs)).await;
+    let (s, b) = app
+        .call(
+            "GET",
+            &format!("/api/v1/accounts/{id}/stock?limit=10001"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 422, "{b}");
+    let (s, b) = app
+        .call(
+            "GET",
+            &format!("/api/v1/accounts/{id}/stock?after=nonsense"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 422);
+    assert_error(&b, "validation_failed");
+}
+
+#[actix_web::test]
+async fn tributary_pull_is_incremental_and_idempotent() {
+    let source = TestApp::spawn().await;
+    let st = source.admin("Source").await;
+    let src = source.create_child(&st, "Store").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fill(&source, &st, &src, 30).await;
+    let key = api_key(&source, &st).await;
+
+    let app = fast_app().await;
+    let token = app.admin("Puller").await;
+    let child = create(
+        &app,
+        &token,
+        "Remote",
+        json!({"kind": "tributary", "base_url": source.addr, "account_id": src, "api_key": key}),
+    )
+    .await;
+    // The secret never comes back.
+    let (_, acc) = app
+        .call(
+            "GET",
+            &format!("/api/v1/accounts/{child}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert!(!acc.to_string().contains(&key), "{acc}");
+
+    let job = sync(&app, &token, &child).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["accounts"][0]["account_id"], json!(child));
+    assert_eq!(job["progress"]["done"], job["progress"]["total"]);
+    let want = counts(&source, &src).await;
+    assert_eq!(counts(&app, &child).await, want);
+    assert_eq!(
+        sales_total(&app, &child).await,
+        sales_total(&source, &src).await
+    );
+    assert!(job["accounts"][0]["records"].as_u64().unwrap() > 90);
+
+    // Again: nothing new is written.
+    let again = sync(&app, &token, &child).await;
+    assert_eq!(again["status"], "succeeded", "{again}");
+    assert_eq!(again["accounts"][0]["records"], 0, "{again}");
+    assert_eq!(counts(&app, &child).await, want);
+
+    // A change (back-dated) and a removal at the source arrive, alone.
+    put(
+        &source,
+        &st,
+        &src,
+        "sales-orders",
+        json!([{"id": "O3", "ordered_at": "2026-11-10T12:00:00Z", "updated_at": "2026-11-11T00:00:00Z",
+            "lines": [{"id": "1", "variant_id": "V3", "quantity": 7}]},
+            {"id": "O4", "ordered_at": "2026-11-10T12:00:00Z", "removed": true, "updated_at": "2026-11-12T00:00:00Z",
+            "lines": [{"id": "1", "variant_id": "V4", "quantity": 2}]}]),
+    )
+    .await;
+    let third = sync(&app, &token, &child).await;
+    assert_eq!(third["accounts"][0]["records"], 2, "{third}");
+    assert_eq!(counts(&app, &child).await, counts(&source, &src).await);
+    assert_eq!(
+        sales_total(&app, &child).await,
+        sales_total(&source, &src).await
+    );
+    // The account shows when it last synced.
+    let (_, acc) = app
+        .call(
+            "GET",
+            &format!("/api/v1/accounts/{child}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert!(acc["last_synced_at"].is_string(), "{acc}");
+}
+
+#[actix_web::test]
+async fn a_stacked_master_pulls_every_included_child_prefixed() {
+    let source = TestApp::spawn().await;
+    let st = source.admin("Region").await;
+    let a = source.create_child(&st, "North").await;
+    let b = source.create_child(&st, "South").await;
+    let (a, b) = (
+        a["id"].as_str().unwrap().to_string(),
+        b["id"].as_str().unwrap().to_string(),
+    );
+    fill(&source, &st, &a, 12).await;
+    fill(&source, &st, &b, 9).await;
+    let (_, acc) = source
+        .call("GET", &format!("/api/v1/accounts/{b}"), Some(&st), None)
+        .await;
+    let master = acc["master_id"].as_str().unwrap().to_string();
+    let key = api_key(&source, &st).await;
+    let variants = feed_all(&source, &st, &master, "variants", 5).await;
+    assert_eq!(variants.len(), 21);
+    assert!(variants
+        .iter()
+        .all(|v| v["id"].as_str().unwrap().contains(':')));
+    assert!(variants[0]["vendor_id"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{a}:")));
+
+    let app = fast_app().await;
+    let token = app.admin("Group").await;
+    let child = create(
+        &app,
+        &token,
+        "Region",
+        json!({"kind": "tributary", "base_url": source.addr, "account_id": master, "api_key": key}),
+    )
+    .await;
+    let job = sync(&app, &token, &child).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let got = counts(&app, &child).await;
+    let want = counts(&source, &a).await + counts(&source, &b).await;
+    assert_eq!(got, want);
+    let again = sync(&app, &token, &child).await;
+    assert_eq!(again["accounts"][0]["records"], 0, "{again}");
+    assert_eq!(counts(&app, &child).await, want);
+}
+
+fn shopify_app_config(api: String) -> impl FnOnce(&mut tributary::config::Config) {
+    move |c| {
+        c.sync.retry_seconds = 6;
+        c.sync.timeout_seconds = 1;
+        c.sync.shopify_api_base = api;
+    }
+}
+
+#[actix_web::test]
+async fn shopify_through_429_throttled_500_slow_and_changing_pages() {
+    let shop = FakeShopify::start(250, 120);
+    {
+        let mut s = shop.shop.lock().unwrap();
+        s.faults.push("variants", Fault::TooMany(1));
+        s.faults.push("orders", Fault::Throttled);
+        s.faults.push("levels", Fault::ServerError);
+        s.faults.push("levels", Fault::Slow(1500));
+        s.faults.push("orders", Fault::Slow(10));
+        s.faults.push("orders", Fault::Change);
+    }
+    let app = TestApp::spawn_with(shopify_app_config(shop.addr.clone())).await;
+    let token = app.admin("Shop").await;
+    let child = create(
+        &app,
+        &token,
+        "Shopify",
+        json!({"kind": "shopify", "shop": "example.myshopify.com", "access_token": crate::fakes::shopify::TOKEN}),
+    )
+    .await;
+    let job = sync(&app, &token, &child).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let c = counts(&app, &child).await;
+    assert_eq!(c.warehouses, 2);
+    assert_eq!(c.variants, 250);
+    assert_eq!(c.stock_levels, 500);
+    assert_eq!(c.sales_orders, 120);
+    // Lines without a variant (custom items) are left out: two per order.
+    let (lines, qty) = sales_total(&app, &child).await;
+    assert_eq!(lines, 240);
+    // The order changed while the pages were read is fixed by the next sync.
+    let again = sync(&app, &token, &child).await;
+    assert_eq!(again["status"], "succeeded", "{again}");
+    let (lines2, qty2) = sales_total(&app, &child).await;
+    assert_eq!(lines2, 240);
+    assert_eq!(qty2, 242.0, "first pass had {qty}");
+    let third = sync(&app, &token, &child).await;
+    assert_eq!(third["accounts"][0]["records"], 0, "{third}");
+    assert_eq!(counts(&app, &child).await, c);
+}
+
+#[actix_web::test]
+async fn a_truncated_page_fails_the_child_and_the_next_sync_resumes() {
+    let shop = FakeShopify::start(150, 230);
+    shop.shop
+        .lock()
+        .unwrap()
+        .faults
+        .push("orders", Fault::ServerError);
+    let app = TestApp::spawn_with(shopify_app_config(shop.addr.clone())).await;
+    let token = app.admin("Shop").await;
+    let child = create(
+        &app,
+        &token,
+        "Shopify",
+        json!({"kind": "shopify", "shop": "example.myshopify.com", "access_token": crate::fakes::shopify::TOKEN}),
+    )
+    .await;
+    // The second page of orders arrives cut off.
+    {
+        let mut s = shop.shop.lock().unwrap();
+        s.faults.queue_after_first("orders", Fault::Truncated);
+    }
+    let job = sync(&app, &token, &child).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    let err = job["accounts"][0]["error"].as_str().unwrap();
+    assert!(err.contains("not in its documented format"), "{err}");
+    assert!(!err.contains(crate::fakes::shopify::TOKEN));
+    // The first page of orders was stored, nothing of the second.
+    assert_eq!(counts(&app, &child).await.sales_orders, 100);
+    let job = sync(&app, &token, &child).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let c = counts(&app, &child).await;
+    assert_eq!(
+        (c.variants, c.stock_levels, c.sales_orders),
+        (150, 300, 230)
+    );
+    assert_eq!(sales_total(&app, &child).await, (460, 460.0));
+}
+
+#[actix_web::test]
+async fn a_failed_child_leaves_the_others_and_the_job_partial() {
+    let shop = FakeShopify::start(20, 10);
+    let woo = FakeWoo::start(30, 150);
+    woo.store
+        .lock()
+        .unwrap()
+        .faults
+        .push("orders", Fault::ServerError);
+    {
+        let mut s = shop.shop.lock().unwrap();
+        for _ in 0..10 {
+            s.faults.push("variants", Fault::Slow(1500));
+        }
+    }
+    let app = TestApp::spawn_with(|c| {
+        c.sync.retry_seconds = 3;
+        c.sync.timeout_seconds = 1;
+        c.sync.shopify_api_base = shop.addr.clone();
+    })
+    .await;
+    let token = app.admin("Two shops").await;
+    let s = create(
+        &app,
+        &token,
+        "Shopify",
+        json!({"kind": "shopify", "shop": "slow.myshopify.com", "access_token": crate::fakes::shopify::TOKEN}),
+    )
+    .await;
+    let w = create(
+        &app,
+        &token,
+        "Woo",
+        json!({"kind": "woocommerce", "base_url": woo.addr, "consumer_key": crate::fakes::woocommerce::KEY,
+            "consumer_secret": crate::fakes::woocommerce::SECRET}),
+    )
+    .await;
+    let m = create(&app, &token, "Manual", json!({"kind": "manual"})).await;
+    let (_, acc) = app
+        .call("GET", &format!("/api/v1/accounts/{w}"), Some(&token), None)
+        .await;
+    let master = acc["master_id"].as_str().unwrap().to_string();
+    let (s1, b1) = app
+        .call(
+            "POST",
+            &format!("/api/v1/accounts/{master}/sync"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(s1, 202);
+    let (_, b2) = app
+        .call(
+            "POST",
+            &format!("/api/v1/accounts/{master}/sync"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        b1["job_id"], b2["job_id"],
+        "a second request gets the same job"
+    );
+    let job = wait_job(&app, &token, b1["job_id"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "partial", "{job}");
+    let by = |id: &str| {
+        job["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["account_id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by(&s)["status"], "failed");
+    assert!(
+        by(&s)["error"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer in time"),
+        "{job}"
+    );
+    assert_eq!(by(&w)["status"], "succeeded", "{job}");
+    assert_eq!(by(&m)["status"], "succeeded");
+    // WooCommerce: 20 simple products + 10 variable ones of two variations.
+    let c = counts(&app, &w).await;
+    assert_eq!(
+        (c.warehouses, c.variants, c.stock_levels, c.sales_orders),
+        (1, 40, 40, 150)
+    );
+    assert_eq!(sales_total(&app, &w).await, (150, 300.0));
+    let again = sync(&app, &token, &w).await;
+    assert_eq!(again["accounts"][0]["records"], 0, "{again}");
+    // A changed order is pulled by the next sync.
+    {
+        let mut st = woo.store.lock().unwrap();
+        st.orders[5].1 = chrono::Utc::now() + chrono::Duration::seconds(5);
+        st.orders[5].2 = 9;
+    }
+    let third = sync(&app, &token, &w).await;
+    assert_eq!(third["accounts"][0]["records"], 1, "{third}");
+    assert_eq!(sales_total(&app, &w).await, (150, 307.0));
+}
+
+#[actix_web::test]
+async fn private_addresses_can_be_forbidden_and_moving_a_connection_needs_its_secret() {
+    let source = TestApp::spawn().await;
+    let st = source.admin("Source").await;
+    let src = source.create_child(&st, "Store").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let key = api_key(&source, &st).await;
+    let app = TestApp::spawn_with(|c| c.sync.allow_private = false).await;
+    let token = app.admin("Locked").await;
+    let child = create(
+        &app,
+        &token,
+        "Remote",
+        json!({"kind": "tributary", "base_url": source.addr, "account_id": src, "api_key": key}),
+    )
+    .await;
+    let job = sync(&app, &token, &child).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    assert!(job["accounts"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("private or loopback"));
+    // Another host without the key: 422 naming the key.
+    let (s, b) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/accounts/{child}"),
+            Some(&token),
+            Some(json!({"connection": {"kind": "tributary", "base_url": "https://elsewhere.example"}})),
+        )
+        .await;
+    assert_eq!(s, 422, "{b}");
+    assert!(b.to_string().contains("connection.api_key"), "{b}");
+}
+
+#[actix_web::test]
+async fn a_dead_workers_job_is_taken_over_and_resumes_from_the_cursor() {
+    use diesel::prelude::*;
+    use tributary::db::schema::jobs;
+    let source = TestApp::spawn().await;
+    let st = source.admin("Source").await;
+    let src = source.create_child(&st, "Store").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fill(&source, &st, &src, 20).await;
+    let key = api_key(&source, &st).await;
+    let app = fast_app().await;
+    let token = app.admin("Puller").await;
+    let child = create(
+        &app,
+        &token,
+        "Remote",
+        json!({"kind": "tributary", "base_url": source.addr, "account_id": src, "api_key": key}),
+    )
+    .await;
+    // A first sync, then the source changes; a "dead" process holds a
+    // running job with a lapsed lease.
+    sync(&app, &token, &child).await;
+    put(
+        &source,
+        &st,
+        &src,
+        "variants",
+        json!([{"id": "V1", "sku": "SKU-1", "title": "Renamed"}]),
+    )
+    .await;
+    let db = app.state.db.clone();
+    let acc = child.clone();
+    let job_id = actix_web::web::block(move || {
+        let mut conn = db.conn().unwrap();
+        let account = tributary::db::models::Account::find_by_id(&mut conn, &acc)
+            .unwrap()
+            .unwrap();
+        let id = tributary::services::sync::enqueue(&mut conn, &account).unwrap();
+        let past = chrono::Utc::now().naive_utc() - chrono::Duration::seconds(120);
+        diesel::update(jobs::table.find(&id))
+            .set((
+                jobs::status.eq("running"),
+                jobs::lease_owner.eq(Some("wrk_dead")),
+                jobs::lease_until.eq(Some(past)),
+                jobs::attempts.eq(1),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        id
+    })
+    .await
+    .unwrap();
+    app.state.jobs.wake();
+    let job = wait_job(&app, &token, &job_id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["accounts"][0]["records"], 1, "{job}");
+    assert_eq!(counts(&app, &child).await, counts(&source, &src).await);
+}
+
+#[actix_web::test]
+async fn two_servers_on_one_database_run_a_job_once() {
+    use diesel::prelude::*;
+    use tributary::db::schema::jobs;
+    let source = TestApp::spawn().await;
+    let st = source.admin("Source").await;
+    let src = source.create_child(&st, "Store").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fill(&source, &st, &src, 15).await;
+    let key = api_key(&source, &st).await;
+    let app = fast_app().await;
+    // A second process: its own state (pool, worker) on the same database.
+    let mut config = app.state.config.clone();
+    config.sync.page_size = 3;
+    let second = actix_web::web::block(move || tributary::startup::AppState::init(config))
+        .await
+        .unwrap()
+        .unwrap();
+    let token = app.admin("Puller").await;
+    let child = create(
+        &app,
+        &token,
+        "Remote",
+        json!({"kind": "tributary", "base_url": source.addr, "account_id": src, "api_key": key}),
+    )
+    .await;
+    let job = sync(&app, &token, &child).await;
+    second.jobs.wake();
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(counts(&app, &child).await, counts(&source, &src).await);
+    let db = app.state.db.clone();
+    let id = job["id"].as_str().unwrap().to_string();
+    let attempts: i32 = actix_web::web::block(move || {
+        jobs::table
+            .find(&id)
+            .select(jobs::attempts)
+            .first(&mut db.conn().unwrap())
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(attempts, 1);
+    drop(second);
+}
+
+fn attr(html: &str, marker: &str) -> String {
+    let start = html.find(marker).unwrap_or_else(|| panic!("no {marker}")) + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+#[actix_web::test]
+async fn the_accounts_page_loads_all_connections_and_shows_each_childs_status() {
+    let source = TestApp::spawn().await;
+    let st = source.admin("Source").await;
+    let src = source.create_child(&st, "Store").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fill(&source, &st, &src, 6).await;
+    let key = api_key(&source, &st).await;
+
+    let app = fast_app().await;
+    let token = app.admin("Acme").await;
+    app.create_child(&token, "Manual shop").await;
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let html = client
+        .post(app.url("/login"))
+        .form(&[
+            ("email", "admin@acme.example"),
+            ("password", "correct horse"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<h1>Accounts</h1>"), "{html}");
+    let csrf = attr(&html, "data-csrf=\"");
+    for kind in ["manual", "shopify", "woocommerce", "tributary"] {
+        assert!(
+            html.contains(&format!("<option value=\"{kind}\"")),
+            "{kind}"
+        );
+    }
+    // No inline script or handlers: the page's script is static/sync.js.
+    assert!(html.contains("<script src=\"/static/sync.js\""));
+    assert!(!html.contains("<script>") && !html.contains(" onclick="));
+    // Add a tributary connection through the form.
+    let resp = client
+        .post(app.url("/accounts"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("name", "Remote"),
+            ("currency", "EUR"),
+            ("kind", "tributary"),
+            ("tributary_base_url", source.addr.as_str()),
+            ("account_id", src.as_str()),
+            ("api_key", key.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let html = client
+        .get(app.url("/accounts"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Load data from all connections"));
+    assert!(!html.contains(&key), "the API key is never shown");
+    let master = attr(&html, "class=\"inline sync-form\" data-account-id=\"");
+    // The button's script call: the API with the session cookie and the
+    // page's CSRF token as a header.
+    let resp = client
+        .post(app.url(&format!("/api/v1/accounts/{master}/sync")))
+        .header("X-CSRF-Token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let job: Value = resp.json().await.unwrap();
+    let done = wait_job(&app, &token, job["job_id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["accounts"].as_array().unwrap().len(), 2);
+    let html = client
+        .get(app.url("/accounts"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("data-status=\"succeeded\">succeeded: "),
+        "{html}"
+    );
+    assert!(html.contains("class=\"sync-one\""));
+    // Without script: the button's form.
+    let resp = client
+        .post(app.url(&format!("/accounts/{master}/sync")))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("sync-progress"));
+}
