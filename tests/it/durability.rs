@@ -176,7 +176,7 @@ fn login(client: &reqwest::blocking::Client, base: &str) -> String {
     token["token"].as_str().unwrap().to_string()
 }
 
-const ORDERS: usize = 300_000;
+const ORDERS: usize = 120_000;
 
 fn big_sales_csv() -> String {
     let mut sales = String::from("id,ordered_at,line_id,variant_id,quantity\n");
