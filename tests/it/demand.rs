@@ -507,15 +507,9 @@ fn cookie_client() -> reqwest::Client {
 
 async fn logged_in(app: &TestApp) -> reqwest::Client {
     let client = cookie_client();
-    let resp = client
-        .post(app.url("/login"))
-        .form(&[
-            ("email", "admin@acme.example"),
-            ("password", "correct horse"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let resp = app
+        .form_login(&client, "admin@acme.example", "correct horse", None)
+        .await;
     assert_eq!(resp.status(), 200);
     client
 }

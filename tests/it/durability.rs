@@ -168,7 +168,7 @@ fn serve(url: &str, dir: &std::path::Path) -> Server {
 fn login(client: &reqwest::blocking::Client, base: &str) -> String {
     let token: serde_json::Value = client
         .post(format!("{base}/api/v1/auth/token"))
-        .json(&json!({"email": "a@example.com", "password": "pw"}))
+        .json(&json!({"email": "a@example.com", "password": "kill-test-password"}))
         .send()
         .unwrap()
         .json()
@@ -206,7 +206,7 @@ fn a_server_killed_while_writing_keeps_all_of_the_import_or_none() {
             "--email",
             "a@example.com",
             "--password",
-            "pw",
+            "kill-test-password",
             "--organisation",
             "Kill",
         ])
@@ -349,7 +349,7 @@ fn a_100_mb_cell_is_refused_and_memory_stays_flat() {
             "--email",
             "a@example.com",
             "--password",
-            "pw",
+            "kill-test-password",
             "--organisation",
             "Big",
         ])

@@ -67,5 +67,9 @@ async fn the_document_covers_the_routes_and_needs_no_credentials() {
             );
         }
     }
-    assert_eq!(checked, 24, "every documented operation is checked");
+    // The core operations, the planning part, demand, feeds and sync.
+    assert!(
+        checked >= 48,
+        "every documented operation is checked: {checked}"
+    );
 }

@@ -757,15 +757,9 @@ async fn the_accounts_page_loads_all_connections_and_shows_each_childs_status() 
         .cookie_store(true)
         .build()
         .unwrap();
-    let html = client
-        .post(app.url("/login"))
-        .form(&[
-            ("email", "admin@acme.example"),
-            ("password", "correct horse"),
-        ])
-        .send()
+    let html = app
+        .form_login(&client, "admin@acme.example", "correct horse", None)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

@@ -52,17 +52,15 @@ async fn hanging_upload(
 
 /// Logs `email` in on the login form; returns the session cookie header.
 async fn page_session(app: &TestApp, email: &str, password: &str) -> String {
-    let raw = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = raw
-        .post(app.url("/login"))
-        .form(&[("email", email), ("password", password)])
-        .send()
-        .await
-        .unwrap();
-    let cookie = resp.headers()["set-cookie"].to_str().unwrap();
+    let client = crate::helpers::cookie_client();
+    let resp = app.form_login(&client, email, password, None).await;
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("tributary_session="))
+        .expect("a session cookie");
     cookie.split(';').next().unwrap().to_string()
 }
 
@@ -88,8 +86,13 @@ async fn the_upload_page_checks_account_and_permission_before_reading_the_body()
     let other_token = app.admin("Other").await;
     let other = app.create_child(&other_token, "Theirs").await;
     let other_id = other["id"].as_str().unwrap().to_string();
-    app.add_user("viewer@acme.example", "look", "Acme", "viewer")
-        .await;
+    app.add_user(
+        "viewer@acme.example",
+        "look-but-dont-touch",
+        "Acme",
+        "viewer",
+    )
+    .await;
     let multipart = (
         "Content-Type",
         "multipart/form-data; boundary=XyZ".to_string(),
@@ -109,7 +112,7 @@ async fn the_upload_page_checks_account_and_permission_before_reading_the_body()
     let resp = resp.expect("no answer while the body was still being sent");
     assert!(resp.starts_with("HTTP/1.1 404"), "{resp}");
     // A viewer: 403, likewise.
-    let viewer = page_session(&app, "viewer@acme.example", "look").await;
+    let viewer = page_session(&app, "viewer@acme.example", "look-but-dont-touch").await;
     let (resp, _conn) = hanging_upload(
         &app,
         "POST",
