@@ -109,39 +109,42 @@ impl Job {
 /// running one does not count: the data may have changed since it started).
 /// Returns the queued job's id.
 pub fn enqueue(conn: &mut DbConn, account: &Account, kind: &str) -> QueryResult<String> {
-    conn.transaction(|conn| {
-        let queued: Option<String> = jobs::table
-            .filter(jobs::account_id.eq(&account.id))
-            .filter(jobs::kind.eq(kind))
-            .filter(jobs::status.eq("queued"))
-            .select(jobs::id)
-            .first(conn)
-            .optional()?;
-        if let Some(id) = queued {
-            return Ok(id);
-        }
-        let job = Job {
-            id: new_id("job"),
-            organisation_id: account.organisation_id.clone(),
-            kind: kind.to_string(),
-            account_id: account.id.clone(),
-            status: "queued".into(),
-            progress_done: 0,
-            progress_total: 0,
-            attempts: 0,
-            lease_owner: None,
-            lease_until: None,
-            detail: "[]".into(),
-            error: None,
-            created_at: Utc::now().naive_utc(),
-            started_at: None,
-            finished_at: None,
-        };
-        diesel::insert_into(jobs::table)
-            .values(&job)
-            .execute(conn)?;
-        Ok(job.id)
-    })
+    // No read-then-write transaction here: on SQLite upgrading a read
+    // transaction to a write fails at once (SQLITE_BUSY_SNAPSHOT) when
+    // another connection wrote in between. A rare second queued job is
+    // harmless: the claim runs one job per account at a time, and a job
+    // whose plan is already fresh recomputes nothing new.
+    let queued: Option<String> = jobs::table
+        .filter(jobs::account_id.eq(&account.id))
+        .filter(jobs::kind.eq(kind))
+        .filter(jobs::status.eq("queued"))
+        .select(jobs::id)
+        .first(conn)
+        .optional()?;
+    if let Some(id) = queued {
+        return Ok(id);
+    }
+    let job = Job {
+        id: new_id("job"),
+        organisation_id: account.organisation_id.clone(),
+        kind: kind.to_string(),
+        account_id: account.id.clone(),
+        status: "queued".into(),
+        progress_done: 0,
+        progress_total: 0,
+        attempts: 0,
+        lease_owner: None,
+        lease_until: None,
+        detail: "[]".into(),
+        error: None,
+        created_at: Utc::now().naive_utc(),
+        started_at: None,
+        finished_at: None,
+    };
+    diesel::insert_into(jobs::table)
+        .values(&job)
+        .execute(conn)?;
+    Ok(job.id)
 }
 
 #[derive(QueryableByName)]

@@ -284,10 +284,15 @@ pub async fn fresh_plan(
         }
         if !queued {
             let acc = account.clone();
-            state
+            // A read never fails for want of queueing: the worker queues
+            // stale plans itself too.
+            if let Err(e) = state
                 .db
                 .run(move |conn| jobs::enqueue(conn, &acc, "plan").map_err(AppError::from))
-                .await?;
+                .await
+            {
+                tracing::warn!(error = %e, "could not queue a plan");
+            }
             state.jobs.wake();
             queued = true;
         }
