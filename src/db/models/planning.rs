@@ -410,6 +410,15 @@ pub fn store_plan(
     lines: &[PlanLineRow],
 ) -> QueryResult<()> {
     conn.transaction(|conn| {
+        // Backend-specific: two PostgreSQL sessions storing the same
+        // account's plan at once would both delete nothing and then insert
+        // the same keys; a transaction advisory lock on the account makes
+        // the second wait and replace the first. (SQLite has one writer.)
+        if let DbConn::Pg(c) = conn {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind::<diesel::sql_types::Text, _>(&header.account_id)
+                .execute(c)?;
+        }
         diesel::delete(plan_lines::table.filter(plan_lines::account_id.eq(&header.account_id)))
             .execute(conn)?;
         diesel::delete(plans::table.find(&header.account_id)).execute(conn)?;
