@@ -13,7 +13,9 @@
 //!
 //! `BENCH_POSTGRES_URL=postgres:///tributary_bench?host=/var/run/postgresql`
 //! runs it on PostgreSQL (the database is created fresh); `BENCH_SCALE=0.1`
-//! scales the variants and sale lines down for a quick run.
+//! scales the variants and sale lines down for a quick run; `BENCH_DB=path`
+//! keeps the generated SQLite database and reuses it on the next run;
+//! `BENCH_REPLAN_ONLY=1` stops after the replan (for profiling it).
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -65,6 +67,12 @@ fn peak_rss_mib() -> f64 {
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
+}
+
+/// Resets the peak resident memory (VmHWM) to the current one, so that the
+/// replan's peak is measured apart from the import's.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 fn temp_csv(text: &[u8]) -> std::fs::File {
@@ -197,6 +205,14 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1.0);
+    // `RUST_LOG=tributary=debug` shows where a plan's time goes.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let today: NaiveDate = "2026-03-01".parse().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = match std::env::var("BENCH_POSTGRES_URL") {
@@ -218,9 +234,30 @@ fn main() {
     } else {
         "SQLite"
     };
+    // `BENCH_DB=path.db` keeps the generated SQLite database between runs
+    // (generated once, reused while it exists).
+    let kept = std::env::var("BENCH_DB")
+        .ok()
+        .filter(|_| !url.starts_with("postgres"));
+    let url = kept
+        .as_ref()
+        .map(|p| format!("sqlite://{p}"))
+        .unwrap_or(url);
+    let reuse = kept
+        .as_ref()
+        .is_some_and(|p| std::path::Path::new(p).exists());
     let db = Db::connect(&url).unwrap();
     let t = Instant::now();
-    let org = generate(&db, today, scale);
+    let org = if reuse {
+        use diesel::prelude::*;
+        let mut conn = db.conn().unwrap();
+        tributary::db::schema::accounts::table
+            .select(tributary::db::schema::accounts::organisation_id)
+            .first::<String>(&mut *conn)
+            .unwrap()
+    } else {
+        generate(&db, today, scale)
+    };
     let generated = t.elapsed().as_secs_f64();
     let mut conn = db.conn().unwrap();
     let lines: i64 = {
@@ -231,18 +268,30 @@ fn main() {
             .unwrap()
     };
     println!(
-        "{backend}: generated {CHILDREN} children × {} variants, {lines} sale lines in {generated:.1} s (import path)",
-        ((VARIANTS as f64 * scale) as usize).max(10)
+        "{backend}: generated {CHILDREN} children × {} variants, {lines} sale lines in {generated:.1} s ({})",
+        ((VARIANTS as f64 * scale) as usize).max(10),
+        if reuse { "the kept BENCH_DB" } else { "import path" }
     );
+    if reuse {
+        // A kept database has its plans from the last run: drop them, so
+        // that the replan below computes every plan again.
+        (*conn)
+            .batch_execute("DELETE FROM plan_lines; DELETE FROM plans; DELETE FROM jobs;")
+            .unwrap();
+    }
     let rss_before = peak_rss_mib();
+    reset_peak_rss();
     let t = Instant::now();
     let planned = plans::compute_organisation(&mut conn, &org, Some(today)).unwrap();
     let replan = t.elapsed().as_secs_f64();
     println!(
-        "full replan of {planned} plans (children and master): {replan:.2} s; peak RSS {:.0} MiB (before the replan {rss_before:.0} MiB)",
+        "full replan of {planned} plans (children and master): {replan:.2} s; peak RSS during it {:.0} MiB (peak before it, the import's {rss_before:.0} MiB)",
         peak_rss_mib()
     );
     drop(conn);
+    if std::env::var("BENCH_REPLAN_ONLY").is_ok() {
+        return;
+    }
 
     // The server on the same database.
     let mut config = Config::from_lookup(|_| None).unwrap();

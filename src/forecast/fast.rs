@@ -92,6 +92,26 @@ fn run(
     origins: &[usize],
     states: &mut [State],
     err_from: usize,
+    errs: Option<&mut Vec<f64>>,
+) {
+    // One copy of the loop per kind of model, so that each has no model
+    // dispatch inside (the hottest loop of the plan job).
+    match cfg {
+        Cfg::Ses(_) => run_one(cfg, x, valid, origins, states, err_from, errs),
+        Cfg::Holt(..) => run_one(cfg, x, valid, origins, states, err_from, errs),
+        Cfg::Sba(_) => run_one(cfg, x, valid, origins, states, err_from, errs),
+        Cfg::Tsb(..) => run_one(cfg, x, valid, origins, states, err_from, errs),
+    }
+}
+
+#[inline(always)]
+fn run_one(
+    cfg: Cfg,
+    x: &[f64],
+    valid: &[bool],
+    origins: &[usize],
+    states: &mut [State],
+    err_from: usize,
     mut errs: Option<&mut Vec<f64>>,
 ) {
     let n = x.len();

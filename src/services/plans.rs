@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::db::models::planning::{
-    self as store, num, opt_num, ExchangeRate, PlanHeader, PlanLineRow, SkuLink, VariantRow,
-    VendorTerms, WarehouseSetting,
+    self as store, num, opt_num, ExchangeRate, LineFigures, PlanHeader, PlanLineRow, SkuLink,
+    VariantRow, VendorTerms, WarehouseSetting,
 };
 use crate::db::models::Account;
 use crate::db::DbConn;
@@ -90,13 +90,18 @@ pub struct Included {
     pub sales: bool,
 }
 
-/// One sale that counts as demand, on the account's local day.
-#[derive(Debug, Clone)]
+/// One sale that counts as demand, on the account's local day. Compact (16
+/// bytes): a master holds every child's sales at once.
+#[derive(Debug, Clone, Copy)]
 struct Sale {
     day: NaiveDate,
-    warehouse: Option<String>,
+    /// Index into [`ChildData::warehouses`] ([`NO_WAREHOUSE`]: none).
+    warehouse: u32,
     quantity: f64,
 }
+
+/// [`Sale::warehouse`] of a sale without a warehouse.
+const NO_WAREHOUSE: u32 = u32::MAX;
 
 /// An open stock-order movement of one variant.
 #[derive(Debug, Clone)]
@@ -128,6 +133,8 @@ struct ChildData {
     history: Vec<BTreeMap<String, Vec<(NaiveDate, f64)>>>,
     /// Per variant: sales (bundles already expanded into their components).
     sales: Vec<Vec<Sale>>,
+    /// The warehouse ids the sales refer to (by index).
+    warehouses: Vec<String>,
     /// Per variant: open movements.
     movements: Vec<Vec<Movement>>,
     /// Variants that are bundles (sold as their components).
@@ -154,6 +161,7 @@ fn load_child(
     account: &Account,
     today: NaiveDate,
 ) -> Result<ChildData, ServiceError> {
+    let started = std::time::Instant::now();
     let tz: Tz = account.timezone.parse().unwrap_or(Tz::UTC);
     let variants = store::live_variants(conn, &account.id)?;
     let index: HashMap<String, usize> = variants
@@ -225,31 +233,53 @@ fn load_child(
         }
     }
     let mut sales: Vec<Vec<Sale>> = vec![vec![]; n];
-    for line in store::demand_lines(conn, &account.id)? {
-        let Some(&i) = index.get(&line.variant_id) else {
-            continue;
-        };
-        let day = tz.from_utc_datetime(&line.ordered_at).date_naive();
+    let mut warehouses: Vec<String> = Vec::new();
+    let mut wh_index: HashMap<String, u32> = HashMap::new();
+    // Orders by id: their local day and warehouse (those from today on do
+    // not count yet).
+    let mut orders: HashMap<String, (NaiveDate, u32)> = HashMap::new();
+    for (id, ordered_at, warehouse_id) in store::demand_orders(conn, &account.id)? {
+        let day = tz.from_utc_datetime(&ordered_at).date_naive();
         if day >= today {
             continue;
         }
-        let q = num(&line.quantity);
+        let warehouse = match warehouse_id {
+            None => NO_WAREHOUSE,
+            Some(w) => *wh_index.entry(w).or_insert_with_key(|w| {
+                warehouses.push(w.clone());
+                (warehouses.len() - 1) as u32
+            }),
+        };
+        orders.insert(id, (day, warehouse));
+    }
+    for (order_id, variant_id, quantity) in store::sale_lines(conn, &account.id)? {
+        let Some(&(day, warehouse)) = orders.get(&order_id) else {
+            continue;
+        };
+        let Some(&i) = index.get(&variant_id) else {
+            continue;
+        };
+        let q = num(&quantity);
         if bundle[i] {
             for &(c, k) in &components[i] {
                 sales[c].push(Sale {
                     day,
-                    warehouse: line.warehouse_id.clone(),
+                    warehouse,
                     quantity: q * k,
                 });
             }
         } else {
             sales[i].push(Sale {
                 day,
-                warehouse: line.warehouse_id.clone(),
+                warehouse,
                 quantity: q,
             });
         }
     }
+    for s in &mut sales {
+        s.shrink_to_fit();
+    }
+    let sales_read = started.elapsed().as_secs_f64();
     let mut movements: Vec<Vec<Movement>> = vec![vec![]; n];
     for l in store::open_order_lines(conn, &account.id)? {
         let Some(&i) = index.get(&l.variant_id) else {
@@ -284,6 +314,13 @@ fn load_child(
             _ => {}
         }
     }
+    tracing::debug!(
+        account = %account.id,
+        variants = n,
+        sales_read_s = sales_read,
+        seconds = started.elapsed().as_secs_f64(),
+        "child records loaded for planning"
+    );
     Ok(ChildData {
         account: account.clone(),
         today,
@@ -292,9 +329,19 @@ fn load_child(
         stock,
         history,
         sales,
+        warehouses,
         movements,
         bundle,
     })
+}
+
+impl ChildData {
+    /// The warehouse id of a sale.
+    fn warehouse_of(&self, s: &Sale) -> Option<&str> {
+        self.warehouses
+            .get(s.warehouse as usize)
+            .map(String::as_str)
+    }
 }
 
 /// Which warehouses of one child a master counts (absent: the child's flag).
@@ -347,11 +394,12 @@ pub(crate) fn known_available(
 ) -> Vec<Option<f64>> {
     let mut out = vec![None; len];
     for pts in points {
+        // Change points as day offsets from `start` (compared as integers).
+        let offsets: Vec<i64> = pts.iter().map(|(d, _)| (*d - start).num_days()).collect();
         let mut k = 0usize;
         let mut current: Option<f64> = None;
         for (d, slot) in out.iter_mut().enumerate() {
-            let day = start + chrono::Duration::days(d as i64);
-            while k < pts.len() && pts[k].0 <= day {
+            while k < pts.len() && offsets[k] <= d as i64 {
                 current = Some(pts[k].1);
                 k += 1;
             }
@@ -661,16 +709,11 @@ fn child_keys(c: &ChildData, conflicts: &mut Vec<Conflict>) -> Vec<String> {
 fn child_lines(c: &ChildData) -> Vec<PlanLineRow> {
     let mut ignored = Vec::new();
     let keys = child_keys(c, &mut ignored);
-    let inputs: Vec<LineInput> = keys
-        .into_iter()
+    // Each line's inputs are shaped where it is computed, so that only the
+    // lines in flight hold a daily series.
+    keys.into_par_iter()
         .enumerate()
-        .map(|(i, k)| child_line_input(c, i, k))
-        .collect();
-    let id = c.account.id.clone();
-    let today = c.today;
-    inputs
-        .into_par_iter()
-        .map(|li| compute_line(&id, today, li))
+        .map(|(i, k)| compute_line(&c.account.id, c.today, child_line_input(c, i, k)))
         .collect()
 }
 
@@ -796,14 +839,28 @@ struct MasterInputs {
     flags: Vec<WarehouseFlags>,
     rates: Vec<ExchangeRate>,
     rollup: Rollup,
-    /// Per child: its stored plan lines by key.
-    child_plans: Vec<HashMap<String, PlanLineRow>>,
+    /// Per child: its stored plan's figures by key.
+    child_plans: Vec<HashMap<String, LineFigures>>,
+}
+
+/// How [`load_master`] treats the children's own plans.
+enum Children<'a> {
+    /// Read their stored plans as they are.
+    AsStored,
+    /// First compute and store each stale child's plan, from the data loaded
+    /// for the master where the planning dates agree (each child's records
+    /// are read once for both); `progress(done)` after each child.
+    Refresh {
+        fixed_today: Option<NaiveDate>,
+        progress: &'a mut dyn FnMut(i64),
+    },
 }
 
 fn load_master(
     conn: &mut DbConn,
     master: &Account,
     today: NaiveDate,
+    mut mode: Children,
 ) -> Result<MasterInputs, ServiceError> {
     let mut kids = Account::list_children(conn, &master.id)?;
     kids.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
@@ -813,8 +870,33 @@ fn load_master(
     let mut children = Vec::new();
     let mut flags = Vec::new();
     let mut child_plans = Vec::new();
-    for k in &kids {
-        children.push(load_child(conn, k, today)?);
+    for (i, k) in kids.iter().enumerate() {
+        // The child's inputs version is read before its records, as in
+        // `compute_and_store`: a write in between leaves the plan stale.
+        let stale = match &mode {
+            Children::Refresh { fixed_today, .. } => stale_version(conn, k, *fixed_today)?,
+            Children::AsStored => None,
+        };
+        let data = load_child(conn, k, today)?;
+        let figures: Vec<LineFigures> = match stale {
+            Some((version, k_today)) => {
+                let started = std::time::Instant::now();
+                let own = if k_today == today {
+                    None
+                } else {
+                    Some(load_child(conn, k, k_today)?)
+                };
+                let lines = child_lines(own.as_ref().unwrap_or(&data));
+                let h = header(k, version, k_today, &lines, started);
+                store_lines(conn, &h, &lines)?;
+                lines.iter().map(LineFigures::from).collect()
+            }
+            None => store::line_figures(conn, &k.id)?,
+        };
+        if let Children::Refresh { progress, .. } = &mut mode {
+            progress(i as i64 + 1);
+        }
+        children.push(data);
         flags.push(WarehouseFlags(
             settings
                 .iter()
@@ -823,7 +905,7 @@ fn load_master(
                 .collect(),
         ));
         child_plans.push(
-            store::all_lines(conn, &k.id)?
+            figures
                 .into_iter()
                 .map(|l| (l.sku_key.clone(), l))
                 .collect(),
@@ -861,7 +943,7 @@ fn master_line_input(
         let f = &m.flags[ci];
         let own_sales: Vec<&Sale> = c.sales[vi]
             .iter()
-            .filter(|s| f.sales(&c.account, s.warehouse.as_deref()))
+            .filter(|s| f.sales(&c.account, c.warehouse_of(s)))
             .collect();
         let stock_in: f64 = c.stock[vi]
             .iter()
@@ -1023,7 +1105,7 @@ pub fn conflicts(
     master: &Account,
     today: NaiveDate,
 ) -> Result<Vec<Conflict>, ServiceError> {
-    let m = load_master(conn, master, today)?;
+    let m = load_master(conn, master, today, Children::AsStored)?;
     let mut out = m.rollup.conflicts.clone();
     for (k, members) in &m.rollup.groups {
         master_line_input(&m, master, today, k, members, &mut out);
@@ -1043,19 +1125,25 @@ pub fn compute_and_store(
     let started = std::time::Instant::now();
     let today = planning_date(account, fixed_today);
     if account.is_master() {
-        let kids = Account::list_children(conn, &account.id)?;
-        let total = kids.len() as i64 + 1;
-        for (i, k) in kids.iter().enumerate() {
-            if is_stale(conn, k, fixed_today)? {
-                compute_and_store(conn, k, fixed_today, &mut |_, _| {})?;
-            }
-            progress(i as i64 + 1, total);
-        }
+        let total = Account::list_children(conn, &account.id)?.len() as i64 + 1;
+        // The master's version first: a child's plan stored below is not
+        // one of its inputs, its children's records are.
         let version = inputs_version(conn, account, today)?;
-        let m = load_master(conn, account, today)?;
+        let m = load_master(
+            conn,
+            account,
+            today,
+            Children::Refresh {
+                fixed_today,
+                progress: &mut |done| progress(done, total),
+            },
+        )?;
+        let loaded = started.elapsed().as_secs_f64();
         let lines = master_lines(&m, account, today);
+        drop(m);
         let header = header(account, version, today, &lines, started);
-        store::store_plan(conn, &header, &lines)?;
+        store_lines(conn, &header, &lines)?;
+        tracing::debug!(account = %account.id, loaded_s = loaded, "master inputs loaded (children refreshed)");
         progress(total, total);
         Ok(header)
     } else {
@@ -1063,11 +1151,30 @@ pub fn compute_and_store(
         let version = inputs_version(conn, account, today)?;
         let data = load_child(conn, account, today)?;
         let lines = child_lines(&data);
+        drop(data);
         let header = header(account, version, today, &lines, started);
-        store::store_plan(conn, &header, &lines)?;
+        store_lines(conn, &header, &lines)?;
         progress(1, 1);
         Ok(header)
     }
+}
+
+/// Stores a computed plan and logs it (for operators: how long plans take).
+fn store_lines(
+    conn: &mut DbConn,
+    h: &PlanHeader,
+    lines: &[PlanLineRow],
+) -> Result<(), ServiceError> {
+    let started = std::time::Instant::now();
+    store::store_plan(conn, h, lines)?;
+    tracing::info!(
+        account = %h.account_id,
+        lines = h.line_count,
+        compute_s = h.seconds,
+        store_s = started.elapsed().as_secs_f64(),
+        "plan computed and stored"
+    );
+    Ok(())
 }
 
 fn header(
@@ -1093,9 +1200,22 @@ pub fn is_stale(
     account: &Account,
     fixed_today: Option<NaiveDate>,
 ) -> Result<bool, ServiceError> {
+    Ok(stale_version(conn, account, fixed_today)?.is_some())
+}
+
+/// The current inputs version and planning date of an account whose stored
+/// plan is missing or out of date (`None`: the stored plan is current).
+fn stale_version(
+    conn: &mut DbConn,
+    account: &Account,
+    fixed_today: Option<NaiveDate>,
+) -> Result<Option<(String, NaiveDate)>, ServiceError> {
     let today = planning_date(account, fixed_today);
     let version = inputs_version(conn, account, today)?;
-    Ok(store::plan_header(conn, &account.id)?.is_none_or(|h| h.inputs_version != version))
+    let current = store::plan_header(conn, &account.id)?;
+    Ok(current
+        .is_none_or(|h| h.inputs_version != version)
+        .then_some((version, today)))
 }
 
 /// Computes and stores every stale plan of an organisation now (children
@@ -1107,16 +1227,21 @@ pub fn compute_organisation(
     fixed_today: Option<NaiveDate>,
 ) -> Result<usize, ServiceError> {
     let accounts = Account::list_by_organisation(conn, org)?;
-    let mut done = 0;
-    for a in accounts
-        .iter()
-        .filter(|a| !a.is_master())
-        .chain(accounts.iter().filter(|a| a.is_master()))
-    {
+    let mut stale = Vec::new();
+    for a in &accounts {
         if is_stale(conn, a, fixed_today)? {
-            compute_and_store(conn, a, fixed_today, &mut |_, _| {})?;
-            done += 1;
+            stale.push(a);
         }
     }
-    Ok(done)
+    // A master computes its stale children on the way (reading each child's
+    // records once for both plans); then any child still stale.
+    for a in stale.iter().filter(|a| a.is_master()) {
+        compute_and_store(conn, a, fixed_today, &mut |_, _| {})?;
+    }
+    for a in stale.iter().filter(|a| !a.is_master()) {
+        if is_stale(conn, a, fixed_today)? {
+            compute_and_store(conn, a, fixed_today, &mut |_, _| {})?;
+        }
+    }
+    Ok(stale.len())
 }
