@@ -281,6 +281,13 @@ diesel::table! {
         unit_cost -> Nullable<Double>,
         order_value -> Nullable<Double>,
         accounts -> Text,
+    }
+}
+
+diesel::table! {
+    plan_explanations (account_id, sku_key) {
+        account_id -> Text,
+        sku_key -> Text,
         explanation -> Text,
     }
 }
@@ -352,6 +359,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     imports,
     jobs,
     plans,
+    plan_explanations,
     plan_lines,
     sku_links,
     warehouse_settings,

@@ -501,8 +501,12 @@ fn round6(x: f64) -> f64 {
     }
 }
 
-/// Runs the engine on one line's inputs and shapes the stored line.
-fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) -> PlanLineRow {
+/// A computed plan line and its explanation (JSON).
+type Computed = (PlanLineRow, String);
+
+/// Runs the engine on one line's inputs and shapes the stored line and its
+/// explanation.
+fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) -> Computed {
     let lt = li.lead_time_days.max(0.0);
     let cycle = li.days_of_stock.max(0.0);
     let horizon = ((lt + cycle).ceil() as usize).max(1);
@@ -634,7 +638,7 @@ fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) -> PlanLineRo
         tags.push_str(t);
         tags.push(';');
     }
-    PlanLineRow {
+    let row = PlanLineRow {
         account_id: account_id.to_string(),
         sku_key: li.sku_key,
         sku: li.sku,
@@ -660,8 +664,8 @@ fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) -> PlanLineRo
         unit_cost: li.unit_cost.map(round6),
         order_value: li.unit_cost.map(|c| round6(c * plan.order_quantity)),
         accounts: serde_json::to_string(&li.accounts).unwrap_or_else(|_| "[]".into()),
-        explanation: explanation.to_string(),
-    }
+    };
+    (row, explanation.to_string())
 }
 
 /// A roll-up problem the merchant should resolve (`GET …/conflicts`).
@@ -706,7 +710,7 @@ fn child_keys(c: &ChildData, conflicts: &mut Vec<Conflict>) -> Vec<String> {
 }
 
 /// Computes a child account's plan lines.
-fn child_lines(c: &ChildData) -> Vec<PlanLineRow> {
+fn child_lines(c: &ChildData) -> (Vec<PlanLineRow>, Vec<String>) {
     let mut ignored = Vec::new();
     let keys = child_keys(c, &mut ignored);
     // Each line's inputs are shaped where it is computed, so that only the
@@ -714,7 +718,7 @@ fn child_lines(c: &ChildData) -> Vec<PlanLineRow> {
     keys.into_par_iter()
         .enumerate()
         .map(|(i, k)| compute_line(&c.account.id, c.today, child_line_input(c, i, k)))
-        .collect()
+        .unzip()
 }
 
 /// Converts an amount between currencies at the latest rate on or before
@@ -886,9 +890,9 @@ fn load_master(
                 } else {
                     Some(load_child(conn, k, k_today)?)
                 };
-                let lines = child_lines(own.as_ref().unwrap_or(&data));
+                let (lines, explanations) = child_lines(own.as_ref().unwrap_or(&data));
                 let h = header(k, version, k_today, &lines, started);
-                store_lines(conn, &h, &lines)?;
+                store_lines(conn, &h, &lines, &explanations)?;
                 lines.iter().map(LineFigures::from).collect()
             }
             None => store::line_figures(conn, &k.id)?,
@@ -1085,18 +1089,21 @@ fn master_line_input(
     }
 }
 
-fn master_lines(m: &MasterInputs, master: &Account, today: NaiveDate) -> Vec<PlanLineRow> {
-    let mut ignored = Vec::new();
-    let inputs: Vec<LineInput> = m
-        .rollup
-        .groups
-        .iter()
-        .map(|(k, members)| master_line_input(m, master, today, k, members, &mut ignored))
-        .collect();
-    inputs
+fn master_lines(
+    m: &MasterInputs,
+    master: &Account,
+    today: NaiveDate,
+) -> (Vec<PlanLineRow>, Vec<String>) {
+    let groups: Vec<(&String, &Vec<(usize, usize)>)> = m.rollup.groups.iter().collect();
+    // Each line's inputs are shaped where it is computed (see `child_lines`).
+    groups
         .into_par_iter()
-        .map(|li| compute_line(&master.id, today, li))
-        .collect()
+        .map(|(k, members)| {
+            let mut ignored = Vec::new();
+            let li = master_line_input(m, master, today, k, members, &mut ignored);
+            compute_line(&master.id, today, li)
+        })
+        .unzip()
 }
 
 /// The conflicts of a master's roll-up, as of its current data.
@@ -1139,10 +1146,10 @@ pub fn compute_and_store(
             },
         )?;
         let loaded = started.elapsed().as_secs_f64();
-        let lines = master_lines(&m, account, today);
+        let (lines, explanations) = master_lines(&m, account, today);
         drop(m);
         let header = header(account, version, today, &lines, started);
-        store_lines(conn, &header, &lines)?;
+        store_lines(conn, &header, &lines, &explanations)?;
         tracing::debug!(account = %account.id, loaded_s = loaded, "master inputs loaded (children refreshed)");
         progress(total, total);
         Ok(header)
@@ -1150,10 +1157,10 @@ pub fn compute_and_store(
         progress(0, 1);
         let version = inputs_version(conn, account, today)?;
         let data = load_child(conn, account, today)?;
-        let lines = child_lines(&data);
+        let (lines, explanations) = child_lines(&data);
         drop(data);
         let header = header(account, version, today, &lines, started);
-        store_lines(conn, &header, &lines)?;
+        store_lines(conn, &header, &lines, &explanations)?;
         progress(1, 1);
         Ok(header)
     }
@@ -1164,9 +1171,10 @@ fn store_lines(
     conn: &mut DbConn,
     h: &PlanHeader,
     lines: &[PlanLineRow],
+    explanations: &[String],
 ) -> Result<(), ServiceError> {
     let started = std::time::Instant::now();
-    store::store_plan(conn, h, lines)?;
+    store::store_plan(conn, h, lines, explanations)?;
     tracing::info!(
         account = %h.account_id,
         lines = h.line_count,

@@ -8,9 +8,9 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    exchange_rates, plan_lines, plans, sales_order_lines, sales_orders, sku_links, stock_history,
-    stock_levels, stock_order_lines, stock_orders, variants, vendors, warehouse_settings,
-    warehouses,
+    exchange_rates, plan_explanations, plan_lines, plans, sales_order_lines, sales_orders,
+    sku_links, stock_history, stock_levels, stock_order_lines, stock_orders, variants, vendors,
+    warehouse_settings, warehouses,
 };
 use crate::db::DbConn;
 
@@ -394,8 +394,19 @@ pub struct PlanLineRow {
     pub order_value: Option<f64>,
     /// JSON: per-child figures (master only; `[]` on a child).
     pub accounts: String,
+}
+
+/// The stored explanation of one plan line (kept apart from the lines, so
+/// that list queries read narrow rows).
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = plan_explanations)]
+pub struct PlanExplanation<'a> {
+    /// Account.
+    pub account_id: &'a str,
+    /// The line's key.
+    pub sku_key: &'a str,
     /// JSON: the explanation.
-    pub explanation: String,
+    pub explanation: &'a str,
 }
 
 /// The stored plan header of an account.
@@ -412,7 +423,18 @@ pub fn store_plan(
     conn: &mut DbConn,
     header: &PlanHeader,
     lines: &[PlanLineRow],
+    explanations: &[String],
 ) -> QueryResult<()> {
+    debug_assert_eq!(lines.len(), explanations.len());
+    let explained: Vec<PlanExplanation> = lines
+        .iter()
+        .zip(explanations)
+        .map(|(l, e)| PlanExplanation {
+            account_id: &l.account_id,
+            sku_key: &l.sku_key,
+            explanation: e,
+        })
+        .collect();
     conn.transaction(|conn| {
         // Backend-specific: two PostgreSQL sessions storing the same
         // account's plan at once would both delete nothing and then insert
@@ -425,6 +447,10 @@ pub fn store_plan(
         }
         diesel::delete(plan_lines::table.filter(plan_lines::account_id.eq(&header.account_id)))
             .execute(conn)?;
+        diesel::delete(
+            plan_explanations::table.filter(plan_explanations::account_id.eq(&header.account_id)),
+        )
+        .execute(conn)?;
         diesel::delete(plans::table.find(&header.account_id)).execute(conn)?;
         // Backend-specific: diesel's MultiConnection has no multi-row
         // INSERT, so each backend gets its own; 26 columns a row stay well
@@ -438,6 +464,20 @@ pub fn store_plan(
                 }
                 DbConn::Pg(c) => {
                     diesel::insert_into(plan_lines::table)
+                        .values(chunk)
+                        .execute(c)?;
+                }
+            }
+        }
+        for chunk in explained.chunks(5000) {
+            match conn {
+                DbConn::Sqlite(c) => {
+                    diesel::insert_into(plan_explanations::table)
+                        .values(chunk)
+                        .execute(c)?;
+                }
+                DbConn::Pg(c) => {
+                    diesel::insert_into(plan_explanations::table)
                         .values(chunk)
                         .execute(c)?;
                 }
@@ -499,6 +539,32 @@ pub fn line_figures(conn: &mut DbConn, account: &str) -> QueryResult<Vec<LineFig
         .filter(plan_lines::account_id.eq(account))
         .select(LineFigures::as_select())
         .load(conn)
+}
+
+/// Every stored explanation of an account's plan: (line key, JSON).
+pub fn explanations(conn: &mut DbConn, account: &str) -> QueryResult<Vec<(String, String)>> {
+    plan_explanations::table
+        .filter(plan_explanations::account_id.eq(account))
+        .select((plan_explanations::sku_key, plan_explanations::explanation))
+        .load(conn)
+}
+
+/// One stored line by normalised SKU with its explanation (JSON).
+pub fn line_with_explanation(
+    conn: &mut DbConn,
+    account: &str,
+    sku_key: &str,
+) -> QueryResult<Option<(PlanLineRow, String)>> {
+    let Some(line) = line(conn, account, sku_key)? else {
+        return Ok(None);
+    };
+    let explanation = plan_explanations::table
+        .find((account, sku_key))
+        .select(plan_explanations::explanation)
+        .first::<String>(conn)
+        .optional()?
+        .unwrap_or_else(|| "{}".into());
+    Ok(Some((line, explanation)))
 }
 
 /// One stored line by normalised SKU.

@@ -494,18 +494,19 @@ pub async fn explain(
     let id = account.id.clone();
     let line = state
         .db
-        .run(move |conn| store::line(conn, &id, &key).map_err(AppError::from))
+        .run(move |conn| store::line_with_explanation(conn, &id, &key).map_err(AppError::from))
         .await?
         .ok_or_else(|| {
             AppError::NotFound("This account's plan has no line for that SKU.".into())
         })?;
+    let (line, explanation) = line;
     Ok(web::Json(ExplainAnswer {
         computed_at: header
             .as_ref()
             .map(|h| crate::services::accounts::utc(h.computed_at)),
         stale,
         row: OrderPlanRow::from_line(&line, account.is_master()),
-        explanation: serde_json::from_str(&line.explanation).unwrap_or(Value::Null),
+        explanation: serde_json::from_str(&explanation).unwrap_or(Value::Null),
     }))
 }
 

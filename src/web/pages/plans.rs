@@ -542,13 +542,14 @@ pub async fn explanation(
     let acc = account.id.clone();
     let line = state
         .db
-        .run(move |conn| store::line(conn, &acc, &key).map_err(AppError::from))
+        .run(move |conn| store::line_with_explanation(conn, &acc, &key).map_err(AppError::from))
         .await?
         .ok_or_else(|| {
             AppError::NotFound("This account's plan has no line for that SKU.".into())
         })?;
+    let (line, explanation) = line;
     shell.title = format!("{} · {}", line.sku, account.name);
-    let e: Value = serde_json::from_str(&line.explanation).unwrap_or(Value::Null);
+    let e: Value = serde_json::from_str(&explanation).unwrap_or(Value::Null);
     let d = &e["demand"];
     let ss = &e["safety_stock"];
     let list = |v: &Value| v.as_array().cloned().unwrap_or_default();
