@@ -8,7 +8,9 @@
 //!
 //! - `mase` (scale: in-sample MAE of the lag-7 seasonal naive) and `mae` of the daily points;
 //! - `coverage80`: share of days inside the daily 80 % interval;
-//! - `coverage80_total`: share of series whose 28-day total lies in the total's 10 %–90 % range;
+//! - `coverage80_total`: share of series whose 28-day total lies in the total's 10 %–90 % range
+//!   (with the shares below and above it); a window's total is its demand, each day's net
+//!   returns counting as no demand;
 //! - `service95`: share of series whose 28-day total is at most the total's 95 % quantile (the
 //!   share of 28-day lead times that end without a stock-out when the reorder point is that
 //!   quantile), and `inventory95` = Σ q95 / Σ actual total (units held per unit sold);
@@ -85,6 +87,8 @@ struct Summary {
     inside: usize,
     days: usize,
     in80: usize,
+    below10: usize,
+    above90: usize,
     served: usize,
     q95: f64,
     actual: f64,
@@ -103,6 +107,8 @@ fn summarise(rows: &[Row]) -> Summary {
         s.inside += r.inside;
         s.days += r.days;
         s.in80 += usize::from(r.actual >= r.low && r.actual <= r.high);
+        s.below10 += usize::from(r.actual < r.low);
+        s.above90 += usize::from(r.actual > r.high);
         s.served += usize::from(r.actual <= r.q95);
         s.q95 += r.q95;
         s.actual += r.actual;
@@ -142,12 +148,14 @@ fn line(name: &str, rows: &[Row]) -> String {
     let (k, inv_text) = inflated_textbook(rows);
     let n = s.series as f64;
     format!(
-        "{name}: series={} mase={:.4} mae={:.4} coverage80={:.3} coverage80_total={:.3} service95={:.3} inventory95={:.3} textbook_service95={:.3} textbook_inflated_x{k:.2}_inventory95={inv_text:.3}",
+        "{name}: series={} mase={:.4} mae={:.4} coverage80={:.3} coverage80_total={:.3} (below {:.3}, above {:.3}) service95={:.3} inventory95={:.3} textbook_service95={:.3} textbook_inflated_x{k:.2}_inventory95={inv_text:.3}",
         s.series,
         s.mase.0 / s.mase.1.max(1) as f64,
         s.mae / n,
         s.inside as f64 / s.days.max(1) as f64,
         s.in80 as f64 / n,
+        s.below10 as f64 / n,
+        s.above90 as f64 / n,
         s.served as f64 / n,
         s.q95 / s.actual,
         s.text_served as f64 / n,
@@ -203,7 +211,9 @@ fn main() {
                     mae: metrics::mae(test, &f.point),
                     inside,
                     days: test.len(),
-                    actual: test.iter().sum::<f64>(),
+                    // Demand: a day's net returns count as no demand (as the engine and
+                    // the plan count them), never as negative demand.
+                    actual: test.iter().map(|v| v.max(0.0)).sum::<f64>(),
                     low: total.quantile(0.1),
                     high: total.quantile(0.9),
                     q95: total.quantile(0.95),

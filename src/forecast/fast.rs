@@ -311,9 +311,20 @@ fn fast_total(
         })
         .collect();
     // Their root mean square, widened for the few independent windows they come from
-    // (overlapping windows: about one per `days` origins).
+    // (overlapping windows: about one per `days` origins, `n` in all): the spread of a new
+    // window drawn from a normal whose variance was estimated from `n` windows is that of a
+    // Student t with `n − 1` degrees of freedom scaled by `√(1 + 1/n)`, whose variance is
+    // `(n − 1)/(n − 3)` times the estimate.
+    let n_eff = (errs.len() as f64 / days as f64).max(1.0);
+    let small_sample = if n_eff > 4.0 {
+        ((n_eff - 1.0) / (n_eff - 3.0)).sqrt()
+    } else {
+        // Too few windows for the t's variance: as for four.
+        3f64.sqrt()
+    };
     let rms = (errs.iter().map(|e| e * e).sum::<f64>() / errs.len() as f64).sqrt()
-        * (1.0 + days as f64 / errs.len() as f64).sqrt();
+        * (1.0 + 1.0 / n_eff).sqrt()
+        * small_sample;
     // The level is uncertain between today's estimate and the rate of the last year: an item
     // that slowed down or stopped may pick up again, one that grew may fall back.
     let (mut t, mut sum) = (0.0, 0.0);

@@ -11,8 +11,10 @@
 //!   the last year that has a full span after it, the forecast total of the next `L` days is
 //!   compared with the actual total. The errors are scaled by `√(forecast + c)` (a count's
 //!   spread grows with the square root of its mean, so an item that doubled its sales does not
-//!   keep last year's absolute spread), and their root mean square, widened by `√(1 + L/k)`
-//!   for the `k` overlapping windows (about `k/L` independent ones), is the spread of an equal
+//!   keep last year's absolute spread), and their root mean square, widened for the `k`
+//!   overlapping windows (about `n = k/L` independent ones) by `√(1 + 1/n)` and by the
+//!   Student t's variance ratio `√((n − 1)/(n − 3))` (a spread estimated from a dozen windows
+//!   understates the next window's), is the spread of an equal
 //!   mixture of two gamma distributions: one around today's forecast total, one around last
 //!   year's rate × `L` (the level is uncertain between the two: items that slowed down or
 //!   stopped pick up again, items that grew fall back). Gamma: non-negative and skewed like a
