@@ -217,14 +217,20 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let url = match std::env::var("BENCH_POSTGRES_URL") {
         Ok(url) => {
-            let (base, name) = url.rsplit_once('/').unwrap();
-            let name = name.split('?').next().unwrap().to_string();
-            let admin = url.replacen(&format!("/{name}"), "/postgres", 1);
+            // The database name is the path's last part, before any query
+            // (whose `host=/var/run/…` has slashes of its own).
+            let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
+            let (base, name) = path.rsplit_once('/').unwrap();
+            let name = name.to_string();
+            let admin = if query.is_empty() {
+                format!("{base}/postgres")
+            } else {
+                format!("{base}/postgres?{query}")
+            };
             let mut c = diesel::pg::PgConnection::establish(&admin).expect("PostgreSQL");
             c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                 .unwrap();
             c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-            let _ = base;
             url
         }
         Err(_) => format!("sqlite://{}", dir.path().join("bench.db").display()),
