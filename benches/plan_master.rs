@@ -8,8 +8,9 @@
 //!    timed, with the process's peak resident memory (VmHWM);
 //! 2. the server on that database: `GET /api/v1/accounts/{master}/order-plan`
 //!    for 100 rows under every sort and several filters, the explanation of
-//!    a line, and the order-plan page, each timed over many requests (p50,
-//!    p95).
+//!    a line, the order-plan page, and the demand analysis (API and page) of
+//!    the most sold SKU and a typical one, each timed over many requests
+//!    (p50, p95).
 //!
 //! `BENCH_POSTGRES_URL=postgres:///tributary_bench?host=/var/run/postgresql`
 //! runs it on PostgreSQL (the database is created fresh); `BENCH_SCALE=0.1`
@@ -282,7 +283,7 @@ fn main() {
         // A kept database has its plans from the last run: drop them, so
         // that the replan below computes every plan again.
         (*conn)
-            .batch_execute("DELETE FROM plan_lines; DELETE FROM plans; DELETE FROM jobs;")
+            .batch_execute("DELETE FROM plan_lines; DELETE FROM plan_details; DELETE FROM plans; DELETE FROM jobs;")
             .unwrap();
     }
     let rss_before = peak_rss_mib();
@@ -440,6 +441,37 @@ fn main() {
             percentile(page.clone(), 0.5),
             percentile(page, 0.95)
         );
+        // Demand analysis of one SKU on the master (issue: ≤ 100 ms): the
+        // most sold SKU (rank 0; sold by every child) and a typical shared one.
+        let typical = ((VARIANTS as f64 * scale) as usize).max(10) / 4;
+        for (what, sku) in [("hot", "SKU-000000".to_string()), ("typical", format!("SKU-{typical:06}"))] {
+            for period in ["day", "week", "month"] {
+                let mut t = Vec::new();
+                for _ in 0..15 {
+                    t.push(
+                        time(
+                            format!("{addr}/api/v1/accounts/{master}/demand/{sku}?period={period}"),
+                            Some(token.clone()),
+                        )
+                        .await,
+                    );
+                }
+                println!(
+                    "demand API, {what} SKU {sku}, period={period}: p50 {:.1} ms, p95 {:.1} ms",
+                    percentile(t.clone(), 0.5),
+                    percentile(t, 0.95)
+                );
+            }
+            let mut t = Vec::new();
+            for _ in 0..15 {
+                t.push(time(format!("{addr}/accounts/{master}/demand/{sku}"), None).await);
+            }
+            println!(
+                "demand page, {what} SKU {sku}: p50 {:.1} ms, p95 {:.1} ms",
+                percentile(t.clone(), 0.5),
+                percentile(t, 0.95)
+            );
+        }
         let _ = Duration::from_secs(0);
     });
 }

@@ -251,6 +251,7 @@ diesel::table! {
         computed_at -> Timestamp,
         line_count -> BigInt,
         seconds -> Double,
+        summary -> Text,
     }
 }
 
@@ -280,14 +281,14 @@ diesel::table! {
         forecast_method -> Text,
         unit_cost -> Nullable<Double>,
         order_value -> Nullable<Double>,
-        accounts -> Text,
     }
 }
 
 diesel::table! {
-    plan_explanations (account_id, sku_key) {
+    plan_details (account_id, sku_key) {
         account_id -> Text,
         sku_key -> Text,
+        accounts -> Text,
         explanation -> Text,
     }
 }
@@ -359,7 +360,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     imports,
     jobs,
     plans,
-    plan_explanations,
+    plan_details,
     plan_lines,
     sku_links,
     warehouse_settings,

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::db::models::planning::{
-    self as store, num, opt_num, ExchangeRate, LineFigures, PlanHeader, PlanLineRow, SkuLink,
-    VariantRow, VendorTerms, WarehouseSetting,
+    self as store, num, opt_num, ExchangeRate, LineDetail, LineFigures, PlanHeader, PlanLineRow,
+    PlanSummary, SkuLink, VariantRow, VendorTerms, WarehouseSetting,
 };
 use crate::db::models::Account;
 use crate::db::DbConn;
@@ -501,8 +501,8 @@ fn round6(x: f64) -> f64 {
     }
 }
 
-/// A computed plan line and its explanation (JSON).
-type Computed = (PlanLineRow, String);
+/// A computed plan line and its details.
+type Computed = (PlanLineRow, LineDetail);
 
 /// Runs the engine on one line's inputs and shapes the stored line and its
 /// explanation.
@@ -663,9 +663,12 @@ fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) -> Computed {
         forecast_method: fc.method.clone(),
         unit_cost: li.unit_cost.map(round6),
         order_value: li.unit_cost.map(|c| round6(c * plan.order_quantity)),
-        accounts: serde_json::to_string(&li.accounts).unwrap_or_else(|_| "[]".into()),
     };
-    (row, explanation.to_string())
+    let detail = LineDetail {
+        accounts: serde_json::to_string(&li.accounts).unwrap_or_else(|_| "[]".into()),
+        explanation: explanation.to_string(),
+    };
+    (row, detail)
 }
 
 /// A roll-up problem the merchant should resolve (`GET …/conflicts`).
@@ -710,7 +713,7 @@ fn child_keys(c: &ChildData, conflicts: &mut Vec<Conflict>) -> Vec<String> {
 }
 
 /// Computes a child account's plan lines.
-fn child_lines(c: &ChildData) -> (Vec<PlanLineRow>, Vec<String>) {
+fn child_lines(c: &ChildData) -> (Vec<PlanLineRow>, Vec<LineDetail>) {
     let mut ignored = Vec::new();
     let keys = child_keys(c, &mut ignored);
     // Each line's inputs are shaped where it is computed, so that only the
@@ -890,9 +893,9 @@ fn load_master(
                 } else {
                     Some(load_child(conn, k, k_today)?)
                 };
-                let (lines, explanations) = child_lines(own.as_ref().unwrap_or(&data));
+                let (lines, details) = child_lines(own.as_ref().unwrap_or(&data));
                 let h = header(k, version, k_today, &lines, started);
-                store_lines(conn, &h, &lines, &explanations)?;
+                store_lines(conn, &h, &lines, &details)?;
                 lines.iter().map(LineFigures::from).collect()
             }
             None => store::line_figures(conn, &k.id)?,
@@ -1093,7 +1096,7 @@ fn master_lines(
     m: &MasterInputs,
     master: &Account,
     today: NaiveDate,
-) -> (Vec<PlanLineRow>, Vec<String>) {
+) -> (Vec<PlanLineRow>, Vec<LineDetail>) {
     let groups: Vec<(&String, &Vec<(usize, usize)>)> = m.rollup.groups.iter().collect();
     // Each line's inputs are shaped where it is computed (see `child_lines`).
     groups
@@ -1146,10 +1149,10 @@ pub fn compute_and_store(
             },
         )?;
         let loaded = started.elapsed().as_secs_f64();
-        let (lines, explanations) = master_lines(&m, account, today);
+        let (lines, details) = master_lines(&m, account, today);
         drop(m);
         let header = header(account, version, today, &lines, started);
-        store_lines(conn, &header, &lines, &explanations)?;
+        store_lines(conn, &header, &lines, &details)?;
         tracing::debug!(account = %account.id, loaded_s = loaded, "master inputs loaded (children refreshed)");
         progress(total, total);
         Ok(header)
@@ -1157,10 +1160,10 @@ pub fn compute_and_store(
         progress(0, 1);
         let version = inputs_version(conn, account, today)?;
         let data = load_child(conn, account, today)?;
-        let (lines, explanations) = child_lines(&data);
+        let (lines, details) = child_lines(&data);
         drop(data);
         let header = header(account, version, today, &lines, started);
-        store_lines(conn, &header, &lines, &explanations)?;
+        store_lines(conn, &header, &lines, &details)?;
         progress(1, 1);
         Ok(header)
     }
@@ -1171,10 +1174,10 @@ fn store_lines(
     conn: &mut DbConn,
     h: &PlanHeader,
     lines: &[PlanLineRow],
-    explanations: &[String],
+    details: &[LineDetail],
 ) -> Result<(), ServiceError> {
     let started = std::time::Instant::now();
-    store::store_plan(conn, h, lines, explanations)?;
+    store::store_plan(conn, h, lines, details)?;
     tracing::info!(
         account = %h.account_id,
         lines = h.line_count,
@@ -1199,6 +1202,7 @@ fn header(
         computed_at: Utc::now().naive_utc(),
         line_count: lines.len() as i64,
         seconds: started.elapsed().as_secs_f64(),
+        summary: serde_json::to_string(&PlanSummary::of(lines)).unwrap_or_else(|_| "{}".into()),
     }
 }
 

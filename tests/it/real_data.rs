@@ -219,13 +219,13 @@ async fn a_real_wholesalers_invoices_roll_up_into_one_row_per_normalised_code() 
     let m = master.clone();
     let lines = actix_web::web::block(move || {
         let mut conn = db.conn().unwrap();
-        tributary::db::models::planning::explanations(&mut conn, &m).unwrap()
+        tributary::db::models::planning::details(&mut conn, &m).unwrap()
     })
     .await
     .unwrap();
     let mut total = 0.0;
-    for (_, e) in &lines {
-        let e: Value = serde_json::from_str(e).unwrap();
+    for d in lines.values() {
+        let e: Value = serde_json::from_str(&d.explanation).unwrap();
         for c in e["contributions"].as_array().unwrap() {
             total += c["sales_counted"].as_f64().unwrap();
         }

@@ -8,8 +8,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    exchange_rates, plan_explanations, plan_lines, plans, sales_order_lines, sales_orders,
-    sku_links, stock_history, stock_levels, stock_order_lines, stock_orders, variants, vendors,
+    exchange_rates, plan_details, plan_lines, plans, sales_order_lines, sales_orders, sku_links,
+    stock_history, stock_levels, stock_order_lines, stock_orders, variants, vendors,
     warehouse_settings, warehouses,
 };
 use crate::db::DbConn;
@@ -338,6 +338,60 @@ pub struct PlanHeader {
     pub line_count: i64,
     /// How long the computation took.
     pub seconds: f64,
+    /// JSON [`PlanSummary`] of the lines.
+    pub summary: String,
+}
+
+/// What a plan's header says of its lines, computed when the plan is stored
+/// (the order-plan page's totals and filter lists).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlanSummary {
+    /// What the plan asks to buy, by urgency: (urgency, lines to order,
+    /// units, value where costed).
+    pub totals: Vec<(String, i64, f64, f64)>,
+    /// The distinct non-empty vendors, sorted.
+    pub vendors: Vec<String>,
+    /// The distinct non-empty categories, sorted.
+    pub categories: Vec<String>,
+    /// The distinct non-empty brands, sorted.
+    pub brands: Vec<String>,
+}
+
+impl PlanSummary {
+    /// The summary of a plan's lines.
+    pub fn of(lines: &[PlanLineRow]) -> PlanSummary {
+        use std::collections::{BTreeMap, BTreeSet};
+        let mut totals: BTreeMap<&str, (i64, f64, f64)> = BTreeMap::new();
+        let (mut vendors, mut categories, mut brands) =
+            (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+        for l in lines {
+            if l.order_quantity > 0.0 {
+                let t = totals.entry(&l.urgency).or_default();
+                t.0 += 1;
+                t.1 += l.order_quantity;
+                t.2 += l.order_value.unwrap_or(0.0);
+            }
+            for (set, v) in [
+                (&mut vendors, &l.vendor),
+                (&mut categories, &l.category),
+                (&mut brands, &l.brand),
+            ] {
+                if !v.is_empty() {
+                    set.insert(v.as_str());
+                }
+            }
+        }
+        let owned = |set: BTreeSet<&str>| set.into_iter().map(String::from).collect();
+        PlanSummary {
+            totals: totals
+                .into_iter()
+                .map(|(u, (n, q, v))| (u.to_string(), n, q, v))
+                .collect(),
+            vendors: owned(vendors),
+            categories: owned(categories),
+            brands: owned(brands),
+        }
+    }
 }
 
 /// One stored plan line.
@@ -392,21 +446,26 @@ pub struct PlanLineRow {
     pub unit_cost: Option<f64>,
     /// Order quantity × unit cost.
     pub order_value: Option<f64>,
-    /// JSON: per-child figures (master only; `[]` on a child).
-    pub accounts: String,
 }
 
-/// The stored explanation of one plan line (kept apart from the lines, so
-/// that list queries read narrow rows).
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = plan_explanations)]
-pub struct PlanExplanation<'a> {
-    /// Account.
-    pub account_id: &'a str,
-    /// The line's key.
-    pub sku_key: &'a str,
+/// What a plan line carries besides its row: kept apart from the lines, so
+/// that list queries sort and page narrow rows and read these for the page's
+/// rows only.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LineDetail {
+    /// JSON: per-child figures (master only; `[]` on a child).
+    pub accounts: String,
     /// JSON: the explanation.
-    pub explanation: &'a str,
+    pub explanation: String,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = plan_details)]
+struct DetailRow<'a> {
+    account_id: &'a str,
+    sku_key: &'a str,
+    accounts: &'a str,
+    explanation: &'a str,
 }
 
 /// The stored plan header of an account.
@@ -423,16 +482,17 @@ pub fn store_plan(
     conn: &mut DbConn,
     header: &PlanHeader,
     lines: &[PlanLineRow],
-    explanations: &[String],
+    details: &[LineDetail],
 ) -> QueryResult<()> {
-    debug_assert_eq!(lines.len(), explanations.len());
-    let explained: Vec<PlanExplanation> = lines
+    debug_assert_eq!(lines.len(), details.len());
+    let explained: Vec<DetailRow> = lines
         .iter()
-        .zip(explanations)
-        .map(|(l, e)| PlanExplanation {
+        .zip(details)
+        .map(|(l, d)| DetailRow {
             account_id: &l.account_id,
             sku_key: &l.sku_key,
-            explanation: e,
+            accounts: &d.accounts,
+            explanation: &d.explanation,
         })
         .collect();
     conn.transaction(|conn| {
@@ -447,14 +507,13 @@ pub fn store_plan(
         }
         diesel::delete(plan_lines::table.filter(plan_lines::account_id.eq(&header.account_id)))
             .execute(conn)?;
-        diesel::delete(
-            plan_explanations::table.filter(plan_explanations::account_id.eq(&header.account_id)),
-        )
-        .execute(conn)?;
+        diesel::delete(plan_details::table.filter(plan_details::account_id.eq(&header.account_id)))
+            .execute(conn)?;
         diesel::delete(plans::table.find(&header.account_id)).execute(conn)?;
         // Backend-specific: diesel's MultiConnection has no multi-row
         // INSERT, so each backend gets its own; 26 columns a row stay well
-        // under SQLite's 32,766 bind parameters at 1,000 rows.
+        // under SQLite's 32,766 bind parameters at 1,000 rows (4 a detail
+        // at 5,000).
         for chunk in lines.chunks(1000) {
             match conn {
                 DbConn::Sqlite(c) => {
@@ -472,12 +531,12 @@ pub fn store_plan(
         for chunk in explained.chunks(5000) {
             match conn {
                 DbConn::Sqlite(c) => {
-                    diesel::insert_into(plan_explanations::table)
+                    diesel::insert_into(plan_details::table)
                         .values(chunk)
                         .execute(c)?;
                 }
                 DbConn::Pg(c) => {
-                    diesel::insert_into(plan_explanations::table)
+                    diesel::insert_into(plan_details::table)
                         .values(chunk)
                         .execute(c)?;
                 }
@@ -541,30 +600,79 @@ pub fn line_figures(conn: &mut DbConn, account: &str) -> QueryResult<Vec<LineFig
         .load(conn)
 }
 
-/// Every stored explanation of an account's plan: (line key, JSON).
-pub fn explanations(conn: &mut DbConn, account: &str) -> QueryResult<Vec<(String, String)>> {
-    plan_explanations::table
-        .filter(plan_explanations::account_id.eq(account))
-        .select((plan_explanations::sku_key, plan_explanations::explanation))
-        .load(conn)
+/// Every stored detail of an account's plan, by line key.
+pub fn details(
+    conn: &mut DbConn,
+    account: &str,
+) -> QueryResult<std::collections::HashMap<String, LineDetail>> {
+    let rows: Vec<(String, String, String)> = plan_details::table
+        .filter(plan_details::account_id.eq(account))
+        .select((
+            plan_details::sku_key,
+            plan_details::accounts,
+            plan_details::explanation,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(k, accounts, explanation)| {
+            (
+                k,
+                LineDetail {
+                    accounts,
+                    explanation,
+                },
+            )
+        })
+        .collect())
 }
 
-/// One stored line by normalised SKU with its explanation (JSON).
+/// The per-child figures (JSON) of some lines of an account's plan, in the
+/// order of `lines` (`[]` where none are stored).
+pub fn line_accounts(
+    conn: &mut DbConn,
+    account: &str,
+    lines: &[PlanLineRow],
+) -> QueryResult<Vec<String>> {
+    let mut found: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for chunk in lines.chunks(500) {
+        let keys: Vec<&str> = chunk.iter().map(|l| l.sku_key.as_str()).collect();
+        let rows: Vec<(String, String)> = plan_details::table
+            .filter(plan_details::account_id.eq(account))
+            .filter(plan_details::sku_key.eq_any(keys))
+            .select((plan_details::sku_key, plan_details::accounts))
+            .load(conn)?;
+        found.extend(rows);
+    }
+    Ok(lines
+        .iter()
+        .map(|l| found.remove(&l.sku_key).unwrap_or_else(|| "[]".into()))
+        .collect())
+}
+
+/// One stored line by normalised SKU with its details.
 pub fn line_with_explanation(
     conn: &mut DbConn,
     account: &str,
     sku_key: &str,
-) -> QueryResult<Option<(PlanLineRow, String)>> {
+) -> QueryResult<Option<(PlanLineRow, LineDetail)>> {
     let Some(line) = line(conn, account, sku_key)? else {
         return Ok(None);
     };
-    let explanation = plan_explanations::table
+    let detail = plan_details::table
         .find((account, sku_key))
-        .select(plan_explanations::explanation)
-        .first::<String>(conn)
+        .select((plan_details::accounts, plan_details::explanation))
+        .first::<(String, String)>(conn)
         .optional()?
-        .unwrap_or_else(|| "{}".into());
-    Ok(Some((line, explanation)))
+        .map(|(accounts, explanation)| LineDetail {
+            accounts,
+            explanation,
+        })
+        .unwrap_or_else(|| LineDetail {
+            accounts: "[]".into(),
+            explanation: "{}".into(),
+        });
+    Ok(Some((line, detail)))
 }
 
 /// One stored line by normalised SKU.
@@ -731,37 +839,73 @@ pub fn page_lines(
     Ok((total, rows))
 }
 
-/// What the order plan asks to buy, by urgency: (urgency, lines to order,
-/// units, value where costed).
-pub fn order_totals(conn: &mut DbConn, account: &str) -> QueryResult<Vec<(String, i64, f64, f64)>> {
-    use diesel::dsl::{count_star, sum};
-    let rows: Vec<(String, i64, Option<f64>, Option<f64>)> = plan_lines::table
-        .filter(plan_lines::account_id.eq(account))
-        .filter(plan_lines::order_quantity.gt(0.0))
-        .group_by(plan_lines::urgency)
-        .select((
-            plan_lines::urgency,
-            count_star(),
-            sum(plan_lines::order_quantity),
-            sum(plan_lines::order_value),
-        ))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(u, n, q, v)| (u, n, q.unwrap_or(0.0), v.unwrap_or(0.0)))
-        .collect())
+/// The summary of an account's stored plan (empty when none is stored).
+pub fn plan_summary(conn: &mut DbConn, account: &str) -> QueryResult<PlanSummary> {
+    let json: Option<String> = plans::table
+        .find(account)
+        .select(plans::summary)
+        .first(conn)
+        .optional()?;
+    Ok(json
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default())
 }
 
-/// The distinct non-empty values of a descriptive column of an account's
-/// plan (for the page's filter lists): `vendor`, `category` or `brand`.
-pub fn distinct_values(conn: &mut DbConn, account: &str, column: &str) -> QueryResult<Vec<String>> {
-    let base = plan_lines::table.filter(plan_lines::account_id.eq(account));
-    let mut values: Vec<String> = match column {
-        "vendor" => base.select(plan_lines::vendor).distinct().load(conn)?,
-        "category" => base.select(plan_lines::category).distinct().load(conn)?,
-        _ => base.select(plan_lines::brand).distinct().load(conn)?,
-    };
-    values.retain(|v| !v.is_empty());
-    values.sort();
-    Ok(values)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(
+        key: &str,
+        vendor: &str,
+        brand: &str,
+        urgency: &str,
+        qty: f64,
+        cost: Option<f64>,
+    ) -> PlanLineRow {
+        PlanLineRow {
+            account_id: "a".into(),
+            sku_key: key.into(),
+            sku: key.into(),
+            title: String::new(),
+            vendor: vendor.into(),
+            category: String::new(),
+            brand: brand.into(),
+            tags: ";".into(),
+            available: 0.0,
+            on_order: 0.0,
+            demand_per_day: 0.0,
+            lead_time_days: 0.0,
+            days_of_stock: 0.0,
+            coverage_demand: 0.0,
+            safety_stock: 0.0,
+            reorder_point: 0.0,
+            order_quantity: qty,
+            order_by: None,
+            days_of_cover: None,
+            urgency: urgency.into(),
+            urgency_rank: 0,
+            forecast_method: String::new(),
+            unit_cost: cost,
+            order_value: cost.map(|c| c * qty),
+        }
+    }
+
+    #[test]
+    fn a_summary_counts_what_to_order_by_urgency() {
+        let lines = [
+            line("a", "Acme", "", "now", 12.0, Some(2.5)),
+            line("b", "Zeta", "B1", "now", 3.0, None),
+            line("c", "Acme", "B1", "soon", 5.0, Some(1.0)),
+            line("d", "", "", "ok", 0.0, Some(9.0)),
+        ];
+        let s = PlanSummary::of(&lines);
+        assert_eq!(
+            s.totals,
+            vec![("now".into(), 2, 15.0, 30.0), ("soon".into(), 1, 5.0, 5.0)]
+        );
+        assert_eq!(s.vendors, ["Acme", "Zeta"]);
+        assert!(s.categories.is_empty());
+        assert_eq!(s.brands, ["B1"]);
+    }
 }

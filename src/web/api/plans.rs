@@ -134,7 +134,7 @@ pub struct OrderPlanRow {
 }
 
 impl OrderPlanRow {
-    fn from_line(l: &PlanLineRow, master: bool) -> OrderPlanRow {
+    fn from_line(l: &PlanLineRow, accounts: Option<&str>) -> OrderPlanRow {
         OrderPlanRow {
             sku: l.sku.clone(),
             title: l.title.clone(),
@@ -156,7 +156,7 @@ impl OrderPlanRow {
             forecast_method: l.forecast_method.clone(),
             unit_cost: l.unit_cost,
             order_value: l.order_value,
-            accounts: master.then(|| serde_json::from_str(&l.accounts).unwrap_or_default()),
+            accounts: accounts.map(|a| serde_json::from_str(a).unwrap_or_default()),
         }
     }
 }
@@ -433,10 +433,10 @@ pub async fn order_plan(
             ))
             .body(csv_of(&rows)?));
     }
-    let (total, rows) = state
+    let (total, rows, accounts) = state
         .db
         .run(move |conn| {
-            store::page_lines(
+            let (total, rows) = store::page_lines(
                 conn,
                 &id,
                 &filter,
@@ -444,8 +444,15 @@ pub async fn order_plan(
                 descending,
                 (page - 1) * per_page,
                 per_page,
-            )
-            .map_err(AppError::from)
+            )?;
+            // A master's rows carry every child's figures, read for this
+            // page's rows only.
+            let accounts = if master {
+                store::line_accounts(conn, &id, &rows)?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, AppError>((total, rows, accounts))
         })
         .await?;
     Ok(HttpResponse::Ok().json(OrderPlanPage {
@@ -458,7 +465,8 @@ pub async fn order_plan(
         stale,
         rows: rows
             .iter()
-            .map(|l| OrderPlanRow::from_line(l, master))
+            .enumerate()
+            .map(|(i, l)| OrderPlanRow::from_line(l, accounts.get(i).map(String::as_str)))
             .collect(),
     }))
 }
@@ -499,14 +507,15 @@ pub async fn explain(
         .ok_or_else(|| {
             AppError::NotFound("This account's plan has no line for that SKU.".into())
         })?;
-    let (line, explanation) = line;
+    let (line, detail) = line;
+    let master = account.is_master();
     Ok(web::Json(ExplainAnswer {
         computed_at: header
             .as_ref()
             .map(|h| crate::services::accounts::utc(h.computed_at)),
         stale,
-        row: OrderPlanRow::from_line(&line, account.is_master()),
-        explanation: serde_json::from_str(&explanation).unwrap_or(Value::Null),
+        row: OrderPlanRow::from_line(&line, master.then_some(detail.accounts.as_str())),
+        explanation: serde_json::from_str(&detail.explanation).unwrap_or(Value::Null),
     }))
 }
 

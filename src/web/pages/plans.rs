@@ -159,8 +159,8 @@ fn included(f: &ChildFigures) -> String {
     .into()
 }
 
-fn row_view(l: &PlanLineRow) -> RowView {
-    let children: Vec<ChildFigures> = serde_json::from_str(&l.accounts).unwrap_or_default();
+fn row_view(l: &PlanLineRow, accounts: &str) -> RowView {
+    let children: Vec<ChildFigures> = serde_json::from_str(accounts).unwrap_or_default();
     RowView {
         sku: l.sku.clone(),
         sku_path: urlencode(&l.sku_key),
@@ -345,18 +345,23 @@ pub async fn order_plan(
     let id = account.id.clone();
     let f = filter.clone();
     let s = sort.clone();
-    let (total, rows, totals, vendors, categories, brands) = state
+    let (total, rows, accounts, summary) = state
         .db
         .run(move |conn| {
             let (total, rows) =
                 store::page_lines(conn, &id, &f, &s, desc, (page - 1) * per_page, per_page)?;
-            let totals = store::order_totals(conn, &id)?;
-            let vendors = store::distinct_values(conn, &id, "vendor")?;
-            let categories = store::distinct_values(conn, &id, "category")?;
-            let brands = store::distinct_values(conn, &id, "brand")?;
-            Ok::<_, AppError>((total, rows, totals, vendors, categories, brands))
+            let accounts = store::line_accounts(conn, &id, &rows)?;
+            // Totals and filter lists were summarised when the plan was stored.
+            let summary = store::plan_summary(conn, &id)?;
+            Ok::<_, AppError>((total, rows, accounts, summary))
         })
         .await?;
+    let store::PlanSummary {
+        totals,
+        vendors,
+        categories,
+        brands,
+    } = summary;
     let pick = |u: &str| {
         totals
             .iter()
@@ -426,7 +431,11 @@ pub async fn order_plan(
             soon_value,
         },
         columns,
-        rows: rows.iter().map(row_view).collect(),
+        rows: rows
+            .iter()
+            .zip(&accounts)
+            .map(|(l, a)| row_view(l, a))
+            .collect(),
         total,
         page,
         pages,
@@ -547,16 +556,16 @@ pub async fn explanation(
         .ok_or_else(|| {
             AppError::NotFound("This account's plan has no line for that SKU.".into())
         })?;
-    let (line, explanation) = line;
+    let (line, detail) = line;
     shell.title = format!("{} · {}", line.sku, account.name);
-    let e: Value = serde_json::from_str(&explanation).unwrap_or(Value::Null);
+    let e: Value = serde_json::from_str(&detail.explanation).unwrap_or(Value::Null);
     let d = &e["demand"];
     let ss = &e["safety_stock"];
     let list = |v: &Value| v.as_array().cloned().unwrap_or_default();
     render(&PlanLinePage {
         shell,
         account_id: account.id.clone(),
-        row: row_view(&line),
+        row: row_view(&line, &detail.accounts),
         method: fmt_value(&d["method"]),
         class: fmt_value(&d["class"]),
         candidates: list(&d["candidates"])
