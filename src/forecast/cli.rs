@@ -355,7 +355,9 @@ pub fn holdout_detail<'a>(
         add(3, metrics::rmsse(train, test, &f.point));
         add(4, metrics::bias(test, &f.point));
         add(5, metrics::coverage(test, &f.low, &f.high));
-        let total: f64 = test.iter().sum();
+        // The window's demand: a period's net returns count as no demand (as
+        // the engine reads history), not as negative sales.
+        let total: f64 = test.iter().map(|v| v.max(0.0)).sum();
         let inside = total >= t.quantile(0.1) && total <= t.quantile(0.9);
         add(6, f64::from(u8::from(inside)));
         add(7, f64::from(u8::from(total <= t.quantile(0.95))));

@@ -156,10 +156,14 @@ fn json_num(v: &Value) -> Option<f64> {
     .filter(|x: &f64| x.is_finite())
 }
 
+/// Reads what planning needs of a child account: its catalogue and terms and,
+/// unless `catalogue_only`, its stock, stock history, demand (sales by local
+/// day, bundles exploded into components) and open stock orders.
 fn load_child(
     conn: &mut DbConn,
     account: &Account,
     today: NaiveDate,
+    catalogue_only: bool,
 ) -> Result<ChildData, ServiceError> {
     let started = std::time::Instant::now();
     let tz: Tz = account.timezone.parse().unwrap_or(Tz::UTC);
@@ -212,6 +216,24 @@ fn load_child(
         components[i] = comps;
     }
     let mut stock = vec![vec![]; n];
+    let mut history: Vec<BTreeMap<String, Vec<(NaiveDate, f64)>>> = vec![BTreeMap::new(); n];
+    let mut sales: Vec<Vec<Sale>> = vec![vec![]; n];
+    let mut warehouses: Vec<String> = Vec::new();
+    let mut movements: Vec<Vec<Movement>> = vec![vec![]; n];
+    if catalogue_only {
+        return Ok(ChildData {
+            account: account.clone(),
+            today,
+            variants,
+            terms,
+            stock,
+            history,
+            sales,
+            warehouses,
+            movements,
+            bundle,
+        });
+    }
     for (variant, wh, on_hand, allocated) in store::stock(conn, &account.id)? {
         if removed_wh.contains(&wh) {
             continue;
@@ -220,7 +242,6 @@ fn load_child(
             stock[i].push((wh, num(&on_hand) - num(&allocated)));
         }
     }
-    let mut history: Vec<BTreeMap<String, Vec<(NaiveDate, f64)>>> = vec![BTreeMap::new(); n];
     for (variant, wh, day, available) in store::history(conn, &account.id)? {
         if removed_wh.contains(&wh) {
             continue;
@@ -232,8 +253,6 @@ fn load_child(
                 .push((day, num(&available)));
         }
     }
-    let mut sales: Vec<Vec<Sale>> = vec![vec![]; n];
-    let mut warehouses: Vec<String> = Vec::new();
     let mut wh_index: HashMap<String, u32> = HashMap::new();
     // Orders by id: their local day and warehouse (those from today on do
     // not count yet).
@@ -280,7 +299,6 @@ fn load_child(
         s.shrink_to_fit();
     }
     let sales_read = started.elapsed().as_secs_f64();
-    let mut movements: Vec<Vec<Movement>> = vec![vec![]; n];
     for l in store::open_order_lines(conn, &account.id)? {
         let Some(&i) = index.get(&l.variant_id) else {
             continue;
@@ -852,8 +870,10 @@ struct MasterInputs {
 
 /// How [`load_master`] treats the children's own plans.
 enum Children<'a> {
-    /// Read their stored plans as they are.
-    AsStored,
+    /// Read their stored plans as they are, and of their records only the
+    /// catalogue (variants and terms: what the roll-up's conflicts need; no
+    /// sales, stock or orders).
+    CatalogueOnly,
     /// First compute and store each stale child's plan, from the data loaded
     /// for the master where the planning dates agree (each child's records
     /// are read once for both); `progress(done)` after each child.
@@ -882,16 +902,17 @@ fn load_master(
         // `compute_and_store`: a write in between leaves the plan stale.
         let stale = match &mode {
             Children::Refresh { fixed_today, .. } => stale_version(conn, k, *fixed_today)?,
-            Children::AsStored => None,
+            Children::CatalogueOnly => None,
         };
-        let data = load_child(conn, k, today)?;
+        let catalogue_only = matches!(mode, Children::CatalogueOnly);
+        let data = load_child(conn, k, today, catalogue_only)?;
         let figures: Vec<LineFigures> = match stale {
             Some((version, k_today)) => {
                 let started = std::time::Instant::now();
                 let own = if k_today == today {
                     None
                 } else {
-                    Some(load_child(conn, k, k_today)?)
+                    Some(load_child(conn, k, k_today, false)?)
                 };
                 let (lines, details) = child_lines(own.as_ref().unwrap_or(&data));
                 let h = header(k, version, k_today, &lines, started);
@@ -1115,7 +1136,7 @@ pub fn conflicts(
     master: &Account,
     today: NaiveDate,
 ) -> Result<Vec<Conflict>, ServiceError> {
-    let m = load_master(conn, master, today, Children::AsStored)?;
+    let m = load_master(conn, master, today, Children::CatalogueOnly)?;
     let mut out = m.rollup.conflicts.clone();
     for (k, members) in &m.rollup.groups {
         master_line_input(&m, master, today, k, members, &mut out);
@@ -1159,7 +1180,7 @@ pub fn compute_and_store(
     } else {
         progress(0, 1);
         let version = inputs_version(conn, account, today)?;
-        let data = load_child(conn, account, today)?;
+        let data = load_child(conn, account, today, false)?;
         let (lines, details) = child_lines(&data);
         drop(data);
         let header = header(account, version, today, &lines, started);

@@ -46,27 +46,43 @@ pub fn variants_by_ids(
 }
 
 /// One sale line of a variant with its order's header.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, QueryableByName)]
 pub struct VariantSaleLine {
     /// Order id.
+    #[diesel(sql_type = diesel::sql_types::Text)]
     pub order_id: String,
     /// Line id.
+    #[diesel(sql_type = diesel::sql_types::Text)]
     pub line_id: String,
     /// Order time (UTC).
+    #[diesel(sql_type = diesel::sql_types::Timestamp)]
     pub ordered_at: NaiveDateTime,
     /// Warehouse of the order.
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
     pub warehouse_id: Option<String>,
     /// Currency of the order.
+    #[diesel(sql_type = diesel::sql_types::Text)]
     pub currency: String,
     /// Whether the order is cancelled.
+    #[diesel(sql_type = diesel::sql_types::Bool)]
     pub cancelled: bool,
     /// Whether the order is removed.
+    #[diesel(sql_type = diesel::sql_types::Bool)]
     pub removed: bool,
     /// Quantity (decimal text; negative: a return).
+    #[diesel(sql_type = diesel::sql_types::Text)]
     pub quantity: String,
     /// Unit price (decimal text).
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
     pub unit_price: Option<String>,
 }
+
+/// [`variant_lines`] on SQLite: the index is named.
+const SQLITE_VARIANT_LINES: &str = "SELECT l.order_id, l.line_id, o.ordered_at, o.warehouse_id, \
+    o.currency, o.cancelled, o.removed, l.quantity, l.unit_price \
+    FROM sales_order_lines AS l INDEXED BY sales_order_lines_variant \
+    INNER JOIN sales_orders AS o ON o.account_id = l.account_id AND o.id = l.order_id \
+    WHERE l.account_id = ? AND l.variant_id = ?";
 
 /// Every sale line of one variant (cancelled and removed orders included).
 pub fn variant_lines(
@@ -74,6 +90,18 @@ pub fn variant_lines(
     account: &str,
     variant: &str,
 ) -> QueryResult<Vec<VariantSaleLine>> {
+    // Backend-specific: SQLite has no statistics unless ANALYZE ran, and
+    // without them, once the query needs columns the narrow index lacks,
+    // its planner walks the account's whole primary key (all of its lines,
+    // 0.8 s for a million) instead of the (account, variant) index;
+    // INDEXED BY names the index. PostgreSQL plans from its statistics.
+    if let DbConn::Sqlite(c) = conn {
+        use diesel::sql_types::Text;
+        return diesel::sql_query(SQLITE_VARIANT_LINES)
+            .bind::<Text, _>(account)
+            .bind::<Text, _>(variant)
+            .load(c);
+    }
     sales_order_lines::table
         .inner_join(
             sales_orders::table.on(sales_orders::account_id
