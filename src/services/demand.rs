@@ -428,8 +428,9 @@ pub fn analyse(
         .or(first.variant.product_title.clone())
         .unwrap_or_default();
 
-    // Sale lines and counted sales (day, member, quantity).
-    let mut sales: Vec<(chrono::NaiveDateTime, SaleRow)> = Vec::new();
+    // Sale lines (member, line, local day) and counted sales (day, member,
+    // quantity); only the lines shown are shaped into rows.
+    let mut sales: Vec<(usize, q::VariantSaleLine, NaiveDate)> = Vec::new();
     let mut counted: Vec<(NaiveDate, usize, f64)> = Vec::new();
     let mut history_points: Vec<Vec<Vec<(NaiveDate, f64)>>> = Vec::new();
     for (mi, m) in members.iter().enumerate() {
@@ -438,29 +439,10 @@ pub fn analyse(
                 continue;
             }
             let day = m.tz.from_utc_datetime(&l.ordered_at).date_naive();
-            let quantity = num(&l.quantity);
             if !l.cancelled && !l.removed && day < today {
-                counted.push((day, mi, quantity));
+                counted.push((day, mi, num(&l.quantity)));
             }
-            sales.push((
-                l.ordered_at,
-                SaleRow {
-                    ordered_at: l
-                        .ordered_at
-                        .and_utc()
-                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    day,
-                    account_id: m.account.id.clone(),
-                    account_name: m.account.name.clone(),
-                    order_id: l.order_id,
-                    line_id: l.line_id,
-                    quantity: round6(quantity),
-                    unit_price: opt_num(&l.unit_price).map(round6),
-                    currency: l.currency,
-                    cancelled: l.cancelled,
-                    removed: l.removed,
-                },
-            ));
+            sales.push((mi, l, day));
         }
         let removed_wh: HashSet<String> = store::removed_warehouses(conn, &m.account.id)?
             .into_iter()
@@ -474,14 +456,40 @@ pub fn analyse(
         }
         history_points.push(by_wh.into_values().collect());
     }
-    sales.sort_by(|a, b| {
-        b.0.cmp(&a.0)
-            .then_with(|| a.1.account_id.cmp(&b.1.account_id))
+    let account_of = |mi: usize| &members[mi].account.id;
+    let newest = |a: &(usize, q::VariantSaleLine, NaiveDate),
+                  b: &(usize, q::VariantSaleLine, NaiveDate)| {
+        b.1.ordered_at
+            .cmp(&a.1.ordered_at)
+            .then_with(|| account_of(a.0).cmp(account_of(b.0)))
             .then_with(|| a.1.order_id.cmp(&b.1.order_id))
             .then_with(|| a.1.line_id.cmp(&b.1.line_id))
-    });
+    };
     let sales_total = sales.len();
-    let sales: Vec<SaleRow> = sales.into_iter().take(max_sales).map(|(_, s)| s).collect();
+    if sales.len() > max_sales {
+        sales.select_nth_unstable_by(max_sales, newest);
+        sales.truncate(max_sales);
+    }
+    sales.sort_unstable_by(newest);
+    let sales: Vec<SaleRow> = sales
+        .into_iter()
+        .map(|(mi, l, day)| SaleRow {
+            ordered_at: l
+                .ordered_at
+                .and_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            day,
+            account_id: members[mi].account.id.clone(),
+            account_name: members[mi].account.name.clone(),
+            quantity: round6(num(&l.quantity)),
+            unit_price: opt_num(&l.unit_price).map(round6),
+            order_id: l.order_id,
+            line_id: l.line_id,
+            currency: l.currency,
+            cancelled: l.cancelled,
+            removed: l.removed,
+        })
+        .collect();
 
     // The daily series: first counted sale to yesterday.
     let start = counted.iter().map(|c| c.0).min().unwrap_or(today);

@@ -895,50 +895,95 @@ fn load_master(
     let links = store::links(conn, &master.id)?;
     let rates = store::exchange_rates(conn, &master.organisation_id)?;
     let mut children = Vec::new();
-    let mut flags = Vec::new();
     let mut child_plans = Vec::new();
-    for (i, k) in kids.iter().enumerate() {
-        // The child's inputs version is read before its records, as in
-        // `compute_and_store`: a write in between leaves the plan stale.
-        let stale = match &mode {
-            Children::Refresh { fixed_today, .. } => stale_version(conn, k, *fixed_today)?,
-            Children::CatalogueOnly => None,
-        };
-        let catalogue_only = matches!(mode, Children::CatalogueOnly);
-        let data = load_child(conn, k, today, catalogue_only)?;
-        let figures: Vec<LineFigures> = match stale {
-            Some((version, k_today)) => {
-                let started = std::time::Instant::now();
-                let own = if k_today == today {
-                    None
-                } else {
-                    Some(load_child(conn, k, k_today, false)?)
-                };
-                let (lines, details) = child_lines(own.as_ref().unwrap_or(&data));
-                let h = header(k, version, k_today, &lines, started);
-                store_lines(conn, &h, &lines, &details)?;
-                lines.iter().map(LineFigures::from).collect()
-            }
-            None => store::line_figures(conn, &k.id)?,
-        };
-        if let Children::Refresh { progress, .. } = &mut mode {
-            progress(i as i64 + 1);
-        }
-        children.push(data);
-        flags.push(WarehouseFlags(
-            settings
+    let catalogue_only = matches!(mode, Children::CatalogueOnly);
+    // A stale child's plan is computed (on the worker pool) while the next
+    // child's records are read; its lines are stored once that read is done
+    // (the connection is this thread's).
+    type Pending = (ChildData, PlanHeader, Vec<PlanLineRow>, Vec<LineDetail>);
+    std::thread::scope(|scope| -> Result<(), ServiceError> {
+        let mut pending: Option<std::thread::ScopedJoinHandle<Pending>> = None;
+        // Stores a computed child plan: its data and figures for the master.
+        let finish = |conn: &mut DbConn,
+                      handle: std::thread::ScopedJoinHandle<Pending>|
+         -> Result<(ChildData, HashMap<String, LineFigures>), ServiceError> {
+            let (data, h, lines, details) = handle.join().map_err(|_| {
+                ServiceError::Internal("a child's plan computation panicked".into())
+            })?;
+            store_lines(conn, &h, &lines, &details)?;
+            let figures = lines
                 .iter()
-                .filter(|s| s.account_id == k.id)
-                .map(|s| (s.warehouse_id.clone(), (s.include_stock, s.include_sales)))
-                .collect(),
-        ));
-        child_plans.push(
-            figures
-                .into_iter()
-                .map(|l| (l.sku_key.clone(), l))
-                .collect(),
-        );
-    }
+                .map(|l| (l.sku_key.clone(), LineFigures::from(l)))
+                .collect();
+            Ok((data, figures))
+        };
+        let done = |mode: &mut Children, n: usize| {
+            if let Children::Refresh { progress, .. } = mode {
+                progress(n as i64);
+            }
+        };
+        for k in &kids {
+            // The child's inputs version is read before its records, as in
+            // `compute_and_store`: a write in between leaves the plan stale.
+            let stale = match &mode {
+                Children::Refresh { fixed_today, .. } => stale_version(conn, k, *fixed_today)?,
+                Children::CatalogueOnly => None,
+            };
+            let data = load_child(conn, k, today, catalogue_only)?;
+            let own = match &stale {
+                Some((_, k_today)) if *k_today != today => {
+                    Some(load_child(conn, k, *k_today, false)?)
+                }
+                _ => None,
+            };
+            if let Some(handle) = pending.take() {
+                let (data, figures) = finish(conn, handle)?;
+                children.push(data);
+                child_plans.push(figures);
+                done(&mut mode, children.len());
+            }
+            match stale {
+                Some((version, k_today)) => {
+                    let k = k.clone();
+                    pending = Some(scope.spawn(move || {
+                        let started = std::time::Instant::now();
+                        let (lines, details) = child_lines(own.as_ref().unwrap_or(&data));
+                        let h = header(&k, version, k_today, &lines, started);
+                        (data, h, lines, details)
+                    }));
+                }
+                None => {
+                    child_plans.push(
+                        store::line_figures(conn, &k.id)?
+                            .into_iter()
+                            .map(|l| (l.sku_key.clone(), l))
+                            .collect(),
+                    );
+                    children.push(data);
+                    done(&mut mode, children.len());
+                }
+            }
+        }
+        if let Some(handle) = pending.take() {
+            let (data, figures) = finish(conn, handle)?;
+            children.push(data);
+            child_plans.push(figures);
+            done(&mut mode, children.len());
+        }
+        Ok(())
+    })?;
+    let flags = kids
+        .iter()
+        .map(|k| {
+            WarehouseFlags(
+                settings
+                    .iter()
+                    .filter(|s| s.account_id == k.id)
+                    .map(|s| (s.warehouse_id.clone(), (s.include_stock, s.include_sales)))
+                    .collect(),
+            )
+        })
+        .collect();
     let rollup = roll_up(&children, &links);
     Ok(MasterInputs {
         children,
