@@ -53,7 +53,7 @@ fn start(database_url: &str, dir: &std::path::Path) -> Server {
             "--email",
             "bench@example.com",
             "--password",
-            "bench",
+            "bench-password-1",
             "--organisation",
             "Bench",
         ])
@@ -152,7 +152,7 @@ fn main() {
         .unwrap();
     let token: serde_json::Value = client
         .post(format!("{}/api/v1/auth/token", server.base))
-        .json(&serde_json::json!({"email": "bench@example.com", "password": "bench"}))
+        .json(&serde_json::json!({"email": "bench@example.com", "password": "bench-password-1"}))
         .send()
         .unwrap()
         .json()
@@ -220,9 +220,26 @@ fn main() {
         "{backend}: plans computed in {:.1} s",
         t.elapsed().as_secs_f64()
     );
+    // The login form carries a CSRF token bound to a pre-session cookie.
+    let form = client
+        .get(format!("{}/login", server.base))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let csrf = form
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_default()
+        .to_string();
     let resp = client
         .post(format!("{}/login", server.base))
-        .form(&[("email", "bench@example.com"), ("password", "bench")])
+        .form(&[
+            ("email", "bench@example.com"),
+            ("password", "bench-password-1"),
+            ("csrf_token", csrf.as_str()),
+        ])
         .send()
         .unwrap();
     assert!(resp.status().is_success());

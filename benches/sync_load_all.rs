@@ -128,7 +128,7 @@ fn main() {
         let src = source.clone();
         let (src_org, src_children, key) = actix_web::web::block(move || {
             let mut conn = src.db.conn().unwrap();
-            let u = users::add_user(&mut conn, "bench@source.example", "bench pass", "Source", "admin").unwrap();
+            let u = users::add_user(&mut conn, "bench@source.example", "bench-password-1", "Source", "admin").unwrap();
             let org = u.organisation_id.clone();
             let mut made = Vec::new();
             let started = Instant::now();
@@ -173,7 +173,7 @@ fn main() {
 
         let report = actix_web::web::block(move || {
             let mut conn = target.db.conn().unwrap();
-            let u = users::add_user(&mut conn, "bench@target.example", "bench pass", "Target", "admin").unwrap();
+            let u = users::add_user(&mut conn, "bench@target.example", "bench-password-1", "Target", "admin").unwrap();
             let org = u.organisation_id.clone();
             for (c, a) in src_children.iter().enumerate() {
                 let input = accounts::NewChild {
