@@ -166,7 +166,6 @@ fn load_child(
     catalogue_only: bool,
 ) -> Result<ChildData, ServiceError> {
     let started = std::time::Instant::now();
-    let tz: Tz = account.timezone.parse().unwrap_or(Tz::UTC);
     let variants = store::live_variants(conn, &account.id)?;
     let index: HashMap<String, usize> = variants
         .iter()
@@ -176,9 +175,6 @@ fn load_child(
     let vendors: HashMap<String, VendorTerms> = store::live_vendors(conn, &account.id)?
         .into_iter()
         .map(|v| (v.id.clone(), v))
-        .collect();
-    let removed_wh: HashSet<String> = store::removed_warehouses(conn, &account.id)?
-        .into_iter()
         .collect();
     let n = variants.len();
     let mut terms = Vec::with_capacity(n);
@@ -215,25 +211,74 @@ fn load_child(
         }
         components[i] = comps;
     }
-    let mut stock = vec![vec![]; n];
-    let mut history: Vec<BTreeMap<String, Vec<(NaiveDate, f64)>>> = vec![BTreeMap::new(); n];
-    let mut sales: Vec<Vec<Sale>> = vec![vec![]; n];
-    let mut warehouses: Vec<String> = Vec::new();
-    let mut movements: Vec<Vec<Movement>> = vec![vec![]; n];
-    if catalogue_only {
-        return Ok(ChildData {
-            account: account.clone(),
-            today,
-            variants,
-            terms,
-            stock,
-            history,
-            sales,
-            warehouses,
-            movements,
-            bundle,
-        });
+    let records = if catalogue_only {
+        Records::empty(n)
+    } else {
+        read_records(conn, account, today, &index, &bundle, &components)?
+    };
+    tracing::debug!(
+        account = %account.id,
+        variants = n,
+        seconds = started.elapsed().as_secs_f64(),
+        "child records loaded for planning"
+    );
+    Ok(ChildData {
+        account: account.clone(),
+        today,
+        variants,
+        terms,
+        stock: records.stock,
+        history: records.history,
+        sales: records.sales,
+        warehouses: records.warehouses,
+        movements: records.movements,
+        bundle,
+    })
+}
+
+/// A child's stock, stock history, demand and open movements, per variant.
+struct Records {
+    stock: Vec<Vec<(String, f64)>>,
+    history: Vec<BTreeMap<String, Vec<(NaiveDate, f64)>>>,
+    sales: Vec<Vec<Sale>>,
+    warehouses: Vec<String>,
+    movements: Vec<Vec<Movement>>,
+}
+
+impl Records {
+    fn empty(n: usize) -> Records {
+        Records {
+            stock: vec![vec![]; n],
+            history: vec![BTreeMap::new(); n],
+            sales: vec![vec![]; n],
+            warehouses: Vec::new(),
+            movements: vec![vec![]; n],
+        }
     }
+}
+
+/// Reads a child's records for its variants (`index`: variant id → position;
+/// bundles' sales go to their components).
+fn read_records(
+    conn: &mut DbConn,
+    account: &Account,
+    today: NaiveDate,
+    index: &HashMap<String, usize>,
+    bundle: &[bool],
+    components: &[Vec<(usize, f64)>],
+) -> Result<Records, ServiceError> {
+    let started = std::time::Instant::now();
+    let tz: Tz = account.timezone.parse().unwrap_or(Tz::UTC);
+    let removed_wh: HashSet<String> = store::removed_warehouses(conn, &account.id)?
+        .into_iter()
+        .collect();
+    let Records {
+        mut stock,
+        mut history,
+        mut sales,
+        mut warehouses,
+        mut movements,
+    } = Records::empty(bundle.len());
     for (variant, wh, on_hand, allocated) in store::stock(conn, &account.id)? {
         if removed_wh.contains(&wh) {
             continue;
@@ -334,22 +379,15 @@ fn load_child(
     }
     tracing::debug!(
         account = %account.id,
-        variants = n,
         sales_read_s = sales_read,
-        seconds = started.elapsed().as_secs_f64(),
-        "child records loaded for planning"
+        "child records read"
     );
-    Ok(ChildData {
-        account: account.clone(),
-        today,
-        variants,
-        terms,
+    Ok(Records {
         stock,
         history,
         sales,
         warehouses,
         movements,
-        bundle,
     })
 }
 
