@@ -316,12 +316,12 @@ fn read_records(
         };
         orders.insert(id, (day, warehouse));
     }
-    for (order_id, variant_id, quantity) in store::sale_lines(conn, &account.id)? {
+    store::each_sale_line(conn, &account.id, |(order_id, variant_id, quantity)| {
         let Some(&(day, warehouse)) = orders.get(&order_id) else {
-            continue;
+            return;
         };
         let Some(&i) = index.get(&variant_id) else {
-            continue;
+            return;
         };
         let q = num(&quantity);
         if bundle[i] {
@@ -339,7 +339,7 @@ fn read_records(
                 quantity: q,
             });
         }
-    }
+    })?;
     for s in &mut sales {
         s.shrink_to_fit();
     }

@@ -608,6 +608,18 @@ async fn in_a_browser_the_chart_is_svg_periods_switch_and_the_account_stays_on_t
     )
     .await
     .unwrap();
+    // The chart is in the server's HTML; wait for it (a loaded machine can
+    // be slow to answer) and show the page if it never comes.
+    if c.wait()
+        .at_most(std::time::Duration::from_secs(30))
+        .for_element(Locator::Css("svg#demand-chart rect.bar"))
+        .await
+        .is_err()
+    {
+        let url = c.current_url().await.unwrap();
+        let page = c.source().await.unwrap_or_default();
+        panic!("no chart bars at {url}:\n{page}");
+    }
     let bars = c
         .find_all(Locator::Css("svg#demand-chart rect.bar"))
         .await

@@ -144,17 +144,26 @@ pub fn demand_orders(conn: &mut DbConn, account: &str) -> QueryResult<Vec<Demand
 /// negative: a return).
 pub type SaleLine = (String, String, String);
 
-/// Every sales order line of the account (of any order; see
-/// [`demand_orders`]).
-pub fn sale_lines(conn: &mut DbConn, account: &str) -> QueryResult<Vec<SaleLine>> {
-    sales_order_lines::table
+/// Calls `each` with every sales order line of the account (of any order;
+/// see [`demand_orders`]), streamed: a million lines are never held at once.
+pub fn each_sale_line(
+    conn: &mut DbConn,
+    account: &str,
+    mut each: impl FnMut(SaleLine),
+) -> QueryResult<()> {
+    use diesel::connection::DefaultLoadingMode;
+    let rows = sales_order_lines::table
         .filter(sales_order_lines::account_id.eq(account))
         .select((
             sales_order_lines::order_id,
             sales_order_lines::variant_id,
             sales_order_lines::quantity,
         ))
-        .load(conn)
+        .load_iter::<SaleLine, DefaultLoadingMode>(conn)?;
+    for row in rows {
+        each(row?);
+    }
+    Ok(())
 }
 
 /// An open line of an active stock order.
