@@ -535,6 +535,27 @@ mod tests {
     }
 
     #[test]
+    fn a_holdout_window_counts_returns_as_no_demand() {
+        // 40 days of 8 to 12, then a window of 40 sold and 20 returned: its
+        // demand is 40, far above the distribution of a 2-day total (≈ 20),
+        // not the net 20 at its middle.
+        let mut text = String::from("series_id,period,quantity\n");
+        let start = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+        let values = (0..40u32)
+            .map(|i| f64::from(8 + (i * 7 + i / 3) % 5))
+            .chain([40.0, -20.0]);
+        for (i, v) in values.enumerate() {
+            let day = start + chrono::Duration::days(i as i64);
+            text.push_str(&format!("a,{day},{v}\n"));
+        }
+        let p = write_tmp("returns.csv", &text);
+        let d = read_long_csv(&p).unwrap();
+        let r = holdout(&d, 2, 7, &Options { fast: false });
+        assert_eq!((r.series, r.service95, r.coverage80_total), (1, 0.0, 0.0));
+        std::fs::remove_file(p).ok();
+    }
+
+    #[test]
     fn number_format() {
         assert_eq!(fmt_num(2.5), "2.5");
         assert_eq!(fmt_num(3.0), "3");

@@ -160,6 +160,21 @@ pub(crate) async fn log_in(c: &Client, app: &TestApp) {
         .unwrap();
 }
 
+/// Clicks what `locator` finds and waits until the browser has left the
+/// current URL: reading the page straight after a click that navigates can
+/// meet the old document's elements as they are detached.
+pub(crate) async fn click_to_navigate(c: &Client, locator: Locator<'_>) {
+    let before = c.current_url().await.unwrap();
+    c.find(locator).await.unwrap().click().await.unwrap();
+    for _ in 0..200 {
+        if c.current_url().await.unwrap() != before {
+            return;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the click did not leave {before}");
+}
+
 /// Chooses a file in an entity's upload form and submits it.
 async fn upload(c: &Client, entity: &str, file: &std::path::Path) {
     let form = c

@@ -639,12 +639,7 @@ async fn in_a_browser_the_chart_is_svg_periods_switch_and_the_account_stays_on_t
     assert_eq!(first[2].text().await.unwrap(), "Shop");
     assert_eq!(first[1].text().await.unwrap(), "2026-02-03");
     // The period switch.
-    c.find(Locator::LinkText("Month"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    crate::browser::click_to_navigate(&c, Locator::LinkText("Month")).await;
     let month = c
         .wait()
         .for_element(Locator::Css("#period-switch a.current"))

@@ -69,31 +69,16 @@ async fn order_plan_page_sorts_filters_expands_explains_and_exports() {
     assert_eq!(cells[4].text().await.unwrap(), "29");
 
     // Sort by SKU (click the header), then descending.
-    c.find(Locator::Css("th a[data-sort=sku]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    crate::browser::click_to_navigate(&c, Locator::Css("th a[data-sort=sku]")).await;
     let skus = plan_skus(&c).await;
     assert_eq!(skus, ["<script>alert(1)</script>", "AAA-1", "TS-RED-M"]);
-    c.find(Locator::Css("th a[data-sort=sku]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    crate::browser::click_to_navigate(&c, Locator::Css("th a[data-sort=sku]")).await;
     assert_eq!(plan_skus(&c).await[0], "TS-RED-M");
 
     // Filter: search and category.
     let q = c.find(Locator::Css("#filter-q")).await.unwrap();
     q.send_keys("aaa").await.unwrap();
-    c.find(Locator::Css("#plan-filters button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    crate::browser::click_to_navigate(&c, Locator::Css("#plan-filters button")).await;
     assert_eq!(plan_skus(&c).await, ["AAA-1"]);
     c.goto(&format!("{page}?category=Kitchen")).await.unwrap();
     assert_eq!(plan_skus(&c).await.len(), 2);

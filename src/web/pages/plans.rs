@@ -343,6 +343,7 @@ pub async fn order_plan(
     let per_page = q.per_page.unwrap_or(50).clamp(1, 1000);
     let page = q.page.unwrap_or(1).max(1);
     let id = account.id.clone();
+    let master = account.is_master();
     let f = filter.clone();
     let s = sort.clone();
     let (total, rows, accounts, summary) = state
@@ -350,7 +351,13 @@ pub async fn order_plan(
         .run(move |conn| {
             let (total, rows) =
                 store::page_lines(conn, &id, &f, &s, desc, (page - 1) * per_page, per_page)?;
-            let accounts = store::line_accounts(conn, &id, &rows)?;
+            // A master's rows expand into every child's figures (a child
+            // has none to read).
+            let accounts = if master {
+                store::line_accounts(conn, &id, &rows)?
+            } else {
+                vec!["[]".to_string(); rows.len()]
+            };
             // Totals and filter lists were summarised when the plan was stored.
             let summary = store::plan_summary(conn, &id)?;
             Ok::<_, AppError>((total, rows, accounts, summary))
