@@ -57,9 +57,9 @@ impl Connector for Tributary {
             }
             c.get(&url).bearer_auth(&self.key).query(&q)
         })?;
-        let body = parse_json(&what, &answer.body)?;
-        let items = match body.get("items") {
-            Some(Value::Array(items)) => items.clone(),
+        let mut body = parse_json(&what, &answer.body)?;
+        let items = match body.get_mut("items").map(Value::take) {
+            Some(Value::Array(items)) => items,
             _ => return Err(SyncError::malformed(&what, "no `items` list")),
         };
         let next = match body.get("next") {

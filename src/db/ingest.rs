@@ -154,6 +154,11 @@ struct Stamp {
     seq: i64,
 }
 
+/// The ids of a batch's records.
+fn keys<R: Keyed>(records: &[R]) -> Vec<&str> {
+    records.iter().map(|r| r.key()).collect()
+}
+
 /// Classifies every record against the stored ones, tallies the counts,
 /// and returns the records to write (with their stamps) and the ids whose
 /// stored rows they replace.
@@ -244,7 +249,7 @@ pub fn apply_then(
         let mut counts = Counts::default();
         match batch {
             Batch::Warehouses(records) => {
-                let stored = stored_warehouses(conn, acc)?;
+                let stored = stored_warehouses(conn, acc, &keys(records))?;
                 let (writes, replaced) =
                     sort_out(records, &stored, received, &mut counts, &mut next_seq);
                 let rows: Vec<_> = writes
@@ -263,7 +268,7 @@ pub fn apply_then(
                 insert_all!(conn, warehouses::table, rows, 7);
             }
             Batch::Vendors(records) => {
-                let stored = stored_vendors(conn, acc)?;
+                let stored = stored_vendors(conn, acc, &keys(records))?;
                 let (writes, replaced) =
                     sort_out(records, &stored, received, &mut counts, &mut next_seq);
                 let rows: Vec<_> = writes
@@ -286,8 +291,8 @@ pub fn apply_then(
                 insert_all!(conn, vendors::table, rows, 11);
             }
             Batch::Variants(records) => {
-                let stored = stored_variants(conn, acc)?;
-                let created_at = variant_created_at(conn, acc)?;
+                let stored = stored_variants(conn, acc, &keys(records))?;
+                let created_at = variant_created_at(conn, acc, &keys(records))?;
                 let (writes, replaced) =
                     sort_out(records, &stored, received, &mut counts, &mut next_seq);
                 let rows: Vec<_> = writes
@@ -301,7 +306,8 @@ pub fn apply_then(
                 insert_all!(conn, variants::table, rows, 27);
             }
             Batch::Stock(records) => {
-                let stored = stored_stock_levels(conn, acc)?;
+                let variant_ids: Vec<&str> = records.iter().map(|r| &*r.variant_id).collect();
+                let stored = stored_stock_levels(conn, acc, &variant_ids)?;
                 // A batch may carry several readings of one (variant,
                 // warehouse): the latest sets the level, the others only
                 // fill in history (and count as stale).
@@ -355,7 +361,7 @@ pub fn apply_then(
                 update_history(conn, acc, records, received, tz)?;
             }
             Batch::SalesOrders(records) => {
-                let stored = stored_sales_orders(conn, acc)?;
+                let stored = stored_sales_orders(conn, acc, &keys(records))?;
                 let (writes, replaced) =
                     sort_out(records, &stored, received, &mut counts, &mut next_seq);
                 let headers = writes.iter().map(|(r, st)| NewSalesOrder {
@@ -386,7 +392,7 @@ pub fn apply_then(
                 insert_all!(conn, sales_order_lines::table, lines, 6);
             }
             Batch::StockOrders(records) => {
-                let stored = stored_stock_orders(conn, acc)?;
+                let stored = stored_stock_orders(conn, acc, &keys(records))?;
                 let (writes, replaced) =
                     sort_out(records, &stored, received, &mut counts, &mut next_seq);
                 let headers = writes.iter().map(|(r, st)| NewStockOrder {
@@ -582,7 +588,8 @@ fn update_history(
             .push((day, available(r)?, at));
     }
     let mut existing: HashMap<Key, BTreeMap<NaiveDate, (Decimal, NaiveDateTime)>> = HashMap::new();
-    for p in history_points(conn, acc)? {
+    let variant_ids: Vec<&str> = records.iter().map(|r| &*r.variant_id).collect();
+    for p in history_points_of(conn, acc, &variant_ids)? {
         let key = (p.variant_id, p.warehouse_id);
         if readings.contains_key(&key) {
             let value = p.available.parse::<Decimal>().unwrap_or_default();

@@ -31,7 +31,7 @@ use crate::db::models::records::known_ids;
 use crate::db::models::{Account, Organisation};
 use crate::db::schema::{jobs, sync_cursors, sync_schedules};
 use crate::db::{Db, DbConn};
-use crate::import::{self, Entity, ImportContext, ParseError};
+use crate::import::{self, Batch, Entity, ImportContext, KnownIds, ParseError};
 use crate::jobs::{self as job_queue, Job};
 use crate::services::accounts::stored_connection;
 use crate::services::ServiceError;
@@ -161,31 +161,110 @@ impl From<diesel::result::Error> for StoreError {
 }
 
 /// SQLite has one writer: the children synced in parallel by this process
-/// take turns storing their pages (fetching still overlaps), instead of
-/// failing each other's transactions with `database is locked`.
+/// take turns storing their pages (fetching and checking still overlap),
+/// instead of failing each other's transactions with `database is locked`.
 static SQLITE_WRITER: Mutex<()> = Mutex::new(());
 
-/// Stores one page through [`store_once`], serialised on SQLite, and tries
-/// again (the transaction was rolled back) when the database was busy.
+/// The ids a child's records may refer to, kept through one child's sync so
+/// that a page is checked without reading them all again: loaded once, then
+/// grown by every batch of warehouses, vendors and variants checked. Ids are
+/// never deleted (a removed record keeps its row), so the set only misses
+/// ids another writer stored meanwhile; a page it rejects is checked again
+/// against freshly read ids before it counts as rejected.
+struct Known {
+    ids: Option<KnownIds>,
+}
+
+impl Known {
+    fn get(&mut self, conn: &mut DbConn, account: &str) -> QueryResult<&KnownIds> {
+        if self.ids.is_none() {
+            self.ids = Some(known_ids(conn, account)?);
+        }
+        Ok(self.ids.get_or_insert_with(KnownIds::default))
+    }
+
+    fn learn(&mut self, batch: &Batch) {
+        let Some(ids) = self.ids.as_mut() else {
+            return;
+        };
+        match batch {
+            Batch::Warehouses(r) => ids.warehouses.extend(r.iter().map(|r| r.id.to_string())),
+            Batch::Vendors(r) => ids.vendors.extend(r.iter().map(|r| r.id.to_string())),
+            Batch::Variants(r) => ids.variants.extend(r.iter().map(|r| r.id.to_string())),
+            _ => {}
+        }
+    }
+}
+
+/// Checks a page's batches through the import validation (outside the
+/// write turn), in order, each against the ids known after the ones before.
+fn check_page(
+    conn: &mut DbConn,
+    account: &Account,
+    ctx: &ImportContext,
+    page: &Page,
+    known: &mut Known,
+) -> Result<Vec<Batch>, StoreError> {
+    let mut out = Vec::new();
+    for (entity, records) in &page.batches {
+        if records.is_empty() {
+            continue;
+        }
+        let body = serde_json::to_vec(records).map_err(|e| {
+            StoreError::Source(SyncError::new(format!("a page could not be read: {e}")))
+        })?;
+        let parsed = match import::parse_json_checked(
+            *entity,
+            &body,
+            ctx,
+            known.get(conn, &account.id)?,
+        ) {
+            Ok(p) => p,
+            Err(ParseError::Invalid { .. }) => {
+                // Perhaps an id stored by another writer since the set was
+                // read: check once more against the stored ids.
+                known.ids = None;
+                import::parse_json_checked(*entity, &body, ctx, known.get(conn, &account.id)?)
+                    .map_err(|e| StoreError::Source(rejected(*entity, e)))?
+            }
+            Err(e) => return Err(StoreError::Source(rejected(*entity, e))),
+        };
+        known.learn(&parsed.batch);
+        out.push(parsed.batch);
+    }
+    Ok(out)
+}
+
+/// Checks one page ([`check_page`]), then stores it through [`store_once`],
+/// serialised on SQLite, and tries again (the transaction was rolled back)
+/// when the database was busy.
 fn store_page(
     conn: &mut DbConn,
     account: &Account,
     stream: Entity,
     page: &Page,
+    known: &mut Known,
 ) -> Result<Counts, SyncError> {
+    let tz: chrono_tz::Tz = account.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let ctx = ImportContext {
+        account_currency: account.currency.clone(),
+        timezone: tz,
+        limits: import::Limits::default(),
+    };
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let result = match conn {
-            DbConn::Sqlite(_) => {
-                let _turn = SQLITE_WRITER.lock().unwrap_or_else(|e| e.into_inner());
-                store_once(conn, account, stream, page)
-            }
-            DbConn::Pg(_) => store_once(conn, account, stream, page),
-        };
+        let result = check_page(conn, account, &ctx, page, known).and_then(|batches| {
+            let _turn = match conn {
+                DbConn::Sqlite(_) => Some(SQLITE_WRITER.lock().unwrap_or_else(|e| e.into_inner())),
+                DbConn::Pg(_) => None,
+            };
+            store_once(conn, account, tz, stream, &batches, page.next.as_deref())
+        });
         match result {
             Err(StoreError::Db(e)) if attempt < 5 => {
                 tracing::warn!(account = %account.id, error = %e, attempt, "sync: storing a page failed; trying again");
+                known.ids = None;
                 std::thread::sleep(Duration::from_millis(200 * attempt));
             }
             Ok(c) => return Ok(c),
@@ -200,36 +279,23 @@ fn store_page(
     }
 }
 
-/// Stores one page (its batches in order) and the stream's new cursor in
+/// Stores a page's checked batches in order and the stream's new cursor in
 /// one transaction.
 fn store_once(
     conn: &mut DbConn,
     account: &Account,
+    tz: chrono_tz::Tz,
     stream: Entity,
-    page: &Page,
+    batches: &[Batch],
+    next: Option<&str>,
 ) -> Result<Counts, StoreError> {
-    let tz: chrono_tz::Tz = account.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let ctx = ImportContext {
-        account_currency: account.currency.clone(),
-        timezone: tz,
-        limits: import::Limits::default(),
-    };
     conn.transaction(|conn| {
         let mut counts = Counts::default();
-        for (entity, records) in &page.batches {
-            if records.is_empty() {
-                continue;
-            }
-            let body = serde_json::to_vec(records).map_err(|e| {
-                StoreError::Source(SyncError::new(format!("a page could not be read: {e}")))
-            })?;
-            let known = known_ids(conn, &account.id)?;
-            let parsed = import::parse_json_checked(*entity, &body, &ctx, &known)
-                .map_err(|e| StoreError::Source(rejected(*entity, e)))?;
-            let c = ingest::apply(conn, account, &parsed.batch, Utc::now(), tz)?;
+        for batch in batches {
+            let c = ingest::apply(conn, account, batch, Utc::now(), tz)?;
             add(&mut counts, c);
         }
-        save_cursor(conn, &account.id, stream, page.next.as_deref())?;
+        save_cursor(conn, &account.id, stream, next)?;
         Ok::<_, StoreError>(counts)
     })
 }
@@ -276,6 +342,7 @@ pub fn sync_child(
         tracing::error!(error = %e, "sync: no database connection");
         SyncError::new("the database could not be reached; the sync can be run again")
     };
+    let mut known = Known { ids: None };
     for (i, stream) in streams.iter().enumerate() {
         let mut conn = db.conn().map_err(db_error)?;
         let mut at = cursor(&mut conn, &account.id, *stream).map_err(|e| db_error(e.into()))?;
@@ -284,7 +351,7 @@ pub fn sync_child(
         loop {
             let page = connector.fetch(*stream, at.as_deref())?;
             let mut conn = db.conn().map_err(db_error)?;
-            let counts = store_page(&mut conn, account, *stream, &page)?;
+            let counts = store_page(&mut conn, account, *stream, &page, &mut known)?;
             add(&mut total, counts);
             report(&total, i, streams.len());
             pages += 1;

@@ -268,22 +268,61 @@ pub struct Stored {
     pub removed: bool,
 }
 
+/// A batch with more ids than this reads the account's stored records of
+/// its table whole (one scan, a bulk import); a smaller one reads them by id
+/// (an index probe per id), so the cost of a sync page does not grow with
+/// the account.
+pub const BY_ID_LIMIT: usize = 20_000;
+/// Ids per `IN` list.
+const ID_CHUNK: usize = 500;
+
+/// Runs `query` over the whole account when `ids` is large, else once per
+/// chunk of ids (`in_chunk` adds the chunk's filter).
+fn by_ids<T>(
+    conn: &mut DbConn,
+    ids: &[&str],
+    whole: impl FnOnce(&mut DbConn) -> QueryResult<Vec<T>>,
+    mut in_chunk: impl FnMut(&mut DbConn, &[&str]) -> QueryResult<Vec<T>>,
+) -> QueryResult<Vec<T>> {
+    if ids.len() > BY_ID_LIMIT {
+        return whole(conn);
+    }
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(ID_CHUNK) {
+        rows.extend(in_chunk(conn, chunk)?);
+    }
+    Ok(rows)
+}
+
 macro_rules! stored_by_id {
     ($name:ident, $table:ident) => {
-        /// Id → stored state of every record of this table in the account.
+        /// Id → stored state of the account's records of this table with
+        /// one of `ids` (see [`BY_ID_LIMIT`]: a large batch reads them all).
         pub fn $name(
             conn: &mut DbConn,
             account: &str,
+            ids: &[&str],
         ) -> QueryResult<std::collections::HashMap<String, Stored>> {
-            let rows: Vec<(String, NaiveDateTime, i64, bool)> = $table::table
-                .filter($table::account_id.eq(account))
-                .select((
-                    $table::id,
-                    $table::updated_at,
-                    $table::fingerprint,
-                    $table::removed,
-                ))
-                .load(conn)?;
+            let query = || {
+                $table::table
+                    .filter($table::account_id.eq(account))
+                    .select((
+                        $table::id,
+                        $table::updated_at,
+                        $table::fingerprint,
+                        $table::removed,
+                    ))
+            };
+            let rows: Vec<(String, NaiveDateTime, i64, bool)> = by_ids(
+                conn,
+                ids,
+                |c| query().load(c),
+                |c, chunk| {
+                    query()
+                        .filter($table::id.eq_any(chunk))
+                        .load(c)
+                },
+            )?;
             Ok(rows
                 .into_iter()
                 .map(|(id, updated_at, fingerprint, removed)| {
@@ -307,20 +346,33 @@ stored_by_id!(stored_variants, variants);
 stored_by_id!(stored_sales_orders, sales_orders);
 stored_by_id!(stored_stock_orders, stock_orders);
 
-/// (variant, warehouse) → stored state of every stock level in the account.
+/// (variant, warehouse) → stored state of the account's stock levels of
+/// the variants `variant_ids` (see [`BY_ID_LIMIT`]).
 pub fn stored_stock_levels(
     conn: &mut DbConn,
     account: &str,
+    variant_ids: &[&str],
 ) -> QueryResult<std::collections::HashMap<(String, String), Stored>> {
-    let rows: Vec<(String, String, NaiveDateTime, i64)> = stock_levels::table
-        .filter(stock_levels::account_id.eq(account))
-        .select((
-            stock_levels::variant_id,
-            stock_levels::warehouse_id,
-            stock_levels::updated_at,
-            stock_levels::fingerprint,
-        ))
-        .load(conn)?;
+    let query = || {
+        stock_levels::table
+            .filter(stock_levels::account_id.eq(account))
+            .select((
+                stock_levels::variant_id,
+                stock_levels::warehouse_id,
+                stock_levels::updated_at,
+                stock_levels::fingerprint,
+            ))
+    };
+    let rows: Vec<(String, String, NaiveDateTime, i64)> = by_ids(
+        conn,
+        variant_ids,
+        |c| query().load(c),
+        |c, chunk| {
+            query()
+                .filter(stock_levels::variant_id.eq_any(chunk))
+                .load(c)
+        },
+    )?;
     Ok(rows
         .into_iter()
         .map(|(v, w, updated_at, fingerprint)| {
@@ -336,15 +388,28 @@ pub fn stored_stock_levels(
         .collect())
 }
 
-/// Creation times of the account's variants (kept across updates).
+/// Creation times of the account's variants `ids` (kept across updates;
+/// see [`BY_ID_LIMIT`]).
 pub fn variant_created_at(
     conn: &mut DbConn,
     account: &str,
+    ids: &[&str],
 ) -> QueryResult<std::collections::HashMap<String, NaiveDateTime>> {
-    let rows: Vec<(String, NaiveDateTime)> = variants::table
-        .filter(variants::account_id.eq(account))
-        .select((variants::id, variants::created_at))
-        .load(conn)?;
+    let query = || {
+        variants::table
+            .filter(variants::account_id.eq(account))
+            .select((variants::id, variants::created_at))
+    };
+    let rows: Vec<(String, NaiveDateTime)> = by_ids(
+        conn,
+        ids,
+        |c| query().load(c),
+        |c, chunk| {
+            query()
+                .filter(variants::id.eq_any(chunk))
+                .load(c)
+        },
+    )?;
     Ok(rows.into_iter().collect())
 }
 
@@ -379,6 +444,31 @@ pub fn history_points(conn: &mut DbConn, account: &str) -> QueryResult<Vec<Histo
         .select(HistoryPoint::as_select())
         .load(conn)
 }
+
+/// The account's stock history change points of the variants
+/// `variant_ids` (see [`BY_ID_LIMIT`]).
+pub fn history_points_of(
+    conn: &mut DbConn,
+    account: &str,
+    variant_ids: &[&str],
+) -> QueryResult<Vec<HistoryPoint>> {
+    let query = || {
+        stock_history::table
+            .filter(stock_history::account_id.eq(account))
+            .select(HistoryPoint::as_select())
+    };
+    by_ids(
+        conn,
+        variant_ids,
+        |c| query().load(c),
+        |c, chunk| {
+            query()
+                .filter(stock_history::variant_id.eq_any(chunk))
+                .load(c)
+        },
+    )
+}
+
 
 /// How many records a child account holds, for its page.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
