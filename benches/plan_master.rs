@@ -18,6 +18,8 @@
 //! keeps the generated SQLite database and reuses it on the next run;
 //! `BENCH_REPLAN_ONLY=1` stops after the replan (for profiling it).
 
+mod common;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -25,7 +27,6 @@ use std::time::{Duration, Instant};
 use actix_web::web;
 use chrono::{NaiveDate, Utc};
 use diesel::connection::SimpleConnection;
-use diesel::Connection;
 use tributary::config::Config;
 use tributary::db::Db;
 use tributary::import::Entity;
@@ -206,34 +207,11 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1.0);
-    // `RUST_LOG=tributary=debug` shows where a plan's time goes.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    common::init_logging();
     let today: NaiveDate = "2026-03-01".parse().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = match std::env::var("BENCH_POSTGRES_URL") {
-        Ok(url) => {
-            // The database name is the path's last part, before any query
-            // (whose `host=/var/run/…` has slashes of its own).
-            let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
-            let (base, name) = path.rsplit_once('/').unwrap();
-            let name = name.to_string();
-            let admin = if query.is_empty() {
-                format!("{base}/postgres")
-            } else {
-                format!("{base}/postgres?{query}")
-            };
-            let mut c = diesel::pg::PgConnection::establish(&admin).expect("PostgreSQL");
-            c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .unwrap();
-            c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-            url
-        }
+        Ok(url) => common::fresh_postgres(&url),
         Err(_) => format!("sqlite://{}", dir.path().join("bench.db").display()),
     };
     let backend = if url.starts_with("postgres") {

@@ -9,7 +9,16 @@
 //! and `SYNC_BENCH_LINES` (per child) for other sizes, `SYNC_BENCH_CHILDREN`
 //! for another number of children.
 //!
+//! `SYNC_BENCH_POSTGRES_URL=postgres:///tributary_bench?host=/var/run/postgresql`
+//! puts the syncing server on PostgreSQL (the database is created fresh; the
+//! source stays on SQLite). `SYNC_BENCH_SOURCE=dir` keeps the generated source
+//! server's database in `dir` and reuses it while it exists (each run's
+//! incremental change is then one version past the last one). `RUST_LOG=
+//! tributary=info` logs each plan as it is stored.
+//!
 //! Run: `cargo bench --bench sync_load_all`.
+
+mod common;
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -31,9 +40,10 @@ fn env(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn config(dir: &std::path::Path, name: &str) -> Config {
+fn config(dir: &std::path::Path, name: &str, url: Option<String>) -> Config {
     let mut c = Config::from_lookup(|_| None).unwrap();
-    c.database_url = format!("sqlite://{}", dir.join(format!("{name}.db")).display());
+    c.database_url =
+        url.unwrap_or_else(|| format!("sqlite://{}", dir.join(format!("{name}.db")).display()));
     c.secret_key = Some([7u8; 32]);
     c.jwt_secret = Some("bench".into());
     c.secret_key_file = dir.join(format!("{name}.key"));
@@ -118,33 +128,74 @@ fn main() {
     let n_variants = env("SYNC_BENCH_VARIANTS", 2_000);
     let n_lines = env("SYNC_BENCH_LINES", 100_000);
     let dir = tempfile::tempdir().unwrap();
+    common::init_logging();
+    let kept = std::env::var("SYNC_BENCH_SOURCE")
+        .ok()
+        .map(std::path::PathBuf::from);
+    let source_dir = kept.clone().unwrap_or_else(|| dir.path().to_path_buf());
+    std::fs::create_dir_all(&source_dir).unwrap();
+    let reuse = kept.is_some() && source_dir.join("source.db").exists();
+    let version_file = source_dir.join("version");
+    let last_version: u32 = std::fs::read_to_string(&version_file)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let target_url = std::env::var("SYNC_BENCH_POSTGRES_URL")
+        .ok()
+        .map(|u| common::fresh_postgres(&u));
+    let backend = if target_url.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     actix_web::rt::System::new().block_on(async move {
-        let source = actix_web::web::Data::new(AppState::init(config(dir.path(), "source")).unwrap());
+        let source = actix_web::web::Data::new(
+            AppState::init(config(&source_dir, "source", None)).unwrap(),
+        );
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = format!("http://{}", listener.local_addr().unwrap());
         actix_web::rt::spawn(spawn(source.clone(), listener).unwrap());
-        let target = AppState::init(config(dir.path(), "target")).unwrap();
+        let target = AppState::init(config(dir.path(), "target", target_url)).unwrap();
 
         let src = source.clone();
         let (src_org, src_children, key) = actix_web::web::block(move || {
             let mut conn = src.db.conn().unwrap();
-            let u = users::add_user(&mut conn, "bench@source.example", "bench-password-1", "Source", "admin").unwrap();
-            let org = u.organisation_id.clone();
-            let mut made = Vec::new();
             let started = Instant::now();
-            for c in 0..children {
-                let input = accounts::NewChild { name: format!("Shop {c}"), currency: "EUR".into(), timezone: None, connection: None };
-                let a = accounts::create_child(&mut conn, &org, &input, &src.secrets).unwrap();
-                import(&src, &a, Entity::Warehouses, &[json!({"id": "W1", "name": "Main"})]);
-                import(&src, &a, Entity::Variants, &variants(n_variants, 0));
-                let stock: Vec<Value> = (0..n_variants)
-                    .map(|i| json!({"variant_id": format!("V{i}"), "warehouse_id": "W1", "on_hand": i % 50}))
+            let (org, user, made) = if reuse {
+                use diesel::prelude::*;
+                use tributary::db::schema::users as u;
+                let (user, org): (String, String) = u::table
+                    .filter(u::email.eq("bench@source.example"))
+                    .select((u::id, u::organisation_id))
+                    .first(&mut conn)
+                    .unwrap();
+                let made: Vec<Account> = Account::list_by_organisation(&mut conn, &org)
+                    .unwrap()
+                    .into_iter()
+                    .filter(|a| !a.is_master())
                     .collect();
-                import(&src, &a, Entity::Stock, &stock);
-                import(&src, &a, Entity::SalesOrders, &orders(c, n_variants, n_lines, 0));
-                made.push(a);
-            }
-            eprintln!("generated {children} source children ({n_variants} variants, {n_lines} sale lines each) in {:.1} s", started.elapsed().as_secs_f64());
+                assert_eq!(made.len(), children, "the kept source has another number of children");
+                eprintln!("reusing the kept source ({} children, last change version {last_version})", made.len());
+                (org, user, made)
+            } else {
+                let u = users::add_user(&mut conn, "bench@source.example", "bench-password-1", "Source", "admin").unwrap();
+                let org = u.organisation_id.clone();
+                let mut made = Vec::new();
+                for c in 0..children {
+                    let input = accounts::NewChild { name: format!("Shop {c}"), currency: "EUR".into(), timezone: None, connection: None };
+                    let a = accounts::create_child(&mut conn, &org, &input, &src.secrets).unwrap();
+                    import(&src, &a, Entity::Warehouses, &[json!({"id": "W1", "name": "Main"})]);
+                    import(&src, &a, Entity::Variants, &variants(n_variants, 0));
+                    let stock: Vec<Value> = (0..n_variants)
+                        .map(|i| json!({"variant_id": format!("V{i}"), "warehouse_id": "W1", "on_hand": i % 50}))
+                        .collect();
+                    import(&src, &a, Entity::Stock, &stock);
+                    import(&src, &a, Entity::SalesOrders, &orders(c, n_variants, n_lines, 0));
+                    made.push(a);
+                }
+                eprintln!("generated {children} source children ({n_variants} variants, {n_lines} sale lines each) in {:.1} s", started.elapsed().as_secs_f64());
+                (org, u.user_id, made)
+            };
             let key = format!("trb_{}", tributary::crypto::random_token(40));
             let hash = tributary::crypto::hash_api_key(&key);
             tributary::db::models::api_key::ApiKey::insert(
@@ -152,7 +203,7 @@ fn main() {
                 &tributary::db::models::api_key::NewApiKey {
                     id: &tributary::crypto::new_id("key"),
                     organisation_id: &org,
-                    user_id: &u.user_id,
+                    user_id: &user,
                     name: "bench",
                     key_hash: &hash,
                     account_ids: None,
@@ -197,13 +248,15 @@ fn main() {
             assert_eq!(job.status, "succeeded", "{}", job.detail);
 
             // 1 % of each source's variants and orders change.
+            let version = last_version + 1;
             for (c, a) in src_children.iter().enumerate() {
-                let changed: Vec<Value> = variants(n_variants, 1).into_iter().take(n_variants / 100).collect();
+                let changed: Vec<Value> = variants(n_variants, version).into_iter().take(n_variants / 100).collect();
                 import(&source, a, Entity::Variants, &changed);
-                let o = orders(c, n_variants, n_lines, 1);
+                let o = orders(c, n_variants, n_lines, version);
                 let n = o.len() / 100;
                 import(&source, a, Entity::SalesOrders, &o[..n]);
             }
+            std::fs::write(&version_file, version.to_string()).unwrap();
             wait_plans(&source, &src_org);
             let t = Instant::now();
             let job2 = load_all(&target, &master);
@@ -217,7 +270,7 @@ fn main() {
                 .map(|c| c.records)
                 .sum();
             format!(
-                "{{\"children\": {children}, \"variants_per_child\": {n_variants}, \"sale_lines_per_child\": {n_lines}, \
+                "{{\"target\": \"{backend}\", \"children\": {children}, \"variants_per_child\": {n_variants}, \"sale_lines_per_child\": {n_lines}, \
                  \"full_sync_s\": {synced:.2}, \"full_sync_and_replan_s\": {full:.2}, \
                  \"incremental_sync_s\": {synced2:.2}, \"incremental_sync_and_replan_s\": {incr:.2}, \"incremental_records_written\": {written}}}"
             )

@@ -58,12 +58,51 @@ impl SyncError {
 #[derive(Debug, Clone, Default)]
 pub struct Page {
     /// Import records per entity.
-    pub batches: Vec<(Entity, Vec<Value>)>,
+    pub batches: Vec<(Entity, Records)>,
     /// The stream's cursor after this page (`None`: start over next time,
     /// for streams that are read whole on every sync).
     pub next: Option<String>,
     /// Whether another page follows in this sync.
     pub more: bool,
+}
+
+/// A page's import records of one entity.
+#[derive(Debug, Clone)]
+pub enum Records {
+    /// Records a connector built from its source's format.
+    Values(Vec<Value>),
+    /// The JSON text of a list of import records as the source sent it (a
+    /// `tributary` feed), checked as it is, never built into values.
+    Json(Box<serde_json::value::RawValue>),
+}
+
+impl Records {
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Records::Values(v) => v.is_empty(),
+            Records::Json(raw) => {
+                let t = raw.get().trim();
+                t.strip_prefix('[')
+                    .and_then(|t| t.strip_suffix(']'))
+                    .is_some_and(|inner| inner.trim().is_empty())
+            }
+        }
+    }
+
+    /// The records as the JSON text of a list.
+    pub fn to_json(&self) -> serde_json::Result<std::borrow::Cow<'_, [u8]>> {
+        Ok(match self {
+            Records::Values(v) => serde_json::to_vec(v)?.into(),
+            Records::Json(raw) => raw.get().as_bytes().into(),
+        })
+    }
+}
+
+impl From<Vec<Value>> for Records {
+    fn from(v: Vec<Value>) -> Records {
+        Records::Values(v)
+    }
 }
 
 /// A source of records.

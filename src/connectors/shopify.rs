@@ -204,7 +204,7 @@ impl Connector for Shopify {
         let mut batches = Vec::new();
         match stream {
             Entity::Warehouses => {
-                let items = list
+                let items: Vec<Value> = list
                     .iter()
                     .map(|n| {
                         let mut m = Map::new();
@@ -215,7 +215,7 @@ impl Connector for Shopify {
                         Value::Object(m)
                     })
                     .collect();
-                batches.push((Entity::Warehouses, items));
+                batches.push((Entity::Warehouses, items.into()));
             }
             Entity::Variants => {
                 let mut vendors: Vec<Value> = Vec::new();
@@ -273,8 +273,8 @@ impl Connector for Shopify {
                     m.insert("removed".into(), Value::Bool(p["status"] == "ARCHIVED"));
                     items.push(Value::Object(m));
                 }
-                batches.push((Entity::Vendors, vendors));
-                batches.push((Entity::Variants, items));
+                batches.push((Entity::Vendors, vendors.into()));
+                batches.push((Entity::Variants, items.into()));
             }
             Entity::Stock => {
                 let mut items = Vec::new();
@@ -309,7 +309,7 @@ impl Connector for Shopify {
                         items.push(Value::Object(m));
                     }
                 }
-                batches.push((Entity::Stock, items));
+                batches.push((Entity::Stock, items.into()));
             }
             _ => {
                 let mut items = Vec::new();
@@ -347,7 +347,7 @@ impl Connector for Shopify {
                     m.insert("lines".into(), Value::Array(lines));
                     items.push(Value::Object(m));
                 }
-                batches.push((Entity::SalesOrders, items));
+                batches.push((Entity::SalesOrders, items.into()));
             }
         }
         let next = if has_next {

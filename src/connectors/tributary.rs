@@ -2,11 +2,12 @@
 //! (`GET /api/v1/accounts/{id}/<entity>?after=&limit=`), whose items are
 //! already import records. The stored cursor is the feed's own `next`.
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::config::SyncConfig;
 use crate::connectors::http::Http;
-use crate::connectors::{parse_json, Connector, Page, SyncError};
+use crate::connectors::{Connector, Page, Records, SyncError};
 use crate::import::Entity;
 
 /// A pull from another tributary server's account.
@@ -57,13 +58,21 @@ impl Connector for Tributary {
             }
             c.get(&url).bearer_auth(&self.key).query(&q)
         })?;
-        let mut body = parse_json(&what, &answer.body)?;
-        let items = match body.get_mut("items").map(Value::take) {
-            Some(Value::Array(items)) => items,
+        // The items are already import records: kept as the JSON text the
+        // source sent, checked and stored without building values.
+        #[derive(serde::Deserialize)]
+        struct Feed {
+            items: Option<Box<RawValue>>,
+            next: Option<Value>,
+        }
+        let body: Feed =
+            serde_json::from_str(&answer.body).map_err(|e| SyncError::malformed(&what, e))?;
+        let items = match body.items {
+            Some(items) if items.get().trim_start().starts_with('[') => Records::Json(items),
             _ => return Err(SyncError::malformed(&what, "no `items` list")),
         };
-        let next = match body.get("next") {
-            Some(Value::String(s)) => Some(s.clone()),
+        let next = match body.next {
+            Some(Value::String(s)) => Some(s),
             Some(Value::Null) | None => None,
             Some(_) => return Err(SyncError::malformed(&what, "`next` is not a string")),
         };

@@ -143,7 +143,7 @@ impl Connector for WooCommerce {
             return Ok(Page {
                 batches: vec![(
                     Entity::Warehouses,
-                    vec![json!({"id": WAREHOUSE, "name": "WooCommerce stock"})],
+                    vec![json!({"id": WAREHOUSE, "name": "WooCommerce stock"})].into(),
                 )],
                 next: None,
                 more: false,
@@ -273,9 +273,9 @@ impl Connector for WooCommerce {
                     }
                 }
                 if stream == Entity::Stock {
-                    batches.push((Entity::Stock, stock));
+                    batches.push((Entity::Stock, stock.into()));
                 } else {
-                    batches.push((Entity::Variants, variants));
+                    batches.push((Entity::Variants, variants.into()));
                 }
             }
             _ => {
@@ -316,7 +316,7 @@ impl Connector for WooCommerce {
                     m.insert("lines".into(), Value::Array(lines));
                     items.push(Value::Object(m));
                 }
-                batches.push((Entity::SalesOrders, items));
+                batches.push((Entity::SalesOrders, items.into()));
             }
         }
         let next = if more {

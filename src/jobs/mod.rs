@@ -255,7 +255,9 @@ fn run_plan(
 }
 
 /// Queues a plan job for every account whose stored plan is stale and that
-/// has no queued job; returns how many were queued. Debounced: an account is
+/// has no queued job (a child whose master is stale too is left to the
+/// master's job, which plans it on the way); returns how many were queued.
+/// Debounced: an account is
 /// queued only once its inputs version has stayed the same since the
 /// previous round (`seen` remembers the stale versions), so that a burst of
 /// imports is planned once, after it. Reads queue their plan at once.
@@ -270,6 +272,7 @@ pub fn queue_stale_plans(
         .load(conn)?;
     let mut queued = 0;
     let mut still = HashMap::new();
+    let mut stale: Vec<(&Account, String)> = Vec::new();
     // Children first: a master's plan reads its children's.
     for a in all
         .iter()
@@ -282,19 +285,55 @@ pub fn queue_stale_plans(
         if stored.is_some_and(|h| h.inputs_version == version) {
             continue;
         }
-        if seen.get(&a.id) == Some(&version) {
-            if Job::open_for(conn, &a.id, "plan")?.is_none() {
-                enqueue(conn, a, "plan")?;
-                queued += 1;
-            }
-        } else {
-            still.insert(a.id.clone(), version);
+        stale.push((a, version));
+    }
+    // A stale child of a stale master is planned by the master's job, which
+    // reads each child's records once for both plans.
+    let stale_masters: std::collections::HashSet<&str> = stale
+        .iter()
+        .filter(|(a, _)| a.is_master())
+        .map(|(a, _)| a.id.as_str())
+        .collect();
+    for (a, version) in stale {
+        let settled = seen.get(&a.id) == Some(&version);
+        still.insert(a.id.clone(), version);
+        if !settled
+            || a.master_id
+                .as_deref()
+                .is_some_and(|m| stale_masters.contains(m))
+        {
             continue;
         }
-        still.insert(a.id.clone(), version);
+        if Job::open_for(conn, &a.id, "plan")?.is_none() {
+            enqueue(conn, a, "plan")?;
+            queued += 1;
+        }
     }
     *seen = still;
     Ok(queued)
+}
+
+/// Queues the plan a finished sync made stale at once, without the
+/// debounce of [`queue_stale_plans`] (the sync's writes are over): the
+/// master's of a synced master or of a synced child that has one (it plans
+/// its stale children on the way), else the child's.
+fn plan_after_sync(conn: &mut DbConn, job: &Job, today: Option<NaiveDate>) {
+    let queue = |conn: &mut DbConn| -> Result<(), ServiceError> {
+        let Some(account) = Account::find_by_id(conn, &job.account_id)? else {
+            return Ok(());
+        };
+        let target = match account.master_id.as_deref() {
+            Some(m) => Account::find_by_id(conn, m)?.unwrap_or(account),
+            None => account,
+        };
+        if plans::is_stale(conn, &target, today)? {
+            enqueue(conn, &target, "plan")?;
+        }
+        Ok(())
+    };
+    if let Err(e) = queue(conn) {
+        tracing::warn!(error = %e, "job worker: could not queue the plans of a sync");
+    }
 }
 
 /// Wakes the worker when there is new work.
@@ -383,7 +422,10 @@ pub fn work_once(
         "plan" => run_plan(db, conn, &job, today).map_err(|e| e.to_string()),
         // A sync writes its own end (succeeded, partial or failed).
         sync::KIND => match sync::run_job(db, &job, sync_ctx) {
-            Ok(()) => return true,
+            Ok(()) => {
+                plan_after_sync(conn, &job, today);
+                return true;
+            }
             Err(e) => Err(e.to_string()),
         },
         other => Err(format!("unknown job kind {other}")),

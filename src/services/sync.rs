@@ -210,25 +210,21 @@ fn check_page(
         if records.is_empty() {
             continue;
         }
-        let body = serde_json::to_vec(records).map_err(|e| {
+        let body = records.to_json().map_err(|e| {
             StoreError::Source(SyncError::new(format!("a page could not be read: {e}")))
         })?;
-        let parsed = match import::parse_json_checked(
-            *entity,
-            &body,
-            ctx,
-            known.get(conn, &account.id)?,
-        ) {
-            Ok(p) => p,
-            Err(ParseError::Invalid { .. }) => {
-                // Perhaps an id stored by another writer since the set was
-                // read: check once more against the stored ids.
-                known.ids = None;
-                import::parse_json_checked(*entity, &body, ctx, known.get(conn, &account.id)?)
-                    .map_err(|e| StoreError::Source(rejected(*entity, e)))?
-            }
-            Err(e) => return Err(StoreError::Source(rejected(*entity, e))),
-        };
+        let parsed =
+            match import::parse_json_checked(*entity, &body, ctx, known.get(conn, &account.id)?) {
+                Ok(p) => p,
+                Err(ParseError::Invalid { .. }) => {
+                    // Perhaps an id stored by another writer since the set was
+                    // read: check once more against the stored ids.
+                    known.ids = None;
+                    import::parse_json_checked(*entity, &body, ctx, known.get(conn, &account.id)?)
+                        .map_err(|e| StoreError::Source(rejected(*entity, e)))?
+                }
+                Err(e) => return Err(StoreError::Source(rejected(*entity, e))),
+            };
         known.learn(&parsed.batch);
         out.push(parsed.batch);
     }

@@ -317,11 +317,7 @@ macro_rules! stored_by_id {
                 conn,
                 ids,
                 |c| query().load(c),
-                |c, chunk| {
-                    query()
-                        .filter($table::id.eq_any(chunk))
-                        .load(c)
-                },
+                |c, chunk| query().filter($table::id.eq_any(chunk)).load(c),
             )?;
             Ok(rows
                 .into_iter()
@@ -404,11 +400,7 @@ pub fn variant_created_at(
         conn,
         ids,
         |c| query().load(c),
-        |c, chunk| {
-            query()
-                .filter(variants::id.eq_any(chunk))
-                .load(c)
-        },
+        |c, chunk| query().filter(variants::id.eq_any(chunk)).load(c),
     )?;
     Ok(rows.into_iter().collect())
 }
@@ -468,7 +460,6 @@ pub fn history_points_of(
         },
     )
 }
-
 
 /// How many records a child account holds, for its page.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
