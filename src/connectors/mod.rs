@@ -160,3 +160,28 @@ pub fn for_connection(
 pub fn parse_json(what: &str, body: &str) -> Result<Value, SyncError> {
     serde_json::from_str(body).map_err(|e| SyncError::malformed(what, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(text: &str) -> Records {
+        Records::Json(serde_json::from_str(text).unwrap())
+    }
+
+    #[test]
+    fn a_feed_list_is_empty_only_without_records() {
+        assert!(raw("[]").is_empty());
+        assert!(raw(" [ \n ] ").is_empty());
+        assert!(!raw(r#"[{"id": "W1"}]"#).is_empty());
+        assert!(Records::from(vec![]).is_empty());
+        assert!(!Records::from(vec![serde_json::json!({"id": "W1"})]).is_empty());
+    }
+
+    #[test]
+    fn both_forms_give_the_same_json_list() {
+        let values = Records::from(vec![serde_json::json!({"id": "W1", "name": "Main"})]);
+        let text = raw(r#"[{"id":"W1","name":"Main"}]"#);
+        assert_eq!(values.to_json().unwrap(), text.to_json().unwrap());
+    }
+}

@@ -623,3 +623,45 @@ SO-2,yesterday,1,V405,1\n";
         "{b}"
     );
 }
+
+/// A batch larger than `BY_ID_LIMIT` compares with the account's stored
+/// records read whole, a smaller one with those of its ids: both classify
+/// alike.
+#[actix_web::test]
+async fn small_and_large_batches_compare_with_the_stored_records_alike() {
+    let (app, token, id) = setup().await;
+    let n = tributary::db::models::records::BY_ID_LIMIT + 1;
+    let all = |name: &str| -> Value {
+        (0..n)
+            .map(|i| json!({"id": format!("WH{i}"), "name": format!("{name} {i}")}))
+            .collect()
+    };
+    let put = |body: Value| {
+        let app = &app;
+        let token = &token;
+        let id = &id;
+        async move {
+            let (s, b) = app
+                .call(
+                    "PUT",
+                    &format!("/api/v1/accounts/{id}/warehouses"),
+                    Some(token),
+                    Some(body),
+                )
+                .await;
+            assert_eq!(s, 200, "{b}");
+            counts(&b)
+        }
+    };
+    assert_eq!(put(all("Depot")).await, [n as u64, 0, 0, 0, 0]);
+    // By id: one renamed, one identical, one new.
+    let small = json!([
+        {"id": "WH0", "name": "Renamed"},
+        {"id": "WH1", "name": "Depot 1"},
+        {"id": "NEW", "name": "New"}
+    ]);
+    assert_eq!(put(small.clone()).await, [1, 1, 1, 0, 0]);
+    assert_eq!(put(small).await, [0, 0, 3, 0, 0]);
+    // Whole: the renamed one changes back, the rest is as stored.
+    assert_eq!(put(all("Depot")).await, [0, 1, n as u64 - 1, 0, 0]);
+}

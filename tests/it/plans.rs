@@ -514,3 +514,74 @@ async fn paging_sorting_filtering_csv_and_an_unchanged_import_keeps_the_plan_fre
     assert_eq!(st["stale"], false, "{st}");
     assert_eq!(plan(&org, &org.shop, "").await["computed_at"], before);
 }
+
+/// Whether an account's stored plan is current, read through the API.
+async fn fresh(org: &Org, account: &str) -> bool {
+    let (s, st) = org
+        .app
+        .call(
+            "GET",
+            &format!("/api/v1/accounts/{account}/plan-status"),
+            Some(&org.token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{st}");
+    st["stale"] == false
+}
+
+#[actix_web::test]
+async fn a_childs_changed_sales_are_planned_once_by_its_masters_job() {
+    let org = two_children().await;
+    // Everything planned first.
+    plan(&org, &org.master, "").await;
+    while !(fresh(&org, &org.shop).await && fresh(&org, &org.wholesale).await) {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let since = chrono::Utc::now().naive_utc();
+    put(
+        &org.app,
+        &org.token,
+        &org.shop,
+        "sales-orders",
+        daily_sales("SO", "V1", 3, "W1"),
+    )
+    .await;
+    // Nothing reads a plan: the worker alone brings both up to date.
+    let started = std::time::Instant::now();
+    while !(fresh(&org, &org.shop).await && fresh(&org, &org.master).await) {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the plans never caught up"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // One job planned both: the master's, which planned the stale child on
+    // the way (its records read once for both plans).
+    let jobs = |account: String| {
+        use diesel::prelude::*;
+        use tributary::db::schema::jobs;
+        let mut conn = org.app.state.db.conn().unwrap();
+        jobs::table
+            .filter(jobs::account_id.eq(account))
+            .filter(jobs::kind.eq("plan"))
+            .filter(jobs::created_at.gt(since))
+            .count()
+            .get_result::<i64>(&mut conn)
+            .unwrap()
+    };
+    assert_eq!(
+        jobs(org.shop.clone()),
+        0,
+        "the child was planned by a job of its own"
+    );
+    assert_eq!(jobs(org.master.clone()), 1);
+    // Both plans have the shop's new figures: 3 a day instead of 2.
+    let row = &plan(&org, &org.shop, "").await["rows"][0];
+    assert_eq!(num(&row["demand_per_day"]), 3.0, "{row}");
+    assert_eq!(num(&row["order_quantity"]), 102.0, "3 × 44 − 30");
+    let row = &plan(&org, &org.master, "").await["rows"][0];
+    assert_eq!(num(&row["demand_per_day"]), 4.0, "{row}");
+    assert_eq!(num(&row["order_quantity"]), 131.0, "4 × 44 − 45");
+    assert_eq!(num(&row["accounts"][0]["order_quantity"]), 102.0);
+}
