@@ -267,7 +267,9 @@ fn main() {
     let rss_before = peak_rss_mib();
     reset_peak_rss();
     let t = Instant::now();
-    let planned = plans::compute_organisation(&mut conn, &org, Some(today)).unwrap();
+    let mut writer = db.conn().unwrap();
+    let planned =
+        plans::compute_organisation(&mut conn, &org, Some(today), Some(&mut writer)).unwrap();
     let replan = t.elapsed().as_secs_f64();
     println!(
         "full replan of {planned} plans (children and master): {replan:.2} s; peak RSS during it {:.0} MiB (peak before it, the import's {rss_before:.0} MiB)",

@@ -390,6 +390,12 @@ pub fn plan(db: &Db, fixed_today: Option<NaiveDate>) -> anyhow::Result<usize> {
     let Some(user) = crate::db::models::User::find_by_email(&mut conn, DEMO_EMAIL)? else {
         return Ok(0);
     };
-    crate::services::plans::compute_organisation(&mut conn, &user.organisation_id, fixed_today)
-        .map_err(|e| anyhow::anyhow!("demo plans: {e}"))
+    let mut writer = db.conn()?;
+    crate::services::plans::compute_organisation(
+        &mut conn,
+        &user.organisation_id,
+        fixed_today,
+        Some(&mut writer),
+    )
+    .map_err(|e| anyhow::anyhow!("demo plans: {e}"))
 }

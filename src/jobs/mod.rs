@@ -238,9 +238,17 @@ fn run_plan(
             let _ = progress(&mut c, &id, done, total);
         }
     };
+    // A master stores its children's plans on a second connection while it
+    // reads on (none free: on this one).
+    let mut writer = if account.is_master() {
+        db.conn().ok()
+    } else {
+        None
+    };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        plans::compute_and_store(conn, &account, today, &mut report)
+        plans::compute_and_store(conn, &account, today, writer.as_deref_mut(), &mut report)
     }));
+    drop(writer);
     if pg {
         diesel::sql_query("SELECT pg_advisory_unlock(hashtext($1))")
             .bind::<Text, _>(&account.id)

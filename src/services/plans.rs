@@ -914,10 +914,13 @@ enum Children<'a> {
     CatalogueOnly,
     /// First compute and store each stale child's plan, from the data loaded
     /// for the master where the planning dates agree (each child's records
-    /// are read once for both); `progress(done)` after each child.
+    /// are read once for both); `progress(done)` after each child. With a
+    /// `writer` (a second connection) the children's plans are stored on it
+    /// while the next child's records are read.
     Refresh {
         fixed_today: Option<NaiveDate>,
         progress: &'a mut dyn FnMut(i64),
+        writer: Option<&'a mut DbConn>,
     },
 }
 
@@ -939,20 +942,43 @@ fn load_master(
     // child's records are read; its lines are stored once that read is done
     // (the connection is this thread's).
     type Pending = (ChildData, PlanHeader, Vec<PlanLineRow>, Vec<LineDetail>);
+    type Computed = (PlanHeader, Vec<PlanLineRow>, Vec<LineDetail>);
+    let writer = match &mut mode {
+        Children::Refresh { writer, .. } => writer.take(),
+        Children::CatalogueOnly => None,
+    };
     std::thread::scope(|scope| -> Result<(), ServiceError> {
         let mut pending: Option<std::thread::ScopedJoinHandle<Pending>> = None;
-        // Stores a computed child plan: its data and figures for the master.
+        // With a second connection, computed plans are stored on it, in
+        // order, while this thread reads on.
+        let (to_store, computed) = std::sync::mpsc::channel::<Computed>();
+        let storer = writer.map(|w| {
+            scope.spawn(move || -> Result<(), ServiceError> {
+                for (h, lines, details) in computed {
+                    store_lines(w, &h, &lines, &details)?;
+                }
+                Ok(())
+            })
+        });
+        // Stores a computed child plan (or hands it to the storer): its data
+        // and figures for the master.
         let finish = |conn: &mut DbConn,
                       handle: std::thread::ScopedJoinHandle<Pending>|
          -> Result<(ChildData, HashMap<String, LineFigures>), ServiceError> {
             let (data, h, lines, details) = handle.join().map_err(|_| {
                 ServiceError::Internal("a child's plan computation panicked".into())
             })?;
-            store_lines(conn, &h, &lines, &details)?;
             let figures = lines
                 .iter()
                 .map(|l| (l.sku_key.clone(), LineFigures::from(l)))
                 .collect();
+            match &storer {
+                // A storer that stopped has its error, seen when it is joined.
+                Some(_) => {
+                    let _ = to_store.send((h, lines, details));
+                }
+                None => store_lines(conn, &h, &lines, &details)?,
+            }
             Ok((data, figures))
         };
         let done = |mode: &mut Children, n: usize| {
@@ -1008,7 +1034,14 @@ fn load_master(
             child_plans.push(figures);
             done(&mut mode, children.len());
         }
-        Ok(())
+        drop(to_store);
+        match storer.map(|s| s.join()) {
+            Some(Err(_)) => Err(ServiceError::Internal(
+                "storing a child's plan panicked".into(),
+            )),
+            Some(Ok(stored)) => stored,
+            None => Ok(()),
+        }
     })?;
     let flags = kids
         .iter()
@@ -1228,12 +1261,14 @@ pub fn conflicts(
 }
 
 /// Computes an account's plan (a master: its stale children first) and
-/// stores it; returns the stored header. `progress(done, total)` reports
-/// the accounts done.
+/// stores it; returns the stored header. `writer`, a second connection,
+/// lets a master store its children's plans while it reads on.
+/// `progress(done, total)` reports the accounts done.
 pub fn compute_and_store(
     conn: &mut DbConn,
     account: &Account,
     fixed_today: Option<NaiveDate>,
+    writer: Option<&mut DbConn>,
     progress: &mut dyn FnMut(i64, i64),
 ) -> Result<PlanHeader, ServiceError> {
     let started = std::time::Instant::now();
@@ -1250,6 +1285,7 @@ pub fn compute_and_store(
             Children::Refresh {
                 fixed_today,
                 progress: &mut |done| progress(done, total),
+                writer,
             },
         )?;
         let loaded = started.elapsed().as_secs_f64();
@@ -1341,6 +1377,7 @@ pub fn compute_organisation(
     conn: &mut DbConn,
     org: &str,
     fixed_today: Option<NaiveDate>,
+    mut writer: Option<&mut DbConn>,
 ) -> Result<usize, ServiceError> {
     let accounts = Account::list_by_organisation(conn, org)?;
     let mut stale = Vec::new();
@@ -1352,11 +1389,11 @@ pub fn compute_organisation(
     // A master computes its stale children on the way (reading each child's
     // records once for both plans); then any child still stale.
     for a in stale.iter().filter(|a| a.is_master()) {
-        compute_and_store(conn, a, fixed_today, &mut |_, _| {})?;
+        compute_and_store(conn, a, fixed_today, writer.as_deref_mut(), &mut |_, _| {})?;
     }
     for a in stale.iter().filter(|a| !a.is_master()) {
         if is_stale(conn, a, fixed_today)? {
-            compute_and_store(conn, a, fixed_today, &mut |_, _| {})?;
+            compute_and_store(conn, a, fixed_today, None, &mut |_, _| {})?;
         }
     }
     Ok(stale.len())

@@ -218,8 +218,12 @@ fn check_page(
                 Ok(p) => p,
                 Err(ParseError::Invalid { .. }) => {
                     // Perhaps an id stored by another writer since the set was
-                    // read: check once more against the stored ids.
-                    known.ids = None;
+                    // read: check once more against the stored ids (and this
+                    // page's batches before this one, not stored yet).
+                    known.ids = Some(known_ids(conn, &account.id)?);
+                    for batch in &out {
+                        known.learn(batch);
+                    }
                     import::parse_json_checked(*entity, &body, ctx, known.get(conn, &account.id)?)
                         .map_err(|e| StoreError::Source(rejected(*entity, e)))?
                 }
