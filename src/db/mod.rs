@@ -192,6 +192,13 @@ impl Db {
         self.pool.get().map_err(|e| DbError::Pool(e.to_string()))
     }
 
+    /// A connection if one is free (or can be opened) within a moment, for
+    /// work that can also do without one (a second connection to overlap
+    /// writes with reads).
+    pub fn spare_conn(&self) -> Option<PooledConn> {
+        self.pool.get_timeout(Duration::from_millis(200)).ok()
+    }
+
     fn migrate(&self) -> Result<(), DbError> {
         let mut conn = self.conn()?;
         let result = match &mut *conn {

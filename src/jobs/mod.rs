@@ -241,7 +241,7 @@ fn run_plan(
     // A master stores its children's plans on a second connection while it
     // reads on (none free: on this one).
     let mut writer = if account.is_master() {
-        db.conn().ok()
+        db.spare_conn()
     } else {
         None
     };
