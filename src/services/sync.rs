@@ -634,3 +634,100 @@ pub fn queue_scheduled(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, S
     }
     Ok(queued)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connectors::Records;
+    use crate::services::{accounts, users};
+
+    fn put(conn: &mut DbConn, account: &Account, entity: Entity, json: &str) {
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, json.as_bytes()).unwrap();
+        std::io::Seek::rewind(&mut file).unwrap();
+        let body = crate::services::imports::Body::Json(file);
+        crate::services::imports::run(conn, account, "test", entity, body, Utc::now()).unwrap();
+    }
+
+    fn page(json: &str) -> Page {
+        Page {
+            batches: vec![(
+                Entity::SalesOrders,
+                Records::Json(serde_json::from_str(json).unwrap()),
+            )],
+            next: Some("s1".into()),
+            more: false,
+        }
+    }
+
+    /// The known ids are read once per child sync; a variant stored by
+    /// another writer after that is still accepted (the page is checked
+    /// again against the stored ids), and one that exists nowhere is not.
+    #[test]
+    fn a_page_naming_an_id_stored_meanwhile_is_checked_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).unwrap();
+        let mut conn = db.conn().unwrap();
+        let u =
+            users::add_user(&mut conn, "a@example.com", "a-long-password", "A", "admin").unwrap();
+        let input = accounts::NewChild {
+            name: "Shop".into(),
+            currency: "EUR".into(),
+            timezone: None,
+            connection: None,
+        };
+        let secrets = SecretBox::new(&[1u8; 32]);
+        let child =
+            accounts::create_child(&mut conn, &u.organisation_id, &input, &secrets).unwrap();
+        put(
+            &mut conn,
+            &child,
+            Entity::Variants,
+            r#"[{"id": "V1", "sku": "A"}]"#,
+        );
+        let mut known = Known { ids: None };
+        known.get(&mut conn, &child.id).unwrap();
+        // Another writer stores V2 after the set was read.
+        put(
+            &mut conn,
+            &child,
+            Entity::Variants,
+            r#"[{"id": "V2", "sku": "B"}]"#,
+        );
+        let order = |variant: &str| {
+            page(&format!(
+                r#"[{{"id": "O1", "ordered_at": "2026-01-05T10:00:00Z",
+                     "lines": [{{"id": "1", "variant_id": "{variant}", "quantity": 2}}]}}]"#
+            ))
+        };
+        let counts = store_page(
+            &mut conn,
+            &child,
+            Entity::SalesOrders,
+            &order("V2"),
+            &mut known,
+        )
+        .unwrap();
+        assert_eq!(counts.created, 1);
+        assert!(known.ids.as_ref().unwrap().variants.contains("V2"));
+        let err = store_page(
+            &mut conn,
+            &child,
+            Entity::SalesOrders,
+            &order("V3"),
+            &mut known,
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("record 1, lines[1].variant_id: Variant \"V3\""),
+            "{}",
+            err.message
+        );
+        assert_eq!(
+            cursor(&mut conn, &child.id, Entity::SalesOrders)
+                .unwrap()
+                .as_deref(),
+            Some("s1")
+        );
+    }
+}
