@@ -139,7 +139,9 @@ fn main() -> anyhow::Result<()> {
                 .filter(|p| !p.as_os_str().is_empty())
                 .map(|p| p.join("tributary-demo.key"))
                 .unwrap_or_else(|| "tributary-demo.key".into());
-            let state = AppState::init(config)?;
+            // The worker starts once the demo's plans are computed, so that
+            // it does not compute them a second time meanwhile.
+            let state = AppState::init_idle(config)?;
             let today = state
                 .config
                 .today
@@ -158,6 +160,7 @@ fn main() -> anyhow::Result<()> {
                 tributary::demo::DEMO_EMAIL,
                 tributary::demo::DEMO_PASSWORD
             );
+            state.start_worker();
             serve(state, &bind)
         }
         Command::Forecast { .. } => unreachable!("handled before the configuration is read"),

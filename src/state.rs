@@ -32,6 +32,16 @@ impl AppState {
     /// secrets: a missing JWT secret is generated and kept in the database; a
     /// missing server key is generated into a file readable only by this user.
     pub fn init(config: Config) -> anyhow::Result<AppState> {
+        let state = AppState::init_idle(config)?;
+        state.start_worker();
+        Ok(state)
+    }
+
+    /// [`AppState::init`] without starting the job worker: for a command
+    /// that writes and plans first (the demo), so that the worker does not
+    /// compute the same plans at the same time; it calls
+    /// [`AppState::start_worker`] when done.
+    pub fn init_idle(config: Config) -> anyhow::Result<AppState> {
         let db = Db::connect(&config.database_url)
             .with_context(|| format!("opening the database {}", redact(&config.database_url)))?;
         let jwt_secret = match &config.jwt_secret {
@@ -51,11 +61,6 @@ impl AppState {
         };
         let jobs = Arc::new(Signal::default());
         let secrets = SecretBox::new(&key);
-        let sync = crate::services::sync::SyncContext {
-            config: config.sync.clone(),
-            secrets: secrets.clone(),
-        };
-        spawn_worker(db.clone(), config.today, sync, &jobs);
         Ok(AppState {
             jobs,
             jwt: JwtKeys::new(&jwt_secret, config.jwt_ttl_seconds),
@@ -63,6 +68,17 @@ impl AppState {
             db,
             config,
         })
+    }
+}
+
+impl AppState {
+    /// Starts this process's job worker (it stops when the state is gone).
+    pub fn start_worker(&self) {
+        let sync = crate::services::sync::SyncContext {
+            config: self.config.sync.clone(),
+            secrets: self.secrets.clone(),
+        };
+        spawn_worker(self.db.clone(), self.config.today, sync, &self.jobs);
     }
 }
 

@@ -246,7 +246,13 @@ fn run_plan(
         None
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // Planned meanwhile (by its master's job, another process or a
+        // second queued job): the stored plan is current, nothing to do.
+        if !plans::is_stale(conn, &account, today)? {
+            return Ok(());
+        }
         plans::compute_and_store(conn, &account, today, writer.as_deref_mut(), &mut report)
+            .map(|_| ())
     }));
     drop(writer);
     if pg {
@@ -255,7 +261,7 @@ fn run_plan(
             .execute(conn)?;
     }
     match result {
-        Ok(r) => r.map(|_| ()),
+        Ok(r) => r,
         Err(_) => Err(ServiceError::internal(
             "the plan computation failed unexpectedly",
         )),

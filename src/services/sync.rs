@@ -719,7 +719,8 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            err.message.contains("record 1, lines[1].variant_id: Variant \"V3\""),
+            err.message
+                .contains("record 1, lines[1].variant_id: Variant \"V3\""),
             "{}",
             err.message
         );

@@ -585,3 +585,30 @@ async fn a_childs_changed_sales_are_planned_once_by_its_masters_job() {
     assert_eq!(num(&row["order_quantity"]), 131.0, "4 × 44 − 45");
     assert_eq!(num(&row["accounts"][0]["order_quantity"]), 102.0);
 }
+
+#[actix_web::test]
+async fn a_queued_plan_job_whose_plan_is_current_computes_nothing() {
+    let org = two_children().await;
+    let before = plan(&org, &org.shop, "").await["computed_at"].clone();
+    let id = {
+        let mut conn = org.app.state.db.conn().unwrap();
+        let shop = tributary::db::models::Account::find_by_id(&mut conn, &org.shop)
+            .unwrap()
+            .unwrap();
+        tributary::jobs::enqueue(&mut conn, &shop, "plan").unwrap()
+    };
+    org.app.state.jobs.wake();
+    let started = std::time::Instant::now();
+    loop {
+        let job = {
+            let mut conn = org.app.state.db.conn().unwrap();
+            tributary::jobs::Job::find(&mut conn, &id).unwrap().unwrap()
+        };
+        if job.status == "succeeded" {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 30, "{job:?}");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(plan(&org, &org.shop, "").await["computed_at"], before);
+}
