@@ -1310,6 +1310,10 @@ pub fn compute_and_store(
 }
 
 /// Stores a computed plan and logs it (for operators: how long plans take).
+/// A plan computed from inputs that have changed since never replaces a
+/// stored plan that is current: two computations of one plan may overlap
+/// (a worker's job and a direct computation, or two processes), and the one
+/// that started first may finish last.
 fn store_lines(
     conn: &mut DbConn,
     h: &PlanHeader,
@@ -1317,6 +1321,14 @@ fn store_lines(
     details: &[LineDetail],
 ) -> Result<(), ServiceError> {
     let started = std::time::Instant::now();
+    if let Some(account) = Account::find_by_id(conn, &h.account_id)? {
+        let current = inputs_version(conn, &account, h.planning_date)?;
+        let stored = store::plan_header(conn, &h.account_id)?;
+        if h.inputs_version != current && stored.is_some_and(|s| s.inputs_version == current) {
+            tracing::info!(account = %h.account_id, "an outdated plan was not stored: the stored one is current");
+            return Ok(());
+        }
+    }
     store::store_plan(conn, h, lines, details)?;
     tracing::info!(
         account = %h.account_id,
@@ -1397,4 +1409,53 @@ pub fn compute_organisation(
         }
     }
     Ok(stale.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::SecretBox;
+    use crate::db::Db;
+    use crate::services::{accounts, users};
+
+    /// Two computations of one plan overlap and the older finishes last:
+    /// its lines do not replace the current plan.
+    #[test]
+    fn an_outdated_plan_does_not_replace_a_current_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).unwrap();
+        let mut conn = db.conn().unwrap();
+        let u =
+            users::add_user(&mut conn, "a@example.com", "a-long-password", "A", "admin").unwrap();
+        let input = accounts::NewChild {
+            name: "Shop".into(),
+            currency: "EUR".into(),
+            timezone: None,
+            connection: None,
+        };
+        let child = accounts::create_child(
+            &mut conn,
+            &u.organisation_id,
+            &input,
+            &SecretBox::new(&[1; 32]),
+        )
+        .unwrap();
+        let today: NaiveDate = "2026-03-01".parse().unwrap();
+        let fresh =
+            compute_and_store(&mut conn, &child, Some(today), None, &mut |_, _| {}).unwrap();
+        let outdated = PlanHeader {
+            inputs_version: "an older version".into(),
+            computed_at: Utc::now().naive_utc(),
+            ..fresh.clone()
+        };
+        store_lines(&mut conn, &outdated, &[], &[]).unwrap();
+        let stored = store::plan_header(&mut conn, &child.id).unwrap().unwrap();
+        assert_eq!(stored.inputs_version, fresh.inputs_version);
+        assert!(!is_stale(&mut conn, &child, Some(today)).unwrap());
+        // Once the stored plan is outdated too, the other one may replace it.
+        Account::bump_data_version(&mut conn, &child.id).unwrap();
+        store_lines(&mut conn, &outdated, &[], &[]).unwrap();
+        let stored = store::plan_header(&mut conn, &child.id).unwrap().unwrap();
+        assert_eq!(stored.inputs_version, "an older version");
+    }
 }
