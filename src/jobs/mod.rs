@@ -238,23 +238,18 @@ fn run_plan(
             let _ = progress(&mut c, &id, done, total);
         }
     };
-    // A master stores its children's plans on a second connection while it
-    // reads on (none free: on this one).
-    let mut writer = if account.is_master() {
-        db.spare_conn()
-    } else {
-        None
-    };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // Planned meanwhile (by its master's job, another process or a
         // second queued job): the stored plan is current, nothing to do.
         if !plans::is_stale(conn, &account, today)? {
             return Ok(());
         }
+        // A master stores its children's plans on a second connection while
+        // it reads on (none free: on this one).
+        let mut writer = account.is_master().then(|| db.spare_conn()).flatten();
         plans::compute_and_store(conn, &account, today, writer.as_deref_mut(), &mut report)
             .map(|_| ())
     }));
-    drop(writer);
     if pg {
         diesel::sql_query("SELECT pg_advisory_unlock(hashtext($1))")
             .bind::<Text, _>(&account.id)

@@ -13,3 +13,36 @@ pub mod sync;
 pub mod users;
 
 pub use error::{Detail, ServiceError};
+
+/// What the services' unit tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::crypto::SecretBox;
+    use crate::db::models::Account;
+    use crate::db::Db;
+
+    /// A fresh SQLite database (kept while the directory lives) with an
+    /// organisation holding one child account, `Shop` in EUR.
+    pub(crate) fn one_child() -> (tempfile::TempDir, Db, Account) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).unwrap();
+        let mut conn = db.conn().unwrap();
+        let u = super::users::add_user(&mut conn, "a@example.com", "a-long-password", "A", "admin")
+            .unwrap();
+        let input = super::accounts::NewChild {
+            name: "Shop".into(),
+            currency: "EUR".into(),
+            timezone: None,
+            connection: None,
+        };
+        let child = super::accounts::create_child(
+            &mut conn,
+            &u.organisation_id,
+            &input,
+            &SecretBox::new(&[1; 32]),
+        )
+        .unwrap();
+        drop(conn);
+        (dir, db, child)
+    }
+}

@@ -1414,32 +1414,13 @@ pub fn compute_organisation(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::SecretBox;
-    use crate::db::Db;
-    use crate::services::{accounts, users};
 
     /// Two computations of one plan overlap and the older finishes last:
     /// its lines do not replace the current plan.
     #[test]
     fn an_outdated_plan_does_not_replace_a_current_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).unwrap();
+        let (_dir, db, child) = crate::services::testing::one_child();
         let mut conn = db.conn().unwrap();
-        let u =
-            users::add_user(&mut conn, "a@example.com", "a-long-password", "A", "admin").unwrap();
-        let input = accounts::NewChild {
-            name: "Shop".into(),
-            currency: "EUR".into(),
-            timezone: None,
-            connection: None,
-        };
-        let child = accounts::create_child(
-            &mut conn,
-            &u.organisation_id,
-            &input,
-            &SecretBox::new(&[1; 32]),
-        )
-        .unwrap();
         let today: NaiveDate = "2026-03-01".parse().unwrap();
         let fresh =
             compute_and_store(&mut conn, &child, Some(today), None, &mut |_, _| {}).unwrap();

@@ -639,7 +639,6 @@ pub fn queue_scheduled(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, S
 mod tests {
     use super::*;
     use crate::connectors::Records;
-    use crate::services::{accounts, users};
 
     fn put(conn: &mut DbConn, account: &Account, entity: Entity, json: &str) {
         let mut file = tempfile::tempfile().unwrap();
@@ -665,20 +664,8 @@ mod tests {
     /// again against the stored ids), and one that exists nowhere is not.
     #[test]
     fn a_page_naming_an_id_stored_meanwhile_is_checked_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).unwrap();
+        let (_dir, db, child) = crate::services::testing::one_child();
         let mut conn = db.conn().unwrap();
-        let u =
-            users::add_user(&mut conn, "a@example.com", "a-long-password", "A", "admin").unwrap();
-        let input = accounts::NewChild {
-            name: "Shop".into(),
-            currency: "EUR".into(),
-            timezone: None,
-            connection: None,
-        };
-        let secrets = SecretBox::new(&[1u8; 32]);
-        let child =
-            accounts::create_child(&mut conn, &u.organisation_id, &input, &secrets).unwrap();
         put(
             &mut conn,
             &child,
