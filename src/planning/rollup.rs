@@ -76,17 +76,54 @@ pub(crate) struct Rollup {
     pub(crate) conflicts: Vec<Conflict>,
 }
 
+/// A master's explicit links: a child's variant → the normalised SKU of the
+/// row it joins (instead of its own normalised SKU).
+#[derive(Debug, Clone, Default)]
+pub struct Links(HashMap<(String, String), String>);
+
+impl Links {
+    /// The links of a master, as stored.
+    pub fn new(links: &[SkuLink]) -> Links {
+        Links(
+            links
+                .iter()
+                .map(|l| {
+                    (
+                        (l.account_id.clone(), l.variant_id.clone()),
+                        sku::normalise(&l.sku),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    /// The master row that variant `variant_id` (SKU `sku`) of child
+    /// `account_id` belongs to: its link's target, else its normalised SKU.
+    /// Every variant of a child with that key is a member of the row (two
+    /// spellings of one code in one child are one item to the master).
+    pub fn row_key(&self, account_id: &str, variant_id: &str, sku: &str) -> String {
+        self.0
+            .get(&(account_id.to_string(), variant_id.to_string()))
+            .cloned()
+            .unwrap_or_else(|| sku::normalise(sku))
+    }
+
+    /// The variants of child `account_id` linked to row `key`.
+    pub fn linked_to<'a>(
+        &'a self,
+        account_id: &'a str,
+        key: &'a str,
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |((a, _), k)| a == account_id && k.as_str() == key)
+            .map(|((_, v), _)| v.as_str())
+    }
+}
+
 pub(crate) fn roll_up(children: &[ChildData], links: &[SkuLink]) -> Rollup {
     let mut conflicts = Vec::new();
-    let link_of: HashMap<(&str, &str), String> = links
-        .iter()
-        .map(|l| {
-            (
-                (l.account_id.as_str(), l.variant_id.as_str()),
-                sku::normalise(&l.sku),
-            )
-        })
-        .collect();
+    let links = Links::new(links);
     let mut groups: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
     for (ci, c) in children.iter().enumerate() {
         // Two variants of one child with the same normalised SKU are one
@@ -94,10 +131,7 @@ pub(crate) fn roll_up(children: &[ChildData], links: &[SkuLink]) -> Rollup {
         // the source); the child's own plan keeps them apart.
         let _ = child_keys(c, &mut conflicts);
         for (vi, v) in c.variants.iter().enumerate() {
-            let key = link_of
-                .get(&(c.account.id.as_str(), v.id.as_str()))
-                .cloned()
-                .unwrap_or_else(|| sku::normalise(&v.sku));
+            let key = links.row_key(&c.account.id, &v.id, &v.sku);
             groups.entry(key).or_default().push((ci, vi));
         }
     }

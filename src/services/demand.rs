@@ -32,7 +32,8 @@ use crate::db::models::Account;
 use crate::db::DbConn;
 use crate::domain::sku;
 use crate::forecast::{self, metrics, Options, SeriesInput, Z80};
-use crate::services::plans::known_available;
+use crate::planning::rollup::Links;
+use crate::planning::series::known_available;
 use crate::services::ServiceError;
 
 /// At most this many sale lines are listed (all are counted).
@@ -282,30 +283,20 @@ fn members(conn: &mut DbConn, account: &Account, key: &str) -> Result<Vec<Member
     }
     let mut kids = Account::list_children(conn, &account.id)?;
     kids.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-    let links = store::links(conn, &account.id)?;
+    let links = Links::new(&store::links(conn, &account.id)?);
     let settings = store::warehouse_settings(conn, &account.id)?;
     let mut out = Vec::new();
     for k in kids {
-        let linked_away: HashSet<&str> = links
-            .iter()
-            .filter(|l| l.account_id == k.id && sku::normalise(&l.sku) != key)
-            .map(|l| l.variant_id.as_str())
-            .collect();
-        let linked_here: Vec<String> = links
-            .iter()
-            .filter(|l| l.account_id == k.id && sku::normalise(&l.sku) == key)
-            .map(|l| l.variant_id.clone())
-            .collect();
-        let mut vs: Vec<VariantRow> = q::variants_by_sku(conn, &k.id, key)?
-            .into_iter()
-            .take(1)
-            .filter(|v| !linked_away.contains(v.id.as_str()))
-            .collect();
+        // The candidates (every variant with the normalised SKU, and those
+        // linked to it), kept where the roll-up puts them in this row.
+        let linked_here: Vec<String> = links.linked_to(&k.id, key).map(String::from).collect();
+        let mut vs: Vec<VariantRow> = q::variants_by_sku(conn, &k.id, key)?;
         for v in q::variants_by_ids(conn, &k.id, &linked_here)? {
             if !vs.iter().any(|x| x.id == v.id) {
                 vs.push(v);
             }
         }
+        vs.retain(|v| links.row_key(&k.id, &v.id, &v.sku) == key);
         let flags: HashMap<String, (bool, bool)> = settings
             .iter()
             .filter(|s| s.account_id == k.id)

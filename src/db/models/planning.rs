@@ -36,7 +36,9 @@ pub fn live_variants(conn: &mut DbConn, account: &str) -> QueryResult<Vec<Varian
     variants::table
         .filter(variants::account_id.eq(account))
         .filter(variants::removed.eq(false))
-        .order(variants::created_at.asc())
+        // The same order as `models::demand::variants_by_sku`: which of two
+        // variants with one key is planned under the key itself.
+        .order((variants::created_at.asc(), variants::id.asc()))
         .select(VariantRow::as_select())
         .load(conn)
 }
