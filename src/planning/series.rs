@@ -131,13 +131,13 @@ pub(crate) fn child_line_input(c: &ChildData, i: usize, key: String) -> LineInpu
     let v = &c.variants[i];
     let t = &c.terms[i];
     let acc = &c.account;
-    let sales: Vec<&Sale> = c.sales[i].iter().collect();
-    let (start, values) = daily_series(&sales, c.today);
-    let pts: Vec<&Vec<(NaiveDate, f64)>> = c.history[i].values().collect();
-    let in_stock = known_available(&pts, start, values.len())
-        .into_iter()
-        .map(|a| a.is_none_or(|a| a > 0.0))
-        .collect();
+    let demand = row_demand(
+        &[MemberSeries {
+            sales: c.sales[i].iter().collect(),
+            stock_points: Some(c.history[i].values().collect()),
+        }],
+        c.today,
+    );
     LineInput {
         sku_key: key,
         sku: v.sku.clone(),
@@ -157,8 +157,8 @@ pub(crate) fn child_line_input(c: &ChildData, i: usize, key: String) -> LineInpu
             .iter()
             .map(|m| (m.quantity, m.expected))
             .collect(),
-        values,
-        in_stock,
+        values: demand.values,
+        in_stock: demand.in_stock,
         lead_time_days: t.lead_time_days.unwrap_or(acc.lead_time_days as f64),
         days_of_stock: acc.days_of_stock as f64,
         service_level: acc.service_level,
@@ -208,7 +208,7 @@ pub(crate) fn master_line_input(
     let first = &m.children[c0];
     let v = &first.variants[v0];
     let t = &first.terms[v0];
-    let mut sales: Vec<&Sale> = Vec::new();
+    let mut series: Vec<MemberSeries> = Vec::new();
     let mut available = 0.0;
     let mut movements = Vec::new();
     let mut accounts = Vec::new();
@@ -278,35 +278,22 @@ pub(crate) fn master_line_input(
         }));
         available += stock_in;
         movements.extend(moves);
-        sales.extend(own_sales);
+        let stock_points = included.stock.then(|| {
+            c.history[vi]
+                .iter()
+                .filter(|(w, _)| f.stock(&c.account, Some(w)))
+                .map(|(_, p)| p)
+                .collect()
+        });
+        series.push(MemberSeries {
+            sales: own_sales,
+            stock_points,
+        });
     }
-    let (start, values) = daily_series(&sales, today);
-    // A master day is out of stock only if no included child had stock.
-    let mut in_stock = vec![false; values.len()];
-    let mut any_stock_child = false;
-    for &(ci, vi) in members {
-        let c = &m.children[ci];
-        let f = &m.flags[ci];
-        if !c.account.include_stock {
-            continue;
-        }
-        any_stock_child = true;
-        let pts: Vec<&Vec<(NaiveDate, f64)>> = c.history[vi]
-            .iter()
-            .filter(|(w, _)| f.stock(&c.account, Some(w)))
-            .map(|(_, p)| p)
-            .collect();
-        for (d, a) in known_available(&pts, start, values.len())
-            .into_iter()
-            .enumerate()
-        {
-            if a.is_none_or(|a| a > 0.0) {
-                in_stock[d] = true;
-            }
-        }
-    }
-    if !any_stock_child {
-        in_stock.iter_mut().for_each(|s| *s = true);
+    let demand = row_demand(&series, today);
+    for (c, m) in contributions.iter_mut().zip(&demand.members) {
+        c["stockout_days_estimated"] = json!(m.estimated_days);
+        c["lost_sales_estimated"] = json!(round6(m.lost));
     }
     let cost_currency = v
         .currency
@@ -343,8 +330,8 @@ pub(crate) fn master_line_input(
         bundle: first.bundle[v0],
         available,
         movements,
-        values,
-        in_stock,
+        values: demand.values,
+        in_stock: demand.in_stock,
         lead_time_days: t
             .lead_time_days
             .unwrap_or(first.account.lead_time_days as f64),
@@ -357,5 +344,192 @@ pub(crate) fn master_line_input(
         unit_cost,
         accounts,
         contributions,
+    }
+}
+
+/// One member of a master row (a child's variant), as the master counts it.
+pub struct MemberSeries<'a> {
+    /// Its sales the master counts (included children and warehouses).
+    pub sales: Vec<&'a Sale>,
+    /// Change points of its included warehouses' stock; `None` when the
+    /// master does not count its stock (a sales-only child, out of stock
+    /// when the master's included stock is).
+    pub stock_points: Option<Vec<&'a Vec<(NaiveDate, f64)>>>,
+}
+
+/// What the master's demand took from one member.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct MemberDemand {
+    /// Days on which it was out of stock after its first sale, whose demand
+    /// was estimated from its in-stock rate.
+    pub estimated_days: usize,
+    /// The demand estimated on those days beyond what it sold.
+    pub lost: f64,
+}
+
+/// A plan row's daily demand.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowDemand {
+    /// First day of the series (the earliest first sale of any member).
+    pub start: NaiveDate,
+    /// Demand per day, first sale to yesterday.
+    pub values: Vec<f64>,
+    /// False on days when every member that had sold by then was out of
+    /// stock (the whole day is an estimate, left to the engine).
+    pub in_stock: Vec<bool>,
+    /// Per member, in order.
+    pub members: Vec<MemberDemand>,
+}
+
+/// The demand of a plan row (`domain.md`), a child's (one member) or a
+/// master's: the sum of each member's daily
+/// demand with that member's own stockout days estimated from its in-stock
+/// rate (the engine's [`crate::forecast::impute`], one definition of lost
+/// demand), so that on a steady series the master's rate is the sum of its
+/// children's rates however their stockouts fall. A member's days start at
+/// its own first sale (before it there is no demand to lose). A member whose
+/// stock the master does not count is out of stock when the master's counted
+/// stock is (any counted member in stock; unknown counts as in stock).
+pub fn row_demand(members: &[MemberSeries], today: NaiveDate) -> RowDemand {
+    let all: Vec<&Sale> = members
+        .iter()
+        .flat_map(|m| m.sales.iter().copied())
+        .collect();
+    let (start, total) = daily_series(&all, today);
+    let len = total.len();
+    let in_stock_of = |pts: &[&Vec<(NaiveDate, f64)>]| -> Vec<bool> {
+        known_available(pts, start, len)
+            .into_iter()
+            .map(|a| a.is_none_or(|a| a > 0.0))
+            .collect()
+    };
+    let counted: Vec<Vec<bool>> = members
+        .iter()
+        .filter_map(|m| m.stock_points.as_deref().map(in_stock_of))
+        .collect();
+    let pooled: Vec<bool> = (0..len)
+        .map(|d| counted.is_empty() || counted.iter().any(|s| s[d]))
+        .collect();
+    let mut values = vec![0.0; len];
+    // Days on which some member that had started selling was in stock.
+    let mut observed = vec![false; len];
+    let mut out = Vec::with_capacity(members.len());
+    for m in members {
+        let (m_start, own) = daily_series(&m.sales, today);
+        if own.is_empty() {
+            out.push(MemberDemand::default());
+            continue;
+        }
+        let offset = (m_start - start).num_days().max(0) as usize;
+        let mask: Vec<bool> = match &m.stock_points {
+            Some(pts) => in_stock_of(pts)[offset..].to_vec(),
+            None => pooled[offset..].to_vec(),
+        };
+        let (filled, _) = crate::forecast::impute(&own, Some(&mask), 7);
+        let mut md = MemberDemand::default();
+        for d in 0..own.len() {
+            values[offset + d] += filled[d];
+            if mask[d] {
+                observed[offset + d] = true;
+            } else {
+                md.estimated_days += 1;
+                md.lost += filled[d] - own[d];
+            }
+        }
+        out.push(md);
+    }
+    // Before any member sold, a day is as its members' stock says.
+    RowDemand {
+        start,
+        values,
+        in_stock: observed,
+        members: out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(i: i64) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Duration::days(i)
+    }
+
+    /// `per_day` units a day on days `0..n` except the out-of-stock days
+    /// `out` (no sale there).
+    fn steady(per_day: f64, n: i64, out: std::ops::Range<i64>) -> Vec<Sale> {
+        (0..n)
+            .filter(|d| !out.contains(d))
+            .map(|d| Sale {
+                day: day(d),
+                warehouse: 0,
+                quantity: per_day,
+            })
+            .collect()
+    }
+
+    /// Stock 10 from day 0, 0 on `out`, 10 again after.
+    fn stock(out: std::ops::Range<i64>) -> Vec<(NaiveDate, f64)> {
+        vec![(day(0), 10.0), (day(out.start), 0.0), (day(out.end), 10.0)]
+    }
+
+    #[test]
+    fn a_master_adds_up_children_whose_stockouts_fall_apart() {
+        // Two children sell 2 and 1 a day for 60 days; the first is out on
+        // days 10..20, the second on days 30..45. Each child's own stockout
+        // loses its own sales only: the master's demand is 3 every day.
+        let (a, b) = (steady(2.0, 60, 10..20), steady(1.0, 60, 30..45));
+        let (sa, sb) = (stock(10..20), stock(30..45));
+        let members = [
+            MemberSeries {
+                sales: a.iter().collect(),
+                stock_points: Some(vec![&sa]),
+            },
+            MemberSeries {
+                sales: b.iter().collect(),
+                stock_points: Some(vec![&sb]),
+            },
+        ];
+        let d = row_demand(&members, day(60));
+        assert_eq!(d.start, day(0));
+        assert_eq!(d.values, vec![3.0; 60]);
+        assert!(d.in_stock.iter().all(|s| *s));
+        assert_eq!(
+            d.members,
+            vec![
+                MemberDemand {
+                    estimated_days: 10,
+                    lost: 20.0
+                },
+                MemberDemand {
+                    estimated_days: 15,
+                    lost: 15.0
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_sales_only_child_is_out_when_the_counted_stock_is() {
+        // The shop takes orders (1 a day) fulfilled from the warehouse
+        // child's stock (2 a day of its own); the warehouse is out on days
+        // 20..30, so both lose sales there. The master: 3 a day throughout,
+        // the shared stockout days left to the engine (not observed).
+        let (w, s) = (steady(2.0, 50, 20..30), steady(1.0, 50, 20..30));
+        let sw = stock(20..30);
+        let members = [
+            MemberSeries {
+                sales: w.iter().collect(),
+                stock_points: Some(vec![&sw]),
+            },
+            MemberSeries {
+                sales: s.iter().collect(),
+                stock_points: None,
+            },
+        ];
+        let d = row_demand(&members, day(50));
+        assert_eq!(d.values, vec![3.0; 50]);
+        assert_eq!(d.in_stock.iter().filter(|s| !**s).count(), 10);
+        assert!(!d.in_stock[20] && !d.in_stock[29] && d.in_stock[30]);
     }
 }

@@ -22,7 +22,7 @@ use crate::services::ServiceError;
 /// One sale that counts as demand, on the account's local day. Compact (16
 /// bytes): a master holds every child's sales at once.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Sale {
+pub struct Sale {
     pub(crate) day: NaiveDate,
     /// Index into [`ChildData::warehouses`] ([`NO_WAREHOUSE`]: none).
     pub(crate) warehouse: u32,
