@@ -281,6 +281,7 @@ diesel::table! {
         forecast_method -> Text,
         unit_cost -> Nullable<Double>,
         order_value -> Nullable<Double>,
+        flags -> Text,
     }
 }
 

@@ -3,6 +3,7 @@
 //! explanation.
 
 use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::db::models::planning::{LineDetail, PlanLineRow};
@@ -24,6 +25,143 @@ pub(crate) fn round6(x: f64) -> f64 {
     } else {
         0.0
     }
+}
+
+/// A line out of stock for at least this many days (up to yesterday, with
+/// nothing available now) is flagged `long_stockout`.
+pub const LONG_STOCKOUT_DAYS: usize = 28;
+
+/// A line in stock without a sale for at least this many days is flagged
+/// `no_recent_sales`.
+pub const NO_RECENT_SALES_DAYS: usize = 90;
+
+/// Something a merchant should confirm before ordering a line (`api.md`:
+/// `long_stockout`, `no_recent_sales`, `late_open_order`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Flag {
+    /// Machine-friendly code.
+    pub code: String,
+    /// How many days the condition has lasted (or, for a late order, how
+    /// many days stock is out before it arrives).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<i64>,
+    /// What it means and what to check.
+    pub message: String,
+}
+
+/// Days at the end of `flags` for which `pred` holds.
+fn trailing(n: usize, pred: impl Fn(usize) -> bool) -> usize {
+    (0..n).rev().take_while(|&d| pred(d)).count()
+}
+
+/// The flags of a line: its demand series (`values`, `in_stock`, up to
+/// yesterday), its available stock and open orders, and the forecast.
+pub fn flags(
+    values: &[f64],
+    in_stock: &[bool],
+    available: f64,
+    open: &[OpenOrder],
+    daily_forecast: &[f64],
+    today: NaiveDate,
+) -> Vec<Flag> {
+    let mut out = Vec::new();
+    let n = values.len();
+    let out_days = trailing(n, |d| !in_stock[d]);
+    if out_days >= LONG_STOCKOUT_DAYS && available <= 0.0 {
+        out.push(Flag {
+            code: "long_stockout".into(),
+            days: Some(out_days as i64),
+            message: format!(
+                "Out of stock for {out_days} days: the forecast rests on the demand before the stockout. Confirm the product is still wanted at that rate."
+            ),
+        });
+    }
+    let quiet = trailing(n, |d| in_stock[d] && values[d] <= 0.0);
+    if quiet >= NO_RECENT_SALES_DAYS && quiet < n && available > 0.0 {
+        out.push(Flag {
+            code: "no_recent_sales".into(),
+            days: Some(quiet as i64),
+            message: format!(
+                "No sale for {quiet} days with {} in stock: check that the product is still listed and sellable before ordering more.",
+                round6(available)
+            ),
+        });
+    }
+    // The first day projected stock runs out, against the open orders'
+    // arrival days.
+    let horizon = daily_forecast.len();
+    let mut stock = available;
+    let mut runs_out = None;
+    for (d, f) in daily_forecast.iter().enumerate().take(horizon) {
+        stock += open
+            .iter()
+            .filter(|o| o.expected_day.max(0) as usize == d)
+            .map(|o| o.quantity)
+            .sum::<f64>();
+        stock -= f;
+        if *f > 0.0 && stock < 0.0 {
+            runs_out = Some(d as i64);
+            break;
+        }
+    }
+    if let (Some(d), Some(late)) = (runs_out, open.iter().map(|o| o.expected_day).max()) {
+        if late > d {
+            let day = today + chrono::Duration::days(d);
+            let arrives = today + chrono::Duration::days(late);
+            out.push(Flag {
+                code: "late_open_order".into(),
+                days: Some(late - d),
+                message: format!(
+                    "Projected stock runs out on {day}, {} days before the open order expected on {arrives} arrives: ask the vendor to deliver sooner, or order the gap.",
+                    late - d
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// How far pooling explains a master's order against the sum of its
+/// children's: one child's stock beyond its own coverage demand covers
+/// another's need.
+fn pooling_note(accounts: &[crate::planning::series::ChildFigures], order: f64) -> Option<String> {
+    if accounts.is_empty() {
+        return None;
+    }
+    let children: f64 = accounts.iter().map(|a| a.order_quantity).sum();
+    if (children - order).abs() < 1e-9 {
+        return None;
+    }
+    let surplus: Vec<(String, f64)> = accounts
+        .iter()
+        .map(|a| {
+            (
+                a.account_name.clone(),
+                a.available + a.on_order - a.coverage_demand,
+            )
+        })
+        .filter(|(_, s)| *s > 0.0 && accounts.iter().any(|b| b.order_quantity > 0.0))
+        .collect();
+    let pooled: f64 = surplus
+        .iter()
+        .map(|s| s.1)
+        .sum::<f64>()
+        .min(children.max(0.0));
+    let who = surplus
+        .iter()
+        .map(|(n, s)| format!("{n} holds {} beyond its own coverage demand", round6(*s)))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let rest = children - order - pooled;
+    Some(format!(
+        "The children would order {} in all, the master {}: a difference of {}. Pooled stock accounts for {}{}; the remaining {} is safety stock held once for the combined demand instead of per child, and rounding.",
+        round6(children),
+        round6(order),
+        round6(children - order),
+        round6(pooled),
+        if who.is_empty() { String::new() } else { format!(" ({who})") },
+        round6(rest),
+    ))
 }
 
 /// A computed plan line and its details.
@@ -122,7 +260,13 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
         .iter()
         .map(|e| json!({"term": e.term, "value": round6(e.value), "text": e.text}))
         .collect();
+    let line_flags = if li.tracked && !li.bundle {
+        flags(&li.values, &li.in_stock, available, &open, &fc.point, today)
+    } else {
+        vec![]
+    };
     let mut notes: Vec<String> = Vec::new();
+    notes.extend(pooling_note(&li.accounts, plan.order_quantity));
     if li.bundle {
         notes.push(
             "A bundle ships as its components: its sales count as their demand, and the bundle itself is never ordered."
@@ -156,6 +300,7 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
         "steps": steps,
         "terms": lines_of_text,
         "notes": notes,
+        "flags": line_flags,
     });
     let on_order: f64 = open.iter().map(|o| o.quantity).sum();
     let mut tags = String::from(";");
@@ -188,6 +333,7 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
         forecast_method: fc.method.clone(),
         unit_cost: li.unit_cost.map(round6),
         order_value: li.unit_cost.map(|c| round6(c * plan.order_quantity)),
+        flags: serde_json::to_string(&line_flags).unwrap_or_else(|_| "[]".into()),
     };
     let detail = LineDetail {
         accounts: serde_json::to_string(&li.accounts).unwrap_or_else(|_| "[]".into()),

@@ -457,6 +457,8 @@ pub struct PlanLineRow {
     pub unit_cost: Option<f64>,
     /// Order quantity × unit cost.
     pub order_value: Option<f64>,
+    /// JSON array of the line's flags (`planning::line::Flag`).
+    pub flags: String,
 }
 
 /// What a plan line carries besides its row: kept apart from the lines, so
@@ -715,6 +717,8 @@ pub struct LineFilter {
     pub tag: Option<String>,
     /// `now`, `soon` or `ok`.
     pub urgency: Option<String>,
+    /// A flag's code (`long_stockout`, `no_recent_sales`, …).
+    pub flag: Option<String>,
 }
 
 /// The columns an order plan can be sorted by (every row field that is a
@@ -791,6 +795,13 @@ pub fn page_lines(
             }
             if let Some(v) = &filter.urgency {
                 q = q.filter(plan_lines::urgency.eq(v.clone()));
+            }
+            if let Some(v) = &filter.flag {
+                q = q.filter(
+                    plan_lines::flags
+                        .like(format!("%\"code\":\"{}\"%", escape_like(v)))
+                        .escape('\\'),
+                );
             }
             q
         }};
@@ -899,6 +910,7 @@ mod tests {
             forecast_method: String::new(),
             unit_cost: cost,
             order_value: cost.map(|c| c * qty),
+            flags: "[]".into(),
         }
     }
 

@@ -23,6 +23,7 @@ use crate::db::models::planning::{
 use crate::db::models::Account;
 use crate::domain::sku;
 use crate::jobs::{self, Job};
+use crate::planning::line::Flag;
 use crate::services::plans::{self, ChildFigures, Conflict};
 use crate::services::Detail;
 use crate::state::AppState;
@@ -127,6 +128,10 @@ pub struct OrderPlanRow {
     pub unit_cost: Option<f64>,
     /// Order quantity × unit cost (extension).
     pub order_value: Option<f64>,
+    /// What to confirm before ordering (`long_stockout`, `no_recent_sales`,
+    /// `late_open_order`).
+    #[serde(default)]
+    pub flags: Vec<Flag>,
     /// On a master: every child's own figures.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
@@ -156,6 +161,7 @@ impl OrderPlanRow {
             forecast_method: l.forecast_method.clone(),
             unit_cost: l.unit_cost,
             order_value: l.order_value,
+            flags: serde_json::from_str(&l.flags).unwrap_or_default(),
             accounts: accounts.map(|a| serde_json::from_str(a).unwrap_or_default()),
         }
     }
@@ -202,6 +208,9 @@ pub struct PlanQuery {
     pub tag: Option<String>,
     /// `now`, `soon` or `ok`.
     pub urgency: Option<String>,
+    /// Only rows with this flag (`long_stockout`, `no_recent_sales`,
+    /// `late_open_order`).
+    pub flag: Option<String>,
     /// `csv` for every matching row as CSV.
     pub format: Option<String>,
 }
@@ -336,6 +345,7 @@ fn parse_query(q: &PlanQuery) -> Result<(LineFilter, String, bool, i64, i64), Ap
         brand: q.brand.clone(),
         tag: q.tag.clone(),
         urgency: q.urgency.clone(),
+        flag: q.flag.clone(),
     };
     Ok((filter, sort, descending, page, per_page))
 }

@@ -43,6 +43,8 @@ pub struct PageQuery {
     pub tag: Option<String>,
     /// Urgency.
     pub urgency: Option<String>,
+    /// Only rows with this flag.
+    pub flag: Option<String>,
 }
 
 impl PageQuery {
@@ -55,6 +57,7 @@ impl PageQuery {
             brand: clean(&self.brand),
             tag: clean(&self.tag),
             urgency: clean(&self.urgency).filter(|u| ["now", "soon", "ok"].contains(&u.as_str())),
+            flag: clean(&self.flag),
         }
     }
 
@@ -79,6 +82,7 @@ impl PageQuery {
             ("brand", &self.brand),
             ("tag", &self.tag),
             ("urgency", &self.urgency),
+            ("flag", &self.flag),
         ] {
             if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
                 parts.push(format!("{k}={}", urlencode(v)));
@@ -90,6 +94,8 @@ impl PageQuery {
 
 /// One row as the page shows it.
 pub struct RowView {
+    /// Flags to confirm: (code, message, label).
+    pub flags: Vec<(String, String, String)>,
     /// SKU.
     pub sku: String,
     /// Link target (percent-encoded SKU).
@@ -161,7 +167,21 @@ fn included(f: &ChildFigures) -> String {
 
 fn row_view(l: &PlanLineRow, accounts: &str) -> RowView {
     let children: Vec<ChildFigures> = serde_json::from_str(accounts).unwrap_or_default();
+    let flags: Vec<crate::planning::line::Flag> =
+        serde_json::from_str(&l.flags).unwrap_or_default();
     RowView {
+        flags: flags
+            .into_iter()
+            .map(|f| {
+                let label = match (f.code.as_str(), f.days) {
+                    ("long_stockout", Some(d)) => format!("out of stock {d} days"),
+                    ("no_recent_sales", Some(d)) => format!("no sale for {d} days"),
+                    ("late_open_order", Some(d)) => format!("open order {d} days late"),
+                    _ => f.code.replace('_', " "),
+                };
+                (f.code, f.message, label)
+            })
+            .collect(),
         sku: l.sku.clone(),
         sku_path: urlencode(&l.sku_key),
         title: l.title.clone(),
@@ -281,6 +301,7 @@ impl OrderPlanPage {
             "vendor" => &q.vendor,
             "category" => &q.category,
             "brand" => &q.brand,
+            "flag" => &q.flag,
             _ => &q.urgency,
         };
         cur.as_deref() == Some(v)
