@@ -286,6 +286,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    plan_touches (account_id, data_version, variant_id) {
+        account_id -> Text,
+        data_version -> BigInt,
+        variant_id -> Text,
+    }
+}
+
+diesel::table! {
     plan_details (account_id, sku_key) {
         account_id -> Text,
         sku_key -> Text,
@@ -345,6 +353,7 @@ diesel::joinable!(api_keys -> organisations (organisation_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
+    plan_touches,
     users,
     api_keys,
     server_settings,

@@ -19,9 +19,11 @@ pub(crate) fn urgency(order_by: Option<NaiveDate>, today: NaiveDate) -> (&'stati
     }
 }
 
+/// Rounds to 6 decimals; never −0 (an empty sum is −0.0 in Rust, which a
+/// database may or may not keep: a stored figure must read back as it was).
 pub(crate) fn round6(x: f64) -> f64 {
     if x.is_finite() {
-        (x * 1e6).round() / 1e6
+        (x * 1e6).round() / 1e6 + 0.0
     } else {
         0.0
     }

@@ -68,6 +68,13 @@ pub(crate) struct ChildData {
     pub(crate) movements: Vec<Vec<Movement>>,
     /// Variants that are bundles (sold as their components).
     pub(crate) bundle: Vec<bool>,
+    /// Variant id → position.
+    pub(crate) index: HashMap<String, usize>,
+    /// Per variant: its components (position, quantity per unit).
+    pub(crate) components: Vec<Vec<(usize, f64)>>,
+    /// After a subset read: the positions whose records were read (the
+    /// lines an incremental replan recomputes); `None`: all or none.
+    pub(crate) read: Option<Vec<usize>>,
 }
 
 pub(crate) fn parse_json_list(s: &Option<String>) -> Vec<Value> {
@@ -85,6 +92,18 @@ pub(crate) fn json_num(v: &Value) -> Option<f64> {
     .filter(|x: &f64| x.is_finite())
 }
 
+/// Which of a child's records [`load_child`] reads besides its catalogue.
+#[derive(Debug, Clone, Copy)]
+pub enum Reads<'a> {
+    /// None (a roll-up's conflicts need the catalogue only).
+    Catalogue,
+    /// Every variant's.
+    All,
+    /// Those of these variants (with their bundles' and components'): an
+    /// incremental replan.
+    Variants(&'a std::collections::BTreeSet<String>),
+}
+
 /// Reads what planning needs of a child account: its catalogue and terms and,
 /// unless `catalogue_only`, its stock, stock history, demand (sales by local
 /// day, bundles exploded into components) and open stock orders.
@@ -92,7 +111,7 @@ pub(crate) fn load_child(
     conn: &mut DbConn,
     account: &Account,
     today: NaiveDate,
-    catalogue_only: bool,
+    reads: Reads,
 ) -> Result<ChildData, ServiceError> {
     let started = std::time::Instant::now();
     let variants = store::live_variants(conn, &account.id)?;
@@ -140,29 +159,90 @@ pub(crate) fn load_child(
         }
         components[i] = comps;
     }
-    let records = if catalogue_only {
-        Records::empty(n)
-    } else {
-        read_records(conn, account, today, &index, &bundle, &components)?
+    let mut data = ChildData {
+        account: account.clone(),
+        today,
+        variants,
+        terms,
+        stock: vec![vec![]; n],
+        history: vec![BTreeMap::new(); n],
+        sales: vec![vec![]; n],
+        warehouses: Vec::new(),
+        movements: vec![vec![]; n],
+        bundle,
+        index,
+        components,
+        read: None,
     };
+    match reads {
+        Reads::Catalogue => {}
+        Reads::All => data.fill(conn, None)?,
+        Reads::Variants(ids) => data.fill(conn, Some(ids))?,
+    }
     tracing::debug!(
         account = %account.id,
         variants = n,
         seconds = started.elapsed().as_secs_f64(),
         "child records loaded for planning"
     );
-    Ok(ChildData {
-        account: account.clone(),
-        today,
-        variants,
-        terms,
-        stock: records.stock,
-        history: records.history,
-        sales: records.sales,
-        warehouses: records.warehouses,
-        movements: records.movements,
-        bundle,
-    })
+    Ok(data)
+}
+
+impl ChildData {
+    /// Reads the records of every variant, or (`ids`) of these variants
+    /// with the bundles and components that share demand or movements with
+    /// them (an incremental replan), and remembers which were read.
+    pub(crate) fn fill(
+        &mut self,
+        conn: &mut DbConn,
+        ids: Option<&std::collections::BTreeSet<String>>,
+    ) -> Result<(), ServiceError> {
+        let only: Option<Vec<String>> = ids.map(|ids| {
+            let mut all: std::collections::BTreeSet<String> = ids
+                .iter()
+                .filter(|id| self.index.contains_key(*id))
+                .cloned()
+                .collect();
+            for id in ids {
+                if let Some(&i) = self.index.get(id) {
+                    all.extend(
+                        self.components[i]
+                            .iter()
+                            .map(|&(c, _)| self.variants[c].id.clone()),
+                    );
+                }
+            }
+            for (i, comps) in self.components.iter().enumerate() {
+                if comps
+                    .iter()
+                    .any(|&(c, _)| all.contains(&self.variants[c].id))
+                {
+                    all.insert(self.variants[i].id.clone());
+                }
+            }
+            all.into_iter().collect()
+        });
+        let r = read_records(
+            conn,
+            &self.account,
+            self.today,
+            &self.index,
+            &self.bundle,
+            &self.components,
+            only.as_deref(),
+        )?;
+        self.read = only.map(|ids| {
+            ids.iter()
+                .filter_map(|id| self.index.get(id).copied())
+                .collect()
+        });
+        self.stock = r.stock;
+        self.history = r.history;
+        self.sales = r.sales;
+        self.warehouses = r.warehouses;
+        self.movements = r.movements;
+        Ok(())
+    }
 }
 
 /// A child's stock, stock history, demand and open movements, per variant.
@@ -195,6 +275,7 @@ pub(crate) fn read_records(
     index: &HashMap<String, usize>,
     bundle: &[bool],
     components: &[Vec<(usize, f64)>],
+    only: Option<&[String]>,
 ) -> Result<Records, ServiceError> {
     let started = std::time::Instant::now();
     let tz: Tz = account.timezone.parse().unwrap_or(Tz::UTC);
@@ -208,7 +289,10 @@ pub(crate) fn read_records(
         mut warehouses,
         mut movements,
     } = Records::empty(bundle.len());
-    for (variant, wh, on_hand, allocated) in store::stock(conn, &account.id)? {
+    for (variant, wh, on_hand, allocated) in match only {
+        Some(ids) => store::stock_of(conn, &account.id, ids)?,
+        None => store::stock(conn, &account.id)?,
+    } {
         if removed_wh.contains(&wh) {
             continue;
         }
@@ -216,7 +300,10 @@ pub(crate) fn read_records(
             stock[i].push((wh, num(&on_hand) - num(&allocated)));
         }
     }
-    for (variant, wh, day, available) in store::history(conn, &account.id)? {
+    for (variant, wh, day, available) in match only {
+        Some(ids) => store::history_of(conn, &account.id, ids)?,
+        None => store::history(conn, &account.id)?,
+    } {
         if removed_wh.contains(&wh) {
             continue;
         }
@@ -231,7 +318,16 @@ pub(crate) fn read_records(
     // Orders by id: their local day and warehouse (those from today on do
     // not count yet).
     let mut orders: HashMap<String, (NaiveDate, u32)> = HashMap::new();
-    for (id, ordered_at, warehouse_id) in store::demand_orders(conn, &account.id)? {
+    // A subset's lines come by the variant index, with their orders; the
+    // whole account's orders are read first and its lines streamed.
+    let (order_rows, subset_lines) = match only {
+        Some(ids) => {
+            let (orders, lines) = store::sales_of(conn, &account.id, ids)?;
+            (orders, Some(lines))
+        }
+        None => (store::demand_orders(conn, &account.id)?, None),
+    };
+    for (id, ordered_at, warehouse_id) in order_rows {
         let day = tz.from_utc_datetime(&ordered_at).date_naive();
         if day >= today {
             continue;
@@ -245,7 +341,7 @@ pub(crate) fn read_records(
         };
         orders.insert(id, (day, warehouse));
     }
-    store::each_sale_line(conn, &account.id, |(order_id, variant_id, quantity)| {
+    let mut each = |(order_id, variant_id, quantity): store::SaleLine| {
         let Some(&(day, warehouse)) = orders.get(&order_id) else {
             return;
         };
@@ -268,12 +364,35 @@ pub(crate) fn read_records(
                 quantity: q,
             });
         }
-    })?;
+    };
+    match subset_lines {
+        Some(lines) => lines.into_iter().for_each(&mut each),
+        None => store::each_sale_line(conn, &account.id, &mut each)?,
+    }
+    // In a canonical order, whatever order they were read in: a plan
+    // computed from a subset equals the one from a whole read, sums
+    // included.
+    let warehouse_ids = &warehouses;
     for s in &mut sales {
+        s.sort_unstable_by(|a, b| {
+            (a.day, a.quantity.to_bits())
+                .cmp(&(b.day, b.quantity.to_bits()))
+                .then_with(|| {
+                    warehouse_ids
+                        .get(a.warehouse as usize)
+                        .cmp(&warehouse_ids.get(b.warehouse as usize))
+                })
+        });
         s.shrink_to_fit();
     }
+    for s in &mut stock {
+        s.sort_by(|a, b| a.0.cmp(&b.0));
+    }
     let sales_read = started.elapsed().as_secs_f64();
-    for l in store::open_order_lines(conn, &account.id)? {
+    for l in match only {
+        Some(ids) => store::open_order_lines_of(conn, &account.id, ids)?,
+        None => store::open_order_lines(conn, &account.id)?,
+    } {
         let Some(&i) = index.get(&l.variant_id) else {
             continue;
         };
@@ -305,6 +424,15 @@ pub(crate) fn read_records(
             }
             _ => {}
         }
+    }
+    for m in &mut movements {
+        m.sort_by(|a, b| {
+            (&a.warehouse, a.expected, a.quantity.to_bits()).cmp(&(
+                &b.warehouse,
+                b.expected,
+                b.quantity.to_bits(),
+            ))
+        });
     }
     tracing::debug!(
         account = %account.id,

@@ -427,7 +427,8 @@ pub fn plan(input: &PlanInput) -> Plan {
             "Reorder point = lead-time demand {ltd:.2} + safety stock {safety_stock:.2} = {reorder_point:.2}."
         ),
     );
-    let on_order: f64 = input.open_orders.iter().map(|o| o.quantity).sum();
+    // `+ 0.0`: an empty sum is −0.0, which would read "on order -0".
+    let on_order: f64 = input.open_orders.iter().map(|o| o.quantity).sum::<f64>() + 0.0;
     let avail = input.available;
     let raw = coverage + safety_stock - avail - on_order;
     say(

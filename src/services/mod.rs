@@ -9,6 +9,7 @@ pub mod error;
 pub mod feeds;
 pub mod imports;
 pub mod plans;
+pub mod replan;
 pub mod sync;
 pub mod users;
 

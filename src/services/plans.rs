@@ -18,11 +18,17 @@ use crate::db::DbConn;
 use crate::planning::line::compute_line;
 use crate::planning::rollup::{child_keys, roll_up, WarehouseFlags};
 use crate::planning::series::{child_line_input, master_line_input};
-use crate::planning::snapshot::{load_child, ChildData, MasterInputs};
+use crate::planning::snapshot::{load_child, ChildData, MasterInputs, Reads};
 use crate::services::ServiceError;
 
 pub use crate::planning::rollup::Conflict;
 pub use crate::planning::series::{convert, known_available, ChildFigures, Included};
+use crate::services::replan;
+
+/// The version of the planner's rules, part of every plan's inputs version:
+/// bumped when a change to planning changes what a plan computes, so that
+/// every stored plan is recomputed whole once.
+pub const PLANNER_VERSION: u32 = 2;
 
 /// The planning date of an account: `TRIBUTARY_TODAY` if set, else today in
 /// the account's time zone.
@@ -41,7 +47,7 @@ pub fn inputs_version(
     account: &Account,
     today: NaiveDate,
 ) -> Result<String, ServiceError> {
-    let mut v = format!("{}@{}", account.data_version, today);
+    let mut v = format!("{}@{}~p{}", account.data_version, today, PLANNER_VERSION);
     if account.is_master() {
         for c in Account::list_children(conn, &account.id)? {
             v.push_str(&format!(
@@ -82,6 +88,24 @@ enum Children<'a> {
     },
 }
 
+/// Per child (in order): which of its warehouses the master counts.
+pub(crate) fn warehouse_flags(
+    kids: &[Account],
+    settings: &[WarehouseSetting],
+) -> Vec<WarehouseFlags> {
+    kids.iter()
+        .map(|k| {
+            WarehouseFlags(
+                settings
+                    .iter()
+                    .filter(|s| s.account_id == k.id)
+                    .map(|s| (s.warehouse_id.clone(), (s.include_stock, s.include_sales)))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
 fn load_master(
     conn: &mut DbConn,
     master: &Account,
@@ -95,7 +119,10 @@ fn load_master(
     let rates = store::exchange_rates(conn, &master.organisation_id)?;
     let mut children = Vec::new();
     let mut child_plans = Vec::new();
-    let catalogue_only = matches!(mode, Children::CatalogueOnly);
+    let reads = match mode {
+        Children::CatalogueOnly => Reads::Catalogue,
+        Children::Refresh { .. } => Reads::All,
+    };
     // A stale child's plan is computed (on the worker pool) while the next
     // child's records are read; its lines are stored once that read is done
     // (the connection is this thread's).
@@ -151,10 +178,10 @@ fn load_master(
                 Children::Refresh { fixed_today, .. } => stale_version(conn, k, *fixed_today)?,
                 Children::CatalogueOnly => None,
             };
-            let data = load_child(conn, k, today, catalogue_only)?;
+            let data = load_child(conn, k, today, reads)?;
             let own = match &stale {
                 Some((_, k_today)) if *k_today != today => {
-                    Some(load_child(conn, k, *k_today, false)?)
+                    Some(load_child(conn, k, *k_today, Reads::All)?)
                 }
                 _ => None,
             };
@@ -201,18 +228,7 @@ fn load_master(
             None => Ok(()),
         }
     })?;
-    let flags = kids
-        .iter()
-        .map(|k| {
-            WarehouseFlags(
-                settings
-                    .iter()
-                    .filter(|s| s.account_id == k.id)
-                    .map(|s| (s.warehouse_id.clone(), (s.include_stock, s.include_sales)))
-                    .collect(),
-            )
-        })
-        .collect();
+    let flags = warehouse_flags(&kids, &settings);
     let rollup = roll_up(&children, &links);
     Ok(MasterInputs {
         children,
@@ -255,10 +271,31 @@ pub fn conflicts(
 }
 
 /// Computes an account's plan (a master: its stale children first) and
-/// stores it; returns the stored header. `writer`, a second connection,
+/// stores it; returns the stored header. When a plan is stored and what
+/// changed since is known (`replan::changes`), only the lines it touched are
+/// recomputed and upserted; else the plan is computed whole. `writer`, a second connection,
 /// lets a master store its children's plans while it reads on.
 /// `progress(done, total)` reports the accounts done.
 pub fn compute_and_store(
+    conn: &mut DbConn,
+    account: &Account,
+    fixed_today: Option<NaiveDate>,
+    writer: Option<&mut DbConn>,
+    progress: &mut dyn FnMut(i64, i64),
+) -> Result<PlanHeader, ServiceError> {
+    let today = planning_date(account, fixed_today);
+    if let Some(stored) = store::plan_header(conn, &account.id)? {
+        let version = inputs_version(conn, account, today)?;
+        if let Some(changed) = replan::changes(conn, account, &stored.inputs_version, &version)? {
+            return replan::incremental(conn, account, fixed_today, version, changed, progress);
+        }
+    }
+    compute_full(conn, account, fixed_today, writer, progress)
+}
+
+/// Computes an account's whole plan (a master: its stale children first,
+/// each whole) and stores it; returns the stored header.
+pub fn compute_full(
     conn: &mut DbConn,
     account: &Account,
     fixed_today: Option<NaiveDate>,
@@ -293,7 +330,7 @@ pub fn compute_and_store(
     } else {
         progress(0, 1);
         let version = inputs_version(conn, account, today)?;
-        let data = load_child(conn, account, today, false)?;
+        let data = load_child(conn, account, today, Reads::All)?;
         let (lines, details) = child_lines(&data);
         drop(data);
         let header = header(account, version, today, &lines, started);
@@ -308,7 +345,7 @@ pub fn compute_and_store(
 /// stored plan that is current: two computations of one plan may overlap
 /// (a worker's job and a direct computation, or two processes), and the one
 /// that started first may finish last.
-fn store_lines(
+pub(crate) fn store_lines(
     conn: &mut DbConn,
     h: &PlanHeader,
     lines: &[PlanLineRow],
@@ -334,7 +371,7 @@ fn store_lines(
     Ok(())
 }
 
-fn header(
+pub(crate) fn header(
     account: &Account,
     version: String,
     today: NaiveDate,

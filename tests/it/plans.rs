@@ -933,3 +933,228 @@ async fn doubtful_lines_are_flagged_and_filterable() {
         assert_eq!(p["rows"][0]["sku"], sku);
     }
 }
+
+/// Every stored line and detail of an account's plan, by key.
+async fn stored_plan(
+    app: &TestApp,
+    account: &str,
+) -> Vec<(
+    tributary::db::models::planning::PlanLineRow,
+    tributary::db::models::planning::LineDetail,
+)> {
+    let db = app.state.db.clone();
+    let account = account.to_string();
+    actix_web::web::block(move || {
+        let mut conn = db.conn().unwrap();
+        let mut lines = tributary::db::models::planning::all_lines(&mut conn, &account).unwrap();
+        lines.sort_by(|a, b| a.sku_key.cmp(&b.sku_key));
+        let mut details = tributary::db::models::planning::details(&mut conn, &account).unwrap();
+        lines
+            .into_iter()
+            .map(|l| {
+                let d = details.remove(&l.sku_key).unwrap();
+                (l, d)
+            })
+            .collect()
+    })
+    .await
+    .unwrap()
+}
+
+/// Incremental replanning gives the plan a full replan gives, row for row:
+/// an organisation is planned, then 15 new orders on two SKUs of the shop,
+/// a stock reading at the wholesaler and an open purchase order arrive; what
+/// they touched is recorded (the shop's LAMP-1 and LAMP-2, the
+/// wholesaler's lamp-1 and BAG), the plans are brought up to date through
+/// the lines they touch, and every field of every line and detail of the
+/// shop, the wholesaler and the master equals what a full replan of the
+/// same data stores.
+#[actix_web::test]
+async fn an_incremental_replan_equals_a_full_replan_row_for_row() {
+    let app = app().await;
+    let token = app.admin("Acme").await;
+    let shop = app.create_child(&token, "Shop").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let w = app.create_child(&token, "Wholesale").await;
+    let wholesale = w["id"].as_str().unwrap().to_string();
+    let master = w["master_id"].as_str().unwrap().to_string();
+    for (acc, skus) in [
+        (&shop, ["LAMP-1", "LAMP-2", "TENT"]),
+        (&wholesale, ["lamp-1", "BAG", "tent "]),
+    ] {
+        put(
+            &app,
+            &token,
+            acc,
+            "warehouses",
+            json!([{"id": "W1", "name": "Main"}]),
+        )
+        .await;
+        put(
+            &app,
+            &token,
+            acc,
+            "vendors",
+            json!([{"id": "ACME", "name": "Acme", "lead_time_days": 10}]),
+        )
+        .await;
+        let variants: Vec<Value> = skus
+            .iter()
+            .enumerate()
+            .map(|(i, s)| json!({"id": format!("V{i}"), "sku": s, "vendor_id": "ACME", "cost_price": "3.5"}))
+            .collect();
+        put(&app, &token, acc, "variants", Value::Array(variants)).await;
+        let stock: Vec<Value> = (0..3)
+            .map(|i| json!({"variant_id": format!("V{i}"), "warehouse_id": "W1", "on_hand": 20 + 7 * i, "allocated": i,
+                            "updated_at": "2026-01-01T00:00:00Z"}))
+            .collect();
+        put(&app, &token, acc, "stock", Value::Array(stock)).await;
+        let mut orders = Vec::new();
+        for i in 0..3 {
+            for (n, o) in run_of_sales(
+                &format!("SO{i}"),
+                &format!("V{i}"),
+                1 + i as u32,
+                "2026-01-01",
+                50,
+            )
+            .into_iter()
+            .enumerate()
+            {
+                // Irregular demand: every third day sells double.
+                let mut o = o;
+                if n % 3 == 0 {
+                    o["lines"][0]["quantity"] = json!(2 + 2 * i);
+                }
+                orders.push(o);
+            }
+        }
+        put(&app, &token, acc, "sales-orders", Value::Array(orders)).await;
+    }
+    let org = Org {
+        app,
+        token,
+        shop: shop.clone(),
+        wholesale: wholesale.clone(),
+        master: master.clone(),
+    };
+    plan(&org, &master, "").await;
+    plan(&org, &shop, "").await;
+    let before = {
+        let db = org.app.state.db.clone();
+        let m = master.clone();
+        actix_web::web::block(move || {
+            let mut conn = db.conn().unwrap();
+            tributary::db::models::planning::plan_header(&mut conn, &m)
+                .unwrap()
+                .unwrap()
+                .inputs_version
+        })
+        .await
+        .unwrap()
+    };
+    // The changes: 15 orders on LAMP-1 and LAMP-2 at the shop, a stock
+    // reading of lamp-1 and a purchase order of BAG at the wholesaler.
+    let mut orders = run_of_sales("NEW-A", "V0", 3, "2026-02-15", 8);
+    orders.extend(run_of_sales("NEW-B", "V1", 1, "2026-02-20", 7));
+    put(
+        &org.app,
+        &org.token,
+        &shop,
+        "sales-orders",
+        Value::Array(orders),
+    )
+    .await;
+    put(
+        &org.app,
+        &org.token,
+        &wholesale,
+        "stock",
+        json!([{"variant_id": "V0", "warehouse_id": "W1", "on_hand": 2, "allocated": 0, "updated_at": "2026-02-25T00:00:00Z"}]),
+    )
+    .await;
+    put(
+        &org.app,
+        &org.token,
+        &wholesale,
+        "stock-orders",
+        json!([{"id": "PO-1", "kind": "purchase", "status": "active", "vendor_id": "ACME",
+                "destination_warehouse_id": "W1", "expected_at": "2026-03-20",
+                "lines": [{"id": "1", "variant_id": "V1", "quantity": 12}]}]),
+    )
+    .await;
+    // What the master's replan recomputes: the rows of those variants.
+    let db = org.app.state.db.clone();
+    let m = master.clone();
+    let changed = actix_web::web::block(move || {
+        let mut conn = db.conn().unwrap();
+        let acc = tributary::db::models::Account::find_by_id(&mut conn, &m)
+            .unwrap()
+            .unwrap();
+        let today = TODAY.parse().unwrap();
+        let now = tributary::services::plans::inputs_version(&mut conn, &acc, today).unwrap();
+        tributary::services::replan::changes(&mut conn, &acc, &before, &now)
+            .unwrap()
+            .map(|c| {
+                c.into_iter()
+                    .map(|(a, ids)| (a.name, ids.into_iter().collect::<Vec<_>>()))
+                    .collect::<Vec<_>>()
+            })
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        changed,
+        Some(vec![
+            ("Shop".to_string(), vec!["V0".to_string(), "V1".to_string()]),
+            (
+                "Wholesale".to_string(),
+                vec!["V0".to_string(), "V1".to_string()]
+            ),
+        ])
+    );
+    for acc in [&master, &shop, &wholesale] {
+        plan(&org, acc, "").await;
+    }
+    let incremental = [
+        stored_plan(&org.app, &shop).await,
+        stored_plan(&org.app, &wholesale).await,
+        stored_plan(&org.app, &master).await,
+    ];
+    // The same data, planned whole.
+    let db = org.app.state.db.clone();
+    let ids = [shop.clone(), wholesale.clone(), master.clone()];
+    actix_web::web::block(move || {
+        let mut conn = db.conn().unwrap();
+        for id in ids {
+            let acc = tributary::db::models::Account::find_by_id(&mut conn, &id)
+                .unwrap()
+                .unwrap();
+            tributary::services::plans::compute_full(
+                &mut conn,
+                &acc,
+                Some(TODAY.parse().unwrap()),
+                None,
+                &mut |_, _| {},
+            )
+            .unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let full = [
+        stored_plan(&org.app, &shop).await,
+        stored_plan(&org.app, &wholesale).await,
+        stored_plan(&org.app, &master).await,
+    ];
+    for (inc, full) in incremental.iter().zip(&full) {
+        assert_eq!(inc.len(), full.len());
+        for (a, b) in inc.iter().zip(full) {
+            assert_eq!(a.0, b.0, "line {}", a.0.sku_key);
+            assert_eq!(a.1, b.1, "detail {}", a.0.sku_key);
+        }
+    }
+    assert_eq!(full[2].len(), 4, "LAMP-1, LAMP-2, TENT, BAG");
+}
