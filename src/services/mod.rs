@@ -8,6 +8,8 @@ pub mod demand;
 pub mod error;
 pub mod feeds;
 pub mod imports;
+pub mod order_plan;
+pub mod plan_settings;
 pub mod plans;
 pub mod sync;
 pub mod users;
