@@ -13,6 +13,7 @@ pub mod plan_settings;
 pub mod plans;
 pub mod sync;
 pub mod users;
+pub mod worker;
 
 pub use error::{Detail, ServiceError};
 
