@@ -109,19 +109,51 @@ pub fn require_master(account: &Account) -> Result<(), ServiceError> {
     })
 }
 
-fn children_ids(conn: &mut DbConn, master: &Account) -> Result<Vec<String>, ServiceError> {
-    Ok(Account::list_children(conn, &master.id)?
-        .into_iter()
-        .map(|a| a.id)
-        .collect())
+/// The problems of a master's per-child setting rows, found as the rows
+/// are read: every problem by row (1-based) and field.
+struct RowProblems {
+    /// The master's children.
+    kids: Vec<String>,
+    /// (child, id) pairs seen so far.
+    seen: HashSet<(String, String)>,
+    /// What was found.
+    details: Vec<Detail>,
 }
 
-fn problem(details: &mut Vec<Detail>, row: usize, field: &str, message: &str) {
-    details.push(Detail {
-        row: row + 1,
-        field: field.into(),
-        message: message.into(),
-    });
+impl RowProblems {
+    fn new(conn: &mut DbConn, master: &Account) -> Result<RowProblems, ServiceError> {
+        Ok(RowProblems {
+            kids: Account::list_children(conn, &master.id)?
+                .into_iter()
+                .map(|a| a.id)
+                .collect(),
+            seen: HashSet::new(),
+            details: Vec::new(),
+        })
+    }
+
+    /// Row `i` (0-based) has a problem with `field`.
+    fn add(&mut self, i: usize, field: &str, message: &str) {
+        self.details.push(Detail {
+            row: i + 1,
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Row `i` names a child of the master.
+    fn child(&mut self, i: usize, account_id: &str) {
+        if !self.kids.iter().any(|k| k == account_id) {
+            self.add(i, "account_id", "is not a child of this master");
+        }
+    }
+
+    /// Row `i`'s (child, `field`) pair is not given twice.
+    fn once(&mut self, i: usize, account_id: &str, field: &str, id: &str, message: &str) {
+        if !self.seen.insert((account_id.to_string(), id.to_string())) {
+            self.add(i, field, message);
+        }
+    }
 }
 
 /// The master's explicit links.
@@ -145,24 +177,19 @@ pub fn replace_links(
     worker: &Signal,
 ) -> Result<(), ServiceError> {
     require_master(master)?;
-    let kids = children_ids(conn, master)?;
-    let mut details = Vec::new();
-    let mut seen = HashSet::new();
+    let mut p = RowProblems::new(conn, master)?;
     for (i, l) in body.iter().enumerate() {
         if sku::normalise(&l.sku).is_empty() {
-            problem(&mut details, i, "sku", "must not be empty");
+            p.add(i, "sku", "must not be empty");
         }
-        if !kids.contains(&l.account_id) {
-            problem(
-                &mut details,
-                i,
-                "account_id",
-                "is not a child of this master",
-            );
-        }
-        if !seen.insert((l.account_id.clone(), l.variant_id.clone())) {
-            problem(&mut details, i, "variant_id", "is linked twice");
-        }
+        p.child(i, &l.account_id);
+        p.once(
+            i,
+            &l.account_id,
+            "variant_id",
+            &l.variant_id,
+            "is linked twice",
+        );
     }
     let rows: Vec<SkuLink> = body
         .iter()
@@ -176,7 +203,7 @@ pub fn replace_links(
     change_plans(
         conn,
         "links",
-        details,
+        p.details,
         Changes::Master(&master.id),
         worker,
         |conn| store::replace_links(conn, &master.id, &rows),
@@ -208,24 +235,19 @@ pub fn replace_warehouse_settings(
     worker: &Signal,
 ) -> Result<(), ServiceError> {
     require_master(master)?;
-    let kids = children_ids(conn, master)?;
-    let mut details = Vec::new();
-    let mut seen = HashSet::new();
+    let mut p = RowProblems::new(conn, master)?;
     for (i, s) in body.iter().enumerate() {
-        if !kids.contains(&s.account_id) {
-            problem(
-                &mut details,
-                i,
-                "account_id",
-                "is not a child of this master",
-            );
-        }
+        p.child(i, &s.account_id);
         if s.warehouse_id.trim().is_empty() {
-            problem(&mut details, i, "warehouse_id", "must not be empty");
+            p.add(i, "warehouse_id", "must not be empty");
         }
-        if !seen.insert((s.account_id.clone(), s.warehouse_id.clone())) {
-            problem(&mut details, i, "warehouse_id", "is listed twice");
-        }
+        p.once(
+            i,
+            &s.account_id,
+            "warehouse_id",
+            &s.warehouse_id,
+            "is listed twice",
+        );
     }
     let rows: Vec<WarehouseSetting> = body
         .iter()
@@ -240,11 +262,19 @@ pub fn replace_warehouse_settings(
     change_plans(
         conn,
         "warehouse settings",
-        details,
+        p.details,
         Changes::Master(&master.id),
         worker,
         |conn| store::replace_warehouse_settings(conn, &master.id, &rows),
     )
+}
+
+fn problem(details: &mut Vec<Detail>, i: usize, field: &str, message: &str) {
+    details.push(Detail {
+        row: i + 1,
+        field: field.into(),
+        message: message.into(),
+    });
 }
 
 /// The organisation's exchange rates, oldest first.

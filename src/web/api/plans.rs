@@ -16,11 +16,13 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use crate::auth::Caller;
 use crate::db::models::planning::PlanLineRow;
 use crate::db::models::Account;
-use crate::jobs::Job;
+use crate::db::DbConn;
+use crate::jobs::{Job, Signal};
 use crate::services::accounts::utc;
 use crate::services::order_plan::{self, Extras, Freshness, PlanParams};
 use crate::services::plan_settings::{self, LinkBody, RateBody, WarehouseSettingBody};
 use crate::services::plans::{self, ChildFigures, Conflict};
+use crate::services::ServiceError;
 use crate::state::AppState;
 use crate::web::api::openapi::ErrorBody;
 use crate::web::api::visible_account;
@@ -471,6 +473,39 @@ async fn master_of(state: &AppState, caller: &Caller, id: String) -> Result<Acco
     Ok(account)
 }
 
+/// Reads one of a master's settings with `read`.
+async fn read_setting<T: Send + 'static>(
+    state: &AppState,
+    caller: &Caller,
+    id: String,
+    read: fn(&mut DbConn, &Account) -> Result<Vec<T>, ServiceError>,
+) -> Result<web::Json<Vec<T>>, AppError> {
+    let master = master_of(state, caller, id).await?;
+    let rows = state.db.run(move |conn| read(conn, &master)).await?;
+    Ok(web::Json(rows))
+}
+
+/// Replaces one of a master's settings with `write` (which validates,
+/// writes and wakes the worker); answers what was sent.
+async fn write_setting<T: Send + 'static>(
+    state: &web::Data<AppState>,
+    caller: &Caller,
+    id: String,
+    body: Vec<T>,
+    write: fn(&mut DbConn, &Account, &[T], &Signal) -> Result<(), ServiceError>,
+) -> Result<web::Json<Vec<T>>, AppError> {
+    let master = master_of(state, caller, id).await?;
+    caller.require_write()?;
+    let st = state.clone();
+    state
+        .db
+        .run(move |conn| {
+            write(conn, &master, &body, &st.jobs)?;
+            Ok::<_, AppError>(web::Json(body))
+        })
+        .await
+}
+
 /// The master's explicit links.
 #[utoipa::path(get, path = "/api/v1/accounts/{id}/links", tag = "roll-up",
     params(("id" = String, Path, description = "Master account id")),
@@ -480,12 +515,7 @@ pub async fn get_links(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<web::Json<Vec<LinkBody>>, AppError> {
-    let master = master_of(&state, &caller, path.into_inner()).await?;
-    let rows = state
-        .db
-        .run(move |conn| plan_settings::links(conn, &master))
-        .await?;
-    Ok(web::Json(rows))
+    read_setting(&state, &caller, path.into_inner(), plan_settings::links).await
 }
 
 /// Replaces the master's explicit links.
@@ -498,17 +528,15 @@ pub async fn put_links(
     path: web::Path<String>,
     body: web::Json<Vec<LinkBody>>,
 ) -> Result<web::Json<Vec<LinkBody>>, AppError> {
-    let master = master_of(&state, &caller, path.into_inner()).await?;
-    caller.require_write()?;
-    let st = state.clone();
     let body = body.into_inner();
-    state
-        .db
-        .run(move |conn| {
-            plan_settings::replace_links(conn, &master, &body, &st.jobs)?;
-            Ok::<_, AppError>(web::Json(body))
-        })
-        .await
+    write_setting(
+        &state,
+        &caller,
+        path.into_inner(),
+        body,
+        plan_settings::replace_links,
+    )
+    .await
 }
 
 /// Rows the roll-up could not match safely, each with what to do.
@@ -538,12 +566,8 @@ pub async fn get_warehouse_settings(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<web::Json<Vec<WarehouseSettingBody>>, AppError> {
-    let master = master_of(&state, &caller, path.into_inner()).await?;
-    let rows = state
-        .db
-        .run(move |conn| plan_settings::warehouse_settings(conn, &master))
-        .await?;
-    Ok(web::Json(rows))
+    let read = plan_settings::warehouse_settings;
+    read_setting(&state, &caller, path.into_inner(), read).await
 }
 
 /// Replaces the master's per-warehouse include settings.
@@ -557,17 +581,8 @@ pub async fn put_warehouse_settings(
     path: web::Path<String>,
     body: web::Json<Vec<WarehouseSettingBody>>,
 ) -> Result<web::Json<Vec<WarehouseSettingBody>>, AppError> {
-    let master = master_of(&state, &caller, path.into_inner()).await?;
-    caller.require_write()?;
-    let st = state.clone();
-    let body = body.into_inner();
-    state
-        .db
-        .run(move |conn| {
-            plan_settings::replace_warehouse_settings(conn, &master, &body, &st.jobs)?;
-            Ok::<_, AppError>(web::Json(body))
-        })
-        .await
+    let write = plan_settings::replace_warehouse_settings;
+    write_setting(&state, &caller, path.into_inner(), body.into_inner(), write).await
 }
 
 /// The organisation's exchange rates.
