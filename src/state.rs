@@ -78,7 +78,8 @@ impl AppState {
             config: self.config.sync.clone(),
             secrets: self.secrets.clone(),
         };
-        spawn_worker(self.db.clone(), self.config.today, sync, &self.jobs);
+        let runner = crate::services::worker::Jobs::new(self.config.today, sync);
+        spawn_worker(self.db.clone(), runner, &self.jobs);
     }
 }
 

@@ -378,3 +378,17 @@ diesel::allow_tables_to_appear_in_same_query!(
     sync_cursors,
     sync_schedules,
 );
+
+diesel::table! {
+    /// Customers sent through the compatible API (no native entity).
+    compat_customers (account_id, code) {
+        /// Account.
+        account_id -> Text,
+        /// The customer's code.
+        code -> Text,
+        /// The `CustomerDto` as JSON.
+        body -> Text,
+        /// Last written.
+        updated_at -> Timestamp,
+    }
+}

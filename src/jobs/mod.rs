@@ -2,35 +2,26 @@
 //! several server processes can share one queue: a worker claims a job by
 //! writing its lease (`lease_owner`, `lease_until`); a job whose lease ran
 //! out (its process died) can be claimed again. On PostgreSQL the claim uses
-//! `FOR UPDATE SKIP LOCKED`, and a plan is computed under a session advisory
-//! lock on its account, so two processes never compute the same plan at
-//! once.
+//! `FOR UPDATE SKIP LOCKED`.
 //!
-//! The worker also keeps plans fresh without hooks in the write paths: it
-//! compares each account's inputs version with its stored plan's and queues
-//! a plan job for every account whose plan is stale (`services::plans`).
-//!
-//! `sync` jobs (`services::sync`) pull an account's connections; the same
-//! claim and lease apply (the sync renews its lease while it runs, so a job
-//! is run by exactly one process, and a dead process's job is taken over
-//! and resumes from the stored cursors). The worker also queues the
-//! organisations' automatic syncs when they are due.
+//! This module knows the queue and the worker's loop only: what a job of
+//! each kind does and what each round queues (stale plans, automatic syncs)
+//! is given from above as a [`Runner`] (`services::worker`), so the jobs
+//! depend on storage alone and the services that queue jobs (`sync`,
+//! `order_plan`) depend on them, not the other way round.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveDateTime, Utc};
+use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Timestamp};
 use serde::Serialize;
 
 use crate::crypto::new_id;
 use crate::db::models::Account;
-use crate::db::schema::{accounts, jobs};
+use crate::db::schema::jobs;
 use crate::db::{Db, DbConn};
-use crate::services::sync::{self, SyncContext};
-use crate::services::{plans, ServiceError};
 
 /// How long a claimed job's lease lasts before another worker may take it.
 pub const LEASE_SECONDS: i64 = 60;
@@ -212,139 +203,6 @@ pub fn finish(conn: &mut DbConn, id: &str, status: &str, error: Option<String>) 
         .map(|_| ())
 }
 
-/// Runs one claimed plan job; progress is written through a second
-/// connection so that readers see it while the plan is computed.
-fn run_plan(
-    db: &Db,
-    conn: &mut DbConn,
-    job: &Job,
-    today: Option<NaiveDate>,
-) -> Result<(), ServiceError> {
-    let Some(account) = Account::find_by_id(conn, &job.account_id)? else {
-        return Ok(());
-    };
-    // Backend-specific: on PostgreSQL several processes may run workers; a
-    // session advisory lock on the account keeps two from computing the
-    // same plan at once (SQLite has one process).
-    let pg = matches!(conn, DbConn::Pg(_));
-    if pg {
-        diesel::sql_query("SELECT pg_advisory_lock(hashtext($1))")
-            .bind::<Text, _>(&account.id)
-            .execute(conn)?;
-    }
-    let id = job.id.clone();
-    let mut report = |done: i64, total: i64| {
-        if let Ok(mut c) = db.conn() {
-            let _ = progress(&mut c, &id, done, total);
-        }
-    };
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // Planned meanwhile (by its master's job, another process or a
-        // second queued job): the stored plan is current, nothing to do.
-        if !plans::is_stale(conn, &account, today)? {
-            return Ok(());
-        }
-        // A master stores its children's plans on a second connection while
-        // it reads on (none free: on this one).
-        let mut writer = account.is_master().then(|| db.spare_conn()).flatten();
-        plans::compute_and_store(conn, &account, today, writer.as_deref_mut(), &mut report)
-            .map(|_| ())
-    }));
-    if pg {
-        diesel::sql_query("SELECT pg_advisory_unlock(hashtext($1))")
-            .bind::<Text, _>(&account.id)
-            .execute(conn)?;
-    }
-    match result {
-        Ok(r) => r,
-        Err(_) => Err(ServiceError::internal(
-            "the plan computation failed unexpectedly",
-        )),
-    }
-}
-
-/// Queues a plan job for every account whose stored plan is stale and that
-/// has no queued job (a child whose master is stale too is left to the
-/// master's job, which plans it on the way); returns how many were queued.
-/// Debounced: an account is
-/// queued only once its inputs version has stayed the same since the
-/// previous round (`seen` remembers the stale versions), so that a burst of
-/// imports is planned once, after it. Reads queue their plan at once.
-pub fn queue_stale_plans(
-    conn: &mut DbConn,
-    today: Option<NaiveDate>,
-    seen: &mut HashMap<String, String>,
-) -> Result<usize, ServiceError> {
-    let all: Vec<Account> = accounts::table
-        .order(accounts::created_at.asc())
-        .select(Account::as_select())
-        .load(conn)?;
-    let mut queued = 0;
-    let mut still = HashMap::new();
-    let mut stale: Vec<(&Account, String)> = Vec::new();
-    // Children first: a master's plan reads its children's.
-    for a in all
-        .iter()
-        .filter(|a| !a.is_master())
-        .chain(all.iter().filter(|a| a.is_master()))
-    {
-        let day = plans::planning_date(a, today);
-        let version = plans::inputs_version(conn, a, day)?;
-        let stored = crate::db::models::planning::plan_header(conn, &a.id)?;
-        if stored.is_some_and(|h| h.inputs_version == version) {
-            continue;
-        }
-        stale.push((a, version));
-    }
-    // A stale child of a stale master is planned by the master's job, which
-    // reads each child's records once for both plans.
-    let stale_masters: std::collections::HashSet<&str> = stale
-        .iter()
-        .filter(|(a, _)| a.is_master())
-        .map(|(a, _)| a.id.as_str())
-        .collect();
-    for (a, version) in stale {
-        let settled = seen.get(&a.id) == Some(&version);
-        still.insert(a.id.clone(), version);
-        if !settled
-            || a.master_id
-                .as_deref()
-                .is_some_and(|m| stale_masters.contains(m))
-        {
-            continue;
-        }
-        if Job::open_for(conn, &a.id, "plan")?.is_none() {
-            enqueue(conn, a, "plan")?;
-            queued += 1;
-        }
-    }
-    *seen = still;
-    Ok(queued)
-}
-
-/// Queues the plan a finished sync made stale at once, without the
-/// debounce of [`queue_stale_plans`] (the sync's writes are over): the
-/// master's of a synced master or of a synced child that has one (it plans
-/// its stale children on the way), else the child's.
-fn plan_after_sync(conn: &mut DbConn, job: &Job, today: Option<NaiveDate>) {
-    let queue = |conn: &mut DbConn| -> Result<(), ServiceError> {
-        let Some(account) = Account::find_by_id(conn, &job.account_id)? else {
-            return Ok(());
-        };
-        let target = match account.master_id.as_deref() {
-            Some(m) => Account::find_by_id(conn, m)?.unwrap_or(account),
-            None => account,
-        };
-        if plans::is_stale(conn, &target, today)? {
-            enqueue(conn, &target, "plan")?;
-        }
-        Ok(())
-    };
-    if let Err(e) = queue(conn) {
-        tracing::warn!(error = %e, "job worker: could not queue the plans of a sync");
-    }
-}
-
 /// Wakes the worker when there is new work.
 #[derive(Default)]
 pub struct Signal {
@@ -372,51 +230,56 @@ impl Signal {
     }
 }
 
-/// The background worker of one server process: claims and runs jobs, and
-/// queues plans that went stale. It stops when its [`Signal`] is dropped
-/// (the server's state is gone).
-pub fn spawn_worker(db: Db, today: Option<NaiveDate>, sync: SyncContext, signal: &Arc<Signal>) {
+/// What a claimed job's runner answers.
+pub enum Outcome {
+    /// Done: the worker records `succeeded`, or `failed` with the error.
+    Done(Result<(), String>),
+    /// The runner recorded the job's end itself (a sync: `succeeded`,
+    /// `partial` or `failed`).
+    Recorded,
+}
+
+/// The work a worker does, given by the layer above (the job kinds and
+/// what each round queues live with their use cases, in
+/// `services::worker`): this module only claims, leases and records.
+pub trait Runner: Send + 'static {
+    /// Queues what is due before a claim (stale plans, automatic syncs);
+    /// `false` when the round should stop here (the database failed).
+    fn queue_due(&mut self, db: &Db, conn: &mut DbConn) -> bool;
+
+    /// Runs one claimed job.
+    fn run(&mut self, db: &Db, conn: &mut DbConn, job: &Job) -> Outcome;
+}
+
+/// The background worker of one server process: each round queues what is
+/// due and runs one job with `runner`. It stops when its [`Signal`] is
+/// dropped (the server's state is gone).
+pub fn spawn_worker(db: Db, mut runner: impl Runner, signal: &Arc<Signal>) {
     let weak: Weak<Signal> = Arc::downgrade(signal);
     let owner = new_id("wrk");
     let _ = std::thread::Builder::new()
         .name("tributary-jobs".into())
-        .spawn(move || {
-            let mut seen = HashMap::new();
-            loop {
-                let Some(signal) = weak.upgrade() else {
-                    return;
-                };
-                let worked = match db.conn() {
-                    Ok(mut conn) => work_once(&db, &mut conn, &owner, today, &sync, &mut seen),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "job worker: no database connection");
-                        false
-                    }
-                };
-                if !worked {
-                    signal.wait(Duration::from_millis(500));
+        .spawn(move || loop {
+            let Some(signal) = weak.upgrade() else {
+                return;
+            };
+            let worked = match db.conn() {
+                Ok(mut conn) => work_once(&db, &mut conn, &owner, &mut runner),
+                Err(e) => {
+                    tracing::warn!(error = %e, "job worker: no database connection");
+                    false
                 }
+            };
+            if !worked {
+                signal.wait(Duration::from_millis(500));
             }
         });
 }
 
-/// One round of the worker: queue stale plans, then run one job. Returns
-/// whether a job ran.
-pub fn work_once(
-    db: &Db,
-    conn: &mut DbConn,
-    owner: &str,
-    today: Option<NaiveDate>,
-    sync_ctx: &SyncContext,
-    seen: &mut HashMap<String, String>,
-) -> bool {
-    if sync_ctx.config.scheduler {
-        if let Err(e) = sync::queue_scheduled(conn, Utc::now().naive_utc()) {
-            tracing::warn!(error = %e, "job worker: could not check automatic syncs");
-        }
-    }
-    if let Err(e) = queue_stale_plans(conn, today, seen) {
-        tracing::warn!(error = %e, "job worker: could not check plans");
+/// One round of the worker: queue what is due, then claim and run one job
+/// and record its end. Returns whether a job ran.
+pub fn work_once(db: &Db, conn: &mut DbConn, owner: &str, runner: &mut impl Runner) -> bool {
+    if !runner.queue_due(db, conn) {
         return false;
     }
     let job = match claim(conn, owner) {
@@ -427,17 +290,9 @@ pub fn work_once(
             return false;
         }
     };
-    let outcome = match job.kind.as_str() {
-        "plan" => run_plan(db, conn, &job, today).map_err(|e| e.to_string()),
-        // A sync writes its own end (succeeded, partial or failed).
-        sync::KIND => match sync::run_job(db, &job, sync_ctx) {
-            Ok(()) => {
-                plan_after_sync(conn, &job, today);
-                return true;
-            }
-            Err(e) => Err(e.to_string()),
-        },
-        other => Err(format!("unknown job kind {other}")),
+    let outcome = match runner.run(db, conn, &job) {
+        Outcome::Done(r) => r,
+        Outcome::Recorded => return true,
     };
     let (status, error) = match outcome {
         Ok(()) => ("succeeded", None),

@@ -1158,3 +1158,112 @@ async fn an_incremental_replan_equals_a_full_replan_row_for_row() {
     }
     assert_eq!(full[2].len(), 4, "LAMP-1, LAMP-2, TENT, BAG");
 }
+
+/// The details of an error body as (row, field, message).
+fn details(b: &Value) -> Vec<(i64, String, String)> {
+    b["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["row"].as_i64().unwrap(),
+                d["field"].as_str().unwrap().to_string(),
+                d["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_bad_roll_up_setting_names_every_problem_and_changes_nothing() {
+    let org = two_children().await;
+    let call = |method: &'static str, path: String, body: Option<Value>| {
+        let org = &org;
+        async move { org.app.call(method, &path, Some(&org.token), body).await }
+    };
+    let links = format!("/api/v1/accounts/{}/links", org.master);
+    let (s, b) = call(
+        "PUT",
+        links.clone(),
+        Some(json!([
+            {"sku": " ", "account_id": org.shop, "variant_id": "V1"},
+            {"sku": "X", "account_id": "acc_nope", "variant_id": "V2"},
+            {"sku": "Y", "account_id": org.shop, "variant_id": "V1"}])),
+    )
+    .await;
+    assert_eq!(s, 422, "{b}");
+    assert_error(&b, "validation_failed");
+    assert_eq!(
+        b["error"]["message"],
+        "The links are not valid; nothing was changed."
+    );
+    let want = |v: &[(i64, &str, &str)]| -> Vec<(i64, String, String)> {
+        v.iter()
+            .map(|(r, f, m)| (*r, f.to_string(), m.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        details(&b),
+        want(&[
+            (1, "sku", "must not be empty"),
+            (2, "account_id", "is not a child of this master"),
+            (3, "variant_id", "is linked twice"),
+        ])
+    );
+    assert_eq!(call("GET", links, None).await, (200, json!([])));
+
+    let settings = format!("/api/v1/accounts/{}/warehouse-settings", org.master);
+    let (s, b) = call(
+        "PUT",
+        settings.clone(),
+        Some(json!([
+            {"account_id": "acc_nope", "warehouse_id": " ", "include_stock": true, "include_sales": false},
+            {"account_id": org.shop, "warehouse_id": "W1", "include_stock": true, "include_sales": true},
+            {"account_id": org.shop, "warehouse_id": "W1", "include_stock": false, "include_sales": true}])),
+    )
+    .await;
+    assert_eq!(s, 422, "{b}");
+    assert_eq!(
+        details(&b),
+        want(&[
+            (1, "account_id", "is not a child of this master"),
+            (1, "warehouse_id", "must not be empty"),
+            (3, "warehouse_id", "is listed twice"),
+        ])
+    );
+    assert_eq!(call("GET", settings, None).await, (200, json!([])));
+
+    let (s, b) = call(
+        "PUT",
+        "/api/v1/exchange-rates".into(),
+        Some(json!([
+            {"date": "2026-01-01", "from": "EUR", "to": "USD", "rate": "1.5"},
+            {"date": "2026-01-01", "from": "EURO", "to": "US", "rate": "0"}])),
+    )
+    .await;
+    assert_eq!(s, 422, "{b}");
+    assert_eq!(
+        details(&b),
+        want(&[
+            (2, "from", "must be a 3-letter ISO 4217 code"),
+            (2, "to", "must be a 3-letter ISO 4217 code"),
+            (2, "rate", "must be more than 0 and less than 10^9"),
+        ])
+    );
+    assert_eq!(
+        call("GET", "/api/v1/exchange-rates".into(), None).await,
+        (200, json!([])),
+        "the valid first rate is not written either"
+    );
+
+    // Roll-up settings belong to a master.
+    let (s, b) = call(
+        "PUT",
+        format!("/api/v1/accounts/{}/warehouse-settings", org.shop),
+        Some(json!([])),
+    )
+    .await;
+    assert_eq!(s, 409);
+    assert_error(&b, "not_a_master");
+}
