@@ -135,6 +135,11 @@ pub struct SyncConfig {
     /// `TRIBUTARY_SHOPIFY_API_BASE` (default `https://{shop}`): where the
     /// Shopify Admin API is reached; `{shop}` is replaced by the shop domain.
     pub shopify_api_base: String,
+    /// `TRIBUTARY_SHOPIFY_API_VERSION` (default
+    /// [`crate::connectors::shopify::API_VERSION`]): the Admin API version
+    /// asked for, `YYYY-MM` of a quarterly release (01, 04, 07 or 10).
+    /// Shopify supports each version for a year: move it on with releases.
+    pub shopify_api_version: String,
     /// `TRIBUTARY_SYNC_RETRY_SECONDS` (default 60): how long one request is
     /// retried (timeouts, refused, 5xx, 429) before the child fails.
     pub retry_seconds: u64,
@@ -155,6 +160,7 @@ impl Default for SyncConfig {
         SyncConfig {
             allow_private: true,
             shopify_api_base: "https://{shop}".into(),
+            shopify_api_version: crate::connectors::shopify::API_VERSION.into(),
             retry_seconds: 60,
             timeout_seconds: 30,
             parallel: 4,
@@ -325,6 +331,18 @@ impl Config {
             shopify_api_base: non_empty("TRIBUTARY_SHOPIFY_API_BASE")
                 .map(|v| v.trim().trim_end_matches('/').to_string())
                 .unwrap_or(defaults.shopify_api_base),
+            shopify_api_version: match non_empty("TRIBUTARY_SHOPIFY_API_VERSION") {
+                Some(v) if crate::connectors::shopify::is_api_version(v.trim()) => {
+                    v.trim().to_string()
+                }
+                Some(_) => {
+                    return Err(ConfigError {
+                        name: "TRIBUTARY_SHOPIFY_API_VERSION",
+                        message: "expected a Shopify API version such as 2026-10 (a year and 01, 04, 07 or 10)".into(),
+                    })
+                }
+                None => defaults.shopify_api_version,
+            },
             retry_seconds: number("TRIBUTARY_SYNC_RETRY_SECONDS", defaults.retry_seconds)?,
             timeout_seconds: number("TRIBUTARY_SYNC_TIMEOUT_SECONDS", defaults.timeout_seconds)?,
             parallel: number("TRIBUTARY_SYNC_PARALLEL", defaults.parallel as u64)? as usize,
