@@ -1178,3 +1178,106 @@ async fn shopify_page_sizes_follow_the_throttle_bucket() {
     assert!(orders.iter().all(|n| *n <= full), "{orders:?}");
     assert!(orders.iter().any(|n| *n < full), "{orders:?}");
 }
+
+#[actix_web::test]
+async fn woocommerce_full_and_incremental_sync_with_partial_refunds() {
+    let woo = FakeWoo::start(30, 600);
+    {
+        let mut s = woo.store.lock().unwrap();
+        let at = s.orders[0].1 + chrono::Duration::hours(1);
+        for id in (20..=600).step_by(20) {
+            s.refunds.push((id, 70_000 + id, at, 1));
+            if id % 60 == 0 {
+                s.refunds
+                    .push((id, 80_000 + id, at + chrono::Duration::days(1), 1));
+            }
+        }
+    }
+    // The fake holds the documented parameter rules.
+    let get = |q: String| {
+        let url = format!("{}/wp-json/wc/v3/orders?{q}", woo.addr);
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .basic_auth(
+                    crate::fakes::woocommerce::KEY,
+                    Some(crate::fakes::woocommerce::SECRET),
+                )
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = get("per_page=101".to_string()).await;
+    assert_eq!(r.status(), 400);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["code"], "rest_invalid_param", "{b}");
+    assert_eq!(get("status=done".to_string()).await.status(), 400);
+    let r = get("per_page=100&status=any".to_string()).await;
+    assert_eq!(r.headers()["x-wp-total"], "600");
+    assert_eq!(r.headers()["x-wp-totalpages"], "6");
+    // `modified_after` is the site's time unless `dates_are_gmt=true`.
+    let later = (woo.store.lock().unwrap().orders[0].1 + chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    assert_eq!(
+        get(format!("modified_after={later}&dates_are_gmt=true"))
+            .await
+            .headers()["x-wp-total"],
+        "0"
+    );
+    assert_eq!(
+        get(format!("modified_after={later}")).await.headers()["x-wp-total"],
+        "600"
+    );
+
+    let app = TestApp::spawn_with(|c| {
+        c.sync.retry_seconds = 4;
+        c.sync.timeout_seconds = 2;
+    })
+    .await;
+    let token = app.admin("Woo").await;
+    let child = create(
+        &app,
+        &token,
+        "Woo",
+        json!({"kind": "woocommerce", "base_url": woo.addr, "consumer_key": crate::fakes::woocommerce::KEY,
+            "consumer_secret": crate::fakes::woocommerce::SECRET}),
+    )
+    .await;
+    let job = sync(&app, &token, &child).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let want = woo.store.lock().unwrap().expected_sales();
+    assert_eq!(want, (640, 1160));
+    assert_eq!(counts(&app, &child).await.sales_orders, 640);
+    assert_eq!(sales_total(&app, &child).await, (want.0, want.1 as f64));
+    let orders = sales_orders_by_id(&app, &token, &child).await;
+    let ret = &orders["60-R80060"];
+    assert_eq!(ret["lines"][0]["quantity"], json!(-1), "{ret}");
+    assert_eq!(ret["lines"][0]["variant_id"], "1", "{ret}");
+    assert_eq!(orders["60"]["lines"][0]["quantity"], json!(2));
+    assert_eq!(
+        orders["20-R70020"]["ordered_at"],
+        orders["60-R70060"]["ordered_at"]
+    );
+
+    // A refund and a changed order later: the next sync reads those two.
+    {
+        let mut s = woo.store.lock().unwrap();
+        let now = chrono::Utc::now() + chrono::Duration::seconds(5);
+        s.refunds.push((7, 99_007, now, 2));
+        s.orders[6].1 = now;
+        s.orders[7].1 = now;
+        s.orders[7].2 = 5;
+    }
+    let again = sync(&app, &token, &child).await;
+    assert_eq!(again["status"], "succeeded", "{again}");
+    // The new return and the changed order (order 7 is read again, as is).
+    assert_eq!(again["accounts"][0]["records"], 2, "{again}");
+    assert_eq!(again["accounts"][0]["counts"]["created"], 1, "{again}");
+    let want = woo.store.lock().unwrap().expected_sales();
+    assert_eq!(want, (641, 1161));
+    assert_eq!(sales_total(&app, &child).await, (want.0, want.1 as f64));
+    let third = sync(&app, &token, &child).await;
+    assert_eq!(third["accounts"][0]["records"], 0, "{third}");
+}
