@@ -140,6 +140,10 @@ pub struct SyncConfig {
     /// asked for, `YYYY-MM` of a quarterly release (01, 04, 07 or 10).
     /// Shopify supports each version for a year: move it on with releases.
     pub shopify_api_version: String,
+    /// `TRIBUTARY_SHOPIFY_BULK_ORDERS` (default 5000): a shop holding at
+    /// least this many orders has its first complete pass over them read by
+    /// a bulk operation instead of pages.
+    pub shopify_bulk_orders: u64,
     /// `TRIBUTARY_SYNC_RETRY_SECONDS` (default 60): how long one request is
     /// retried (timeouts, refused, 5xx, 429) before the child fails.
     pub retry_seconds: u64,
@@ -161,6 +165,7 @@ impl Default for SyncConfig {
             allow_private: true,
             shopify_api_base: "https://{shop}".into(),
             shopify_api_version: crate::connectors::shopify::API_VERSION.into(),
+            shopify_bulk_orders: 5000,
             retry_seconds: 60,
             timeout_seconds: 30,
             parallel: 4,
@@ -343,6 +348,7 @@ impl Config {
                 }
                 None => defaults.shopify_api_version,
             },
+            shopify_bulk_orders: number("TRIBUTARY_SHOPIFY_BULK_ORDERS", defaults.shopify_bulk_orders)?,
             retry_seconds: number("TRIBUTARY_SYNC_RETRY_SECONDS", defaults.retry_seconds)?,
             timeout_seconds: number("TRIBUTARY_SYNC_TIMEOUT_SECONDS", defaults.timeout_seconds)?,
             parallel: number("TRIBUTARY_SYNC_PARALLEL", defaults.parallel as u64)? as usize,

@@ -32,6 +32,12 @@
 //! `{order}-R{refund}` on the refund's date, negative quantities, in the
 //! restock location where given). A cancelled order's returns are cancelled
 //! with it.
+//!
+//! The first complete pass over the orders of a shop holding at least
+//! `TRIBUTARY_SHOPIFY_BULK_ORDERS` orders runs as a bulk operation instead
+//! (see [`bulk`]).
+
+pub mod bulk;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -87,6 +93,10 @@ pub struct Shopify {
     /// Locations seen by this sync (sizes the inventory levels asked per
     /// variant).
     locations: Mutex<Option<i64>>,
+    /// The sync settings (a bulk file is downloaded under the same rules).
+    config: SyncConfig,
+    /// The orders of a completed bulk operation, for this sync's pages.
+    stitched: Mutex<bulk::Stitched>,
 }
 
 /// How many nodes of one cost fit a query: `overhead` + 2 + n × `per_node`
@@ -165,6 +175,8 @@ impl Shopify {
             token: token.to_string(),
             bucket: Mutex::new(None),
             locations: Mutex::new(None),
+            config: config.clone(),
+            stitched: Mutex::new(None),
         })
     }
 
@@ -342,6 +354,19 @@ pub(crate) struct Cursor {
     pub(crate) started: Option<String>,
     /// `pageInfo.endCursor` within the pass.
     pub(crate) after: Option<String>,
+    /// The bulk operation that reads this pass, if one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) bulk: Option<String>,
+    /// Orders of the bulk operation's file stored so far.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) done: usize,
+    /// Polls that found the operation still running.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) polls: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 pub(crate) fn http_date_to_rfc3339(d: &str) -> Option<String> {
@@ -671,6 +696,15 @@ impl Connector for Shopify {
             .and_then(|s| serde_json::from_str(s).ok())
             .unwrap_or_default();
         let what = format!("reading {} from Shopify", stream.as_str());
+        if stream == Entity::SalesOrders {
+            if c.bulk.is_some() {
+                return bulk::next_page(self, &what, c);
+            }
+            let first_pass = c.since.is_none() && c.after.is_none() && c.started.is_none();
+            if first_pass && bulk::wanted(self, &what, self.config.shopify_bulk_orders)? {
+                return bulk::start(self, &what, c);
+            }
+        }
         let incremental = matches!(stream, Entity::Variants | Entity::SalesOrders);
         let levels = self.locations.lock().unwrap().unwrap_or(10).clamp(1, 50);
         let (q, root, per_node) = match stream {

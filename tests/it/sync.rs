@@ -396,6 +396,16 @@ async fn a_stacked_master_pulls_every_included_child_prefixed() {
     assert_eq!(counts(&app, &child).await, want);
 }
 
+/// Settings for the large shops: a debug build of the fake answers a page of
+/// them in well under these.
+fn large_shop_config(api: String) -> impl FnOnce(&mut tributary::config::Config) {
+    move |c| {
+        c.sync.retry_seconds = 30;
+        c.sync.timeout_seconds = 10;
+        c.sync.shopify_api_base = api;
+    }
+}
+
 fn shopify_app_config(api: String) -> impl FnOnce(&mut tributary::config::Config) {
     move |c| {
         c.sync.retry_seconds = 6;
@@ -1032,7 +1042,7 @@ async fn sales_orders_by_id(
 async fn shopify_full_and_incremental_sync_of_a_large_shop_with_returns() {
     let shop = FakeShopify::start(250, 2000);
     large_shop(&shop);
-    let app = TestApp::spawn_with(shopify_app_config(shop.addr.clone())).await;
+    let app = TestApp::spawn_with(large_shop_config(shop.addr.clone())).await;
     let token = app.admin("Shop").await;
     let child = shopify_child(&app, &token).await;
     let started = Instant::now();
@@ -1152,7 +1162,7 @@ async fn shopify_page_sizes_follow_the_throttle_bucket() {
         s.bucket.available = 1000.0;
         s.bucket.restore = 400.0;
     }
-    let app = TestApp::spawn_with(shopify_app_config(shop.addr.clone())).await;
+    let app = TestApp::spawn_with(large_shop_config(shop.addr.clone())).await;
     let token = app.admin("Shop").await;
     let child = shopify_child(&app, &token).await;
     let job = sync(&app, &token, &child).await;
@@ -1280,4 +1290,55 @@ async fn woocommerce_full_and_incremental_sync_with_partial_refunds() {
     assert_eq!(sales_total(&app, &child).await, (want.0, want.1 as f64));
     let third = sync(&app, &token, &child).await;
     assert_eq!(third["accounts"][0]["records"], 0, "{third}");
+}
+
+#[actix_web::test]
+async fn shopify_bulk_and_paged_first_syncs_give_identical_accounts() {
+    let shop = FakeShopify::start(250, 2000);
+    large_shop(&shop);
+    let paged = TestApp::spawn_with(large_shop_config(shop.addr.clone())).await;
+    let addr = shop.addr.clone();
+    let bulk = TestApp::spawn_with(move |c| {
+        large_shop_config(addr)(c);
+        c.sync.shopify_bulk_orders = 1000;
+    })
+    .await;
+    let pt = paged.admin("Paged").await;
+    let bt = bulk.admin("Bulk").await;
+    let p = shopify_child(&paged, &pt).await;
+    let b = shopify_child(&bulk, &bt).await;
+    let job = sync(&paged, &pt, &p).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert!(
+        shop.shop.lock().unwrap().bulk.is_empty(),
+        "2,000 orders are paged"
+    );
+    let job = sync(&bulk, &bt, &b).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(
+        shop.shop.lock().unwrap().bulk.len(),
+        1,
+        "one bulk operation"
+    );
+    let (want_lines, want_qty) = shop.shop.lock().unwrap().expected_sales();
+    assert_eq!(counts(&bulk, &b).await, counts(&paged, &p).await);
+    assert_eq!(sales_total(&bulk, &b).await, (want_lines, want_qty as f64));
+    assert_eq!(
+        sales_orders_by_id(&bulk, &bt, &b).await,
+        sales_orders_by_id(&paged, &pt, &p).await
+    );
+    // Later passes are paged from when the operation started.
+    {
+        let mut s = shop.shop.lock().unwrap();
+        let o = &mut s.orders[20];
+        o.lines[0].quantity = 7;
+        o.lines[0].current = 7;
+        o.updated = chrono::Utc::now() + chrono::Duration::seconds(2);
+    }
+    let again = sync(&bulk, &bt, &b).await;
+    assert_eq!(again["status"], "succeeded", "{again}");
+    assert_eq!(again["accounts"][0]["records"], 1, "{again}");
+    assert_eq!(shop.shop.lock().unwrap().bulk.len(), 1);
+    let (want_lines, want_qty) = shop.shop.lock().unwrap().expected_sales();
+    assert_eq!(sales_total(&bulk, &b).await, (want_lines, want_qty as f64));
 }

@@ -109,6 +109,8 @@ pub fn schema() -> &'static Schema {
 pub struct Request {
     doc: Document<'static, String>,
     vars: Value,
+    /// A bulk operation's query: connections take no size.
+    pub bulk: bool,
 }
 
 /// An error in Shopify's form.
@@ -122,7 +124,11 @@ impl Request {
         let doc = graphql_parser::parse_query::<String>(query)
             .map_err(|e| error(format!("Parse error: {e}"), "parseError"))?
             .into_static();
-        Ok(Request { doc, vars })
+        Ok(Request {
+            doc,
+            vars,
+            bulk: false,
+        })
     }
 
     /// The one operation: whether it is a mutation, and its selection.
@@ -173,7 +179,11 @@ impl Request {
         let (mutation, sel) = self.operation();
         let root = if mutation { "Mutation" } else { "QueryRoot" };
         let mut errors = Vec::new();
-        let cost = self.cost(sel, root, &mut errors, mutation);
+        let mut cost = self.cost(sel, root, &mut errors);
+        if mutation {
+            // A mutation costs 10.
+            cost = 10.0 * sel.items.len() as f64;
+        }
         if errors.is_empty() {
             Ok(cost)
         } else {
@@ -204,13 +214,7 @@ impl Request {
         }
     }
 
-    fn cost(
-        &self,
-        sel: &SelectionSet<'static, String>,
-        ty: &str,
-        errors: &mut Vec<Value>,
-        mutation: bool,
-    ) -> f64 {
+    fn cost(&self, sel: &SelectionSet<'static, String>, ty: &str, errors: &mut Vec<Value>) -> f64 {
         let schema = schema();
         let Some(t) = schema.types.get(ty) else {
             errors.push(error(format!("No such type {ty}"), "undefinedType"));
@@ -282,8 +286,8 @@ impl Request {
             if def.named.ends_with("Connection") {
                 // The connection's own fields are checked; its cost is
                 // 2 + size × one node.
-                let _ = self.cost(&f.selection_set, &def.named, errors, false);
-                let Some(n) = size else {
+                let _ = self.cost(&f.selection_set, &def.named, errors);
+                let Some(n) = size.or(self.bulk.then_some(0)) else {
                     errors.push(error(
                         format!("you must provide one of first or last (field '{}')", f.name),
                         "argumentLiteralsIncompatible",
@@ -301,13 +305,10 @@ impl Request {
                 }
                 total += 2.0 + n as f64 * self.node_cost(&f.selection_set, &def.named);
             } else if def.list {
-                let inner = self.cost(&f.selection_set, &def.named, errors, false);
+                let inner = self.cost(&f.selection_set, &def.named, errors);
                 total += size.unwrap_or(1) as f64 * (1.0 + inner);
             } else {
-                total += 1.0 + self.cost(&f.selection_set, &def.named, errors, false);
-            }
-            if mutation {
-                total += 9.0;
+                total += 1.0 + self.cost(&f.selection_set, &def.named, errors);
             }
         }
         total
@@ -322,16 +323,14 @@ impl Request {
         let mut best: f64 = 0.0;
         for f in fields {
             let c = match f.name.as_str() {
-                "nodes" => 1.0 + self.cost(&f.selection_set, &node_ty, &mut Vec::new(), false),
+                "nodes" => 1.0 + self.cost(&f.selection_set, &node_ty, &mut Vec::new()),
                 "edges" => {
                     let mut inner = Vec::new();
                     self.fields(&f.selection_set, "", &mut inner);
                     inner
                         .iter()
                         .find(|g| g.name == "node")
-                        .map(|g| {
-                            1.0 + self.cost(&g.selection_set, &node_ty, &mut Vec::new(), false)
-                        })
+                        .map(|g| 1.0 + self.cost(&g.selection_set, &node_ty, &mut Vec::new()))
                         .unwrap_or(0.0)
                 }
                 _ => 0.0,
@@ -405,6 +404,84 @@ impl Request {
             out.insert(key, v);
         }
         Value::Object(out)
+    }
+}
+
+impl Request {
+    /// A bulk operation's JSONL lines for its root connection over `all`
+    /// (full objects): each node a line, each node of a nested connection a
+    /// line of its own with `__parentId`, children after all parents (as an
+    /// ungrouped operation may write them).
+    pub fn bulk_lines(&self, all: &[Value]) -> Vec<Value> {
+        let (_, sel) = self.operation();
+        let mut roots = Vec::new();
+        self.fields(sel, "QueryRoot", &mut roots);
+        let root = roots[0];
+        let conn = schema().types["QueryRoot"].fields[&root.name].named.clone();
+        let (node_sel, node_ty) = self.node_selection(&root.selection_set, &conn);
+        let mut parents = Vec::new();
+        let mut children = Vec::new();
+        for item in all {
+            self.emit(node_sel, &node_ty, item, None, &mut parents, &mut children);
+        }
+        parents.extend(children);
+        parents
+    }
+
+    fn node_selection<'s>(
+        &'s self,
+        sel: &'s SelectionSet<'static, String>,
+        conn: &str,
+    ) -> (&'s SelectionSet<'static, String>, String) {
+        let node_ty = schema().types[conn].fields["nodes"].named.clone();
+        let mut fields = Vec::new();
+        self.fields(sel, conn, &mut fields);
+        for f in fields {
+            if f.name == "nodes" {
+                return (&f.selection_set, node_ty);
+            }
+            if f.name == "edges" {
+                let mut inner = Vec::new();
+                self.fields(&f.selection_set, "", &mut inner);
+                if let Some(n) = inner.into_iter().find(|g| g.name == "node") {
+                    return (&n.selection_set, node_ty);
+                }
+            }
+        }
+        panic!("a connection without nodes")
+    }
+
+    fn emit(
+        &self,
+        sel: &SelectionSet<'static, String>,
+        ty: &str,
+        full: &Value,
+        parent: Option<&str>,
+        parents: &mut Vec<Value>,
+        children: &mut Vec<Value>,
+    ) {
+        let t = &schema().types[ty];
+        let mut line = self.project(sel, ty, full);
+        let mut fields = Vec::new();
+        self.fields(sel, ty, &mut fields);
+        let id = full["id"].as_str().unwrap_or_default().to_string();
+        for f in fields {
+            let def = &t.fields[&f.name];
+            if !def.named.ends_with("Connection") {
+                continue;
+            }
+            line.as_object_mut().unwrap().remove(&f.name);
+            let (node_sel, node_ty) = self.node_selection(&f.selection_set, &def.named);
+            for item in full[f.name.as_str()].as_array().into_iter().flatten() {
+                let mut kids = Vec::new();
+                self.emit(node_sel, &node_ty, item, Some(&id), children, &mut kids);
+                children.extend(kids);
+            }
+        }
+        if let Some(p) = parent {
+            line["__parentId"] = json!(p);
+        }
+        parents.push(line);
     }
 }
 

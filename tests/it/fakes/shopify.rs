@@ -13,6 +13,11 @@
 //!   carries `extensions.cost` with the `throttleStatus`;
 //! - answers are the shop's full objects projected onto the query, with
 //!   connections cut by `first`/`after`, searches by `updated_at:>=`;
+//! - bulk operations: `bulkOperationRunQuery` (its query checked against the
+//!   schema too, `groupObjects` required as in 2026-10), `bulkOperation(id:)`
+//!   `RUNNING` on the first poll then `COMPLETED` with a `url`, and the JSONL
+//!   file at that url (children with `__parentId`, after all parents);
+//!   `ordersCount`;
 //!
 //! plus the injectable faults of [`super::Fault`].
 
@@ -127,6 +132,10 @@ pub struct Shop {
     pub costs: Vec<f64>,
     /// `first` of every root connection asked, per resource.
     pub firsts: Vec<(String, i64)>,
+    /// Bulk operations run: (JSONL file, polls so far).
+    pub bulk: Vec<(String, usize)>,
+    /// The fake's base URL.
+    pub addr: String,
 }
 
 impl Shop {
@@ -240,6 +249,8 @@ impl FakeShopify {
             },
             costs: vec![],
             firsts: vec![],
+            bulk: vec![],
+            addr: String::new(),
         })
     }
 
@@ -248,11 +259,13 @@ impl FakeShopify {
         let shop = Arc::new(Mutex::new(shop));
         let data = shop.clone();
         let (l, addr) = listener();
+        shop.lock().unwrap().addr = addr.clone();
         let server = actix_web::HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(data.clone()))
                 .app_data(web::JsonConfig::default().limit(1 << 20))
                 .route("/admin/api/{version}/graphql.json", web::post().to(graphql))
+                .route("/bulk/{n}.jsonl", web::get().to(bulk_file))
         })
         .workers(1)
         .listen(l)
@@ -332,6 +345,7 @@ fn order(o: &Order) -> Value {
 /// others are placeholders that paging skips).
 fn window<T>(items: Vec<T>, args: &dyn Fn(&str) -> Value, build: impl Fn(T) -> Value) -> Value {
     let first = args("first").as_u64().unwrap_or(250) as usize;
+    let first = if first == 0 { usize::MAX } else { first };
     let start = args("after")
         .as_str()
         .and_then(|c| c.strip_prefix("cur"))
@@ -405,8 +419,78 @@ fn resolve(
             });
             (found.unwrap_or(Value::Null), "orders")
         }
+        "ordersCount" => {
+            let limit = args("limit").as_u64().unwrap_or(10_000) as usize;
+            let n = s.orders.len();
+            (
+                json!({"count": n.min(limit), "precision": if n > limit { "AT_LEAST" } else { "EXACT" }}),
+                "other",
+            )
+        }
+        "bulkOperation" => {
+            let n = tail(&args("id")).unwrap_or(0) as usize;
+            let Some((_, polls)) = s.bulk.get(n.wrapping_sub(1)) else {
+                return (Value::Null, "bulk");
+            };
+            let done = *polls > 1;
+            (
+                json!({"id": gid("BulkOperation", n as i64), "status": if done { "COMPLETED" } else { "RUNNING" },
+                    "errorCode": null, "objectCount": "0", "partialDataUrl": null,
+                    "url": if done { json!(format!("{}/bulk/{n}.jsonl", s.addr)) } else { Value::Null }}),
+                "bulk",
+            )
+        }
         _ => (Value::Null, "other"),
     }
+}
+
+async fn bulk_file(shop: web::Data<Shared<Shop>>, n: web::Path<usize>) -> HttpResponse {
+    let s = shop.lock().unwrap();
+    match s.bulk.get(n.into_inner().wrapping_sub(1)) {
+        Some((file, _)) => HttpResponse::Ok()
+            .content_type("application/jsonl")
+            .body(file.clone()),
+        None => HttpResponse::NotFound().finish(),
+    }
+}
+
+/// Starts a bulk operation: its query is checked like any other; its file
+/// is written at once (served after the first poll).
+fn run_bulk(s: &mut Shop, query: &Value) -> Value {
+    let refused = |message: String| json!({"bulkOperation": null, "userErrors": [{"field": ["query"], "message": message}]});
+    let Some(q) = query.as_str() else {
+        return refused("no query".into());
+    };
+    let mut request = match Request::parse(q, json!({})) {
+        Ok(r) => r,
+        Err(e) => return refused(e["message"].as_str().unwrap_or_default().to_string()),
+    };
+    request.bulk = true;
+    if let Err(errors) = request.check() {
+        return refused(
+            errors[0]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    let (_, sel) = request.operation();
+    let root = match sel.items.first() {
+        Some(graphql_parser::query::Selection::Field(f)) => f.name.clone(),
+        _ => return refused("no connection".into()),
+    };
+    let all: Vec<Value> = match root.as_str() {
+        "orders" => s.orders.iter().map(order).collect(),
+        "productVariants" => s.variants.iter().map(variant).collect(),
+        _ => return refused(format!("{root} is not served by this fake")),
+    };
+    let file: String = request
+        .bulk_lines(&all)
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    s.bulk.push((file, 0));
+    json!({"bulkOperation": {"id": gid("BulkOperation", s.bulk.len() as i64), "status": "CREATED"}, "userErrors": []})
 }
 
 fn answer(body: Value) -> HttpResponse {
@@ -455,9 +539,14 @@ async fn graphql(
         _ => return answer(json!({"errors": [error("No root field".into(), "parseError")]})),
     };
     let wants_levels = query.contains("inventoryLevels");
-    let resource = {
-        let s = shop.lock().unwrap();
-        resolve(&s, &root.name, &|_| Value::Null, wants_levels).1
+    let resource = match root.name.as_str() {
+        "locations" => "locations",
+        "productVariants" if wants_levels => "levels",
+        "productVariants" => "variants",
+        "inventoryItem" => "levels",
+        "orders" | "order" | "refund" => "orders",
+        "bulkOperation" | "bulkOperationRunQuery" => "bulk",
+        _ => "other",
     };
     let fault = shop.lock().unwrap().faults.take(resource);
     let throttled = |s: &Shop| {
@@ -511,13 +600,27 @@ async fn graphql(
     }
     let mut data = serde_json::Map::new();
     let mut full = serde_json::Map::new();
+    let (mutation, _) = request.operation();
     for item in &sel.items {
         if let graphql_parser::query::Selection::Field(f) = item {
-            let args = |n: &str| request.arg(f, n);
-            full.insert(f.name.clone(), resolve(&s, &f.name, &args, wants_levels).0);
+            let v = if f.name == "bulkOperationRunQuery" {
+                run_bulk(&mut s, &request.arg(f, "query"))
+            } else {
+                let args = |n: &str| request.arg(f, n);
+                let v = resolve(&s, &f.name, &args, wants_levels).0;
+                if f.name == "bulkOperation" {
+                    let n = tail(&request.arg(f, "id")).unwrap_or(0) as usize;
+                    if let Some(op) = s.bulk.get_mut(n.wrapping_sub(1)) {
+                        op.1 += 1;
+                    }
+                }
+                v
+            };
+            full.insert(f.name.clone(), v);
         }
     }
-    let projected = request.project(sel, "QueryRoot", &Value::Object(full));
+    let root_type = if mutation { "Mutation" } else { "QueryRoot" };
+    let projected = request.project(sel, root_type, &Value::Object(full));
     if let Value::Object(m) = projected {
         data = m;
     }
