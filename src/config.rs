@@ -418,6 +418,21 @@ mod tests {
     }
 
     #[test]
+    fn the_shopify_api_version_is_a_current_release() {
+        let c = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(c.sync.shopify_api_version, "2026-10");
+        assert_eq!(c.sync.shopify_bulk_orders, 5000);
+        let set = |v: &'static str| {
+            Config::from_lookup(move |k| {
+                (k == "TRIBUTARY_SHOPIFY_API_VERSION").then(|| v.to_string())
+            })
+        };
+        assert_eq!(set("2026-07").unwrap().sync.shopify_api_version, "2026-07");
+        let e = set("2026-08").unwrap_err();
+        assert_eq!(e.name, "TRIBUTARY_SHOPIFY_API_VERSION");
+    }
+
+    #[test]
     fn database_passwords_are_redacted() {
         assert_eq!(
             redact_database_url("postgres://trb:pa:ss@db.example:5432/trb"),
