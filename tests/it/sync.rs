@@ -1342,3 +1342,22 @@ async fn shopify_bulk_and_paged_first_syncs_give_identical_accounts() {
     let (want_lines, want_qty) = shop.shop.lock().unwrap().expected_sales();
     assert_eq!(sales_total(&bulk, &b).await, (want_lines, want_qty as f64));
 }
+
+#[actix_web::test]
+async fn shopify_reads_every_inventory_level_of_a_variant_stocked_in_60_locations() {
+    let shop = FakeShopify::start(10, 3);
+    {
+        let mut s = shop.shop.lock().unwrap();
+        s.locations = (1..=60).collect();
+        s.variants[0].levels = (1..=60).map(|l| (l, 1, 2)).collect();
+    }
+    let app = TestApp::spawn_with(shopify_app_config(shop.addr.clone())).await;
+    let token = app.admin("Shop").await;
+    let child = shopify_child(&app, &token).await;
+    let job = sync(&app, &token, &child).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let c = counts(&app, &child).await;
+    // 50 levels a variant per page, the other 10 read by a follow-up.
+    assert_eq!((c.warehouses, c.stock_levels), (60, 9 * 2 + 60));
+    assert!(shop.shop.lock().unwrap().costs.iter().all(|c| *c <= 1000.0));
+}
