@@ -198,7 +198,8 @@ impl Shopify {
         let Some(b) = *self.bucket.lock().unwrap() else {
             return Ok(());
         };
-        let short = cost - b.now();
+        // A bucket smaller than the query lets it run once full.
+        let short = cost.min(b.maximum) - b.now();
         if short <= 0.0 {
             return Ok(());
         }
