@@ -238,72 +238,24 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
     } else {
         0.0
     };
-    let excluded = li.in_stock.iter().filter(|s| !**s).count();
-    let step_names = [
-        ("net_need", "need"),
-        ("never_negative", "need"),
-        ("round_whole_units", "whole units"),
-        ("moq", "MOQ"),
-        ("pack_size", "pack size"),
-        ("max_stock", "max"),
-        ("min_stock", "min"),
-        ("order_quantity", "order quantity"),
-    ];
-    let steps: Vec<Value> = plan
-        .explanation
-        .iter()
-        .filter_map(|e| {
-            let name = step_names.iter().find(|(t, _)| *t == e.term)?.1;
-            Some(json!({"step": name, "quantity": round6(e.value), "note": e.text}))
-        })
-        .collect();
-    let lines_of_text: Vec<Value> = plan
-        .explanation
-        .iter()
-        .map(|e| json!({"term": e.term, "value": round6(e.value), "text": e.text}))
-        .collect();
     let line_flags = if li.tracked && !li.bundle {
         flags(&li.values, &li.in_stock, available, &open, &fc.point, today)
     } else {
         vec![]
     };
-    let mut notes: Vec<String> = Vec::new();
-    notes.extend(pooling_note(&li.accounts, plan.order_quantity));
-    if li.bundle {
-        notes.push(
-            "A bundle ships as its components: its sales count as their demand, and the bundle itself is never ordered."
-                .into(),
-        );
-    }
-    let explanation = json!({
-        "demand": {
-            "method": fc.method,
-            "class": fc.class.name(),
-            "candidates": fc.candidates.iter().map(|c| json!({"method": c.method, "score": round6(c.score)})).collect::<Vec<_>>(),
-            "per_day": round6(per_day),
-            "coverage_days": period,
-            "history_days": li.values.len(),
-            "stockout_days_excluded": excluded,
+    let explanation = explain(
+        &li,
+        &fc,
+        &lt_total,
+        &plan,
+        Explained {
+            sd,
+            per_day,
+            period,
+            lead_time: lt,
+            flags: &line_flags,
         },
-        "safety_stock": {
-            "service_level": li.service_level,
-            "method": if plan.safety_stock_method == "distribution" {
-                format!("quantile of the lead-time demand ({})", lt_total.method)
-            } else {
-                plan.safety_stock_method.to_string()
-            },
-            "z": round6(plan.z),
-            "sigma_daily": round6(sd),
-            "lead_time_days": lt,
-            "lead_time_sigma_days": Value::Null,
-            "value": round6(plan.safety_stock),
-        },
-        "contributions": li.contributions,
-        "steps": steps,
-        "terms": lines_of_text,
-        "notes": notes,
-        "flags": line_flags,
-    });
+    );
     let on_order: f64 = open.iter().map(|o| o.quantity).sum();
     let mut tags = String::from(";");
     for t in &li.tags {
@@ -342,4 +294,93 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
         explanation: explanation.to_string(),
     };
     (row, detail)
+}
+
+/// Figures of a line that its explanation shows besides the engine's.
+struct Explained<'a> {
+    sd: f64,
+    per_day: f64,
+    period: f64,
+    lead_time: f64,
+    flags: &'a [Flag],
+}
+
+/// The explanation of a line (`api.md`): the demand and how it was
+/// forecast, the safety stock's terms, each child's contribution, every
+/// rounding step, every term of the engine's sum, notes and flags.
+fn explain(
+    li: &LineInput,
+    fc: &forecast::Forecast,
+    lt_total: &forecast::TotalDistribution,
+    plan: &replenish::Plan,
+    x: Explained,
+) -> Value {
+    let Explained {
+        sd,
+        per_day,
+        period,
+        lead_time: lt,
+        flags: line_flags,
+    } = x;
+    let excluded = li.in_stock.iter().filter(|s| !**s).count();
+    let step_names = [
+        ("net_need", "need"),
+        ("never_negative", "need"),
+        ("round_whole_units", "whole units"),
+        ("moq", "MOQ"),
+        ("pack_size", "pack size"),
+        ("max_stock", "max"),
+        ("min_stock", "min"),
+        ("order_quantity", "order quantity"),
+    ];
+    let steps: Vec<Value> = plan
+        .explanation
+        .iter()
+        .filter_map(|e| {
+            let name = step_names.iter().find(|(t, _)| *t == e.term)?.1;
+            Some(json!({"step": name, "quantity": round6(e.value), "note": e.text}))
+        })
+        .collect();
+    let lines_of_text: Vec<Value> = plan
+        .explanation
+        .iter()
+        .map(|e| json!({"term": e.term, "value": round6(e.value), "text": e.text}))
+        .collect();
+    let mut notes: Vec<String> = Vec::new();
+    notes.extend(pooling_note(&li.accounts, plan.order_quantity));
+    if li.bundle {
+        notes.push(
+            "A bundle ships as its components: its sales count as their demand, and the bundle itself is never ordered."
+                .into(),
+        );
+    }
+    json!({
+        "demand": {
+            "method": fc.method,
+            "class": fc.class.name(),
+            "candidates": fc.candidates.iter().map(|c| json!({"method": c.method, "score": round6(c.score)})).collect::<Vec<_>>(),
+            "per_day": round6(per_day),
+            "coverage_days": period,
+            "history_days": li.values.len(),
+            "stockout_days_excluded": excluded,
+        },
+        "safety_stock": {
+            "service_level": li.service_level,
+            "method": if plan.safety_stock_method == "distribution" {
+                format!("quantile of the lead-time demand ({})", lt_total.method)
+            } else {
+                plan.safety_stock_method.to_string()
+            },
+            "z": round6(plan.z),
+            "sigma_daily": round6(sd),
+            "lead_time_days": lt,
+            "lead_time_sigma_days": Value::Null,
+            "value": round6(plan.safety_stock),
+        },
+        "contributions": li.contributions,
+        "steps": steps,
+        "terms": lines_of_text,
+        "notes": notes,
+        "flags": line_flags,
+    })
 }

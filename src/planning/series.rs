@@ -196,6 +196,84 @@ pub fn convert(
         .or_else(|| latest(to, from).filter(|r| *r > 0.0).map(|r| amount / r))
 }
 
+/// What one member (a child's variant) brings to a master row.
+struct Member<'a> {
+    figures: ChildFigures,
+    contribution: Value,
+    stock_in: f64,
+    moves: Vec<(f64, Option<NaiveDate>)>,
+    series: MemberSeries<'a>,
+}
+
+/// Member `vi` of child `ci` as the master counts it (include flags per
+/// child and warehouse), with the child's own plan's figures.
+fn member(m: &MasterInputs, ci: usize, vi: usize) -> Member<'_> {
+    let c = &m.children[ci];
+    let f = &m.flags[ci];
+    let own_sales: Vec<&Sale> = c.sales[vi]
+        .iter()
+        .filter(|s| f.sales(&c.account, c.warehouse_of(s)))
+        .collect();
+    let stock_in: f64 = c.stock[vi]
+        .iter()
+        .filter(|(w, _)| f.stock(&c.account, Some(w)))
+        .map(|(_, a)| a)
+        .sum();
+    let moves: Vec<(f64, Option<NaiveDate>)> = c.movements[vi]
+        .iter()
+        .filter(|mv| f.stock(&c.account, mv.warehouse.as_deref()))
+        .map(|mv| (mv.quantity, mv.expected))
+        .collect();
+    let included = Included {
+        stock: c.account.include_stock,
+        sales: c.account.include_sales,
+    };
+    let sold: f64 = own_sales.iter().map(|s| s.quantity).sum();
+    let child_key = sku::normalise(&c.variants[vi].sku);
+    let own = m.child_plans[ci]
+        .get(&child_key)
+        .filter(|l| l.sku == c.variants[vi].sku)
+        .or_else(|| m.child_plans[ci].get(&format!("{child_key}#{}", c.variants[vi].id)));
+    let figures = ChildFigures {
+        account_id: c.account.id.clone(),
+        account_name: c.account.name.clone(),
+        available: own.map(|l| l.available).unwrap_or(0.0),
+        on_order: own.map(|l| l.on_order).unwrap_or(0.0),
+        coverage_demand: own.map(|l| l.coverage_demand).unwrap_or(0.0),
+        order_quantity: own.map(|l| l.order_quantity).unwrap_or(0.0),
+        demand_per_day: own.map(|l| l.demand_per_day).unwrap_or(0.0),
+        included,
+    };
+    let contribution = json!({
+        "account_id": c.account.id,
+        "account_name": c.account.name,
+        "variant_id": c.variants[vi].id,
+        "sku": c.variants[vi].sku,
+        "available": round6(stock_in),
+        "on_order": round6(moves.iter().filter(|(q, _)| *q > 0.0).map(|(q, _)| q).sum::<f64>()),
+        "sales_counted": round6(sold),
+        "demand_per_day": own.map(|l| l.demand_per_day).unwrap_or(0.0),
+        "included": {"stock": included.stock, "sales": included.sales},
+    });
+    let stock_points = included.stock.then(|| {
+        c.history[vi]
+            .iter()
+            .filter(|(w, _)| f.stock(&c.account, Some(w)))
+            .map(|(_, p)| p)
+            .collect()
+    });
+    Member {
+        figures,
+        contribution,
+        stock_in,
+        moves,
+        series: MemberSeries {
+            sales: own_sales,
+            stock_points,
+        },
+    }
+}
+
 pub(crate) fn master_line_input(
     m: &MasterInputs,
     master: &Account,
@@ -214,42 +292,13 @@ pub(crate) fn master_line_input(
     let mut accounts = Vec::new();
     let mut contributions = Vec::new();
     for &(ci, vi) in members {
-        let c = &m.children[ci];
-        let f = &m.flags[ci];
-        let own_sales: Vec<&Sale> = c.sales[vi]
-            .iter()
-            .filter(|s| f.sales(&c.account, c.warehouse_of(s)))
-            .collect();
-        let stock_in: f64 = c.stock[vi]
-            .iter()
-            .filter(|(w, _)| f.stock(&c.account, Some(w)))
-            .map(|(_, a)| a)
-            .sum();
-        let moves: Vec<(f64, Option<NaiveDate>)> = c.movements[vi]
-            .iter()
-            .filter(|mv| f.stock(&c.account, mv.warehouse.as_deref()))
-            .map(|mv| (mv.quantity, mv.expected))
-            .collect();
-        let included = Included {
-            stock: c.account.include_stock,
-            sales: c.account.include_sales,
-        };
-        let sold: f64 = own_sales.iter().map(|s| s.quantity).sum();
-        let child_key = sku::normalise(&c.variants[vi].sku);
-        let own = m.child_plans[ci]
-            .get(&child_key)
-            .filter(|l| l.sku == c.variants[vi].sku)
-            .or_else(|| m.child_plans[ci].get(&format!("{child_key}#{}", c.variants[vi].id)));
-        let figures = ChildFigures {
-            account_id: c.account.id.clone(),
-            account_name: c.account.name.clone(),
-            available: own.map(|l| l.available).unwrap_or(0.0),
-            on_order: own.map(|l| l.on_order).unwrap_or(0.0),
-            coverage_demand: own.map(|l| l.coverage_demand).unwrap_or(0.0),
-            order_quantity: own.map(|l| l.order_quantity).unwrap_or(0.0),
-            demand_per_day: own.map(|l| l.demand_per_day).unwrap_or(0.0),
-            included,
-        };
+        let Member {
+            figures,
+            contribution,
+            stock_in,
+            moves,
+            series: one,
+        } = member(m, ci, vi);
         // One entry per child: variants of one child merged into this row
         // add up.
         match accounts
@@ -265,30 +314,10 @@ pub(crate) fn master_line_input(
             }
             None => accounts.push(figures),
         }
-        contributions.push(json!({
-            "account_id": c.account.id,
-            "account_name": c.account.name,
-            "variant_id": c.variants[vi].id,
-            "sku": c.variants[vi].sku,
-            "available": round6(stock_in),
-            "on_order": round6(moves.iter().filter(|(q, _)| *q > 0.0).map(|(q, _)| q).sum::<f64>()),
-            "sales_counted": round6(sold),
-            "demand_per_day": own.map(|l| l.demand_per_day).unwrap_or(0.0),
-            "included": {"stock": included.stock, "sales": included.sales},
-        }));
+        contributions.push(contribution);
         available += stock_in;
         movements.extend(moves);
-        let stock_points = included.stock.then(|| {
-            c.history[vi]
-                .iter()
-                .filter(|(w, _)| f.stock(&c.account, Some(w)))
-                .map(|(_, p)| p)
-                .collect()
-        });
-        series.push(MemberSeries {
-            sales: own_sales,
-            stock_points,
-        });
+        series.push(one);
     }
     let demand = row_demand(&series, today);
     for (c, m) in contributions.iter_mut().zip(&demand.members) {

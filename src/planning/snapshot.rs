@@ -266,9 +266,10 @@ impl Records {
     }
 }
 
-/// Reads a child's records for its variants (`index`: variant id → position;
-/// bundles' sales go to their components).
-pub(crate) fn read_records(
+/// Per variant, the sales that count as demand (each on the account's
+/// local day before `today`; bundles' sales as their components'), in a
+/// canonical order; and the warehouse ids they refer to.
+fn read_sales(
     conn: &mut DbConn,
     account: &Account,
     today: NaiveDate,
@@ -276,44 +277,10 @@ pub(crate) fn read_records(
     bundle: &[bool],
     components: &[Vec<(usize, f64)>],
     only: Option<&[String]>,
-) -> Result<Records, ServiceError> {
-    let started = std::time::Instant::now();
+) -> Result<(Vec<Vec<Sale>>, Vec<String>), ServiceError> {
     let tz: Tz = account.timezone.parse().unwrap_or(Tz::UTC);
-    let removed_wh: HashSet<String> = store::removed_warehouses(conn, &account.id)?
-        .into_iter()
-        .collect();
-    let Records {
-        mut stock,
-        mut history,
-        mut sales,
-        mut warehouses,
-        mut movements,
-    } = Records::empty(bundle.len());
-    for (variant, wh, on_hand, allocated) in match only {
-        Some(ids) => store::stock_of(conn, &account.id, ids)?,
-        None => store::stock(conn, &account.id)?,
-    } {
-        if removed_wh.contains(&wh) {
-            continue;
-        }
-        if let Some(&i) = index.get(&variant) {
-            stock[i].push((wh, num(&on_hand) - num(&allocated)));
-        }
-    }
-    for (variant, wh, day, available) in match only {
-        Some(ids) => store::history_of(conn, &account.id, ids)?,
-        None => store::history(conn, &account.id)?,
-    } {
-        if removed_wh.contains(&wh) {
-            continue;
-        }
-        if let Some(&i) = index.get(&variant) {
-            history[i]
-                .entry(wh)
-                .or_default()
-                .push((day, num(&available)));
-        }
-    }
+    let mut sales: Vec<Vec<Sale>> = vec![vec![]; bundle.len()];
+    let mut warehouses: Vec<String> = Vec::new();
     let mut wh_index: HashMap<String, u32> = HashMap::new();
     // Orders by id: their local day and warehouse (those from today on do
     // not count yet).
@@ -385,6 +352,57 @@ pub(crate) fn read_records(
         });
         s.shrink_to_fit();
     }
+    Ok((sales, warehouses))
+}
+
+/// Reads a child's records for its variants (`index`: variant id → position;
+/// bundles' sales go to their components).
+pub(crate) fn read_records(
+    conn: &mut DbConn,
+    account: &Account,
+    today: NaiveDate,
+    index: &HashMap<String, usize>,
+    bundle: &[bool],
+    components: &[Vec<(usize, f64)>],
+    only: Option<&[String]>,
+) -> Result<Records, ServiceError> {
+    let started = std::time::Instant::now();
+    let removed_wh: HashSet<String> = store::removed_warehouses(conn, &account.id)?
+        .into_iter()
+        .collect();
+    let Records {
+        mut stock,
+        mut history,
+        mut movements,
+        ..
+    } = Records::empty(bundle.len());
+    for (variant, wh, on_hand, allocated) in match only {
+        Some(ids) => store::stock_of(conn, &account.id, ids)?,
+        None => store::stock(conn, &account.id)?,
+    } {
+        if removed_wh.contains(&wh) {
+            continue;
+        }
+        if let Some(&i) = index.get(&variant) {
+            stock[i].push((wh, num(&on_hand) - num(&allocated)));
+        }
+    }
+    for (variant, wh, day, available) in match only {
+        Some(ids) => store::history_of(conn, &account.id, ids)?,
+        None => store::history(conn, &account.id)?,
+    } {
+        if removed_wh.contains(&wh) {
+            continue;
+        }
+        if let Some(&i) = index.get(&variant) {
+            history[i]
+                .entry(wh)
+                .or_default()
+                .push((day, num(&available)));
+        }
+    }
+    let (sales, warehouses) = read_sales(conn, account, today, index, bundle, components, only)?;
+    // In a canonical order, whatever order they were read in.
     for s in &mut stock {
         s.sort_by(|a, b| a.0.cmp(&b.0));
     }
