@@ -148,6 +148,39 @@ pub struct SyncConfig {
     /// `TRIBUTARY_SYNC_SCHEDULER` (default true): whether this process runs
     /// the organisations' automatic syncs (each off until an interval is set).
     pub scheduler: bool,
+    /// `TRIBUTARY_SYNC_WORKERS` (default 2): sync jobs this process runs at
+    /// once (plan jobs have a worker of their own).
+    pub workers: usize,
+    /// `TRIBUTARY_SYNC_WORKERS_PER_ORGANISATION` (default 1): sync jobs one
+    /// organisation may have running at once; its others wait.
+    pub workers_per_organisation: usize,
+    /// `TRIBUTARY_SYNC_MAX_SECONDS` (default 1800): how long one sync job
+    /// may pull; then it ends `partial`, and the next sync continues from
+    /// the stored cursors.
+    pub max_seconds: u64,
+    /// `TRIBUTARY_SYNC_MAX_PAGES` (default 2000): pages one child's sync may
+    /// read; then it ends `partial` as above.
+    pub max_pages: u64,
+    /// `TRIBUTARY_SYNC_MAX_ANSWER_BYTES`: the largest answer body read from
+    /// a source (default: derived from the page size, see
+    /// [`SyncConfig::answer_cap`]).
+    pub max_answer_bytes: Option<u64>,
+}
+
+/// Bytes one record of a page may take on average, for the answer cap.
+pub const ANSWER_BYTES_PER_RECORD: u64 = 8 * 1024;
+
+impl SyncConfig {
+    /// The largest answer body read from a source: the configured value,
+    /// else room for a page of `page_size` records (at least Shopify's and
+    /// WooCommerce's 250) of [`ANSWER_BYTES_PER_RECORD`] each, plus one
+    /// record of the largest size an import accepts.
+    pub fn answer_cap(&self) -> u64 {
+        self.max_answer_bytes.unwrap_or_else(|| {
+            (self.page_size.max(250) as u64) * ANSWER_BYTES_PER_RECORD
+                + crate::import::DEFAULT_MAX_RECORD_BYTES as u64
+        })
+    }
 }
 
 impl Default for SyncConfig {
@@ -160,6 +193,11 @@ impl Default for SyncConfig {
             parallel: 4,
             page_size: 5000,
             scheduler: true,
+            workers: 2,
+            workers_per_organisation: 1,
+            max_seconds: 1800,
+            max_pages: 2000,
+            max_answer_bytes: None,
         }
     }
 }
@@ -331,6 +369,18 @@ impl Config {
             page_size: number("TRIBUTARY_SYNC_PAGE_SIZE", defaults.page_size as u64)?.min(10_000)
                 as usize,
             scheduler: flag("TRIBUTARY_SYNC_SCHEDULER", defaults.scheduler)?,
+            workers: number("TRIBUTARY_SYNC_WORKERS", defaults.workers as u64)?.min(64) as usize,
+            workers_per_organisation: number(
+                "TRIBUTARY_SYNC_WORKERS_PER_ORGANISATION",
+                defaults.workers_per_organisation as u64,
+            )?
+            .min(64) as usize,
+            max_seconds: number("TRIBUTARY_SYNC_MAX_SECONDS", defaults.max_seconds)?,
+            max_pages: number("TRIBUTARY_SYNC_MAX_PAGES", defaults.max_pages)?,
+            max_answer_bytes: match non_empty("TRIBUTARY_SYNC_MAX_ANSWER_BYTES") {
+                Some(_) => Some(number("TRIBUTARY_SYNC_MAX_ANSWER_BYTES", 1)?),
+                None => None,
+            },
         };
         Ok(Config {
             bind_addr: non_empty("BIND_ADDR").unwrap_or_else(|| DEFAULT_BIND.to_string()),

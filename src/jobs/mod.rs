@@ -10,6 +10,12 @@
 //! compares each account's inputs version with its stored plan's and queues
 //! a plan job for every account whose plan is stale (`services::plans`).
 //!
+//! Plan and sync jobs run in separate pools of worker threads (one plan
+//! worker, `TRIBUTARY_SYNC_WORKERS` sync workers), so a slow source never
+//! holds up planning; within a pool organisations take turns, and one
+//! organisation holds at most `TRIBUTARY_SYNC_WORKERS_PER_ORGANISATION`
+//! sync workers, so one tenant's syncs cannot hold up another's.
+//!
 //! `sync` jobs (`services::sync`) pull an account's connections; the same
 //! claim and lease apply (the sync renews its lease while it runs, so a job
 //! is run by exactly one process, and a dead process's job is taken over
@@ -22,7 +28,7 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Text, Timestamp};
+use diesel::sql_types::{BigInt, Text, Timestamp};
 use serde::Serialize;
 
 use crate::crypto::new_id;
@@ -153,32 +159,57 @@ struct ClaimedId {
     id: String,
 }
 
-/// Claims the oldest claimable job: queued, or running with a lapsed lease,
-/// and no other job of the same kind and account holding a live lease.
-pub fn claim(conn: &mut DbConn, owner: &str) -> QueryResult<Option<Job>> {
+/// Which jobs a worker takes: its kind, and how many jobs of that kind one
+/// organisation may hold at once (its other jobs wait while another
+/// organisation's are claimed).
+#[derive(Debug, Clone, Copy)]
+pub struct Pool {
+    /// `plan` or `sync`.
+    pub kind: &'static str,
+    /// Running jobs of this kind one organisation may hold.
+    pub per_organisation: i64,
+}
+
+/// Claims a job of the pool's kind: queued, or running with a lapsed lease,
+/// no other job of the same kind and account holding a live lease, and its
+/// organisation under the pool's cap. Organisations take turns: the one
+/// whose last job of this kind started longest ago goes first, then the
+/// oldest job.
+pub fn claim(conn: &mut DbConn, owner: &str, pool: Pool) -> QueryResult<Option<Job>> {
     let now = Utc::now().naive_utc();
     let until = now + chrono::Duration::seconds(LEASE_SECONDS);
     // Backend-specific: PostgreSQL skips rows other workers are claiming
     // (FOR UPDATE SKIP LOCKED); SQLite has one writer, so the UPDATE itself
     // is atomic.
     let lock = match conn {
-        DbConn::Pg(_) => "FOR UPDATE SKIP LOCKED",
+        DbConn::Pg(_) => "FOR UPDATE OF j SKIP LOCKED",
         DbConn::Sqlite(_) => "",
     };
     let sql = format!(
         "UPDATE jobs SET status = 'running', lease_owner = $1, lease_until = $2, \
          started_at = COALESCE(started_at, $3), attempts = attempts + 1 \
          WHERE id = (SELECT j.id FROM jobs j \
-           WHERE (j.status = 'queued' OR (j.status = 'running' AND j.lease_until < $3)) \
+           WHERE j.kind = $4 \
+           AND (j.status = 'queued' OR (j.status = 'running' AND j.lease_until < $3)) \
            AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.account_id = j.account_id \
              AND r.kind = j.kind AND r.status = 'running' AND r.lease_until >= $3 AND r.id <> j.id) \
-           ORDER BY j.created_at LIMIT 1 {lock}) \
+           AND (SELECT COUNT(*) FROM jobs r WHERE r.organisation_id = j.organisation_id \
+             AND r.kind = j.kind AND r.status = 'running' AND r.lease_until >= $3 AND r.id <> j.id) < $5 \
+           ORDER BY (SELECT COALESCE(MAX(r.started_at), $6) FROM jobs r \
+             WHERE r.organisation_id = j.organisation_id AND r.kind = j.kind), j.created_at \
+           LIMIT 1 {lock}) \
          RETURNING id"
     );
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default();
     let claimed: Vec<ClaimedId> = diesel::sql_query(sql)
         .bind::<Text, _>(owner)
         .bind::<Timestamp, _>(until)
         .bind::<Timestamp, _>(now)
+        .bind::<Text, _>(pool.kind)
+        .bind::<BigInt, _>(pool.per_organisation.max(1))
+        .bind::<Timestamp, _>(epoch)
         .load(conn)?;
     match claimed.into_iter().next() {
         Some(c) => Job::find(conn, &c.id),
@@ -345,71 +376,117 @@ fn plan_after_sync(conn: &mut DbConn, job: &Job, today: Option<NaiveDate>) {
     }
 }
 
-/// Wakes the worker when there is new work.
+/// Wakes the workers when there is new work.
 #[derive(Default)]
 pub struct Signal {
-    pending: Mutex<bool>,
+    /// Bumped by every wake; each worker remembers the last one it saw.
+    generation: Mutex<u64>,
     cond: Condvar,
 }
 
 impl Signal {
-    /// Wakes the worker now.
+    /// Wakes the workers now.
     pub fn wake(&self) {
-        if let Ok(mut p) = self.pending.lock() {
-            *p = true;
+        if let Ok(mut g) = self.generation.lock() {
+            *g = g.wrapping_add(1);
             self.cond.notify_all();
         }
     }
 
-    fn wait(&self, timeout: Duration) {
-        if let Ok(p) = self.pending.lock() {
-            let (mut p, _) = self
+    /// Waits until a wake this worker has not seen yet (one during its last
+    /// round counts) or the timeout.
+    fn wait(&self, seen: &mut u64, timeout: Duration) {
+        if let Ok(g) = self.generation.lock() {
+            let (g, _) = self
                 .cond
-                .wait_timeout_while(p, timeout, |p| !*p)
+                .wait_timeout_while(g, timeout, |g| *g == *seen)
                 .unwrap_or_else(|e| e.into_inner());
-            *p = false;
+            *seen = *g;
         }
     }
 }
 
-/// The background worker of one server process: claims and runs jobs, and
-/// queues plans that went stale. It stops when its [`Signal`] is dropped
-/// (the server's state is gone).
+/// The plan jobs' pool: one worker per process, any organisation.
+pub const PLAN_POOL: Pool = Pool {
+    kind: "plan",
+    per_organisation: i64::MAX,
+};
+
+/// The background workers of one server process, in two pools so that
+/// neither kind of job can hold up the other: one plan worker (it also
+/// queues stale plans and due automatic syncs) and
+/// `TRIBUTARY_SYNC_WORKERS` sync workers, of which one organisation holds
+/// at most `TRIBUTARY_SYNC_WORKERS_PER_ORGANISATION`. They stop when their
+/// [`Signal`] is dropped (the server's state is gone).
 pub fn spawn_worker(db: Db, today: Option<NaiveDate>, sync: SyncContext, signal: &Arc<Signal>) {
+    let sync_pool = Pool {
+        kind: sync::KIND,
+        per_organisation: sync.config.workers_per_organisation.max(1) as i64,
+    };
+    let workers = sync.config.workers.clamp(1, 64);
+    spawn_pool_worker("tributary-plans", &db, today, &sync, signal, PLAN_POOL);
+    for i in 0..workers {
+        spawn_pool_worker(
+            &format!("tributary-sync-{i}"),
+            &db,
+            today,
+            &sync,
+            signal,
+            sync_pool,
+        );
+    }
+}
+
+fn spawn_pool_worker(
+    name: &str,
+    db: &Db,
+    today: Option<NaiveDate>,
+    sync: &SyncContext,
+    signal: &Arc<Signal>,
+    pool: Pool,
+) {
     let weak: Weak<Signal> = Arc::downgrade(signal);
     let owner = new_id("wrk");
+    let (db, sync) = (db.clone(), sync.clone());
     let _ = std::thread::Builder::new()
-        .name("tributary-jobs".into())
+        .name(name.into())
         .spawn(move || {
-            let mut seen = HashMap::new();
+            let mut seen_plans = HashMap::new();
+            let mut seen_wake = 0u64;
             loop {
                 let Some(signal) = weak.upgrade() else {
                     return;
                 };
                 let worked = match db.conn() {
-                    Ok(mut conn) => work_once(&db, &mut conn, &owner, today, &sync, &mut seen),
+                    Ok(mut conn) => {
+                        if pool.kind == PLAN_POOL.kind {
+                            queue_due(&mut conn, today, &sync, &mut seen_plans);
+                        }
+                        work_once(&db, &mut conn, &owner, today, &sync, pool)
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "job worker: no database connection");
                         false
                     }
                 };
+                if worked && pool.kind == sync::KIND {
+                    // A sync queued plans: the plan worker takes them now.
+                    signal.wake();
+                }
                 if !worked {
-                    signal.wait(Duration::from_millis(500));
+                    signal.wait(&mut seen_wake, Duration::from_millis(500));
                 }
             }
         });
 }
 
-/// One round of the worker: queue stale plans, then run one job. Returns
-/// whether a job ran.
-pub fn work_once(
-    db: &Db,
+/// Queues the automatic syncs that are due and the plans that went stale.
+fn queue_due(
     conn: &mut DbConn,
-    owner: &str,
     today: Option<NaiveDate>,
     sync_ctx: &SyncContext,
     seen: &mut HashMap<String, String>,
-) -> bool {
+) {
     if sync_ctx.config.scheduler {
         if let Err(e) = sync::queue_scheduled(conn, Utc::now().naive_utc()) {
             tracing::warn!(error = %e, "job worker: could not check automatic syncs");
@@ -417,9 +494,19 @@ pub fn work_once(
     }
     if let Err(e) = queue_stale_plans(conn, today, seen) {
         tracing::warn!(error = %e, "job worker: could not check plans");
-        return false;
     }
-    let job = match claim(conn, owner) {
+}
+
+/// Claims one job of the pool's kind and runs it. Returns whether a job ran.
+pub fn work_once(
+    db: &Db,
+    conn: &mut DbConn,
+    owner: &str,
+    today: Option<NaiveDate>,
+    sync_ctx: &SyncContext,
+    pool: Pool,
+) -> bool {
+    let job = match claim(conn, owner, pool) {
         Ok(Some(j)) => j,
         Ok(None) => return false,
         Err(e) => {
