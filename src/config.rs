@@ -129,9 +129,14 @@ pub fn redact_database_url(url: &str) -> String {
 /// How connections are pulled.
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
-    /// `TRIBUTARY_ALLOW_PRIVATE_CONNECTIONS` (default true): whether a
-    /// connection may reach loopback, private or link-local addresses.
+    /// `TRIBUTARY_ALLOW_PRIVATE_CONNECTIONS` (default false): whether a
+    /// connection may reach addresses that are not globally routable
+    /// (loopback, private, link-local, …).
     pub allow_private: bool,
+    /// `TRIBUTARY_PRIVATE_CONNECTION_HOSTS`: host names (or addresses),
+    /// comma-separated, that connections may reach although they are
+    /// private (a WooCommerce shop or another server on the LAN).
+    pub private_hosts: Vec<String>,
     /// `TRIBUTARY_SHOPIFY_API_BASE` (default `https://{shop}`): where the
     /// Shopify Admin API is reached; `{shop}` is replaced by the shop domain.
     pub shopify_api_base: String,
@@ -186,7 +191,8 @@ impl SyncConfig {
 impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig {
-            allow_private: true,
+            allow_private: false,
+            private_hosts: Vec::new(),
             shopify_api_base: "https://{shop}".into(),
             retry_seconds: 60,
             timeout_seconds: 30,
@@ -360,6 +366,15 @@ impl Config {
                 "TRIBUTARY_ALLOW_PRIVATE_CONNECTIONS",
                 defaults.allow_private,
             )?,
+            private_hosts: non_empty("TRIBUTARY_PRIVATE_CONNECTION_HOSTS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|h| h.trim().trim_start_matches('[').trim_end_matches(']'))
+                        .filter(|h| !h.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
             shopify_api_base: non_empty("TRIBUTARY_SHOPIFY_API_BASE")
                 .map(|v| v.trim().trim_end_matches('/').to_string())
                 .unwrap_or(defaults.shopify_api_base),
@@ -441,6 +456,8 @@ mod tests {
         assert_eq!(c.max_concurrent_imports, 4);
         assert_eq!(c.import_wait_seconds, 10);
         assert_eq!(c.secret_key_file, PathBuf::from("tributary.key"));
+        assert!(!c.sync.allow_private);
+        assert!(c.sync.private_hosts.is_empty());
     }
 
     #[test]

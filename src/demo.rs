@@ -362,8 +362,14 @@ pub fn seed(db: &Db, secrets: &SecretBox, today: NaiveDate) -> anyhow::Result<()
             timezone: Some(spec.timezone.into()),
             connection: Some(serde_json::json!({"kind": "manual"})),
         };
-        let account = create_child(&mut conn, &added.organisation_id, &input, secrets)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let account = create_child(
+            &mut conn,
+            &added.organisation_id,
+            &input,
+            secrets,
+            &crate::config::SyncConfig::default(),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         for (entity, csv) in child_files(spec, &products, today, 7 + n as u64) {
             let mut file = tempfile::tempfile()?;
             std::io::Write::write_all(&mut file, csv.as_bytes())?;

@@ -9,6 +9,7 @@ use chrono::{NaiveDateTime, TimeZone, Utc};
 use diesel::Connection as _;
 use serde_json::{Map, Value};
 
+use crate::config::SyncConfig;
 use crate::crypto::{new_id, SecretBox};
 use crate::db::models::{Account, AccountChanges, NewAccount, Organisation};
 use crate::db::DbConn;
@@ -205,6 +206,24 @@ pub fn parse_connection(
     }
 }
 
+/// Checks where a connection points as a sync would, when it is saved:
+/// the connector is built, which checks the address
+/// (`connectors::http::check_target`: no credentials, query or fragment in
+/// it; unless the operator allows them, no private addresses).
+pub fn check_address(connection: &Connection, net: &SyncConfig) -> Result<(), ServiceError> {
+    match crate::connectors::for_connection(connection, net) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let field = if connection.kind == "shopify" {
+                "connection.shop"
+            } else {
+                "connection.base_url"
+            };
+            Err(ServiceError::invalid_field(field, e.message))
+        }
+    }
+}
+
 /// The stored connection of an account, secrets opened.
 pub fn stored_connection(account: &Account, secrets: &SecretBox) -> Option<Connection> {
     let kind = account.connection_kind.clone()?;
@@ -273,6 +292,7 @@ pub fn create_child(
     org: &str,
     input: &NewChild,
     sealer: &SecretBox,
+    net: &SyncConfig,
 ) -> Result<Account, ServiceError> {
     let name = parse_name(&input.name)?;
     let currency = parse_currency("currency", &input.currency)?;
@@ -281,6 +301,7 @@ pub fn create_child(
         Some(v) => parse_connection(v, None)?,
         None => parse_connection(&serde_json::json!({"kind": "manual"}), None)?,
     };
+    check_address(&connection, net)?;
     conn.transaction(|conn| {
         Organisation::lock_accounts(conn, org)?;
         let existing = Account::list_by_organisation(conn, org)?;
@@ -346,6 +367,7 @@ pub fn changes_for(
     account: &Account,
     patch: &AccountPatch,
     sealer: &SecretBox,
+    net: &SyncConfig,
 ) -> Result<AccountChanges, ServiceError> {
     let mut changes = AccountChanges::default();
     if let Some(name) = &patch.name {
@@ -376,6 +398,7 @@ pub fn changes_for(
     if let Some(v) = &patch.connection {
         let previous = stored_connection(account, sealer);
         let conn = parse_connection(v, previous.as_ref())?;
+        check_address(&conn, net)?;
         changes.connection_settings = Some(Some(Value::Object(conn.settings.clone()).to_string()));
         changes.connection_secret = Some(seal(&conn.secrets, sealer));
         if Some(&conn.kind) != account.connection_kind.as_ref() {
@@ -424,8 +447,9 @@ pub fn update(
     account: &Account,
     patch: &AccountPatch,
     sealer: &SecretBox,
+    net: &SyncConfig,
 ) -> Result<Account, ServiceError> {
-    let changes = changes_for(account, patch, sealer)?;
+    let changes = changes_for(account, patch, sealer, net)?;
     conn.transaction(|conn| {
         Account::update(conn, &account.id, &changes)?;
         Account::find_by_id(conn, &account.id)?.ok_or_else(|| ServiceError::not_found("account"))

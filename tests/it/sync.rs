@@ -589,8 +589,12 @@ async fn a_failed_child_leaves_the_others_and_the_job_partial() {
     assert_eq!(sales_total(&app, &w).await, (150, 307.0));
 }
 
+/// Private addresses are refused when a connection is saved (as are
+/// credentials, a query or a fragment in its address) and again before a
+/// sync; a host the operator names may be private.
 #[actix_web::test]
-async fn private_addresses_can_be_forbidden_and_moving_a_connection_needs_its_secret() {
+async fn private_addresses_are_refused_at_save_and_at_sync_and_moving_a_connection_needs_its_secret(
+) {
     let source = TestApp::spawn().await;
     let st = source.admin("Source").await;
     let src = source.create_child(&st, "Store").await["id"]
@@ -600,19 +604,74 @@ async fn private_addresses_can_be_forbidden_and_moving_a_connection_needs_its_se
     let key = api_key(&source, &st).await;
     let app = TestApp::spawn_with(|c| c.sync.allow_private = false).await;
     let token = app.admin("Locked").await;
-    let child = create(
-        &app,
-        &token,
-        "Remote",
-        json!({"kind": "tributary", "base_url": source.addr, "account_id": src, "api_key": key}),
-    )
-    .await;
+    let port = source.addr.rsplit(':').next().unwrap().to_string();
+    for (base_url, says) in [
+        (source.addr.clone(), "not public"),
+        (format!("http://[::7f00:1]:{port}"), "not public"),
+        (format!("http://localhost:{port}"), "not public"),
+        (
+            format!("http://127.0.0.1:{port}/internal/admin?token=abc&x="),
+            "query",
+        ),
+        (format!("http://user:pw@127.0.0.1:{port}"), "user name"),
+    ] {
+        let (s, b) = app
+            .call(
+                "POST",
+                "/api/v1/accounts",
+                Some(&token),
+                Some(json!({"name": "Remote", "currency": "EUR", "connection":
+                    {"kind": "tributary", "base_url": base_url, "account_id": src, "api_key": key}})),
+            )
+            .await;
+        assert_eq!(s, 422, "{base_url}: {b}");
+        assert_error(&b, "validation_failed");
+        assert_eq!(
+            b["error"]["details"][0]["field"], "connection.base_url",
+            "{b}"
+        );
+        assert!(b.to_string().contains(says), "{base_url}: {b}");
+    }
+    // Saved while it was allowed: the sync checks again.
+    let org = app
+        .add_user("second@locked.example", "correct horse", "Locked", "admin")
+        .await
+        .organisation_id;
+    let db = app.state.db.clone();
+    let state = app.state.clone();
+    let input = tributary::services::accounts::NewChild {
+        name: "Remote".into(),
+        currency: "EUR".into(),
+        timezone: None,
+        connection: Some(
+            json!({"kind": "tributary", "base_url": source.addr, "account_id": src, "api_key": key}),
+        ),
+    };
+    let child = actix_web::web::block(move || {
+        let mut permissive = state.config.sync.clone();
+        permissive.allow_private = true;
+        tributary::services::accounts::create_child(
+            &mut db.conn().unwrap(),
+            &org,
+            &input,
+            &state.secrets,
+            &permissive,
+        )
+        .unwrap()
+        .id
+    })
+    .await
+    .unwrap();
+    let token = app.token("second@locked.example", "correct horse").await;
     let job = sync(&app, &token, &child).await;
     assert_eq!(job["status"], "failed", "{job}");
-    assert!(job["accounts"][0]["error"]
-        .as_str()
-        .unwrap()
-        .contains("private or loopback"));
+    assert!(
+        job["accounts"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not public"),
+        "{job}"
+    );
     // Another host without the key: 422 naming the key.
     let (s, b) = app
         .call(
@@ -624,6 +683,22 @@ async fn private_addresses_can_be_forbidden_and_moving_a_connection_needs_its_se
         .await;
     assert_eq!(s, 422, "{b}");
     assert!(b.to_string().contains("connection.api_key"), "{b}");
+    // A host the operator names may be private.
+    let lan = TestApp::spawn_with(|c| {
+        c.sync.allow_private = false;
+        c.sync.private_hosts = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let token = lan.admin("Lan").await;
+    let child = create(
+        &lan,
+        &token,
+        "Remote",
+        json!({"kind": "tributary", "base_url": source.addr, "account_id": src, "api_key": key}),
+    )
+    .await;
+    let job = sync(&lan, &token, &child).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
 }
 
 #[actix_web::test]
