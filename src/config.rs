@@ -55,6 +55,9 @@ pub struct Config {
     /// `IMPORT_WAIT_SECONDS`: how long an import waits for a slot before
     /// answering 429 with `Retry-After`.
     pub import_wait_seconds: u64,
+    /// `BODY_READ_SECONDS` (default 30): how long the StockTrim-compatible
+    /// API waits for a request's whole body before answering 408.
+    pub body_read_seconds: u64,
     /// `TRIBUTARY_TODAY`: fixes the planning date.
     pub today: Option<NaiveDate>,
     /// `TRIBUTARY_HTTPS=true`: the session cookie is marked `Secure`.
@@ -295,6 +298,7 @@ impl Config {
             })?,
             None => DEFAULT_IMPORT_WAIT_SECONDS,
         };
+        let body_read_seconds = positive("BODY_READ_SECONDS", 30)?;
         let today = match non_empty("TRIBUTARY_TODAY") {
             Some(v) => Some(
                 NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_err(|_| ConfigError {
@@ -409,6 +413,7 @@ impl Config {
             max_record_bytes,
             max_concurrent_imports,
             import_wait_seconds,
+            body_read_seconds,
             today,
             https,
             login_failures_per_email: u32::try_from(per_email).unwrap_or(u32::MAX),

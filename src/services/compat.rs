@@ -15,14 +15,12 @@ use diesel::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::db::models::records::VariantRow;
-use crate::db::models::{Account, ApiKey};
+use crate::db::models::ApiKey;
 use crate::db::schema::{
     api_keys, sales_order_lines, sales_orders, stock_levels, stock_order_lines, stock_orders,
     variants, vendors, warehouses,
 };
 use crate::db::DbConn;
-use crate::import::Entity;
-use crate::services::imports::{self, Body, ImportAnswer};
 use crate::services::ServiceError;
 
 diesel::table! {
@@ -82,27 +80,16 @@ pub fn live_key_by_id(conn: &mut DbConn, id: &str) -> QueryResult<Option<ApiKey>
         .optional()
 }
 
-/// Runs one native JSON import of `records` into the account (the write path
-/// of native imports, logged like them).
-pub fn write(
-    conn: &mut DbConn,
-    account: &Account,
-    user_email: &str,
-    entity: Entity,
-    records: Vec<Value>,
-) -> Result<ImportAnswer, ServiceError> {
-    // The import reads JSON from a spooled file, as it does for requests.
+/// Spools native import records as the JSON file an import reads (the
+/// compatible API's writes run through the import admission with it).
+pub fn spool(records: Vec<Value>) -> Result<std::fs::File, ServiceError> {
     let mut file = tempfile::tempfile().map_err(ServiceError::internal)?;
-    serde_json::to_writer(&mut file, &Value::Array(records)).map_err(ServiceError::internal)?;
+    let mut out = std::io::BufWriter::new(&mut file);
+    serde_json::to_writer(&mut out, &Value::Array(records)).map_err(ServiceError::internal)?;
+    std::io::Write::flush(&mut out).map_err(ServiceError::internal)?;
+    drop(out);
     std::io::Seek::rewind(&mut file).map_err(ServiceError::internal)?;
-    imports::run(
-        conn,
-        account,
-        user_email,
-        entity,
-        Body::Json(file),
-        Utc::now(),
-    )
+    Ok(file)
 }
 
 /// Drops the null members of an object (the import reads an absent field as
