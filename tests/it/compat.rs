@@ -1264,7 +1264,10 @@ async fn compatible_writes_go_through_the_import_admission() {
     )
     .await;
     assert_eq!(s, 400, "{b}");
-    assert!(b.to_string().contains("over the size cap of 100 bytes"), "{b}");
+    assert!(
+        b.to_string().contains("over the size cap of 100 bytes"),
+        "{b}"
+    );
     let (s, b) = send(
         &app,
         "POST",
