@@ -61,6 +61,14 @@ impl AppState {
         };
         let jobs = Arc::new(Signal::default());
         let secrets = SecretBox::new(&key);
+        let resealed = crate::services::accounts::reseal_unbound(&mut *db.conn()?, &secrets)
+            .map_err(|e| anyhow::anyhow!("re-sealing connection secrets: {e}"))?;
+        if resealed > 0 {
+            tracing::info!(
+                resealed,
+                "connection secrets re-sealed for their accounts (AES-GCM associated data)"
+            );
+        }
         Ok(AppState {
             jobs,
             jwt: JwtKeys::new(&jwt_secret, config.jwt_ttl_seconds),
