@@ -177,6 +177,21 @@ pub struct Pool {
 /// oldest job.
 pub fn claim(conn: &mut DbConn, owner: &str, pool: Pool) -> QueryResult<Option<Job>> {
     let now = Utc::now().naive_utc();
+    // An idle worker only reads: the UPDATE below takes SQLite's write lock
+    // even when it matches nothing, and the workers of every pool poll.
+    let waiting: Option<String> = jobs::table
+        .filter(jobs::kind.eq(pool.kind))
+        .filter(
+            jobs::status.eq("queued").or(jobs::status
+                .eq("running")
+                .and(jobs::lease_until.lt(Some(now)))),
+        )
+        .select(jobs::id)
+        .first(conn)
+        .optional()?;
+    if waiting.is_none() {
+        return Ok(None);
+    }
     let until = now + chrono::Duration::seconds(LEASE_SECONDS);
     // Backend-specific: PostgreSQL skips rows other workers are claiming
     // (FOR UPDATE SKIP LOCKED); SQLite has one writer, so the UPDATE itself
