@@ -143,6 +143,15 @@ pub struct SyncConfig {
     /// `TRIBUTARY_SHOPIFY_API_BASE` (default `https://{shop}`): where the
     /// Shopify Admin API is reached; `{shop}` is replaced by the shop domain.
     pub shopify_api_base: String,
+    /// `TRIBUTARY_SHOPIFY_API_VERSION` (default
+    /// [`crate::connectors::shopify::API_VERSION`]): the Admin API version
+    /// asked for, `YYYY-MM` of a quarterly release (01, 04, 07 or 10).
+    /// Shopify supports each version for a year: move it on with releases.
+    pub shopify_api_version: String,
+    /// `TRIBUTARY_SHOPIFY_BULK_ORDERS` (default 5000): a shop holding at
+    /// least this many orders has its first complete pass over them read by
+    /// a bulk operation instead of pages.
+    pub shopify_bulk_orders: u64,
     /// `TRIBUTARY_SYNC_RETRY_SECONDS` (default 60): how long one request is
     /// retried (timeouts, refused, 5xx, 429) before the child fails.
     pub retry_seconds: u64,
@@ -197,6 +206,8 @@ impl Default for SyncConfig {
             allow_private: false,
             private_hosts: Vec::new(),
             shopify_api_base: "https://{shop}".into(),
+            shopify_api_version: crate::connectors::shopify::API_VERSION.into(),
+            shopify_bulk_orders: 5000,
             retry_seconds: 60,
             timeout_seconds: 30,
             parallel: 4,
@@ -382,6 +393,19 @@ impl Config {
             shopify_api_base: non_empty("TRIBUTARY_SHOPIFY_API_BASE")
                 .map(|v| v.trim().trim_end_matches('/').to_string())
                 .unwrap_or(defaults.shopify_api_base),
+            shopify_api_version: match non_empty("TRIBUTARY_SHOPIFY_API_VERSION") {
+                Some(v) if crate::connectors::shopify::is_api_version(v.trim()) => {
+                    v.trim().to_string()
+                }
+                Some(_) => {
+                    return Err(ConfigError {
+                        name: "TRIBUTARY_SHOPIFY_API_VERSION",
+                        message: "expected a Shopify API version such as 2026-10 (a year and 01, 04, 07 or 10)".into(),
+                    })
+                }
+                None => defaults.shopify_api_version,
+            },
+            shopify_bulk_orders: number("TRIBUTARY_SHOPIFY_BULK_ORDERS", defaults.shopify_bulk_orders)?,
             retry_seconds: number("TRIBUTARY_SYNC_RETRY_SECONDS", defaults.retry_seconds)?,
             timeout_seconds: number("TRIBUTARY_SYNC_TIMEOUT_SECONDS", defaults.timeout_seconds)?,
             parallel: number("TRIBUTARY_SYNC_PARALLEL", defaults.parallel as u64)? as usize,
@@ -463,6 +487,21 @@ mod tests {
         assert_eq!(c.secret_key_file, PathBuf::from("tributary.key"));
         assert!(!c.sync.allow_private);
         assert!(c.sync.private_hosts.is_empty());
+    }
+
+    #[test]
+    fn the_shopify_api_version_is_a_current_release() {
+        let c = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(c.sync.shopify_api_version, "2026-10");
+        assert_eq!(c.sync.shopify_bulk_orders, 5000);
+        let set = |v: &'static str| {
+            Config::from_lookup(move |k| {
+                (k == "TRIBUTARY_SHOPIFY_API_VERSION").then(|| v.to_string())
+            })
+        };
+        assert_eq!(set("2026-07").unwrap().sync.shopify_api_version, "2026-07");
+        let e = set("2026-08").unwrap_err();
+        assert_eq!(e.name, "TRIBUTARY_SHOPIFY_API_VERSION");
     }
 
     #[test]

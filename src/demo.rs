@@ -7,6 +7,12 @@
 //! stockouts), stock levels with their history, and purchase orders. All of
 //! it is generated deterministically from a seed as CSV and loaded through
 //! the same import path as an upload.
+//!
+//! A fourth child syncs over a real connection: a `tributary` feed of the
+//! outlet store of a second organisation on the same server (read-only API
+//! key scoped to that account), whose sales move on while the demo runs
+//! ([`move_on`]), so "Load data from all connections" writes records. The
+//! demo allows connections to its own loopback address ([`configure`]).
 
 use std::fmt::Write as _;
 
@@ -76,6 +82,51 @@ const CHILDREN: [ChildSpec; 3] = [
         volume: 1.6,
     },
 ];
+
+/// The second organisation, whose outlet store the demo's feed child pulls.
+pub const FEED_ORGANISATION: &str = "Demo Outlet (feed source)";
+/// Its owner (nobody logs in as it: the password is random).
+pub const FEED_EMAIL: &str = "outlet@example.com";
+/// The demo child that pulls the outlet store over a `tributary` connection.
+pub const FEED_CHILD: &str = "Outlet: tributary feed";
+
+const FEED: ChildSpec = ChildSpec {
+    name: "Outlet store",
+    timezone: "Europe/Berlin",
+    id_prefix: "OUT-",
+    lower_sku: false,
+    warehouses: &[("OUT1", "Outlet")],
+    share: 4,
+    offset: 7,
+    volume: 0.5,
+};
+
+/// The demo's settings: its feed child reaches this same server on a
+/// loopback address, whatever `TRIBUTARY_ALLOW_PRIVATE_CONNECTIONS` says.
+pub fn configure(config: &mut crate::config::Config) {
+    config.sync.allow_private = true;
+}
+
+/// The network settings the demo's children are created under: the feed
+/// child's connection is this server's loopback address (as [`configure`]).
+fn demo_net() -> crate::config::SyncConfig {
+    crate::config::SyncConfig {
+        allow_private: true,
+        ..Default::default()
+    }
+}
+
+/// The address the demo's feed child reaches the server at, from the
+/// address it binds (`0.0.0.0:8080` → `http://127.0.0.1:8080`).
+pub fn feed_base(bind: &str) -> String {
+    let (host, port) = bind.rsplit_once(':').unwrap_or((bind, "8080"));
+    let host = match host.trim_matches(['[', ']']) {
+        "" | "0.0.0.0" | "::" => "127.0.0.1".to_string(),
+        h if h.contains(':') => format!("[{h}]"),
+        h => h.to_string(),
+    };
+    format!("http://{host}:{port}")
+}
 
 const VENDORS: [(&str, &str, u32, u32, u32); 5] = [
     ("V-NORD", "Nordic Gear AB", 28, 50, 10),
@@ -338,10 +389,132 @@ fn child_files(
     ]
 }
 
+fn import_csv(
+    conn: &mut crate::db::DbConn,
+    account: &Account,
+    entity: Entity,
+    csv: &str,
+) -> anyhow::Result<()> {
+    let mut file = tempfile::tempfile()?;
+    std::io::Write::write_all(&mut file, csv.as_bytes())?;
+    imports::run(
+        conn,
+        account,
+        DEMO_EMAIL,
+        entity,
+        Body::Csv(file),
+        chrono::Utc::now(),
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "demo {} import into {}: {e:?}",
+            entity.as_str(),
+            account.name
+        )
+    })?;
+    Ok(())
+}
+
+/// Seeds the second organisation's outlet store and a read-only key to it;
+/// returns the connection the demo's feed child pulls it with.
+fn seed_feed(
+    conn: &mut crate::db::DbConn,
+    secrets: &SecretBox,
+    today: NaiveDate,
+    base: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let owner = add_demo_user(
+        conn,
+        FEED_EMAIL,
+        &crate::crypto::random_token(32),
+        FEED_ORGANISATION,
+        "admin",
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let input = NewChild {
+        name: FEED.name.into(),
+        currency: "EUR".into(),
+        timezone: Some(FEED.timezone.into()),
+        connection: Some(serde_json::json!({"kind": "manual"})),
+    };
+    let account = create_child(conn, &owner.organisation_id, &input, secrets, &demo_net())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let products = catalogue(&mut Rng(2026));
+    for (entity, csv) in child_files(&FEED, &products, today, 11) {
+        import_csv(conn, &account, entity, &csv)?;
+    }
+    let key = format!("trb_{}", crate::crypto::random_token(40));
+    crate::db::models::ApiKey::insert(
+        conn,
+        &crate::db::models::NewApiKey {
+            id: &crate::crypto::new_id("key"),
+            organisation_id: &owner.organisation_id,
+            user_id: &owner.user_id,
+            name: "Demo feed",
+            key_hash: &crate::crypto::hash_api_key(&key),
+            account_ids: Some(serde_json::to_string(&[&account.id])?),
+            read_only: true,
+            created_at: chrono::Utc::now().naive_utc(),
+        },
+    )?;
+    Ok(serde_json::json!({"kind": "tributary", "base_url": base,
+        "account_id": account.id, "api_key": key}))
+}
+
+/// The outlet store's sales move on: a few orders at `now` (called every
+/// minute while the demo runs). Returns how many orders were added.
+pub fn move_on(db: &Db, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<usize> {
+    let mut conn = db.conn()?;
+    let Some(owner) = crate::db::models::User::find_by_email(&mut conn, FEED_EMAIL)? else {
+        return Ok(0);
+    };
+    let Some(account) = Account::list_by_organisation(&mut conn, &owner.organisation_id)?
+        .into_iter()
+        .find(|a| a.name == FEED.name)
+    else {
+        return Ok(0);
+    };
+    let products = catalogue(&mut Rng(2026));
+    let mine: Vec<usize> = (0..products.len())
+        .filter(|i| (*i as u64 * 7 + FEED.offset) % 10 < FEED.share)
+        .collect();
+    if mine.is_empty() {
+        return Ok(0);
+    }
+    let mut rng = Rng(now.timestamp() as u64 | 1);
+    let n = 1 + (rng.next() % 3) as usize;
+    let mut sales = String::from(
+        "id,ordered_at,warehouse_id,currency,line_id,variant_id,quantity,unit_price
+",
+    );
+    for k in 0..n {
+        let i = mine[(rng.next() as usize) % mine.len()];
+        let _ = writeln!(
+            sales,
+            "OUT-LIVE-{}-{k},{},OUT1,EUR,1,{}{:06},{},{:.2}",
+            now.timestamp(),
+            now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            FEED.id_prefix,
+            100_000 + i * 37,
+            1 + rng.next() % 2,
+            products[i].price
+        );
+    }
+    import_csv(&mut conn, &account, Entity::SalesOrders, &sales)?;
+    Ok(n)
+}
+
 /// Seeds the demo organisation (idempotent: an organisation that already has
 /// accounts is left as it is). `today` is the planning date the two years
-/// of history end before.
-pub fn seed(db: &Db, secrets: &SecretBox, today: NaiveDate) -> anyhow::Result<()> {
+/// of history end before. With `feed_base` (the address this server is
+/// reached at), a fourth child pulls a second organisation's outlet store
+/// over a `tributary` connection.
+pub fn seed(
+    db: &Db,
+    secrets: &SecretBox,
+    today: NaiveDate,
+    feed_base: Option<&str>,
+) -> anyhow::Result<()> {
     let mut conn = db.conn()?;
     let added = add_demo_user(
         &mut conn,
@@ -367,24 +540,29 @@ pub fn seed(db: &Db, secrets: &SecretBox, today: NaiveDate) -> anyhow::Result<()
             &added.organisation_id,
             &input,
             secrets,
-            &crate::config::SyncConfig::default(),
+            &demo_net(),
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         for (entity, csv) in child_files(spec, &products, today, 7 + n as u64) {
-            let mut file = tempfile::tempfile()?;
-            std::io::Write::write_all(&mut file, csv.as_bytes())?;
-            imports::run(
-                &mut conn,
-                &account,
-                DEMO_EMAIL,
-                entity,
-                Body::Csv(file),
-                chrono::Utc::now(),
-            )
-            .map_err(|e| {
-                anyhow::anyhow!("demo {} import into {}: {e:?}", entity.as_str(), spec.name)
-            })?;
+            import_csv(&mut conn, &account, entity, &csv)?;
         }
+    }
+    if let Some(base) = feed_base {
+        let connection = seed_feed(&mut conn, secrets, today, base)?;
+        let input = NewChild {
+            name: FEED_CHILD.into(),
+            currency: "EUR".into(),
+            timezone: Some(FEED.timezone.into()),
+            connection: Some(connection),
+        };
+        create_child(
+            &mut conn,
+            &added.organisation_id,
+            &input,
+            secrets,
+            &demo_net(),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     Ok(())
 }

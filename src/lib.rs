@@ -10,6 +10,7 @@
 //!   database, no HTTP).
 //! - [`services`]: the use cases (accounts, users, imports); each owns its
 //!   transactions and returns its own error type, knowing nothing of HTTP.
+//! - [`planning`]: the planning pipeline (snapshot, roll-up, series, line).
 //! - [`forecast`], [`replenish`]: the planning engine (pure: no database,
 //!   no HTTP, no clock).
 //! - [`auth`], [`crypto`]: callers, credentials, sealed secrets.
@@ -29,6 +30,7 @@ pub mod domain;
 pub mod forecast;
 pub mod import;
 pub mod jobs;
+pub mod planning;
 pub mod replenish;
 pub mod services;
 pub mod startup;

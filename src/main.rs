@@ -134,6 +134,7 @@ fn main() -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let bind = bind.unwrap_or_else(|| config.bind_addr.clone());
             config.database_url = format!("sqlite://{database}");
+            tributary::demo::configure(&mut config);
             config.secret_key_file = std::path::Path::new(&database)
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
@@ -146,7 +147,8 @@ fn main() -> anyhow::Result<()> {
                 .config
                 .today
                 .unwrap_or_else(|| chrono::Utc::now().date_naive());
-            tributary::demo::seed(&state.db, &state.secrets, today)?;
+            let feed = tributary::demo::feed_base(&bind);
+            tributary::demo::seed(&state.db, &state.secrets, today, Some(&feed))?;
             let seeded = started.elapsed().as_secs_f64();
             let planned = tributary::demo::plan(&state.db, state.config.today)?;
             tracing::info!(
@@ -161,6 +163,14 @@ fn main() -> anyhow::Result<()> {
                 tributary::demo::DEMO_PASSWORD
             );
             state.start_worker();
+            // The outlet store the feed child pulls moves on every minute.
+            let db = state.db.clone();
+            std::thread::spawn(move || loop {
+                std::thread::sleep(std::time::Duration::from_secs(60));
+                if let Err(e) = tributary::demo::move_on(&db, chrono::Utc::now()) {
+                    tracing::warn!(error = %e, "demo: the outlet store could not move on");
+                }
+            });
             serve(state, &bind)
         }
         Command::Forecast { .. } => unreachable!("handled before the configuration is read"),

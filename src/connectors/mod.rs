@@ -24,8 +24,8 @@ pub mod woocommerce;
 use serde_json::Value;
 
 use crate::config::SyncConfig;
+use crate::domain::connection::Connection;
 use crate::import::Entity;
-use crate::services::accounts::Connection;
 
 /// Why a sync of one connection stopped. The message is shown to people
 /// (job detail, the accounts page): it never holds a secret.

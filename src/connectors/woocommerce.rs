@@ -9,6 +9,18 @@
 //! complete pass started, `orderby=id`, `page`/`per_page` until
 //! `X-WP-TotalPages`; a record changed during a pass keeps its place (ids do
 //! not move) and is read again by the next pass.
+//!
+//! REST v3 rules followed: `per_page` is at most 100; `X-WP-Total` and
+//! `X-WP-TotalPages` give the totals; `modified_after` is read in the site's
+//! time zone unless `dates_are_gmt=true` is given (it always is, with the
+//! `*_gmt` dates); orders of every status are asked for (`status=any`).
+//!
+//! Refunds become returns: an order that lists `refunds` has them read from
+//! `/orders/{id}/refunds` (paged like the rest), and each refund with line
+//! items becomes the sales order `{order}-R{refund}` on the refund's date
+//! with negative quantities (WooCommerce keeps the order's own line
+//! quantities as sold). A cancelled, refunded or failed order's returns are
+//! cancelled with it.
 
 use serde_json::{json, Map, Value};
 
@@ -104,12 +116,17 @@ impl WooCommerce {
     }
 
     fn variations(&self, what: &str, product: &str) -> Result<Vec<Value>, SyncError> {
+        self.all(what, &format!("products/{product}/variations"))
+    }
+
+    /// Every item of a list resource, page by page.
+    fn all(&self, what: &str, path: &str) -> Result<Vec<Value>, SyncError> {
         let mut out = Vec::new();
         let mut page = 1;
         loop {
             let (v, answer) = self.get(
                 what,
-                &format!("products/{product}/variations"),
+                path,
                 &[
                     ("per_page", PER_PAGE.to_string()),
                     ("page", page.to_string()),
@@ -125,6 +142,34 @@ impl WooCommerce {
             page += 1;
         }
     }
+}
+
+/// A refund's line items as return lines (negative quantities; WooCommerce
+/// writes them negative already, a positive one is read as refunded too).
+fn returned_lines(r: &Value) -> Vec<Value> {
+    r["line_items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|l| {
+                    let variant = id_of(&l["variation_id"]).or_else(|| id_of(&l["product_id"]))?;
+                    let qty = l["quantity"].as_f64()?.abs();
+                    if qty == 0.0 {
+                        return None;
+                    }
+                    let mut m = Map::new();
+                    m.insert("id".into(), Value::String(id_of(&l["id"])?));
+                    m.insert("variant_id".into(), Value::String(variant));
+                    m.insert("quantity".into(), json!(-qty));
+                    if let Some(p) = l["price"].as_f64() {
+                        m.insert("unit_price".into(), json!(p.abs()));
+                    }
+                    Some(Value::Object(m))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl Connector for WooCommerce {
@@ -303,18 +348,39 @@ impl Connector for WooCommerce {
                         continue;
                     }
                     let status = o["status"].as_str().unwrap_or_default();
+                    let head = |m: &mut Map<String, Value>| {
+                        set(m, "currency", Some(o["currency"].clone()));
+                        m.insert(
+                            "cancelled".into(),
+                            Value::Bool(matches!(status, "cancelled" | "refunded" | "failed")),
+                        );
+                        m.insert("removed".into(), Value::Bool(status == "trash"));
+                        set(m, "updated_at", gmt(&o["date_modified_gmt"]));
+                    };
                     let mut m = Map::new();
-                    m.insert("id".into(), Value::String(id));
+                    m.insert("id".into(), Value::String(id.clone()));
                     set(&mut m, "ordered_at", gmt(&o["date_created_gmt"]));
-                    set(&mut m, "currency", Some(o["currency"].clone()));
-                    m.insert(
-                        "cancelled".into(),
-                        Value::Bool(matches!(status, "cancelled" | "refunded" | "failed")),
-                    );
-                    m.insert("removed".into(), Value::Bool(status == "trash"));
-                    set(&mut m, "updated_at", gmt(&o["date_modified_gmt"]));
+                    head(&mut m);
                     m.insert("lines".into(), Value::Array(lines));
                     items.push(Value::Object(m));
+                    let listed = o["refunds"].as_array().is_some_and(|r| !r.is_empty());
+                    if !listed {
+                        continue;
+                    }
+                    for r in self.all(&what, &format!("orders/{id}/refunds"))? {
+                        let rid = id_of(&r["id"])
+                            .ok_or_else(|| SyncError::malformed(&what, "a refund without id"))?;
+                        let lines = returned_lines(&r);
+                        if lines.is_empty() {
+                            continue;
+                        }
+                        let mut m = Map::new();
+                        m.insert("id".into(), Value::String(format!("{id}-R{rid}")));
+                        set(&mut m, "ordered_at", gmt(&r["date_created_gmt"]));
+                        head(&mut m);
+                        m.insert("lines".into(), Value::Array(lines));
+                        items.push(Value::Object(m));
+                    }
                 }
                 batches.push((Entity::SalesOrders, items.into()));
             }

@@ -14,6 +14,7 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use crate::db::models::planning;
 use crate::db::models::records::*;
 use crate::db::models::Account;
 use crate::db::schema::{
@@ -89,6 +90,23 @@ macro_rules! delete_ids {
             )
             .execute($conn)?;
         }
+    }};
+}
+
+/// The variants of the stored lines of orders `ids` (being replaced).
+macro_rules! line_variants {
+    ($conn:expr, $table:ident, $account:expr, $ids:expr) => {{
+        let mut out: Vec<String> = Vec::new();
+        for chunk in $ids.chunks(500) {
+            out.extend(
+                $table::table
+                    .filter($table::account_id.eq($account))
+                    .filter($table::order_id.eq_any(chunk))
+                    .select($table::variant_id)
+                    .load::<String>($conn)?,
+            );
+        }
+        out
     }};
 }
 
@@ -247,6 +265,9 @@ pub fn apply_then(
             s
         };
         let mut counts = Counts::default();
+        // The variants whose plan inputs this write changes (`None`:
+        // anything — a catalogue, vendor or warehouse change).
+        let mut touched: Option<Vec<String>> = None;
         match batch {
             Batch::Warehouses(records) => {
                 let stored = stored_warehouses(conn, acc, &keys(records))?;
@@ -359,6 +380,7 @@ pub fn apply_then(
                 }
                 insert_all!(conn, stock_levels::table, rows, 8);
                 update_history(conn, acc, records, received, tz)?;
+                touched = Some(records.iter().map(|r| r.variant_id.to_string()).collect());
             }
             Batch::SalesOrders(records) => {
                 let stored = stored_sales_orders(conn, acc, &keys(records))?;
@@ -386,6 +408,13 @@ pub fn apply_then(
                         unit_price: opt_dec(&l.unit_price),
                     })
                 });
+                let mut ids = line_variants!(conn, sales_order_lines, acc, replaced);
+                ids.extend(
+                    writes
+                        .iter()
+                        .flat_map(|(r, _)| r.lines.iter().map(|l| l.variant_id.to_string())),
+                );
+                touched = Some(ids);
                 delete_ids!(conn, sales_order_lines, order_id, acc, replaced);
                 delete_ids!(conn, sales_orders, id, acc, replaced);
                 insert_all!(conn, sales_orders::table, headers, 10);
@@ -422,6 +451,13 @@ pub fn apply_then(
                         unit_cost: opt_dec(&l.unit_cost),
                     })
                 });
+                let mut ids = line_variants!(conn, stock_order_lines, acc, replaced);
+                ids.extend(
+                    writes
+                        .iter()
+                        .flat_map(|(r, _)| r.lines.iter().map(|l| l.variant_id.to_string())),
+                );
+                touched = Some(ids);
                 delete_ids!(conn, stock_order_lines, order_id, acc, replaced);
                 delete_ids!(conn, stock_orders, id, acc, replaced);
                 insert_all!(conn, stock_orders::table, headers, 13);
@@ -432,6 +468,13 @@ pub fn apply_then(
         // makes them stale (an import of identical records does not).
         if counts.created + counts.updated + counts.removed > 0 {
             Account::bump_data_version(conn, acc)?;
+            // What the new version touched, for incremental replanning.
+            let version = Account::data_version_of(conn, acc)?;
+            if let Some(ids) = &mut touched {
+                ids.sort_unstable();
+                ids.dedup();
+            }
+            planning::record_touches(conn, acc, version, touched.as_deref())?;
         }
         // Every row is written, nothing committed yet.
         #[cfg(any(test, feature = "fault-injection"))]

@@ -281,6 +281,15 @@ diesel::table! {
         forecast_method -> Text,
         unit_cost -> Nullable<Double>,
         order_value -> Nullable<Double>,
+        flags -> Text,
+    }
+}
+
+diesel::table! {
+    plan_touches (account_id, data_version, variant_id) {
+        account_id -> Text,
+        data_version -> BigInt,
+        variant_id -> Text,
     }
 }
 
@@ -344,6 +353,7 @@ diesel::joinable!(api_keys -> organisations (organisation_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
+    plan_touches,
     users,
     api_keys,
     server_settings,
@@ -368,3 +378,17 @@ diesel::allow_tables_to_appear_in_same_query!(
     sync_cursors,
     sync_schedules,
 );
+
+diesel::table! {
+    /// Customers sent through the compatible API (no native entity).
+    compat_customers (account_id, code) {
+        /// Account.
+        account_id -> Text,
+        /// The customer's code.
+        code -> Text,
+        /// The `CustomerDto` as JSON.
+        body -> Text,
+        /// Last written.
+        updated_at -> Timestamp,
+    }
+}

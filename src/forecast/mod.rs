@@ -369,8 +369,8 @@ pub fn forecast_many(inputs: &[SeriesInput], horizon: usize, opts: &Options) -> 
 }
 
 /// Replaces out-of-stock periods by an estimate of the demand that was lost: the mean of the
-/// in-stock values within `w` periods on either side (`w` = max(season, 3)), else the nearest
-/// in-stock value, else 0. Returns the imputed series and the validity mask (true = observed).
+/// in-stock values within `w` periods on either side (`w` = max(season, 3)), else the mean of
+/// the `w` last in-stock values before it (else the first ones after it), else 0. Returns the imputed series and the validity mask (true = observed).
 pub fn impute(values: &[f64], in_stock: Option<&[bool]>, season: usize) -> (Vec<f64>, Vec<bool>) {
     let n = values.len();
     let valid: Vec<bool> = (0..n)
@@ -397,9 +397,29 @@ pub fn impute(values: &[f64], in_stock: Option<&[bool]>, season: usize) -> (Vec<
         y[i] = if c > 0 {
             (ps[b] - ps[a]) / c as f64
         } else {
-            let before = (0..i).rev().find(|&j| valid[j]);
-            let after = (i + 1..n).find(|&j| valid[j]);
-            before.or(after).map(|j| values[j]).unwrap_or(0.0)
+            // Deep inside a long stockout (a product out of stock now): the
+            // in-stock rate before it — the mean of the `w` last in-stock
+            // values, not one day's — else the first ones after it.
+            let before: Vec<f64> = (0..i)
+                .rev()
+                .filter(|&j| valid[j])
+                .take(w)
+                .map(|j| values[j])
+                .collect();
+            let near = if before.is_empty() {
+                (i + 1..n)
+                    .filter(|&j| valid[j])
+                    .take(w)
+                    .map(|j| values[j])
+                    .collect()
+            } else {
+                before
+            };
+            if near.is_empty() {
+                0.0
+            } else {
+                near.iter().sum::<f64>() / near.len() as f64
+            }
         };
     }
     (y, valid)
@@ -1006,6 +1026,23 @@ mod tests {
         // indices 0..=5 except 2: 4+6+8+10+12 = 40 / 5 = 8
         assert_eq!(y[2], 8.0);
         assert!(!valid[2]);
+    }
+
+    #[test]
+    fn a_long_trailing_stockout_keeps_the_rate_before_it() {
+        // 3, 5, 3, 5, … for 20 days, then 20 days out of stock (season 7:
+        // w = 7). Days more than 7 past the last in-stock day take the mean
+        // of the 7 last in-stock values (days 13..=19: 5, 3, 5, 3, 5, 3, 5,
+        // so 29 / 7), never one day's value (5 before).
+        let mut v: Vec<f64> = (0..20)
+            .map(|i| if i % 2 == 0 { 3.0 } else { 5.0 })
+            .collect();
+        v.extend([0.0; 20]);
+        let s: Vec<bool> = (0..40).map(|i| i < 20).collect();
+        let (y, _) = impute(&v, Some(&s), 7);
+        for (i, y) in y.iter().enumerate().skip(27) {
+            assert!((y - 29.0 / 7.0).abs() < 1e-12, "day {i}: {y}");
+        }
     }
 
     #[test]

@@ -2,27 +2,20 @@
 //! several server processes can share one queue: a worker claims a job by
 //! writing its lease (`lease_owner`, `lease_until`); a job whose lease ran
 //! out (its process died) can be claimed again. On PostgreSQL the claim uses
-//! `FOR UPDATE SKIP LOCKED`, and a plan is computed under a session advisory
-//! lock on its account, so two processes never compute the same plan at
-//! once.
+//! `FOR UPDATE SKIP LOCKED`.
 //!
-//! The worker also keeps plans fresh without hooks in the write paths: it
-//! compares each account's inputs version with its stored plan's and queues
-//! a plan job for every account whose plan is stale (`services::plans`).
+//! This module knows the queue and the workers' loop only: what a job of
+//! each kind does and what each round queues (stale plans, automatic syncs)
+//! is given from above as a [`Runner`] (`services::worker`), so the jobs
+//! depend on storage alone and the services that queue jobs (`sync`,
+//! `order_plan`) depend on them, not the other way round.
 //!
-//! Plan and sync jobs run in separate pools of worker threads (one plan
+//! Workers claim from a [`Pool`]: one kind of job, organisations taking
+//! turns, and at most a given number of running jobs per organisation. The
+//! layer above spawns separate pools for plan and sync jobs (one plan
 //! worker, `TRIBUTARY_SYNC_WORKERS` sync workers), so a slow source never
-//! holds up planning; within a pool organisations take turns, and one
-//! organisation holds at most `TRIBUTARY_SYNC_WORKERS_PER_ORGANISATION`
-//! sync workers, so one tenant's syncs cannot hold up another's.
-//!
-//! `sync` jobs (`services::sync`) pull an account's connections; the same
-//! claim and lease apply (the sync renews its lease while it runs, so a job
-//! is run by exactly one process, and a dead process's job is taken over
-//! and resumes from the stored cursors). The worker also queues the
-//! organisations' automatic syncs when they are due.
+//! holds up planning and one tenant's syncs cannot hold up another's.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::Duration;
 
@@ -33,10 +26,8 @@ use serde::Serialize;
 
 use crate::crypto::new_id;
 use crate::db::models::Account;
-use crate::db::schema::{accounts, jobs};
+use crate::db::schema::jobs;
 use crate::db::{Db, DbConn};
-use crate::services::sync::{self, SyncContext};
-use crate::services::{plans, ServiceError};
 
 /// How long a claimed job's lease lasts before another worker may take it.
 pub const LEASE_SECONDS: i64 = 60;
@@ -168,6 +159,9 @@ pub struct Pool {
     pub kind: &'static str,
     /// Running jobs of this kind one organisation may hold.
     pub per_organisation: i64,
+    /// Whether a finished job of this pool may have queued work for another
+    /// pool (a sync queues its plan), so the other workers are woken.
+    pub wakes_others: bool,
 }
 
 /// Claims a job of the pool's kind: queued, or running with a lapsed lease,
@@ -258,139 +252,6 @@ pub fn finish(conn: &mut DbConn, id: &str, status: &str, error: Option<String>) 
         .map(|_| ())
 }
 
-/// Runs one claimed plan job; progress is written through a second
-/// connection so that readers see it while the plan is computed.
-fn run_plan(
-    db: &Db,
-    conn: &mut DbConn,
-    job: &Job,
-    today: Option<NaiveDate>,
-) -> Result<(), ServiceError> {
-    let Some(account) = Account::find_by_id(conn, &job.account_id)? else {
-        return Ok(());
-    };
-    // Backend-specific: on PostgreSQL several processes may run workers; a
-    // session advisory lock on the account keeps two from computing the
-    // same plan at once (SQLite has one process).
-    let pg = matches!(conn, DbConn::Pg(_));
-    if pg {
-        diesel::sql_query("SELECT pg_advisory_lock(hashtext($1))")
-            .bind::<Text, _>(&account.id)
-            .execute(conn)?;
-    }
-    let id = job.id.clone();
-    let mut report = |done: i64, total: i64| {
-        if let Ok(mut c) = db.conn() {
-            let _ = progress(&mut c, &id, done, total);
-        }
-    };
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // Planned meanwhile (by its master's job, another process or a
-        // second queued job): the stored plan is current, nothing to do.
-        if !plans::is_stale(conn, &account, today)? {
-            return Ok(());
-        }
-        // A master stores its children's plans on a second connection while
-        // it reads on (none free: on this one).
-        let mut writer = account.is_master().then(|| db.spare_conn()).flatten();
-        plans::compute_and_store(conn, &account, today, writer.as_deref_mut(), &mut report)
-            .map(|_| ())
-    }));
-    if pg {
-        diesel::sql_query("SELECT pg_advisory_unlock(hashtext($1))")
-            .bind::<Text, _>(&account.id)
-            .execute(conn)?;
-    }
-    match result {
-        Ok(r) => r,
-        Err(_) => Err(ServiceError::internal(
-            "the plan computation failed unexpectedly",
-        )),
-    }
-}
-
-/// Queues a plan job for every account whose stored plan is stale and that
-/// has no queued job (a child whose master is stale too is left to the
-/// master's job, which plans it on the way); returns how many were queued.
-/// Debounced: an account is
-/// queued only once its inputs version has stayed the same since the
-/// previous round (`seen` remembers the stale versions), so that a burst of
-/// imports is planned once, after it. Reads queue their plan at once.
-pub fn queue_stale_plans(
-    conn: &mut DbConn,
-    today: Option<NaiveDate>,
-    seen: &mut HashMap<String, String>,
-) -> Result<usize, ServiceError> {
-    let all: Vec<Account> = accounts::table
-        .order(accounts::created_at.asc())
-        .select(Account::as_select())
-        .load(conn)?;
-    let mut queued = 0;
-    let mut still = HashMap::new();
-    let mut stale: Vec<(&Account, String)> = Vec::new();
-    // Children first: a master's plan reads its children's.
-    for a in all
-        .iter()
-        .filter(|a| !a.is_master())
-        .chain(all.iter().filter(|a| a.is_master()))
-    {
-        let day = plans::planning_date(a, today);
-        let version = plans::inputs_version(conn, a, day)?;
-        let stored = crate::db::models::planning::plan_header(conn, &a.id)?;
-        if stored.is_some_and(|h| h.inputs_version == version) {
-            continue;
-        }
-        stale.push((a, version));
-    }
-    // A stale child of a stale master is planned by the master's job, which
-    // reads each child's records once for both plans.
-    let stale_masters: std::collections::HashSet<&str> = stale
-        .iter()
-        .filter(|(a, _)| a.is_master())
-        .map(|(a, _)| a.id.as_str())
-        .collect();
-    for (a, version) in stale {
-        let settled = seen.get(&a.id) == Some(&version);
-        still.insert(a.id.clone(), version);
-        if !settled
-            || a.master_id
-                .as_deref()
-                .is_some_and(|m| stale_masters.contains(m))
-        {
-            continue;
-        }
-        if Job::open_for(conn, &a.id, "plan")?.is_none() {
-            enqueue(conn, a, "plan")?;
-            queued += 1;
-        }
-    }
-    *seen = still;
-    Ok(queued)
-}
-
-/// Queues the plan a finished sync made stale at once, without the
-/// debounce of [`queue_stale_plans`] (the sync's writes are over): the
-/// master's of a synced master or of a synced child that has one (it plans
-/// its stale children on the way), else the child's.
-fn plan_after_sync(conn: &mut DbConn, job: &Job, today: Option<NaiveDate>) {
-    let queue = |conn: &mut DbConn| -> Result<(), ServiceError> {
-        let Some(account) = Account::find_by_id(conn, &job.account_id)? else {
-            return Ok(());
-        };
-        let target = match account.master_id.as_deref() {
-            Some(m) => Account::find_by_id(conn, m)?.unwrap_or(account),
-            None => account,
-        };
-        if plans::is_stale(conn, &target, today)? {
-            enqueue(conn, &target, "plan")?;
-        }
-        Ok(())
-    };
-    if let Err(e) = queue(conn) {
-        tracing::warn!(error = %e, "job worker: could not queue the plans of a sync");
-    }
-}
-
 /// Wakes the workers when there is new work.
 #[derive(Default)]
 pub struct Signal {
@@ -421,71 +282,52 @@ impl Signal {
     }
 }
 
-/// The plan jobs' pool: one worker per process, any organisation.
-pub const PLAN_POOL: Pool = Pool {
-    kind: "plan",
-    per_organisation: i64::MAX,
-};
-
-/// The background workers of one server process, in two pools so that
-/// neither kind of job can hold up the other: one plan worker (it also
-/// queues stale plans and due automatic syncs) and
-/// `TRIBUTARY_SYNC_WORKERS` sync workers, of which one organisation holds
-/// at most `TRIBUTARY_SYNC_WORKERS_PER_ORGANISATION`. They stop when their
-/// [`Signal`] is dropped (the server's state is gone).
-pub fn spawn_worker(db: Db, today: Option<NaiveDate>, sync: SyncContext, signal: &Arc<Signal>) {
-    let sync_pool = Pool {
-        kind: sync::KIND,
-        per_organisation: sync.config.workers_per_organisation.max(1) as i64,
-    };
-    let workers = sync.config.workers.clamp(1, 64);
-    spawn_pool_worker("tributary-plans", &db, today, &sync, signal, PLAN_POOL);
-    for i in 0..workers {
-        spawn_pool_worker(
-            &format!("tributary-sync-{i}"),
-            &db,
-            today,
-            &sync,
-            signal,
-            sync_pool,
-        );
-    }
+/// What a claimed job's runner answers.
+pub enum Outcome {
+    /// Done: the worker records `succeeded`, or `failed` with the error.
+    Done(Result<(), String>),
+    /// The runner recorded the job's end itself (a sync: `succeeded`,
+    /// `partial` or `failed`).
+    Recorded,
 }
 
-fn spawn_pool_worker(
-    name: &str,
-    db: &Db,
-    today: Option<NaiveDate>,
-    sync: &SyncContext,
-    signal: &Arc<Signal>,
-    pool: Pool,
-) {
+/// The work a worker does, given by the layer above (the job kinds and
+/// what each round queues live with their use cases, in
+/// `services::worker`): this module only claims, leases and records.
+pub trait Runner: Send + 'static {
+    /// Queues what is due before a claim (stale plans, automatic syncs);
+    /// `false` when the round should stop here (the database failed).
+    fn queue_due(&mut self, db: &Db, conn: &mut DbConn) -> bool;
+
+    /// Runs one claimed job.
+    fn run(&mut self, db: &Db, conn: &mut DbConn, job: &Job) -> Outcome;
+}
+
+/// One background worker of a server process, named `name`: each round
+/// queues what is due and claims and runs one job of `pool` with `runner`.
+/// The layer above spawns one per pool slot (`services::worker::spawn`).
+/// It stops when its [`Signal`] is dropped (the server's state is gone).
+pub fn spawn_worker(name: &str, db: Db, pool: Pool, mut runner: impl Runner, signal: &Arc<Signal>) {
     let weak: Weak<Signal> = Arc::downgrade(signal);
     let owner = new_id("wrk");
-    let (db, sync) = (db.clone(), sync.clone());
     let _ = std::thread::Builder::new()
         .name(name.into())
         .spawn(move || {
-            let mut seen_plans = HashMap::new();
             let mut seen_wake = 0u64;
             loop {
                 let Some(signal) = weak.upgrade() else {
                     return;
                 };
                 let worked = match db.conn() {
-                    Ok(mut conn) => {
-                        if pool.kind == PLAN_POOL.kind {
-                            queue_due(&mut conn, today, &sync, &mut seen_plans);
-                        }
-                        work_once(&db, &mut conn, &owner, today, &sync, pool)
-                    }
+                    Ok(mut conn) => work_once(&db, &mut conn, &owner, pool, &mut runner),
                     Err(e) => {
                         tracing::warn!(error = %e, "job worker: no database connection");
                         false
                     }
                 };
-                if worked && pool.kind == sync::KIND {
-                    // A sync queued plans: the plan worker takes them now.
+                if worked && pool.wakes_others {
+                    // The job queued work for another pool (a sync its
+                    // plan): that pool's workers take it now.
                     signal.wake();
                 }
                 if !worked {
@@ -495,32 +337,18 @@ fn spawn_pool_worker(
         });
 }
 
-/// Queues the automatic syncs that are due and the plans that went stale.
-fn queue_due(
-    conn: &mut DbConn,
-    today: Option<NaiveDate>,
-    sync_ctx: &SyncContext,
-    seen: &mut HashMap<String, String>,
-) {
-    if sync_ctx.config.scheduler {
-        if let Err(e) = sync::queue_scheduled(conn, Utc::now().naive_utc()) {
-            tracing::warn!(error = %e, "job worker: could not check automatic syncs");
-        }
-    }
-    if let Err(e) = queue_stale_plans(conn, today, seen) {
-        tracing::warn!(error = %e, "job worker: could not check plans");
-    }
-}
-
-/// Claims one job of the pool's kind and runs it. Returns whether a job ran.
+/// One round of a worker: queue what is due, then claim one job of the
+/// pool's kind, run it and record its end. Returns whether a job ran.
 pub fn work_once(
     db: &Db,
     conn: &mut DbConn,
     owner: &str,
-    today: Option<NaiveDate>,
-    sync_ctx: &SyncContext,
     pool: Pool,
+    runner: &mut impl Runner,
 ) -> bool {
+    if !runner.queue_due(db, conn) {
+        return false;
+    }
     let job = match claim(conn, owner, pool) {
         Ok(Some(j)) => j,
         Ok(None) => return false,
@@ -529,17 +357,9 @@ pub fn work_once(
             return false;
         }
     };
-    let outcome = match job.kind.as_str() {
-        "plan" => run_plan(db, conn, &job, today).map_err(|e| e.to_string()),
-        // A sync writes its own end (succeeded, partial or failed).
-        sync::KIND => match sync::run_job(db, &job, sync_ctx) {
-            Ok(()) => {
-                plan_after_sync(conn, &job, today);
-                return true;
-            }
-            Err(e) => Err(e.to_string()),
-        },
-        other => Err(format!("unknown job kind {other}")),
+    let outcome = match runner.run(db, conn, &job) {
+        Outcome::Done(r) => r,
+        Outcome::Recorded => return true,
     };
     let (status, error) = match outcome {
         Ok(()) => ("succeeded", None),

@@ -380,11 +380,44 @@ pub fn plan(input: &PlanInput) -> Plan {
         }
         _ => 0.0,
     };
-    let safety_stock = (demand_term + lt_term).max(0.0);
+    // domain.md: safety stock follows the demand level the forecast uses.
+    // Its variability comes from the history; where the forecast expects
+    // less than the history's in-stock rate (a product that stopped
+    // selling), the buffer shrinks in proportion — no demand, no safety
+    // stock, however variable the history was.
+    let level = if lt > 0.0 {
+        ltd / lt
+    } else {
+        day_demand(fc, 0)
+    };
+    let scale = match input.mean_daily_demand {
+        Some(m) if m > 0.0 && level < m => (level / m).max(0.0),
+        _ => 1.0,
+    };
+    if scale < 1.0 && coverage > 0.0 {
+        say(
+            "safety_stock_level",
+            scale,
+            format!(
+                "The forecast expects {level:.4} a day, below the history's in-stock rate of {:.4}: the buffer is scaled by {scale:.4}.",
+                input.mean_daily_demand.unwrap_or(0.0)
+            ),
+        );
+    }
+    let safety_stock = if coverage > 0.0 {
+        ((demand_term + lt_term) * scale).max(0.0)
+    } else {
+        0.0
+    };
     say(
         "safety_stock",
         safety_stock,
-        format!("Safety stock: {safety_stock:.2}."),
+        if coverage > 0.0 {
+            format!("Safety stock: {safety_stock:.2}.")
+        } else {
+            "Safety stock: 0, because the forecast expects no demand over the planning period."
+                .into()
+        },
     );
     let reorder_point = ltd + safety_stock;
     say(
@@ -394,7 +427,8 @@ pub fn plan(input: &PlanInput) -> Plan {
             "Reorder point = lead-time demand {ltd:.2} + safety stock {safety_stock:.2} = {reorder_point:.2}."
         ),
     );
-    let on_order: f64 = input.open_orders.iter().map(|o| o.quantity).sum();
+    // `+ 0.0`: an empty sum is −0.0, which would read "on order -0".
+    let on_order: f64 = input.open_orders.iter().map(|o| o.quantity).sum::<f64>() + 0.0;
     let avail = input.available;
     let raw = coverage + safety_stock - avail - on_order;
     say(

@@ -91,16 +91,7 @@ fn connection_fields(kind: &str) -> Option<&'static [(&'static str, bool)]> {
     })
 }
 
-/// Validated connection: kind, public settings, secrets.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Connection {
-    /// Kind.
-    pub kind: String,
-    /// Public settings.
-    pub settings: Map<String, Value>,
-    /// Secret settings.
-    pub secrets: Map<String, Value>,
-}
+pub use crate::domain::connection::Connection;
 
 /// Validates a connection object. With `previous` (a PATCH of the same
 /// kind), fields left out keep their previous values.

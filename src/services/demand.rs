@@ -32,7 +32,9 @@ use crate::db::models::Account;
 use crate::db::DbConn;
 use crate::domain::sku;
 use crate::forecast::{self, metrics, Options, SeriesInput, Z80};
-use crate::services::plans::known_available;
+use crate::planning::rollup::Links;
+use crate::planning::series::{row_demand, MemberSeries};
+use crate::planning::snapshot::Sale;
 use crate::services::ServiceError;
 
 /// At most this many sale lines are listed (all are counted).
@@ -282,30 +284,20 @@ fn members(conn: &mut DbConn, account: &Account, key: &str) -> Result<Vec<Member
     }
     let mut kids = Account::list_children(conn, &account.id)?;
     kids.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-    let links = store::links(conn, &account.id)?;
+    let links = Links::new(&store::links(conn, &account.id)?);
     let settings = store::warehouse_settings(conn, &account.id)?;
     let mut out = Vec::new();
     for k in kids {
-        let linked_away: HashSet<&str> = links
-            .iter()
-            .filter(|l| l.account_id == k.id && sku::normalise(&l.sku) != key)
-            .map(|l| l.variant_id.as_str())
-            .collect();
-        let linked_here: Vec<String> = links
-            .iter()
-            .filter(|l| l.account_id == k.id && sku::normalise(&l.sku) == key)
-            .map(|l| l.variant_id.clone())
-            .collect();
-        let mut vs: Vec<VariantRow> = q::variants_by_sku(conn, &k.id, key)?
-            .into_iter()
-            .take(1)
-            .filter(|v| !linked_away.contains(v.id.as_str()))
-            .collect();
+        // The candidates (every variant with the normalised SKU, and those
+        // linked to it), kept where the roll-up puts them in this row.
+        let linked_here: Vec<String> = links.linked_to(&k.id, key).map(String::from).collect();
+        let mut vs: Vec<VariantRow> = q::variants_by_sku(conn, &k.id, key)?;
         for v in q::variants_by_ids(conn, &k.id, &linked_here)? {
             if !vs.iter().any(|x| x.id == v.id) {
                 vs.push(v);
             }
         }
+        vs.retain(|v| links.row_key(&k.id, &v.id, &v.sku) == key);
         let flags: HashMap<String, (bool, bool)> = settings
             .iter()
             .filter(|s| s.account_id == k.id)
@@ -501,23 +493,35 @@ pub fn analyse(
         net[d] += qty;
         per_member[mi][d] += qty;
     }
-    let mut in_stock = vec![false; len];
-    let stock_members: Vec<usize> = (0..members.len())
-        .filter(|&i| !members[i].master || members[i].account.include_stock)
+    // The engine's input, shaped as the plan shapes it (`row_demand`: each
+    // member's stockout days estimated from its own in-stock rate).
+    let member_sales: Vec<Vec<Sale>> = (0..members.len())
+        .map(|mi| {
+            counted
+                .iter()
+                .filter(|c| c.1 == mi)
+                .map(|&(day, _, quantity)| Sale {
+                    day,
+                    warehouse: 0,
+                    quantity,
+                })
+                .collect()
+        })
         .collect();
-    if stock_members.is_empty() {
-        in_stock.iter_mut().for_each(|s| *s = true);
-    }
-    for &mi in &stock_members {
-        let pts: Vec<&Vec<(NaiveDate, f64)>> = history_points[mi].iter().collect();
-        for (d, a) in known_available(&pts, start, len).into_iter().enumerate() {
-            if a.is_none_or(|a| a > 0.0) {
-                in_stock[d] = true;
-            }
-        }
-    }
-    // A return reduces the day's demand; the engine never sees a day below 0.
-    let values: Vec<f64> = net.iter().map(|v| v.max(0.0)).collect();
+    let series: Vec<MemberSeries> = members
+        .iter()
+        .enumerate()
+        .map(|(mi, m)| MemberSeries {
+            sales: member_sales[mi].iter().collect(),
+            stock_points: (!m.master || m.account.include_stock)
+                .then(|| history_points[mi].iter().collect()),
+        })
+        .collect();
+    let demand = row_demand(&series, today);
+    // Stockout days shown: days the row's demand is an estimate, by
+    // history day (the row's series starts at the same first sale).
+    let in_stock = demand.in_stock;
+    let values = demand.values;
 
     // The plan line (safety stock, reorder point, coverage window).
     let line = store::line(conn, &account.id, &key)?;

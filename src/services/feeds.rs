@@ -15,12 +15,9 @@ use chrono::{NaiveDateTime, TimeZone, Utc};
 use diesel::prelude::*;
 use serde_json::{Map, Number, Value};
 
+use crate::db::models::feeds;
 use crate::db::models::planning::warehouse_settings;
 use crate::db::models::Account;
-use crate::db::schema::{
-    sales_order_lines, sales_orders, stock_levels, stock_order_lines, stock_orders, variants,
-    vendors, warehouses,
-};
 use crate::db::DbConn;
 use crate::import::Entity;
 use crate::services::ServiceError;
@@ -124,19 +121,7 @@ fn child_page(
     let mut out = Vec::new();
     match entity {
         Entity::Warehouses => {
-            let rows: Vec<(i64, String, String, NaiveDateTime, bool)> = warehouses::table
-                .filter(warehouses::account_id.eq(account))
-                .filter(warehouses::seq.gt(after))
-                .order(warehouses::seq)
-                .limit(limit)
-                .select((
-                    warehouses::seq,
-                    warehouses::id,
-                    warehouses::name,
-                    warehouses::updated_at,
-                    warehouses::removed,
-                ))
-                .load(conn)?;
+            let rows = feeds::warehouses_after(conn, account, after, limit)?;
             for (seq, id, name, at, removed) in rows {
                 let mut m = Map::new();
                 m.insert("id".into(), ids.id(&id));
@@ -147,34 +132,7 @@ fn child_page(
             }
         }
         Entity::Vendors => {
-            #[allow(clippy::type_complexity)]
-            let rows: Vec<(
-                i64,
-                String,
-                String,
-                Option<String>,
-                Option<i32>,
-                Option<String>,
-                Option<String>,
-                NaiveDateTime,
-                bool,
-            )> = vendors::table
-                .filter(vendors::account_id.eq(account))
-                .filter(vendors::seq.gt(after))
-                .order(vendors::seq)
-                .limit(limit)
-                .select((
-                    vendors::seq,
-                    vendors::id,
-                    vendors::name,
-                    vendors::currency,
-                    vendors::lead_time_days,
-                    vendors::minimum_order_quantity,
-                    vendors::pack_size,
-                    vendors::updated_at,
-                    vendors::removed,
-                ))
-                .load(conn)?;
+            let rows = feeds::vendors_after(conn, account, after, limit)?;
             for (seq, id, name, currency, lead, moq, pack, at, removed) in rows {
                 let mut m = Map::new();
                 m.insert("id".into(), ids.id(&id));
@@ -193,13 +151,7 @@ fn child_page(
             }
         }
         Entity::Variants => {
-            let rows: Vec<crate::db::models::records::VariantRow> = variants::table
-                .filter(variants::account_id.eq(account))
-                .filter(variants::seq.gt(after))
-                .order(variants::seq)
-                .limit(limit)
-                .select(crate::db::models::records::VariantRow::as_select())
-                .load(conn)?;
+            let rows = feeds::variants_after(conn, account, after, limit)?;
             for v in rows {
                 let mut m = Map::new();
                 m.insert("id".into(), ids.id(&v.id));
@@ -257,21 +209,7 @@ fn child_page(
             }
         }
         Entity::Stock => {
-            let rows: Vec<(i64, String, String, String, String, NaiveDateTime)> =
-                stock_levels::table
-                    .filter(stock_levels::account_id.eq(account))
-                    .filter(stock_levels::seq.gt(after))
-                    .order(stock_levels::seq)
-                    .limit(limit)
-                    .select((
-                        stock_levels::seq,
-                        stock_levels::variant_id,
-                        stock_levels::warehouse_id,
-                        stock_levels::on_hand,
-                        stock_levels::allocated,
-                        stock_levels::updated_at,
-                    ))
-                    .load(conn)?;
+            let rows = feeds::stock_after(conn, account, after, limit)?;
             for (seq, variant, warehouse, on_hand, allocated, at) in rows {
                 let mut m = Map::new();
                 m.insert("variant_id".into(), ids.id(&variant));
@@ -283,48 +221,11 @@ fn child_page(
             }
         }
         Entity::SalesOrders => {
-            #[allow(clippy::type_complexity)]
-            let rows: Vec<(
-                i64,
-                String,
-                NaiveDateTime,
-                Option<String>,
-                String,
-                bool,
-                bool,
-                NaiveDateTime,
-            )> = sales_orders::table
-                .filter(sales_orders::account_id.eq(account))
-                .filter(sales_orders::seq.gt(after))
-                .order(sales_orders::seq)
-                .limit(limit)
-                .select((
-                    sales_orders::seq,
-                    sales_orders::id,
-                    sales_orders::ordered_at,
-                    sales_orders::warehouse_id,
-                    sales_orders::currency,
-                    sales_orders::cancelled,
-                    sales_orders::removed,
-                    sales_orders::updated_at,
-                ))
-                .load(conn)?;
+            let rows = feeds::sales_orders_after(conn, account, after, limit)?;
             let order_ids: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
             let mut lines: HashMap<String, Vec<Value>> = HashMap::new();
             for chunk in order_ids.chunks(500) {
-                let found: Vec<(String, String, String, String, Option<String>)> =
-                    sales_order_lines::table
-                        .filter(sales_order_lines::account_id.eq(account))
-                        .filter(sales_order_lines::order_id.eq_any(chunk))
-                        .order((sales_order_lines::order_id, sales_order_lines::line_id))
-                        .select((
-                            sales_order_lines::order_id,
-                            sales_order_lines::line_id,
-                            sales_order_lines::variant_id,
-                            sales_order_lines::quantity,
-                            sales_order_lines::unit_price,
-                        ))
-                        .load(conn)?;
+                let found = feeds::sales_order_lines_of(conn, account, chunk)?;
                 for (order, line, variant, qty, price) in found {
                     let mut m = Map::new();
                     m.insert("id".into(), Value::String(line));
@@ -355,62 +256,11 @@ fn child_page(
             }
         }
         Entity::StockOrders => {
-            #[allow(clippy::type_complexity)]
-            let rows: Vec<(
-                i64,
-                String,
-                String,
-                String,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Option<chrono::NaiveDate>,
-                String,
-                NaiveDateTime,
-                bool,
-            )> = stock_orders::table
-                .filter(stock_orders::account_id.eq(account))
-                .filter(stock_orders::seq.gt(after))
-                .order(stock_orders::seq)
-                .limit(limit)
-                .select((
-                    stock_orders::seq,
-                    stock_orders::id,
-                    stock_orders::kind,
-                    stock_orders::status,
-                    stock_orders::vendor_id,
-                    stock_orders::source_warehouse_id,
-                    stock_orders::destination_warehouse_id,
-                    stock_orders::expected_at,
-                    stock_orders::currency,
-                    stock_orders::updated_at,
-                    stock_orders::removed,
-                ))
-                .load(conn)?;
+            let rows = feeds::stock_orders_after(conn, account, after, limit)?;
             let order_ids: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
             let mut lines: HashMap<String, Vec<Value>> = HashMap::new();
             for chunk in order_ids.chunks(500) {
-                #[allow(clippy::type_complexity)]
-                let found: Vec<(
-                    String,
-                    Option<String>,
-                    String,
-                    String,
-                    Option<String>,
-                    Option<String>,
-                )> = stock_order_lines::table
-                    .filter(stock_order_lines::account_id.eq(account))
-                    .filter(stock_order_lines::order_id.eq_any(chunk))
-                    .order((stock_order_lines::order_id, stock_order_lines::line_no))
-                    .select((
-                        stock_order_lines::order_id,
-                        stock_order_lines::line_id,
-                        stock_order_lines::variant_id,
-                        stock_order_lines::quantity,
-                        stock_order_lines::received_quantity,
-                        stock_order_lines::unit_cost,
-                    ))
-                    .load(conn)?;
+                let found = feeds::stock_order_lines_of(conn, account, chunk)?;
                 for (order, line, variant, qty, received, cost) in found {
                     let mut m = Map::new();
                     put(&mut m, "id", line.map(Value::String));

@@ -8,9 +8,13 @@ pub mod demand;
 pub mod error;
 pub mod feeds;
 pub mod imports;
+pub mod order_plan;
+pub mod plan_settings;
 pub mod plans;
+pub mod replan;
 pub mod sync;
 pub mod users;
+pub mod worker;
 
 pub use error::{Detail, ServiceError};
 

@@ -235,4 +235,56 @@ async fn a_real_wholesalers_invoices_roll_up_into_one_row_per_normalised_code() 
         "{total} vs {}",
         uk.units + rest.units
     );
+
+    // The demand page rolls up as the plan does: `15056bl` and `15056BL`,
+    // both sold by the United Kingdom child, are one row whose history and
+    // sale lines hold both spellings' sales, and whose forecast method is
+    // the plan's.
+    let both = |r: &&[String; 6]| tributary::domain::sku::normalise(&r[3]) == "15056bl";
+    let lines: Vec<&[String; 6]> = uk
+        .sales
+        .iter()
+        .chain(rest.sales.iter())
+        .filter(both)
+        .collect();
+    let spellings: HashSet<&str> = lines.iter().map(|r| r[3].as_str()).collect();
+    assert_eq!(spellings.len(), 2, "{spellings:?}");
+    let units: f64 = lines.iter().map(|r| r[4].parse::<f64>().unwrap()).sum();
+    let (s, demand) = app
+        .call(
+            "GET",
+            &format!("/api/v1/accounts/{master}/demand/15056BL?period=month"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{demand}");
+    assert_eq!(
+        demand["sales_total"].as_u64().unwrap() as usize,
+        lines.len()
+    );
+    let history: f64 = demand["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["quantity"].as_f64().unwrap())
+        .sum();
+    assert!((history - units).abs() < 1e-6, "{history} vs {units}");
+    let (s, ex) = app
+        .call(
+            "GET",
+            &format!("/api/v1/accounts/{master}/order-plan/15056BL"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{ex}");
+    let counted: f64 = ex["explanation"]["contributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["sales_counted"].as_f64().unwrap())
+        .sum();
+    assert!((counted - units).abs() < 1e-6, "{counted} vs {units}");
+    assert_eq!(demand["method"], ex["row"]["forecast_method"]);
 }

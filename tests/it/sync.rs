@@ -396,6 +396,16 @@ async fn a_stacked_master_pulls_every_included_child_prefixed() {
     assert_eq!(counts(&app, &child).await, want);
 }
 
+/// Settings for the large shops: a debug build of the fake answers a page of
+/// them in well under these.
+fn large_shop_config(api: String) -> impl FnOnce(&mut tributary::config::Config) {
+    move |c| {
+        c.sync.retry_seconds = 30;
+        c.sync.timeout_seconds = 10;
+        c.sync.shopify_api_base = api;
+    }
+}
+
 fn shopify_app_config(api: String) -> impl FnOnce(&mut tributary::config::Config) {
     move |c| {
         c.sync.retry_seconds = 6;
@@ -474,7 +484,17 @@ async fn a_truncated_page_fails_the_child_and_the_next_sync_resumes() {
     assert!(err.contains("not in its documented format"), "{err}");
     assert!(!err.contains(crate::fakes::shopify::TOKEN));
     // The first page of orders was stored, nothing of the second.
-    assert_eq!(counts(&app, &child).await.sales_orders, 100);
+    let first_page = shop
+        .shop
+        .lock()
+        .unwrap()
+        .firsts
+        .iter()
+        .find(|(r, _)| r == "orders")
+        .unwrap()
+        .1;
+    assert!(first_page < 230);
+    assert_eq!(counts(&app, &child).await.sales_orders, first_page);
     let job = sync(&app, &token, &child).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     let c = counts(&app, &child).await;
@@ -1065,4 +1085,508 @@ async fn a_slow_endless_source_in_one_organisation_does_not_hold_up_another() {
         "{:?}",
         seen.lock().unwrap()
     );
+}
+
+/// Posts a query to a fake Shopify as the connector would.
+async fn shopify_post(shop: &FakeShopify, query: &str, variables: Value) -> Value {
+    reqwest::Client::new()
+        .post(format!(
+            "{}/admin/api/{}/graphql.json",
+            shop.addr,
+            crate::fakes::graphql::VERSION
+        ))
+        .header("X-Shopify-Access-Token", crate::fakes::shopify::TOKEN)
+        .json(&json!({"query": query, "variables": variables}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn the_fake_shopify_holds_queries_to_the_schema_and_the_cost_limit() {
+    let shop = FakeShopify::start(3, 3);
+    // The queries the connector used to send: refused as Shopify refuses
+    // them, at the cost the documented rules give.
+    let old_orders = "query($first:Int!,$after:String,$query:String){orders(first:$first,after:$after,query:$query,sortKey:ID){nodes{id createdAt updatedAt cancelledAt currencyCode lineItems(first:250){nodes{id quantity variant{id} originalUnitPriceSet{shopMoney{amount}}}}}pageInfo{hasNextPage endCursor}}}";
+    let b = shopify_post(&shop, old_orders, json!({"first": 100})).await;
+    assert_eq!(
+        b["errors"][0]["extensions"]["code"], "MAX_COST_EXCEEDED",
+        "{b}"
+    );
+    assert_eq!(b["errors"][0]["extensions"]["cost"], json!(100302.0), "{b}");
+    assert!(b["errors"][0]["message"].as_str().unwrap().starts_with(
+        "Query cost is 100302, which exceeds the single query max cost limit (1000)."
+    ));
+    assert!(b.get("data").is_none());
+    let old_levels = "query($first:Int!,$after:String){productVariants(first:$first,after:$after,sortKey:ID){nodes{id inventoryItem{inventoryLevels(first:50){nodes{updatedAt location{id} quantities(names:[\"available\",\"on_hand\"]){name quantity}}}}}pageInfo{hasNextPage endCursor}}}";
+    let b = shopify_post(&shop, old_levels, json!({"first": 100})).await;
+    assert_eq!(b["errors"][0]["extensions"]["cost"], json!(15402.0), "{b}");
+    // The connector's own queries, at their largest page, fit.
+    use tributary::connectors::shopify as s;
+    let b = shopify_post(
+        &shop,
+        s::ORDERS,
+        json!({"first": s::fit(s::order_cost(8, 1, 4), 0.0), "lines": 8, "refunds": 1, "refundLines": 4}),
+    )
+    .await;
+    assert!(b["errors"].is_null(), "{b}");
+    let requested = b["extensions"]["cost"]["requestedQueryCost"]
+        .as_f64()
+        .unwrap();
+    assert!(requested <= 1000.0, "{requested}");
+    assert!(b["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"].is_number());
+    assert_eq!(b["data"]["orders"]["nodes"].as_array().unwrap().len(), 3);
+    // Fields, arguments and sizes are checked against the published schema.
+    let b = shopify_post(
+        &shop,
+        "{orders(first:5){nodes{id lineItems(first:5){nodes{sku_of_line}}}}}",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        b["errors"][0]["extensions"]["code"], "undefinedField",
+        "{b}"
+    );
+    assert_eq!(
+        b["errors"][0]["message"],
+        "Field 'sku_of_line' doesn't exist on type 'LineItem'"
+    );
+    let b = shopify_post(
+        &shop,
+        "{orders(first:5, updatedSince:\"x\"){nodes{id}}}",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        b["errors"][0]["extensions"]["code"], "argumentNotAccepted",
+        "{b}"
+    );
+    let b = shopify_post(&shop, "{orders{nodes{id}}}", json!({})).await;
+    assert!(
+        b["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("first or last"),
+        "{b}"
+    );
+    let b = shopify_post(&shop, "{orders(first:251){nodes{id}}}", json!({})).await;
+    assert!(b["errors"].is_array(), "{b}");
+    let b = shopify_post(&shop, "{inventoryItem{id}}", json!({})).await;
+    assert_eq!(
+        b["errors"][0]["extensions"]["code"], "missingRequiredArguments",
+        "{b}"
+    );
+    // Another API version is not served.
+    let r = reqwest::Client::new()
+        .post(format!("{}/admin/api/2024-10/graphql.json", shop.addr))
+        .header("X-Shopify-Access-Token", crate::fakes::shopify::TOKEN)
+        .json(&json!({"query": "{shop{name}}"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+/// 2 locations, 250 variants, 2,000 orders: one of 300 lines (part of it
+/// returned in a refund of 6 lines), every 50th refunded in part (every
+/// 100th twice, some restocked), one edited, one cancelled, a third
+/// fulfilled from the second location.
+fn large_shop(shop: &FakeShopify) {
+    use crate::fakes::shopify::{Line, Refund};
+    let mut s = shop.shop.lock().unwrap();
+    let created = s.orders[0].created;
+    let day = chrono::Duration::days(1);
+    for o in s.orders.iter_mut() {
+        let id = o.id;
+        if id % 3 == 0 {
+            o.location = Some(2);
+        }
+        if id % 50 == 0 {
+            o.lines[0].quantity = 3;
+            o.lines[0].current = 2;
+            o.refunds.push(Refund {
+                id: id * 10 + 1,
+                at: created + day * 2,
+                lines: vec![(o.lines[0].id, 1, (id % 100 == 0).then_some(2))],
+            });
+            if id % 100 == 0 {
+                o.lines[1].quantity = 2;
+                o.lines[1].current = 1;
+                o.refunds.push(Refund {
+                    id: id * 10 + 2,
+                    at: created + day * 3,
+                    lines: vec![(o.lines[1].id, 1, None)],
+                });
+            }
+        }
+    }
+    let big = &mut s.orders[0];
+    big.location = Some(1);
+    big.lines = (0..300)
+        .map(|i| Line {
+            id: 100_000 + i,
+            variant: Some(i % 250 + 1),
+            quantity: 2,
+            current: if i < 6 { 1 } else { 2 },
+            price: "3.25",
+        })
+        .collect();
+    big.refunds = vec![Refund {
+        id: 77,
+        at: created + day * 4,
+        lines: (0..6).map(|i| (100_000 + i, 1, Some(2))).collect(),
+    }];
+    // Order 7 edited: two of its four units removed.
+    s.orders[6].lines[0].quantity = 4;
+    s.orders[6].lines[0].current = 2;
+    s.orders[8].cancelled = true;
+}
+
+async fn shopify_child(app: &TestApp, token: &str) -> String {
+    create(
+        app,
+        token,
+        "Shopify",
+        json!({"kind": "shopify", "shop": "example.myshopify.com", "access_token": crate::fakes::shopify::TOKEN}),
+    )
+    .await
+}
+
+async fn sales_orders_by_id(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+) -> std::collections::HashMap<String, Value> {
+    feed_all(app, token, id, "sales-orders", 1000)
+        .await
+        .into_iter()
+        .map(|o| (o["id"].as_str().unwrap().to_string(), o))
+        .collect()
+}
+
+#[actix_web::test]
+async fn shopify_full_and_incremental_sync_of_a_large_shop_with_returns() {
+    let shop = FakeShopify::start(250, 2000);
+    large_shop(&shop);
+    let app = TestApp::spawn_with(large_shop_config(shop.addr.clone())).await;
+    let token = app.admin("Shop").await;
+    let child = shopify_child(&app, &token).await;
+    let started = Instant::now();
+    let job = sync(&app, &token, &child).await;
+    let took = started.elapsed();
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let (want_lines, want_qty, want_orders, max_cost, queries) = {
+        let s = shop.shop.lock().unwrap();
+        let (l, q) = s.expected_sales();
+        let max = s.costs.iter().cloned().fold(0.0, f64::max);
+        (l, q, s.expected_orders(), max, s.costs.len())
+    };
+    eprintln!("full sync: {queries} queries, largest requested cost {max_cost}, {took:?}");
+    assert!(max_cost <= 1000.0, "{max_cost}");
+    let c = counts(&app, &child).await;
+    assert_eq!((c.warehouses, c.variants, c.stock_levels), (2, 250, 500));
+    assert_eq!(c.sales_orders, want_orders);
+    assert_eq!(
+        sales_total(&app, &child).await,
+        (want_lines, want_qty as f64)
+    );
+    let orders = sales_orders_by_id(&app, &token, &child).await;
+    // Nothing cut: all 300 lines, the refund of 6 lines on its own date.
+    assert_eq!(orders["1"]["lines"].as_array().unwrap().len(), 300);
+    assert_eq!(orders["1"]["warehouse_id"], "1");
+    let ret = &orders["1-R77"];
+    assert_eq!(ret["lines"].as_array().unwrap().len(), 6);
+    assert_eq!(ret["lines"][0]["quantity"], json!(-1));
+    assert_eq!(ret["warehouse_id"], "2");
+    assert!(
+        ret["ordered_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-11-05"),
+        "{ret}"
+    );
+    // Partial refunds: the sale keeps its quantity, the return takes some back.
+    assert_eq!(orders["100"]["lines"][0]["quantity"], json!(3));
+    assert_eq!(orders["100-R1001"]["lines"][0]["quantity"], json!(-1));
+    assert_eq!(orders["100-R1001"]["warehouse_id"], "2");
+    assert_eq!(orders["50-R501"]["lines"][0]["quantity"], json!(-1));
+    assert!(
+        orders["50-R501"]
+            .get("warehouse_id")
+            .is_none_or(|w| w.is_null()),
+        "{}",
+        orders["50-R501"]
+    );
+    assert!(orders["100-R1002"]["ordered_at"]
+        .as_str()
+        .unwrap()
+        .starts_with("2026-11-04"));
+    // The edit removed two units; the cancelled order is cancelled.
+    assert_eq!(orders["7"]["lines"][0]["quantity"], json!(2));
+    assert_eq!(orders["9"]["cancelled"], true);
+    assert_eq!(orders["3"]["warehouse_id"], "2");
+
+    // The shop moves on: a refund, an edit, a new order.
+    {
+        use crate::fakes::shopify::Refund;
+        let mut s = shop.shop.lock().unwrap();
+        let now = chrono::Utc::now() + chrono::Duration::seconds(2);
+        let o = &mut s.orders[10];
+        o.lines[0].current = 0;
+        o.refunds.push(Refund {
+            id: 9_999,
+            at: now,
+            lines: vec![(o.lines[0].id, 1, Some(1))],
+        });
+        o.updated = now;
+        let o = &mut s.orders[12];
+        o.lines[1].current = 0;
+        o.updated = now;
+        let mut new = s.orders[1].clone();
+        new.id = 2001;
+        new.updated = now;
+        new.created = now;
+        for l in &mut new.lines {
+            l.id += 1_000_000;
+        }
+        s.orders.push(new);
+    }
+    let again = sync(&app, &token, &child).await;
+    assert_eq!(again["status"], "succeeded", "{again}");
+    let records = again["accounts"][0]["records"].as_i64().unwrap();
+    assert!(
+        records < 600,
+        "an incremental pass reads what changed: {again}"
+    );
+    let (want_lines, want_qty, want_orders) = {
+        let s = shop.shop.lock().unwrap();
+        let (l, q) = s.expected_sales();
+        (l, q, s.expected_orders())
+    };
+    assert_eq!(counts(&app, &child).await.sales_orders, want_orders);
+    assert_eq!(
+        sales_total(&app, &child).await,
+        (want_lines, want_qty as f64)
+    );
+    let orders = sales_orders_by_id(&app, &token, &child).await;
+    assert_eq!(orders["11-R9999"]["lines"][0]["quantity"], json!(-1));
+    assert_eq!(orders["13"]["lines"][1]["quantity"], json!(0));
+    let third = sync(&app, &token, &child).await;
+    assert_eq!(third["status"], "succeeded", "{third}");
+    assert_eq!(
+        sales_total(&app, &child).await,
+        (want_lines, want_qty as f64)
+    );
+}
+
+#[actix_web::test]
+async fn shopify_page_sizes_follow_the_throttle_bucket() {
+    let shop = FakeShopify::start(120, 150);
+    {
+        let mut s = shop.shop.lock().unwrap();
+        s.bucket.maximum = 1000.0;
+        s.bucket.available = 1000.0;
+        s.bucket.restore = 400.0;
+    }
+    let app = TestApp::spawn_with(large_shop_config(shop.addr.clone())).await;
+    let token = app.admin("Shop").await;
+    let child = shopify_child(&app, &token).await;
+    let job = sync(&app, &token, &child).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let c = counts(&app, &child).await;
+    assert_eq!(
+        (c.variants, c.stock_levels, c.sales_orders),
+        (120, 240, 150)
+    );
+    let s = shop.shop.lock().unwrap();
+    assert!(s.costs.iter().all(|c| *c <= 1000.0));
+    let orders: Vec<i64> = s
+        .firsts
+        .iter()
+        .filter(|(r, _)| r == "orders")
+        .map(|(_, n)| *n)
+        .collect();
+    let full = tributary::connectors::shopify::fit(
+        tributary::connectors::shopify::order_cost(8, 1, 4),
+        0.0,
+    );
+    // A drained bucket makes pages smaller than the cost limit allows.
+    assert!(orders.iter().all(|n| *n <= full), "{orders:?}");
+    assert!(orders.iter().any(|n| *n < full), "{orders:?}");
+}
+
+#[actix_web::test]
+async fn woocommerce_full_and_incremental_sync_with_partial_refunds() {
+    let woo = FakeWoo::start(30, 600);
+    {
+        let mut s = woo.store.lock().unwrap();
+        let at = s.orders[0].1 + chrono::Duration::hours(1);
+        for id in (20..=600).step_by(20) {
+            s.refunds.push((id, 70_000 + id, at, 1));
+            if id % 60 == 0 {
+                s.refunds
+                    .push((id, 80_000 + id, at + chrono::Duration::days(1), 1));
+            }
+        }
+    }
+    // The fake holds the documented parameter rules.
+    let get = |q: String| {
+        let url = format!("{}/wp-json/wc/v3/orders?{q}", woo.addr);
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .basic_auth(
+                    crate::fakes::woocommerce::KEY,
+                    Some(crate::fakes::woocommerce::SECRET),
+                )
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = get("per_page=101".to_string()).await;
+    assert_eq!(r.status(), 400);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["code"], "rest_invalid_param", "{b}");
+    assert_eq!(get("status=done".to_string()).await.status(), 400);
+    let r = get("per_page=100&status=any".to_string()).await;
+    assert_eq!(r.headers()["x-wp-total"], "600");
+    assert_eq!(r.headers()["x-wp-totalpages"], "6");
+    // `modified_after` is the site's time unless `dates_are_gmt=true`.
+    let later = (woo.store.lock().unwrap().orders[0].1 + chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    assert_eq!(
+        get(format!("modified_after={later}&dates_are_gmt=true"))
+            .await
+            .headers()["x-wp-total"],
+        "0"
+    );
+    assert_eq!(
+        get(format!("modified_after={later}")).await.headers()["x-wp-total"],
+        "600"
+    );
+
+    let app = TestApp::spawn_with(|c| {
+        c.sync.retry_seconds = 4;
+        c.sync.timeout_seconds = 2;
+    })
+    .await;
+    let token = app.admin("Woo").await;
+    let child = create(
+        &app,
+        &token,
+        "Woo",
+        json!({"kind": "woocommerce", "base_url": woo.addr, "consumer_key": crate::fakes::woocommerce::KEY,
+            "consumer_secret": crate::fakes::woocommerce::SECRET}),
+    )
+    .await;
+    let job = sync(&app, &token, &child).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let want = woo.store.lock().unwrap().expected_sales();
+    assert_eq!(want, (640, 1160));
+    assert_eq!(counts(&app, &child).await.sales_orders, 640);
+    assert_eq!(sales_total(&app, &child).await, (want.0, want.1 as f64));
+    let orders = sales_orders_by_id(&app, &token, &child).await;
+    let ret = &orders["60-R80060"];
+    assert_eq!(ret["lines"][0]["quantity"], json!(-1), "{ret}");
+    assert_eq!(ret["lines"][0]["variant_id"], "1", "{ret}");
+    assert_eq!(orders["60"]["lines"][0]["quantity"], json!(2));
+    assert_eq!(
+        orders["20-R70020"]["ordered_at"],
+        orders["60-R70060"]["ordered_at"]
+    );
+
+    // A refund and a changed order later: the next sync reads those two.
+    {
+        let mut s = woo.store.lock().unwrap();
+        let now = chrono::Utc::now() + chrono::Duration::seconds(5);
+        s.refunds.push((7, 99_007, now, 2));
+        s.orders[6].1 = now;
+        s.orders[7].1 = now;
+        s.orders[7].2 = 5;
+    }
+    let again = sync(&app, &token, &child).await;
+    assert_eq!(again["status"], "succeeded", "{again}");
+    // The new return and the changed order (order 7 is read again, as is).
+    assert_eq!(again["accounts"][0]["records"], 2, "{again}");
+    assert_eq!(again["accounts"][0]["counts"]["created"], 1, "{again}");
+    let want = woo.store.lock().unwrap().expected_sales();
+    assert_eq!(want, (641, 1161));
+    assert_eq!(sales_total(&app, &child).await, (want.0, want.1 as f64));
+    let third = sync(&app, &token, &child).await;
+    assert_eq!(third["accounts"][0]["records"], 0, "{third}");
+}
+
+#[actix_web::test]
+async fn shopify_bulk_and_paged_first_syncs_give_identical_accounts() {
+    let shop = FakeShopify::start(250, 2000);
+    large_shop(&shop);
+    let paged = TestApp::spawn_with(large_shop_config(shop.addr.clone())).await;
+    let addr = shop.addr.clone();
+    let bulk = TestApp::spawn_with(move |c| {
+        large_shop_config(addr)(c);
+        c.sync.shopify_bulk_orders = 1000;
+    })
+    .await;
+    let pt = paged.admin("Paged").await;
+    let bt = bulk.admin("Bulk").await;
+    let p = shopify_child(&paged, &pt).await;
+    let b = shopify_child(&bulk, &bt).await;
+    let job = sync(&paged, &pt, &p).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert!(
+        shop.shop.lock().unwrap().bulk.is_empty(),
+        "2,000 orders are paged"
+    );
+    let job = sync(&bulk, &bt, &b).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(
+        shop.shop.lock().unwrap().bulk.len(),
+        1,
+        "one bulk operation"
+    );
+    let (want_lines, want_qty) = shop.shop.lock().unwrap().expected_sales();
+    assert_eq!(counts(&bulk, &b).await, counts(&paged, &p).await);
+    assert_eq!(sales_total(&bulk, &b).await, (want_lines, want_qty as f64));
+    assert_eq!(
+        sales_orders_by_id(&bulk, &bt, &b).await,
+        sales_orders_by_id(&paged, &pt, &p).await
+    );
+    // Later passes are paged from when the operation started.
+    {
+        let mut s = shop.shop.lock().unwrap();
+        let o = &mut s.orders[20];
+        o.lines[0].quantity = 7;
+        o.lines[0].current = 7;
+        o.updated = chrono::Utc::now() + chrono::Duration::seconds(2);
+    }
+    let again = sync(&bulk, &bt, &b).await;
+    assert_eq!(again["status"], "succeeded", "{again}");
+    assert_eq!(again["accounts"][0]["records"], 1, "{again}");
+    assert_eq!(shop.shop.lock().unwrap().bulk.len(), 1);
+    let (want_lines, want_qty) = shop.shop.lock().unwrap().expected_sales();
+    assert_eq!(sales_total(&bulk, &b).await, (want_lines, want_qty as f64));
+}
+
+#[actix_web::test]
+async fn shopify_reads_every_inventory_level_of_a_variant_stocked_in_60_locations() {
+    let shop = FakeShopify::start(10, 3);
+    {
+        let mut s = shop.shop.lock().unwrap();
+        s.locations = (1..=60).collect();
+        s.variants[0].levels = (1..=60).map(|l| (l, 1, 2)).collect();
+    }
+    let app = TestApp::spawn_with(shopify_app_config(shop.addr.clone())).await;
+    let token = app.admin("Shop").await;
+    let child = shopify_child(&app, &token).await;
+    let job = sync(&app, &token, &child).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let c = counts(&app, &child).await;
+    // 50 levels a variant per page, the other 10 read by a follow-up.
+    assert_eq!((c.warehouses, c.stock_levels), (60, 9 * 2 + 60));
+    assert!(shop.shop.lock().unwrap().costs.iter().all(|c| *c <= 1000.0));
 }

@@ -206,6 +206,14 @@ impl Account {
         Ok(last - n + 1)
     }
 
+    /// The current data version of an account.
+    pub fn data_version_of(conn: &mut DbConn, id: &str) -> QueryResult<i64> {
+        accounts::table
+            .find(id)
+            .select(accounts::data_version)
+            .first(conn)
+    }
+
     /// Bumps the data version: something plans depend on has changed.
     pub fn bump_data_version(conn: &mut DbConn, id: &str) -> QueryResult<()> {
         diesel::update(accounts::table.find(id))

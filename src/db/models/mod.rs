@@ -4,7 +4,9 @@
 
 pub mod account;
 pub mod api_key;
+pub mod compat;
 pub mod demand;
+pub mod feeds;
 pub mod import_run;
 pub mod organisation;
 pub mod planning;

@@ -8,8 +8,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    exchange_rates, plan_details, plan_lines, plans, sales_order_lines, sales_orders, sku_links,
-    stock_history, stock_levels, stock_order_lines, stock_orders, variants, vendors,
+    exchange_rates, plan_details, plan_lines, plan_touches, plans, sales_order_lines, sales_orders,
+    sku_links, stock_history, stock_levels, stock_order_lines, stock_orders, variants, vendors,
     warehouse_settings, warehouses,
 };
 use crate::db::DbConn;
@@ -36,7 +36,9 @@ pub fn live_variants(conn: &mut DbConn, account: &str) -> QueryResult<Vec<Varian
     variants::table
         .filter(variants::account_id.eq(account))
         .filter(variants::removed.eq(false))
-        .order(variants::created_at.asc())
+        // The same order as `models::demand::variants_by_sku`: which of two
+        // variants with one key is planned under the key itself.
+        .order((variants::created_at.asc(), variants::id.asc()))
         .select(VariantRow::as_select())
         .load(conn)
 }
@@ -455,6 +457,8 @@ pub struct PlanLineRow {
     pub unit_cost: Option<f64>,
     /// Order quantity × unit cost.
     pub order_value: Option<f64>,
+    /// JSON array of the line's flags (`planning::line::Flag`).
+    pub flags: String,
 }
 
 /// What a plan line carries besides its row: kept apart from the lines, so
@@ -713,6 +717,8 @@ pub struct LineFilter {
     pub tag: Option<String>,
     /// `now`, `soon` or `ok`.
     pub urgency: Option<String>,
+    /// A flag's code (`long_stockout`, `no_recent_sales`, …).
+    pub flag: Option<String>,
 }
 
 /// The columns an order plan can be sorted by (every row field that is a
@@ -790,6 +796,13 @@ pub fn page_lines(
             if let Some(v) = &filter.urgency {
                 q = q.filter(plan_lines::urgency.eq(v.clone()));
             }
+            if let Some(v) = &filter.flag {
+                q = q.filter(
+                    plan_lines::flags
+                        .like(format!("%\"code\":\"{}\"%", escape_like(v)))
+                        .escape('\\'),
+                );
+            }
             q
         }};
     }
@@ -860,6 +873,288 @@ pub fn plan_summary(conn: &mut DbConn, account: &str) -> QueryResult<PlanSummary
         .unwrap_or_default())
 }
 
+/// Ids per `IN` list of the subset reads below.
+const IN_CHUNK: usize = 500;
+
+/// Current stock of some variants (see [`stock`]).
+pub fn stock_of(
+    conn: &mut DbConn,
+    account: &str,
+    ids: &[String],
+) -> QueryResult<Vec<(String, String, String, String)>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(IN_CHUNK) {
+        out.extend(
+            stock_levels::table
+                .filter(stock_levels::account_id.eq(account))
+                .filter(stock_levels::variant_id.eq_any(chunk))
+                .select((
+                    stock_levels::variant_id,
+                    stock_levels::warehouse_id,
+                    stock_levels::on_hand,
+                    stock_levels::allocated,
+                ))
+                .load::<(String, String, String, String)>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+/// Stock history change points of some variants (see [`history`]), in the
+/// same order.
+pub fn history_of(
+    conn: &mut DbConn,
+    account: &str,
+    ids: &[String],
+) -> QueryResult<Vec<(String, String, NaiveDate, String)>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(IN_CHUNK) {
+        out.extend(
+            stock_history::table
+                .filter(stock_history::account_id.eq(account))
+                .filter(stock_history::variant_id.eq_any(chunk))
+                .select((
+                    stock_history::variant_id,
+                    stock_history::warehouse_id,
+                    stock_history::day,
+                    stock_history::available,
+                ))
+                .load::<(String, String, NaiveDate, String)>(conn)?,
+        );
+    }
+    out.sort_by(|a, b| (&a.0, &a.1, a.2).cmp(&(&b.0, &b.1, b.2)));
+    Ok(out)
+}
+
+/// The sale lines of some variants (by the `(account_id, variant_id)`
+/// index) and the orders among theirs that count as demand.
+pub fn sales_of(
+    conn: &mut DbConn,
+    account: &str,
+    ids: &[String],
+) -> QueryResult<(Vec<DemandOrder>, Vec<SaleLine>)> {
+    let mut lines: Vec<SaleLine> = Vec::new();
+    for chunk in ids.chunks(IN_CHUNK) {
+        lines.extend(
+            sales_order_lines::table
+                .filter(sales_order_lines::account_id.eq(account))
+                .filter(sales_order_lines::variant_id.eq_any(chunk))
+                .select((
+                    sales_order_lines::order_id,
+                    sales_order_lines::variant_id,
+                    sales_order_lines::quantity,
+                ))
+                .load::<SaleLine>(conn)?,
+        );
+    }
+    let mut order_ids: Vec<&String> = lines.iter().map(|l| &l.0).collect();
+    order_ids.sort();
+    order_ids.dedup();
+    let mut orders = Vec::new();
+    for chunk in order_ids.chunks(IN_CHUNK) {
+        orders.extend(
+            sales_orders::table
+                .filter(sales_orders::account_id.eq(account))
+                .filter(sales_orders::id.eq_any(chunk))
+                .filter(sales_orders::cancelled.eq(false))
+                .filter(sales_orders::removed.eq(false))
+                .select((
+                    sales_orders::id,
+                    sales_orders::ordered_at,
+                    sales_orders::warehouse_id,
+                ))
+                .load::<DemandOrder>(conn)?,
+        );
+    }
+    Ok((orders, lines))
+}
+
+/// Open stock-order lines of some variants (see [`open_order_lines`]).
+pub fn open_order_lines_of(
+    conn: &mut DbConn,
+    account: &str,
+    ids: &[String],
+) -> QueryResult<Vec<OpenLine>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(IN_CHUNK) {
+        out.extend(
+            stock_order_lines::table
+                .inner_join(
+                    stock_orders::table.on(stock_orders::account_id
+                        .eq(stock_order_lines::account_id)
+                        .and(stock_orders::id.eq(stock_order_lines::order_id))),
+                )
+                .filter(stock_order_lines::account_id.eq(account))
+                .filter(stock_order_lines::variant_id.eq_any(chunk))
+                .filter(stock_orders::status.eq("active"))
+                .filter(stock_orders::removed.eq(false))
+                .select((
+                    stock_orders::id,
+                    stock_orders::kind,
+                    stock_orders::source_warehouse_id,
+                    stock_orders::destination_warehouse_id,
+                    stock_orders::expected_at,
+                    stock_order_lines::variant_id,
+                    stock_order_lines::quantity,
+                    stock_order_lines::received_quantity,
+                ))
+                .load::<OpenLine>(conn)?,
+        );
+    }
+    // The order of a whole read: by order, then line.
+    Ok(out)
+}
+
+/// Records that data version `version` of an account touched the plan
+/// inputs of `variants` (`None`: anything).
+pub fn record_touches(
+    conn: &mut DbConn,
+    account: &str,
+    version: i64,
+    variants: Option<&[String]>,
+) -> QueryResult<()> {
+    let all = ["*".to_string()];
+    let ids = variants.unwrap_or(&all);
+    for chunk in ids.chunks(IN_CHUNK) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|v| {
+                (
+                    plan_touches::account_id.eq(account),
+                    plan_touches::data_version.eq(version),
+                    plan_touches::variant_id.eq(v),
+                )
+            })
+            .collect();
+        // Backend-specific: no multi-row INSERT through MultiConnection.
+        match conn {
+            DbConn::Sqlite(c) => {
+                diesel::insert_into(plan_touches::table)
+                    .values(rows)
+                    .execute(c)?;
+            }
+            DbConn::Pg(c) => {
+                diesel::insert_into(plan_touches::table)
+                    .values(rows)
+                    .execute(c)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What data versions `after + 1 ..= upto` of an account touched: the
+/// variants, or `None` when a version touched anything or has no record
+/// (something other than a write of records moved it).
+pub fn touches(
+    conn: &mut DbConn,
+    account: &str,
+    after: i64,
+    upto: i64,
+) -> QueryResult<Option<std::collections::BTreeSet<String>>> {
+    let rows: Vec<(i64, String)> = plan_touches::table
+        .filter(plan_touches::account_id.eq(account))
+        .filter(plan_touches::data_version.gt(after))
+        .filter(plan_touches::data_version.le(upto))
+        .select((plan_touches::data_version, plan_touches::variant_id))
+        .load(conn)?;
+    let versions: std::collections::BTreeSet<i64> = rows.iter().map(|r| r.0).collect();
+    if versions.len() as i64 != upto - after || rows.iter().any(|r| r.1 == "*") {
+        return Ok(None);
+    }
+    Ok(Some(rows.into_iter().map(|r| r.1).collect()))
+}
+
+/// Forgets what versions up to `upto` of an account touched (every plan
+/// that reads them is past them).
+pub fn forget_touches(conn: &mut DbConn, account: &str, upto: i64) -> QueryResult<()> {
+    diesel::delete(
+        plan_touches::table
+            .filter(plan_touches::account_id.eq(account))
+            .filter(plan_touches::data_version.le(upto)),
+    )
+    .execute(conn)
+    .map(|_| ())
+}
+
+/// The master-facing figures of some lines of an account's plan.
+pub fn line_figures_of(
+    conn: &mut DbConn,
+    account: &str,
+    keys: &[String],
+) -> QueryResult<Vec<LineFigures>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(IN_CHUNK) {
+        out.extend(
+            plan_lines::table
+                .filter(plan_lines::account_id.eq(account))
+                .filter(plan_lines::sku_key.eq_any(chunk))
+                .select(LineFigures::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+/// Replaces the lines `keys` of an account's stored plan with `lines` (a
+/// key without a new line is removed) and its header with `header`, whose
+/// line count and summary are recounted from every stored line, in one
+/// transaction.
+pub fn upsert_lines(
+    conn: &mut DbConn,
+    header: &PlanHeader,
+    keys: &[String],
+    lines: &[PlanLineRow],
+    details: &[LineDetail],
+) -> QueryResult<PlanHeader> {
+    let acc = &header.account_id;
+    conn.transaction(|conn| {
+        if let DbConn::Pg(c) = conn {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind::<diesel::sql_types::Text, _>(acc)
+                .execute(c)?;
+        }
+        for chunk in keys.chunks(IN_CHUNK) {
+            diesel::delete(
+                plan_lines::table
+                    .filter(plan_lines::account_id.eq(acc))
+                    .filter(plan_lines::sku_key.eq_any(chunk)),
+            )
+            .execute(conn)?;
+            diesel::delete(
+                plan_details::table
+                    .filter(plan_details::account_id.eq(acc))
+                    .filter(plan_details::sku_key.eq_any(chunk)),
+            )
+            .execute(conn)?;
+        }
+        for (l, d) in lines.iter().zip(details) {
+            diesel::insert_into(plan_lines::table)
+                .values(l)
+                .execute(conn)?;
+            diesel::insert_into(plan_details::table)
+                .values(DetailRow {
+                    account_id: &l.account_id,
+                    sku_key: &l.sku_key,
+                    accounts: &d.accounts,
+                    explanation: &d.explanation,
+                })
+                .execute(conn)?;
+        }
+        let all = all_lines(conn, acc)?;
+        let header = PlanHeader {
+            line_count: all.len() as i64,
+            summary: serde_json::to_string(&PlanSummary::of(&all)).unwrap_or_else(|_| "{}".into()),
+            ..header.clone()
+        };
+        diesel::delete(plans::table.find(acc)).execute(conn)?;
+        diesel::insert_into(plans::table)
+            .values(&header)
+            .execute(conn)?;
+        Ok(header)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -897,6 +1192,7 @@ mod tests {
             forecast_method: String::new(),
             unit_cost: cost,
             order_value: cost.map(|c| c * qty),
+            flags: "[]".into(),
         }
     }
 

@@ -3,7 +3,7 @@
 //! `?format=csv`. The numbers come from `services::demand`; the safety
 //! stock and reorder point from the stored plan, which the read lets the
 //! plan job bring up to date first (like the order plan, up to
-//! [`PLAN_WAIT`]).
+//! [`order_plan::PLAN_WAIT`]).
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -16,9 +16,9 @@ use crate::services::demand::{
     self, AccountRef, CandidateScore, Demand, ForecastRow, HistoryRow, PastAccuracy, Period,
     SaleRow, MAX_SALES,
 };
+use crate::services::order_plan::{self, PLAN_WAIT};
 use crate::state::AppState;
 use crate::web::api::openapi::ErrorBody;
-use crate::web::api::plans::{fresh_plan, PLAN_WAIT};
 use crate::web::api::visible_account;
 use crate::web::error::AppError;
 
@@ -108,7 +108,14 @@ pub async fn load(
     period: Period,
     max_sales: usize,
 ) -> Result<DemandAnswer, AppError> {
-    let (header, stale) = fresh_plan(state, account, PLAN_WAIT).await?;
+    let order_plan::Freshness { header, stale } = order_plan::fresh(
+        &state.db,
+        &state.jobs,
+        account,
+        state.config.today,
+        PLAN_WAIT,
+    )
+    .await?;
     let today = crate::services::plans::planning_date(account, state.config.today);
     let acc = account.clone();
     let sku = sku.to_string();

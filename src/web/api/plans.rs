@@ -4,10 +4,8 @@
 //! conflicts, per-warehouse flags, exchange rates, and jobs.
 //!
 //! A read of an out-of-date plan queues its recompute and waits for it up to
-//! [`PLAN_WAIT`]; past that it answers the last stored plan with
+//! [`order_plan::PLAN_WAIT`]; past that it answers the last stored plan with
 //! `"stale": true`.
-
-use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -16,22 +14,20 @@ use serde_json::Value;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::auth::Caller;
-use crate::db::models::planning::{
-    self as store, ExchangeRate, LineFilter, PlanHeader, PlanLineRow, SkuLink, WarehouseSetting,
-    SORT_FIELDS,
-};
+use crate::db::models::planning::PlanLineRow;
 use crate::db::models::Account;
-use crate::domain::sku;
-use crate::jobs::{self, Job};
+use crate::db::DbConn;
+use crate::jobs::{Job, Signal};
+use crate::planning::line::Flag;
+use crate::services::accounts::utc;
+use crate::services::order_plan::{self, Extras, Freshness, PlanParams};
+use crate::services::plan_settings::{self, LinkBody, RateBody, WarehouseSettingBody};
 use crate::services::plans::{self, ChildFigures, Conflict};
-use crate::services::Detail;
+use crate::services::ServiceError;
 use crate::state::AppState;
 use crate::web::api::openapi::ErrorBody;
 use crate::web::api::visible_account;
 use crate::web::error::AppError;
-
-/// How long a read waits for a stale plan to be recomputed.
-pub const PLAN_WAIT: Duration = Duration::from_secs(10);
 
 /// Declares the routes of this module.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -127,6 +123,10 @@ pub struct OrderPlanRow {
     pub unit_cost: Option<f64>,
     /// Order quantity × unit cost (extension).
     pub order_value: Option<f64>,
+    /// What to confirm before ordering (`long_stockout`, `no_recent_sales`,
+    /// `late_open_order`).
+    #[serde(default)]
+    pub flags: Vec<Flag>,
     /// On a master: every child's own figures.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
@@ -134,7 +134,7 @@ pub struct OrderPlanRow {
 }
 
 impl OrderPlanRow {
-    fn from_line(l: &PlanLineRow, accounts: Option<&str>) -> OrderPlanRow {
+    fn from_line(l: &PlanLineRow, accounts: Option<Vec<ChildFigures>>) -> OrderPlanRow {
         OrderPlanRow {
             sku: l.sku.clone(),
             title: l.title.clone(),
@@ -156,7 +156,8 @@ impl OrderPlanRow {
             forecast_method: l.forecast_method.clone(),
             unit_cost: l.unit_cost,
             order_value: l.order_value,
-            accounts: accounts.map(|a| serde_json::from_str(a).unwrap_or_default()),
+            flags: serde_json::from_str(&l.flags).unwrap_or_default(),
+            accounts,
         }
     }
 }
@@ -202,8 +203,29 @@ pub struct PlanQuery {
     pub tag: Option<String>,
     /// `now`, `soon` or `ok`.
     pub urgency: Option<String>,
+    /// Only rows with this flag (`long_stockout`, `no_recent_sales`,
+    /// `late_open_order`).
+    pub flag: Option<String>,
     /// `csv` for every matching row as CSV.
     pub format: Option<String>,
+}
+
+impl PlanQuery {
+    fn params(&self) -> PlanParams {
+        PlanParams {
+            page: self.page,
+            per_page: self.per_page,
+            sort: self.sort.clone(),
+            order: self.order.clone(),
+            q: self.q.clone(),
+            vendor: self.vendor.clone(),
+            category: self.category.clone(),
+            brand: self.brand.clone(),
+            tag: self.tag.clone(),
+            urgency: self.urgency.clone(),
+            flag: self.flag.clone(),
+        }
+    }
 }
 
 /// The state of an account's plan (for the page's banner).
@@ -253,91 +275,10 @@ impl From<&Job> for JobView {
             progress: serde_json::json!({"done": j.progress_done, "total": j.progress_total}),
             accounts: serde_json::from_str(&j.detail).unwrap_or(Value::Array(vec![])),
             error: j.error.clone(),
-            started_at: j.started_at.map(crate::services::accounts::utc),
-            finished_at: j.finished_at.map(crate::services::accounts::utc),
+            started_at: j.started_at.map(utc),
+            finished_at: j.finished_at.map(utc),
         }
     }
-}
-
-/// Makes sure a fresh plan is coming and waits for it up to `wait`; returns
-/// the stored header (if any) and whether it is still stale.
-pub async fn fresh_plan(
-    state: &AppState,
-    account: &Account,
-    wait: Duration,
-) -> Result<(Option<PlanHeader>, bool), AppError> {
-    let started = Instant::now();
-    let today = state.config.today;
-    let mut queued = false;
-    loop {
-        let acc = account.clone();
-        let (header, stale) = state
-            .db
-            .run(move |conn| {
-                let stale = plans::is_stale(conn, &acc, today)?;
-                let header = store::plan_header(conn, &acc.id)?;
-                Ok::<_, AppError>((header, stale))
-            })
-            .await?;
-        if !stale || started.elapsed() >= wait {
-            return Ok((header, stale));
-        }
-        if !queued {
-            let acc = account.clone();
-            // A read never fails for want of queueing: the worker queues
-            // stale plans itself too.
-            if let Err(e) = state
-                .db
-                .run(move |conn| jobs::enqueue(conn, &acc, "plan").map_err(AppError::from))
-                .await
-            {
-                tracing::warn!(error = %e, "could not queue a plan");
-            }
-            state.jobs.wake();
-            queued = true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn parse_query(q: &PlanQuery) -> Result<(LineFilter, String, bool, i64, i64), AppError> {
-    let page = q.page.unwrap_or(1);
-    if page < 1 {
-        return Err(AppError::invalid_field("page", "must be 1 or more"));
-    }
-    let per_page = q.per_page.unwrap_or(50);
-    if !(1..=1000).contains(&per_page) {
-        return Err(AppError::invalid_field("per_page", "must be 1 to 1000"));
-    }
-    let sort = q.sort.clone().unwrap_or_else(|| "urgency".into());
-    if !SORT_FIELDS.contains(&sort.as_str()) {
-        return Err(AppError::invalid_field(
-            "sort",
-            format!("must be one of {}", SORT_FIELDS.join(", ")),
-        ));
-    }
-    let descending = match q.order.as_deref() {
-        None | Some("asc") => false,
-        Some("desc") => true,
-        Some(_) => return Err(AppError::invalid_field("order", "must be asc or desc")),
-    };
-    if let Some(u) = &q.urgency {
-        if !["now", "soon", "ok"].contains(&u.as_str()) {
-            return Err(AppError::invalid_field(
-                "urgency",
-                "must be now, soon or ok",
-            ));
-        }
-    }
-    let filter = LineFilter {
-        q: q.q.as_deref().map(sku::normalise).filter(|s| !s.is_empty()),
-        vendor: q.vendor.clone(),
-        category: q.category.clone(),
-        brand: q.brand.clone(),
-        tag: q.tag.clone(),
-        urgency: q.urgency.clone(),
-    };
-    Ok((filter, sort, descending, page, per_page))
 }
 
 const CSV_COLUMNS: [&str; 20] = [
@@ -396,6 +337,17 @@ pub fn csv_of(rows: &[PlanLineRow]) -> Result<Vec<u8>, AppError> {
     w.into_inner().map_err(AppError::internal)
 }
 
+/// Every matching row as a CSV download.
+pub fn csv_response(rows: &[PlanLineRow]) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"order-plan.csv\"",
+        ))
+        .body(csv_of(rows)?))
+}
+
 /// The order plan of an account, as stored by the last plan computation.
 #[utoipa::path(get, path = "/api/v1/accounts/{id}/order-plan", tag = "planning",
     params(("id" = String, Path, description = "Account id"), PlanQuery),
@@ -408,67 +360,52 @@ pub async fn order_plan(
     query: web::Query<PlanQuery>,
 ) -> Result<HttpResponse, AppError> {
     let account = visible_account(&state, &caller, path.into_inner()).await?;
-    let (filter, sort, descending, page, per_page) = parse_query(&query)?;
+    let req = query.params().checked()?;
     let csv = match query.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
         Some(_) => return Err(AppError::invalid_field("format", "must be json or csv")),
     };
-    let (header, stale) = fresh_plan(&state, &account, PLAN_WAIT).await?;
-    let id = account.id.clone();
-    let master = account.is_master();
+    let today = state.config.today;
     if csv {
-        let (_, rows) = state
-            .db
-            .run(move |conn| {
-                store::page_lines(conn, &id, &filter, &sort, descending, 0, i64::MAX)
-                    .map_err(AppError::from)
-            })
-            .await?;
-        return Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                "Content-Disposition",
-                "attachment; filename=\"order-plan.csv\"",
-            ))
-            .body(csv_of(&rows)?));
-    }
-    let (total, rows, accounts) = state
-        .db
-        .run(move |conn| {
-            let (total, rows) = store::page_lines(
-                conn,
-                &id,
-                &filter,
-                &sort,
-                descending,
-                (page - 1) * per_page,
-                per_page,
-            )?;
-            // A master's rows carry every child's figures, read for this
-            // page's rows only.
-            let accounts = if master {
-                store::line_accounts(conn, &id, &rows)?
-            } else {
-                Vec::new()
-            };
-            Ok::<_, AppError>((total, rows, accounts))
-        })
+        let read = order_plan::read_page(
+            &state.db,
+            &state.jobs,
+            &account,
+            today,
+            req.all(),
+            Extras::Rows,
+        )
         .await?;
+        return csv_response(&read.rows);
+    }
+    let (page, per_page) = (req.page, req.per_page);
+    let read = order_plan::read_page(
+        &state.db,
+        &state.jobs,
+        &account,
+        today,
+        req,
+        Extras::Accounts,
+    )
+    .await?;
+    let mut accounts = read.accounts.map(Vec::into_iter);
     Ok(HttpResponse::Ok().json(OrderPlanPage {
-        total,
+        total: read.total,
         page,
         per_page,
-        computed_at: header
-            .as_ref()
-            .map(|h| crate::services::accounts::utc(h.computed_at)),
-        stale,
-        rows: rows
+        computed_at: computed_at(&read.freshness),
+        stale: read.freshness.stale,
+        rows: read
+            .rows
             .iter()
-            .enumerate()
-            .map(|(i, l)| OrderPlanRow::from_line(l, accounts.get(i).map(String::as_str)))
+            .map(|l| OrderPlanRow::from_line(l, accounts.as_mut().and_then(Iterator::next)))
             .collect(),
     }))
+}
+
+fn computed_at(f: &Freshness) -> Option<DateTime<Utc>> {
+    f.header.as_ref().map(|h| utc(h.computed_at))
 }
 
 /// One plan line with its explanation.
@@ -497,24 +434,21 @@ pub async fn explain(
 ) -> Result<web::Json<ExplainAnswer>, AppError> {
     let (id, sku_text) = path.into_inner();
     let account = visible_account(&state, &caller, id).await?;
-    let (header, stale) = fresh_plan(&state, &account, PLAN_WAIT).await?;
-    let key = sku::normalise(&sku_text);
-    let id = account.id.clone();
-    let line = state
-        .db
-        .run(move |conn| store::line_with_explanation(conn, &id, &key).map_err(AppError::from))
-        .await?
-        .ok_or_else(|| {
-            AppError::NotFound("This account's plan has no line for that SKU.".into())
-        })?;
-    let (line, detail) = line;
-    let master = account.is_master();
+    let (freshness, line, detail) = order_plan::read_line(
+        &state.db,
+        &state.jobs,
+        &account,
+        state.config.today,
+        &sku_text,
+    )
+    .await?;
+    let accounts = account
+        .is_master()
+        .then(|| order_plan::child_figures(&detail.accounts));
     Ok(web::Json(ExplainAnswer {
-        computed_at: header
-            .as_ref()
-            .map(|h| crate::services::accounts::utc(h.computed_at)),
-        stale,
-        row: OrderPlanRow::from_line(&line, master.then_some(detail.accounts.as_str())),
+        computed_at: computed_at(&freshness),
+        stale: freshness.stale,
+        row: OrderPlanRow::from_line(&line, accounts),
         explanation: serde_json::from_str(&detail.explanation).unwrap_or(Value::Null),
     }))
 }
@@ -530,47 +464,56 @@ pub async fn plan_status(
 ) -> Result<web::Json<PlanStatus>, AppError> {
     let account = visible_account(&state, &caller, path.into_inner()).await?;
     let today = state.config.today;
-    let status = state
+    let s = state
         .db
-        .run(move |conn| {
-            let stale = plans::is_stale(conn, &account, today)?;
-            let header = store::plan_header(conn, &account.id)?;
-            let job = Job::open_for(conn, &account.id, "plan")?;
-            Ok::<_, AppError>(PlanStatus {
-                computed_at: header
-                    .as_ref()
-                    .map(|h| crate::services::accounts::utc(h.computed_at)),
-                stale,
-                planning_date: header.as_ref().map(|h| h.planning_date),
-                lines: header.as_ref().map(|h| h.line_count).unwrap_or(0),
-                job: job.as_ref().map(JobView::from),
-            })
-        })
+        .run(move |conn| order_plan::state(conn, &account, today))
         .await?;
-    Ok(web::Json(status))
+    Ok(web::Json(PlanStatus {
+        computed_at: s.header.as_ref().map(|h| utc(h.computed_at)),
+        stale: s.stale,
+        planning_date: s.header.as_ref().map(|h| h.planning_date),
+        lines: s.header.as_ref().map(|h| h.line_count).unwrap_or(0),
+        job: s.job.as_ref().map(JobView::from),
+    }))
 }
 
 async fn master_of(state: &AppState, caller: &Caller, id: String) -> Result<Account, AppError> {
     let account = visible_account(state, caller, id).await?;
-    if !account.is_master() {
-        return Err(AppError::Conflict {
-            code: "not_a_master",
-            message: "Links, conflicts and warehouse settings belong to a master account; use the master's id.".into(),
-        });
-    }
+    plan_settings::require_master(&account)?;
     Ok(account)
 }
 
-/// A link in the API.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LinkBody {
-    /// The master row the variant joins.
-    pub sku: String,
-    /// The child account.
-    pub account_id: String,
-    /// The child's variant id.
-    pub variant_id: String,
+/// Reads one of a master's settings with `read`.
+async fn read_setting<T: Send + 'static>(
+    state: &AppState,
+    caller: &Caller,
+    id: String,
+    read: fn(&mut DbConn, &Account) -> Result<Vec<T>, ServiceError>,
+) -> Result<web::Json<Vec<T>>, AppError> {
+    let master = master_of(state, caller, id).await?;
+    let rows = state.db.run(move |conn| read(conn, &master)).await?;
+    Ok(web::Json(rows))
+}
+
+/// Replaces one of a master's settings with `write` (which validates,
+/// writes and wakes the worker); answers what was sent.
+async fn write_setting<T: Send + 'static>(
+    state: &web::Data<AppState>,
+    caller: &Caller,
+    id: String,
+    body: Vec<T>,
+    write: fn(&mut DbConn, &Account, &[T], &Signal) -> Result<(), ServiceError>,
+) -> Result<web::Json<Vec<T>>, AppError> {
+    let master = master_of(state, caller, id).await?;
+    caller.require_write()?;
+    let st = state.clone();
+    state
+        .db
+        .run(move |conn| {
+            write(conn, &master, &body, &st.jobs)?;
+            Ok::<_, AppError>(web::Json(body))
+        })
+        .await
 }
 
 /// The master's explicit links.
@@ -582,31 +525,7 @@ pub async fn get_links(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<web::Json<Vec<LinkBody>>, AppError> {
-    let master = master_of(&state, &caller, path.into_inner()).await?;
-    let rows = state
-        .db
-        .run(move |conn| store::links(conn, &master.id).map_err(AppError::from))
-        .await?;
-    Ok(web::Json(
-        rows.into_iter()
-            .map(|l| LinkBody {
-                sku: l.sku,
-                account_id: l.account_id,
-                variant_id: l.variant_id,
-            })
-            .collect(),
-    ))
-}
-
-async fn children_ids(state: &AppState, master: &Account) -> Result<Vec<String>, AppError> {
-    let id = master.id.clone();
-    Ok(state
-        .db
-        .run(move |conn| Account::list_children(conn, &id).map_err(AppError::from))
-        .await?
-        .into_iter()
-        .map(|a| a.id)
-        .collect())
+    read_setting(&state, &caller, path.into_inner(), plan_settings::links).await
 }
 
 /// Replaces the master's explicit links.
@@ -619,63 +538,15 @@ pub async fn put_links(
     path: web::Path<String>,
     body: web::Json<Vec<LinkBody>>,
 ) -> Result<web::Json<Vec<LinkBody>>, AppError> {
-    let master = master_of(&state, &caller, path.into_inner()).await?;
-    caller.require_write()?;
-    let kids = children_ids(&state, &master).await?;
-    let mut details = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (i, l) in body.iter().enumerate() {
-        if sku::normalise(&l.sku).is_empty() {
-            details.push(Detail {
-                row: i + 1,
-                field: "sku".into(),
-                message: "must not be empty".into(),
-            });
-        }
-        if !kids.contains(&l.account_id) {
-            details.push(Detail {
-                row: i + 1,
-                field: "account_id".into(),
-                message: "is not a child of this master".into(),
-            });
-        }
-        if !seen.insert((l.account_id.clone(), l.variant_id.clone())) {
-            details.push(Detail {
-                row: i + 1,
-                field: "variant_id".into(),
-                message: "is linked twice".into(),
-            });
-        }
-    }
-    if !details.is_empty() {
-        return Err(AppError::invalid(
-            "The links are not valid; nothing was changed.",
-            details,
-        ));
-    }
-    let rows: Vec<SkuLink> = body
-        .iter()
-        .map(|l| SkuLink {
-            master_id: master.id.clone(),
-            account_id: l.account_id.clone(),
-            variant_id: l.variant_id.trim().to_string(),
-            sku: l.sku.trim().to_string(),
-        })
-        .collect();
-    let id = master.id.clone();
-    state
-        .db
-        .run(move |conn| {
-            use diesel::Connection;
-            conn.transaction(|conn| {
-                store::replace_links(conn, &id, &rows)?;
-                Account::bump_data_version(conn, &id)
-            })
-            .map_err(AppError::from)
-        })
-        .await?;
-    state.jobs.wake();
-    Ok(web::Json(body.into_inner()))
+    let body = body.into_inner();
+    write_setting(
+        &state,
+        &caller,
+        path.into_inner(),
+        body,
+        plan_settings::replace_links,
+    )
+    .await
 }
 
 /// Rows the roll-up could not match safely, each with what to do.
@@ -691,23 +562,9 @@ pub async fn get_conflicts(
     let today = plans::planning_date(&master, state.config.today);
     let rows = state
         .db
-        .run(move |conn| plans::conflicts(conn, &master, today).map_err(AppError::from))
+        .run(move |conn| plans::conflicts(conn, &master, today))
         .await?;
     Ok(web::Json(rows))
-}
-
-/// A per-warehouse include setting in the API.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WarehouseSettingBody {
-    /// The child account.
-    pub account_id: String,
-    /// Its warehouse id.
-    pub warehouse_id: String,
-    /// Count the warehouse's stock in the master.
-    pub include_stock: bool,
-    /// Count the warehouse's sales in the master.
-    pub include_sales: bool,
 }
 
 /// The master's per-warehouse include settings.
@@ -719,21 +576,8 @@ pub async fn get_warehouse_settings(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<web::Json<Vec<WarehouseSettingBody>>, AppError> {
-    let master = master_of(&state, &caller, path.into_inner()).await?;
-    let rows = state
-        .db
-        .run(move |conn| store::warehouse_settings(conn, &master.id).map_err(AppError::from))
-        .await?;
-    Ok(web::Json(
-        rows.into_iter()
-            .map(|r| WarehouseSettingBody {
-                account_id: r.account_id,
-                warehouse_id: r.warehouse_id,
-                include_stock: r.include_stock,
-                include_sales: r.include_sales,
-            })
-            .collect(),
-    ))
+    let read = plan_settings::warehouse_settings;
+    read_setting(&state, &caller, path.into_inner(), read).await
 }
 
 /// Replaces the master's per-warehouse include settings.
@@ -747,79 +591,8 @@ pub async fn put_warehouse_settings(
     path: web::Path<String>,
     body: web::Json<Vec<WarehouseSettingBody>>,
 ) -> Result<web::Json<Vec<WarehouseSettingBody>>, AppError> {
-    let master = master_of(&state, &caller, path.into_inner()).await?;
-    caller.require_write()?;
-    let kids = children_ids(&state, &master).await?;
-    let mut details = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (i, s) in body.iter().enumerate() {
-        if !kids.contains(&s.account_id) {
-            details.push(Detail {
-                row: i + 1,
-                field: "account_id".into(),
-                message: "is not a child of this master".into(),
-            });
-        }
-        if s.warehouse_id.trim().is_empty() {
-            details.push(Detail {
-                row: i + 1,
-                field: "warehouse_id".into(),
-                message: "must not be empty".into(),
-            });
-        }
-        if !seen.insert((s.account_id.clone(), s.warehouse_id.clone())) {
-            details.push(Detail {
-                row: i + 1,
-                field: "warehouse_id".into(),
-                message: "is listed twice".into(),
-            });
-        }
-    }
-    if !details.is_empty() {
-        return Err(AppError::invalid(
-            "The warehouse settings are not valid; nothing was changed.",
-            details,
-        ));
-    }
-    let rows: Vec<WarehouseSetting> = body
-        .iter()
-        .map(|s| WarehouseSetting {
-            master_id: master.id.clone(),
-            account_id: s.account_id.clone(),
-            warehouse_id: s.warehouse_id.trim().to_string(),
-            include_stock: s.include_stock,
-            include_sales: s.include_sales,
-        })
-        .collect();
-    let id = master.id.clone();
-    state
-        .db
-        .run(move |conn| {
-            use diesel::Connection;
-            conn.transaction(|conn| {
-                store::replace_warehouse_settings(conn, &id, &rows)?;
-                Account::bump_data_version(conn, &id)
-            })
-            .map_err(AppError::from)
-        })
-        .await?;
-    state.jobs.wake();
-    Ok(web::Json(body.into_inner()))
-}
-
-/// An exchange rate in the API: 1 `from` = `rate` `to`, from `date` on.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RateBody {
-    /// First day the rate holds.
-    pub date: NaiveDate,
-    /// From currency.
-    pub from: String,
-    /// To currency.
-    pub to: String,
-    /// Rate (more than 0).
-    #[schema(value_type = f64)]
-    pub rate: rust_decimal::Decimal,
+    let write = plan_settings::replace_warehouse_settings;
+    write_setting(&state, &caller, path.into_inner(), body.into_inner(), write).await
 }
 
 /// The organisation's exchange rates.
@@ -832,18 +605,9 @@ pub async fn get_rates(
     let org = caller.organisation_id.clone();
     let rows = state
         .db
-        .run(move |conn| store::exchange_rates(conn, &org).map_err(AppError::from))
+        .run(move |conn| plan_settings::rates(conn, &org))
         .await?;
-    Ok(web::Json(
-        rows.into_iter()
-            .map(|r| RateBody {
-                date: r.day,
-                from: r.from_currency,
-                to: r.to_currency,
-                rate: rust_decimal::Decimal::from_f64_retain(r.rate).unwrap_or_default(),
-            })
-            .collect(),
-    ))
+    Ok(web::Json(rows))
 }
 
 /// Adds or replaces exchange rates (by pair and date).
@@ -856,63 +620,16 @@ pub async fn put_rates(
     body: web::Json<Vec<RateBody>>,
 ) -> Result<web::Json<Vec<RateBody>>, AppError> {
     caller.require_organisation_wide()?;
-    let mut details = Vec::new();
-    let mut rows = Vec::new();
-    for (i, r) in body.iter().enumerate() {
-        let from = crate::services::accounts::parse_currency("from", &r.from);
-        let to = crate::services::accounts::parse_currency("to", &r.to);
-        let rate: f64 = r.rate.try_into().unwrap_or(0.0);
-        if from.is_err() {
-            details.push(Detail {
-                row: i + 1,
-                field: "from".into(),
-                message: "must be a 3-letter ISO 4217 code".into(),
-            });
-        }
-        if to.is_err() {
-            details.push(Detail {
-                row: i + 1,
-                field: "to".into(),
-                message: "must be a 3-letter ISO 4217 code".into(),
-            });
-        }
-        if !(rate > 0.0 && rate < 1e9) {
-            details.push(Detail {
-                row: i + 1,
-                field: "rate".into(),
-                message: "must be more than 0 and less than 10^9".into(),
-            });
-        }
-        if let (Ok(from), Ok(to)) = (from, to) {
-            rows.push(ExchangeRate {
-                organisation_id: caller.organisation_id.clone(),
-                day: r.date,
-                from_currency: from,
-                to_currency: to,
-                rate,
-            });
-        }
-    }
-    if !details.is_empty() {
-        return Err(AppError::invalid(
-            "The exchange rates are not valid; nothing was changed.",
-            details,
-        ));
-    }
     let org = caller.organisation_id.clone();
+    let st = state.clone();
+    let body = body.into_inner();
     state
         .db
         .run(move |conn| {
-            use diesel::Connection;
-            conn.transaction(|conn| {
-                store::upsert_rates(conn, &rows)?;
-                Account::bump_masters(conn, &org)
-            })
-            .map_err(AppError::from)
+            plan_settings::upsert_rates(conn, &org, &body, &st.jobs)?;
+            Ok::<_, AppError>(web::Json(body))
         })
-        .await?;
-    state.jobs.wake();
-    Ok(web::Json(body.into_inner()))
+        .await
 }
 
 /// One job: status, progress, per-account status.

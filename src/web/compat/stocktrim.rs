@@ -116,9 +116,9 @@ use crate::import::Entity;
 use crate::jobs::{self, Job};
 use crate::services::compat::{self as data, int_id, num, opt_num, ts};
 use crate::services::imports::ImportAnswer;
+use crate::services::order_plan::{self, Extras, PageRequest, PLAN_WAIT};
 use crate::services::{plans, ServiceError};
 use crate::state::AppState;
-use crate::web::api::plans::{fresh_plan, PLAN_WAIT};
 use crate::web::error::AppError;
 
 /// The largest request body the compatible API reads.
@@ -1833,7 +1833,14 @@ async fn po_from_plan(state: State, req: HttpRequest, body: web::Bytes) -> Res {
     };
     let suppliers = strings("supplierCodes");
     let locations = strings("locationCodes");
-    fresh_plan(&state, &ctx.account, PLAN_WAIT).await?;
+    order_plan::fresh(
+        &state.db,
+        &state.jobs,
+        &ctx.account,
+        state.config.today,
+        PLAN_WAIT,
+    )
+    .await?;
     let acc = ctx.account.id.clone();
     let (lines, variants, warehouses) = db(&state, move |conn| {
         Ok((
@@ -2260,49 +2267,71 @@ async fn order_plan(state: State, req: HttpRequest, body: web::Bytes) -> Res {
         category: text(&m, "category"),
         ..LineFilter::default()
     };
-    let (header, _) = fresh_plan(&state, &ctx.account, PLAN_WAIT).await?;
     let acc = ctx.account.id.clone();
-    let today = plans::planning_date(&ctx.account, state.config.today);
-    let (rows, variants, has_next) = db(&state, move |conn| {
-        if let Some(s) = supplier {
-            let name = data::vendors(conn, &acc, Some(&s))?
+    if let Some(s) = supplier {
+        let name = db(&state, move |conn| {
+            Ok(data::vendors(conn, &acc, Some(&s))?
                 .into_iter()
                 .next()
                 .map(|v| v.name)
-                .unwrap_or(s);
-            filter.vendor = Some(name);
-        }
-        let (_, rows) = store::page_lines(conn, &acc, &filter, "sku", false, 0, 100_000)?;
-        let variants = data::variants(conn, &acc, None, false)?;
-        let by_sku: HashMap<String, VariantRow> = variants
-            .into_iter()
-            .rev()
-            .map(|v| (v.sku_norm.clone(), v))
-            .collect();
-        let rows: Vec<PlanLineRow> = rows
-            .into_iter()
-            .filter(|_| !discontinued)
-            .filter(|l| {
-                !exclude_made
-                    || !by_sku
-                        .get(&l.sku_key)
-                        .is_some_and(|v| v.assembly && v.components.is_some())
-            })
-            .collect();
-        let (rows, has_next) = match per_page {
-            Some(n) => {
-                let start = (page * n) as usize;
-                let has_next = rows.len() > start + n as usize;
-                (
-                    rows.into_iter().skip(start).take(n as usize).collect(),
-                    has_next,
-                )
-            }
-            None => (rows, false),
-        };
-        Ok((rows, by_sku, has_next))
+                .unwrap_or(s))
+        })
+        .await?;
+        filter.vendor = Some(name);
+    }
+    let req = PageRequest {
+        filter,
+        sort: "sku".into(),
+        descending: false,
+        page: 1,
+        per_page: 100_000,
+    };
+    let read = order_plan::read_page(
+        &state.db,
+        &state.jobs,
+        &ctx.account,
+        state.config.today,
+        req,
+        Extras::Rows,
+    )
+    .await?;
+    let acc = ctx.account.id.clone();
+    let variants = db(&state, move |conn| {
+        Ok(data::variants(conn, &acc, None, false)?)
     })
     .await?;
+    let today = plans::planning_date(&ctx.account, state.config.today);
+    let variants: HashMap<String, VariantRow> = variants
+        .into_iter()
+        .rev()
+        .map(|v| (v.sku_norm.clone(), v))
+        .collect();
+    let rows: Vec<PlanLineRow> = read
+        .rows
+        .into_iter()
+        .filter(|_| !discontinued)
+        .filter(|l| {
+            !exclude_made
+                || !variants
+                    .get(&l.sku_key)
+                    .is_some_and(|v| v.assembly && v.components.is_some())
+        })
+        .collect();
+    let (rows, has_next) = match per_page {
+        Some(n) => {
+            let start = (page * n) as usize;
+            let has_next = rows.len() > start + n as usize;
+            (
+                rows.into_iter()
+                    .skip(start)
+                    .take(n as usize)
+                    .collect::<Vec<_>>(),
+                has_next,
+            )
+        }
+        None => (rows, false),
+    };
+    let header = read.freshness.header;
     let computed = header
         .map(|h| h.computed_at)
         .unwrap_or_else(|| Utc::now().naive_utc());

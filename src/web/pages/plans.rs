@@ -7,89 +7,44 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
 use serde_json::Value;
 
-use crate::db::models::planning::{self as store, LineFilter, PlanLineRow, SORT_FIELDS};
+use crate::db::models::planning::{PlanLineRow, PlanSummary};
 use crate::db::models::Account;
-use crate::domain::sku;
+use crate::services::order_plan::{self, Extras, PlanParams};
 use crate::services::plans::ChildFigures;
 use crate::state::AppState;
-use crate::web::api::plans::{fresh_plan, PLAN_WAIT};
 use crate::web::error::AppError;
 use crate::web::extractors::PageCaller;
 use crate::web::pages::{render, shell, urlencode, Shell};
 
-/// The page's query: the API's filters, sort and paging.
-#[derive(Debug, Default, Clone, Deserialize)]
-pub struct PageQuery {
-    /// Page, from 1.
-    pub page: Option<i64>,
-    /// Rows per page.
-    pub per_page: Option<i64>,
-    /// Sort field.
-    pub sort: Option<String>,
-    /// `asc` or `desc`.
-    pub order: Option<String>,
-    /// Search text.
-    pub q: Option<String>,
-    /// Vendor.
-    pub vendor: Option<String>,
-    /// Category.
-    pub category: Option<String>,
-    /// Brand.
-    pub brand: Option<String>,
-    /// Tag.
-    pub tag: Option<String>,
-    /// Urgency.
-    pub urgency: Option<String>,
-}
+/// The page's query: the API's filters, sort and paging (read leniently:
+/// a link never fails).
+pub type PageQuery = PlanParams;
 
-impl PageQuery {
-    fn filter(&self) -> LineFilter {
-        let clean = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
-        LineFilter {
-            q: clean(&self.q).map(|q| sku::normalise(&q)),
-            vendor: clean(&self.vendor),
-            category: clean(&self.category),
-            brand: clean(&self.brand),
-            tag: clean(&self.tag),
-            urgency: clean(&self.urgency).filter(|u| ["now", "soon", "ok"].contains(&u.as_str())),
+/// The query string of a query's filters (without paging and sort), for links.
+fn filters_qs(q: &PageQuery) -> String {
+    let mut parts = Vec::new();
+    for (k, v) in [
+        ("q", &q.q),
+        ("vendor", &q.vendor),
+        ("category", &q.category),
+        ("brand", &q.brand),
+        ("tag", &q.tag),
+        ("urgency", &q.urgency),
+        ("flag", &q.flag),
+    ] {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            parts.push(format!("{k}={}", urlencode(v)));
         }
     }
-
-    fn sort(&self) -> String {
-        self.sort
-            .clone()
-            .filter(|s| SORT_FIELDS.contains(&s.as_str()))
-            .unwrap_or_else(|| "urgency".into())
-    }
-
-    fn descending(&self) -> bool {
-        self.order.as_deref() == Some("desc")
-    }
-
-    /// The query string of these filters (without paging and sort), for links.
-    fn filters_qs(&self) -> String {
-        let mut parts = Vec::new();
-        for (k, v) in [
-            ("q", &self.q),
-            ("vendor", &self.vendor),
-            ("category", &self.category),
-            ("brand", &self.brand),
-            ("tag", &self.tag),
-            ("urgency", &self.urgency),
-        ] {
-            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
-                parts.push(format!("{k}={}", urlencode(v)));
-            }
-        }
-        parts.join("&")
-    }
+    parts.join("&")
 }
 
 /// One row as the page shows it.
 pub struct RowView {
+    /// Flags to confirm: (code, message, label).
+    pub flags: Vec<(String, String, String)>,
     /// SKU.
     pub sku: String,
     /// Link target (percent-encoded SKU).
@@ -159,9 +114,22 @@ fn included(f: &ChildFigures) -> String {
     .into()
 }
 
-fn row_view(l: &PlanLineRow, accounts: &str) -> RowView {
-    let children: Vec<ChildFigures> = serde_json::from_str(accounts).unwrap_or_default();
+fn row_view(l: &PlanLineRow, children: &[ChildFigures]) -> RowView {
+    let flags: Vec<crate::planning::line::Flag> =
+        serde_json::from_str(&l.flags).unwrap_or_default();
     RowView {
+        flags: flags
+            .into_iter()
+            .map(|f| {
+                let label = match (f.code.as_str(), f.days) {
+                    ("long_stockout", Some(d)) => format!("out of stock {d} days"),
+                    ("no_recent_sales", Some(d)) => format!("no sale for {d} days"),
+                    ("late_open_order", Some(d)) => format!("open order {d} days late"),
+                    _ => f.code.replace('_', " "),
+                };
+                (f.code, f.message, label)
+            })
+            .collect(),
         sku: l.sku.clone(),
         sku_path: urlencode(&l.sku_key),
         title: l.title.clone(),
@@ -281,6 +249,7 @@ impl OrderPlanPage {
             "vendor" => &q.vendor,
             "category" => &q.category,
             "brand" => &q.brand,
+            "flag" => &q.flag,
             _ => &q.urgency,
         };
         cur.as_deref() == Some(v)
@@ -335,40 +304,30 @@ pub async fn order_plan(
     )
     .await?;
     shell.title = format!("Order plan · {}", account.name);
-    let (header, stale) = fresh_plan(&state, &account, PLAN_WAIT).await?;
     let q = query.into_inner();
-    let filter = q.filter();
-    let sort = q.sort();
-    let desc = q.descending();
-    let per_page = q.per_page.unwrap_or(50).clamp(1, 1000);
-    let page = q.page.unwrap_or(1).max(1);
-    let id = account.id.clone();
-    let master = account.is_master();
-    let f = filter.clone();
-    let s = sort.clone();
-    let (total, rows, accounts, summary) = state
-        .db
-        .run(move |conn| {
-            let (total, rows) =
-                store::page_lines(conn, &id, &f, &s, desc, (page - 1) * per_page, per_page)?;
-            // A master's rows expand into every child's figures (a child
-            // has none to read).
-            let accounts = if master {
-                store::line_accounts(conn, &id, &rows)?
-            } else {
-                vec!["[]".to_string(); rows.len()]
-            };
-            // Totals and filter lists were summarised when the plan was stored.
-            let summary = store::plan_summary(conn, &id)?;
-            Ok::<_, AppError>((total, rows, accounts, summary))
-        })
-        .await?;
-    let store::PlanSummary {
+    let req = q.lenient();
+    let (sort, desc, page, per_page) = (req.sort.clone(), req.descending, req.page, req.per_page);
+    let read = order_plan::read_page(
+        &state.db,
+        &state.jobs,
+        &account,
+        state.config.today,
+        req,
+        Extras::AccountsAndSummary,
+    )
+    .await?;
+    let header = read.freshness.header;
+    let total = read.total;
+    // A master's rows expand into every child's figures (a child has none).
+    let accounts = read
+        .accounts
+        .unwrap_or_else(|| vec![Vec::new(); read.rows.len()]);
+    let PlanSummary {
         totals,
         vendors,
         categories,
         brands,
-    } = summary;
+    } = read.summary.unwrap_or_default();
     let pick = |u: &str| {
         totals
             .iter()
@@ -378,7 +337,7 @@ pub async fn order_plan(
     };
     let (now_lines, now_units, now_value) = pick("now");
     let (soon_lines, soon_units, soon_value) = pick("soon");
-    let filters = q.filters_qs();
+    let filters = filters_qs(&q);
     let base = format!("/accounts/{}/order-plan", urlencode(&account.id));
     let with = |extra: String| {
         let mut parts: Vec<String> = Vec::new();
@@ -428,7 +387,7 @@ pub async fn order_plan(
             .as_ref()
             .map(|h| h.planning_date.to_string())
             .unwrap_or_default(),
-        stale,
+        stale: read.freshness.stale,
         totals: Totals {
             now_lines,
             now_units,
@@ -438,7 +397,8 @@ pub async fn order_plan(
             soon_value,
         },
         columns,
-        rows: rows
+        rows: read
+            .rows
             .iter()
             .zip(&accounts)
             .map(|(l, a)| row_view(l, a))
@@ -471,23 +431,17 @@ pub async fn export(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     let account = visible(&state, &caller, path.into_inner()).await?;
-    let _ = fresh_plan(&state, &account, PLAN_WAIT).await?;
-    let q = query.into_inner();
-    let (filter, sort, desc) = (q.filter(), q.sort(), q.descending());
-    let id = account.id.clone();
-    let (_, rows) = state
-        .db
-        .run(move |conn| {
-            store::page_lines(conn, &id, &filter, &sort, desc, 0, i64::MAX).map_err(AppError::from)
-        })
-        .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            "Content-Disposition",
-            "attachment; filename=\"order-plan.csv\"",
-        ))
-        .body(crate::web::api::plans::csv_of(&rows)?))
+    let req = query.lenient().all();
+    let read = order_plan::read_page(
+        &state.db,
+        &state.jobs,
+        &account,
+        state.config.today,
+        req,
+        Extras::Rows,
+    )
+    .await?;
+    crate::web::api::plans::csv_response(&read.rows)
 }
 
 /// One term of the explanation as the page lists it.
@@ -553,17 +507,14 @@ pub async fn explanation(
     let account = visible(&state, &caller, id).await?;
     let (mut shell, _) =
         shell(&state, &req, &caller, Some(account.id.clone()), "Plan line").await?;
-    let _ = fresh_plan(&state, &account, PLAN_WAIT).await?;
-    let key = sku::normalise(&sku_text);
-    let acc = account.id.clone();
-    let line = state
-        .db
-        .run(move |conn| store::line_with_explanation(conn, &acc, &key).map_err(AppError::from))
-        .await?
-        .ok_or_else(|| {
-            AppError::NotFound("This account's plan has no line for that SKU.".into())
-        })?;
-    let (line, detail) = line;
+    let (_, line, detail) = order_plan::read_line(
+        &state.db,
+        &state.jobs,
+        &account,
+        state.config.today,
+        &sku_text,
+    )
+    .await?;
     shell.title = format!("{} · {}", line.sku, account.name);
     let e: Value = serde_json::from_str(&detail.explanation).unwrap_or(Value::Null);
     let d = &e["demand"];
@@ -572,7 +523,7 @@ pub async fn explanation(
     render(&PlanLinePage {
         shell,
         account_id: account.id.clone(),
-        row: row_view(&line, &detail.accounts),
+        row: row_view(&line, &order_plan::child_figures(&detail.accounts)),
         method: fmt_value(&d["method"]),
         class: fmt_value(&d["class"]),
         candidates: list(&d["candidates"])

@@ -2,6 +2,7 @@
 //! that answer like the documented Shopify GraphQL Admin API and
 //! WooCommerce REST v3, with faults to inject per request.
 
+pub mod graphql;
 pub mod shopify;
 pub mod woocommerce;
 

@@ -1,7 +1,11 @@
 //! A fake WooCommerce shop: `GET /wp-json/wc/v3/products`,
-//! `/products/{id}/variations` and `/orders` with Basic authentication,
-//! `page`/`per_page`, `orderby=id`, `modified_after`, `X-WP-Total` and
-//! `X-WP-TotalPages`, and the injectable faults.
+//! `/products/{id}/variations`, `/orders` and `/orders/{id}/refunds` with
+//! Basic authentication, held to the REST v3 documentation: `page` and
+//! `per_page` (1 to 100, else 400 `rest_invalid_param`), `orderby=id`,
+//! `status` (one of the documented statuses or `any`), `modified_after` read
+//! in the site's time zone (UTC+2 here) unless `dates_are_gmt=true`,
+//! `X-WP-Total` and `X-WP-TotalPages`, orders listing their `refunds`, refund
+//! line items with negative quantities; and the injectable faults.
 
 use std::sync::{Arc, Mutex};
 
@@ -24,6 +28,8 @@ pub struct Store {
     pub products: Vec<(i64, DateTime<Utc>)>,
     /// Orders: (id, modified, quantity per line).
     pub orders: Vec<(i64, DateTime<Utc>, i64)>,
+    /// Refunds of an order's one line: (order, refund id, when, quantity).
+    pub refunds: Vec<(i64, i64, DateTime<Utc>, i64)>,
     /// Faults.
     pub faults: Faults,
 }
@@ -43,6 +49,7 @@ impl FakeWoo {
         let store = Arc::new(Mutex::new(Store {
             products: (1..=n_products).map(|i| (i, t)).collect(),
             orders: (1..=n_orders).map(|i| (i, t, 2)).collect(),
+            refunds: Vec::new(),
             faults: Faults::default(),
         }));
         let data = store.clone();
@@ -56,6 +63,7 @@ impl FakeWoo {
                     web::get().to(variations),
                 )
                 .route("/wp-json/wc/v3/orders", web::get().to(orders))
+                .route("/wp-json/wc/v3/orders/{id}/refunds", web::get().to(refunds))
         })
         .workers(1)
         .listen(l)
@@ -81,7 +89,57 @@ fn gmt(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
+/// The site's time zone: `modified_after` without `dates_are_gmt=true` is
+/// read in it.
+const SITE_OFFSET_HOURS: i64 = 2;
+
+fn site_time(t: &DateTime<Utc>) -> String {
+    (*t + chrono::Duration::hours(SITE_OFFSET_HOURS))
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string()
+}
+
+fn invalid(param: &str, why: &str) -> HttpResponse {
+    HttpResponse::BadRequest().json(json!({"code": "rest_invalid_param",
+        "message": format!("Invalid parameter(s): {param}"),
+        "data": {"status": 400, "params": {param: why}, "details": {}}}))
+}
+
+/// What every list checks: `per_page` between 1 and 100.
+fn check_list(q: &web::Query<Vec<(String, String)>>) -> Option<HttpResponse> {
+    let get = |k: &str| q.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
+    if let Some(p) = get("per_page") {
+        if !p.parse::<i64>().is_ok_and(|n| (1..=100).contains(&n)) {
+            return Some(invalid(
+                "per_page",
+                "per_page must be between 1 (inclusive) and 100 (inclusive)",
+            ));
+        }
+    }
+    if let Some(p) = get("page") {
+        if !p.parse::<i64>().is_ok_and(|n| n >= 1) {
+            return Some(invalid("page", "page must be greater than or equal to 1"));
+        }
+    }
+    None
+}
+
+/// The sales lines and quantity a sync must store: each order's line and
+/// each refunded line (negative).
+impl Store {
+    /// (lines, quantity) expected in the sales order lines.
+    pub fn expected_sales(&self) -> (i64, i64) {
+        let lines = self.orders.len() as i64 + self.refunds.len() as i64;
+        let qty = self.orders.iter().map(|o| o.2).sum::<i64>()
+            - self.refunds.iter().map(|r| r.3).sum::<i64>();
+        (lines, qty)
+    }
+}
+
 fn paged(items: Vec<Value>, q: &web::Query<Vec<(String, String)>>) -> HttpResponse {
+    if let Some(bad) = check_list(q) {
+        return bad;
+    }
     let get = |k: &str| q.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
     let per: usize = get("per_page").and_then(|v| v.parse().ok()).unwrap_or(10);
     let page: usize = get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
@@ -96,9 +154,17 @@ fn paged(items: Vec<Value>, q: &web::Query<Vec<(String, String)>>) -> HttpRespon
 
 fn modified_after(q: &web::Query<Vec<(String, String)>>) -> Option<DateTime<Utc>> {
     let v = q.iter().find(|(k, _)| k == "modified_after")?.1.clone();
-    chrono::NaiveDateTime::parse_from_str(&v, "%Y-%m-%dT%H:%M:%S")
-        .ok()
-        .map(|n| n.and_utc())
+    let gmt = q.iter().any(|(k, v)| k == "dates_are_gmt" && v == "true");
+    if let Ok(t) = DateTime::parse_from_rfc3339(&v) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let naive = chrono::NaiveDateTime::parse_from_str(&v, "%Y-%m-%dT%H:%M:%S").ok()?;
+    let utc = naive.and_utc();
+    Some(if gmt {
+        utc
+    } else {
+        utc - chrono::Duration::hours(SITE_OFFSET_HOURS)
+    })
 }
 
 fn fault_answer(store: &Shared<Store>, resource: &str) -> Option<HttpResponse> {
@@ -192,6 +258,27 @@ async fn orders(
     if let Some(r) = fault_answer(&store, "orders") {
         return r;
     }
+    const STATUSES: &[&str] = &[
+        "any",
+        "trash",
+        "auto-draft",
+        "pending",
+        "processing",
+        "on-hold",
+        "completed",
+        "cancelled",
+        "refunded",
+        "failed",
+        "checkout-draft",
+    ];
+    for (k, v) in q.iter() {
+        if k == "status" && !v.split(',').all(|s| STATUSES.contains(&s)) {
+            return invalid(
+                "status",
+                &format!("status[0] is not one of {}.", STATUSES.join(", ")),
+            );
+        }
+    }
     let after = modified_after(&q);
     let s = store.lock().unwrap();
     let items: Vec<Value> = s
@@ -200,10 +287,55 @@ async fn orders(
         .filter(|o| after.is_none_or(|a| o.1 > a))
         .map(|(id, at, qty)| {
             let p = (id % 5) + 1;
+            let refunds: Vec<Value> = s
+                .refunds
+                .iter()
+                .filter(|r| r.0 == *id)
+                .map(|r| json!({"id": r.1, "reason": "", "total": format!("-{:.2}", 12.5 * r.3 as f64)}))
+                .collect();
             json!({"id": id, "status": "completed", "currency": "EUR",
-                "date_created_gmt": "2026-11-02T09:00:00", "date_modified_gmt": gmt(at),
+                "date_created": "2026-11-02T11:00:00", "date_created_gmt": "2026-11-02T09:00:00",
+                "date_modified": site_time(at), "date_modified_gmt": gmt(at),
                 "line_items": [{"id": id * 10, "product_id": p, "variation_id": if p % 3 == 0 { p * 1000 + 1 } else { 0 },
-                    "quantity": qty, "price": 12.5}]})
+                    "quantity": qty, "price": 12.5}],
+                "refunds": refunds})
+        })
+        .collect();
+    paged(items, &q)
+}
+
+async fn refunds(
+    store: web::Data<Shared<Store>>,
+    req: HttpRequest,
+    path: web::Path<i64>,
+    q: web::Query<Vec<(String, String)>>,
+) -> HttpResponse {
+    if !authorised(&req) {
+        return HttpResponse::Unauthorized().finish();
+    }
+    if let Some(r) = fault_answer(&store, "refunds") {
+        return r;
+    }
+    let id = path.into_inner();
+    let s = store.lock().unwrap();
+    if !s.orders.iter().any(|o| o.0 == id) {
+        return HttpResponse::NotFound()
+            .json(json!({"code": "woocommerce_rest_shop_order_invalid_id",
+            "message": "Invalid ID.", "data": {"status": 404}}));
+    }
+    let p = (id % 5) + 1;
+    let items: Vec<Value> = s
+        .refunds
+        .iter()
+        .filter(|r| r.0 == id)
+        .map(|(_, rid, at, qty)| {
+            json!({"id": rid, "date_created": site_time(at), "date_created_gmt": gmt(at),
+                "amount": format!("{:.2}", 12.5 * *qty as f64), "reason": "", "refunded_by": 1,
+                "refunded_payment": false,
+                "line_items": [{"id": rid * 10, "name": format!("Product {p}"), "product_id": p,
+                    "variation_id": if p % 3 == 0 { p * 1000 + 1 } else { 0 }, "quantity": -qty,
+                    "subtotal": format!("-{:.2}", 12.5 * *qty as f64), "total": format!("-{:.2}", 12.5 * *qty as f64),
+                    "price": -12.5, "meta_data": [{"id": rid * 10 + 1, "key": "_refunded_item_id", "value": (id * 10).to_string()}]}]})
         })
         .collect();
     paged(items, &q)

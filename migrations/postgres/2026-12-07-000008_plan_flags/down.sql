@@ -1,0 +1,1 @@
+ALTER TABLE plan_lines DROP COLUMN flags;

@@ -1,0 +1,345 @@
+//! The line stage: runs the pure engine (`forecast` fast path and
+//! `replenish`) on one row's inputs and shapes the stored plan line and its
+//! explanation.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::db::models::planning::{LineDetail, PlanLineRow};
+use crate::forecast::{self, Options, SeriesInput};
+use crate::planning::series::LineInput;
+use crate::replenish::{self, OpenOrder, PlanInput};
+
+pub(crate) fn urgency(order_by: Option<NaiveDate>, today: NaiveDate) -> (&'static str, i32) {
+    match order_by {
+        Some(d) if d <= today => ("now", 0),
+        Some(d) if d <= today + chrono::Duration::days(7) => ("soon", 1),
+        _ => ("ok", 2),
+    }
+}
+
+/// Rounds to 6 decimals; never −0 (an empty sum is −0.0 in Rust, which a
+/// database may or may not keep: a stored figure must read back as it was).
+pub(crate) fn round6(x: f64) -> f64 {
+    if x.is_finite() {
+        (x * 1e6).round() / 1e6 + 0.0
+    } else {
+        0.0
+    }
+}
+
+/// A line out of stock for at least this many days (up to yesterday, with
+/// nothing available now) is flagged `long_stockout`.
+pub const LONG_STOCKOUT_DAYS: usize = 28;
+
+/// A line in stock without a sale for at least this many days is flagged
+/// `no_recent_sales`.
+pub const NO_RECENT_SALES_DAYS: usize = 90;
+
+/// Something a merchant should confirm before ordering a line (`api.md`:
+/// `long_stockout`, `no_recent_sales`, `late_open_order`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Flag {
+    /// Machine-friendly code.
+    pub code: String,
+    /// How many days the condition has lasted (or, for a late order, how
+    /// many days stock is out before it arrives).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<i64>,
+    /// What it means and what to check.
+    pub message: String,
+}
+
+/// Days at the end of `flags` for which `pred` holds.
+fn trailing(n: usize, pred: impl Fn(usize) -> bool) -> usize {
+    (0..n).rev().take_while(|&d| pred(d)).count()
+}
+
+/// The flags of a line: its demand series (`values`, `in_stock`, up to
+/// yesterday), its available stock and open orders, and the forecast.
+pub fn flags(
+    values: &[f64],
+    in_stock: &[bool],
+    available: f64,
+    open: &[OpenOrder],
+    daily_forecast: &[f64],
+    today: NaiveDate,
+) -> Vec<Flag> {
+    let mut out = Vec::new();
+    let n = values.len();
+    let out_days = trailing(n, |d| !in_stock[d]);
+    if out_days >= LONG_STOCKOUT_DAYS && available <= 0.0 {
+        out.push(Flag {
+            code: "long_stockout".into(),
+            days: Some(out_days as i64),
+            message: format!(
+                "Out of stock for {out_days} days: the forecast rests on the demand before the stockout. Confirm the product is still wanted at that rate."
+            ),
+        });
+    }
+    let quiet = trailing(n, |d| in_stock[d] && values[d] <= 0.0);
+    if quiet >= NO_RECENT_SALES_DAYS && quiet < n && available > 0.0 {
+        out.push(Flag {
+            code: "no_recent_sales".into(),
+            days: Some(quiet as i64),
+            message: format!(
+                "No sale for {quiet} days with {} in stock: check that the product is still listed and sellable before ordering more.",
+                round6(available)
+            ),
+        });
+    }
+    // The first day projected stock runs out, against the open orders'
+    // arrival days.
+    let horizon = daily_forecast.len();
+    let mut stock = available;
+    let mut runs_out = None;
+    for (d, f) in daily_forecast.iter().enumerate().take(horizon) {
+        stock += open
+            .iter()
+            .filter(|o| o.expected_day.max(0) as usize == d)
+            .map(|o| o.quantity)
+            .sum::<f64>();
+        stock -= f;
+        if *f > 0.0 && stock < 0.0 {
+            runs_out = Some(d as i64);
+            break;
+        }
+    }
+    if let (Some(d), Some(late)) = (runs_out, open.iter().map(|o| o.expected_day).max()) {
+        if late > d {
+            let day = today + chrono::Duration::days(d);
+            let arrives = today + chrono::Duration::days(late);
+            out.push(Flag {
+                code: "late_open_order".into(),
+                days: Some(late - d),
+                message: format!(
+                    "Projected stock runs out on {day}, {} days before the open order expected on {arrives} arrives: ask the vendor to deliver sooner, or order the gap.",
+                    late - d
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// How far pooling explains a master's order against the sum of its
+/// children's: one child's stock beyond its own coverage demand covers
+/// another's need.
+fn pooling_note(accounts: &[crate::planning::series::ChildFigures], order: f64) -> Option<String> {
+    if accounts.is_empty() {
+        return None;
+    }
+    let children: f64 = accounts.iter().map(|a| a.order_quantity).sum();
+    if (children - order).abs() < 1e-9 {
+        return None;
+    }
+    let surplus: Vec<(String, f64)> = accounts
+        .iter()
+        .map(|a| {
+            (
+                a.account_name.clone(),
+                a.available + a.on_order - a.coverage_demand,
+            )
+        })
+        .filter(|(_, s)| *s > 0.0 && accounts.iter().any(|b| b.order_quantity > 0.0))
+        .collect();
+    let pooled: f64 = surplus
+        .iter()
+        .map(|s| s.1)
+        .sum::<f64>()
+        .min(children.max(0.0));
+    let who = surplus
+        .iter()
+        .map(|(n, s)| format!("{n} holds {} beyond its own coverage demand", round6(*s)))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let rest = children - order - pooled;
+    Some(format!(
+        "The children would order {} in all, the master {}: a difference of {}. Pooled stock accounts for {}{}; the remaining {} is safety stock held once for the combined demand instead of per child, and rounding.",
+        round6(children),
+        round6(order),
+        round6(children - order),
+        round6(pooled),
+        if who.is_empty() { String::new() } else { format!(" ({who})") },
+        round6(rest),
+    ))
+}
+
+/// A computed plan line and its details.
+pub(crate) type Computed = (PlanLineRow, LineDetail);
+
+/// Runs the engine on one line's inputs and shapes the stored line and its
+/// explanation.
+pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) -> Computed {
+    let lt = li.lead_time_days.max(0.0);
+    let cycle = li.days_of_stock.max(0.0);
+    let horizon = ((lt + cycle).ceil() as usize).max(1);
+    let input = SeriesInput {
+        values: &li.values,
+        in_stock: Some(&li.in_stock),
+        season: 7,
+    };
+    // The lead-time total's distribution sets the safety stock (the
+    // service-level quantile minus its mean), fit for intermittent demand.
+    let lt_days = (lt.ceil() as usize).max(1);
+    let (fc, lt_total) =
+        forecast::forecast_with_total(&input, horizon, lt_days, &Options { fast: true });
+    let (mean, sd) = replenish::demand_stats(&li.values, Some(&li.in_stock));
+    let mut available = li.available;
+    let mut open = Vec::new();
+    for (q, expected) in &li.movements {
+        if *q < 0.0 {
+            available += q;
+        } else {
+            let day = expected
+                .map(|e| (e - today).num_days())
+                .unwrap_or(lt.ceil() as i64);
+            open.push(OpenOrder {
+                quantity: *q,
+                expected_day: day,
+            });
+        }
+    }
+    let plan = replenish::plan(&PlanInput {
+        tracked: li.tracked && !li.bundle,
+        available,
+        open_orders: &open,
+        daily_forecast: &fc.point,
+        mean_daily_demand: Some(mean),
+        demand_sd: sd,
+        lead_time_days: lt,
+        lead_time_sd_days: None,
+        days_of_stock: cycle,
+        service_level: li.service_level,
+        moq: li.moq,
+        pack_size: li.pack_size,
+        max_stock: li.max_stock,
+        min_stock: li.min_stock,
+        // domain.md: the textbook formula for smooth demand; for
+        // intermittent and lumpy demand the quantile of the lead-time total.
+        lead_time_demand: fc.class.is_sporadic().then_some(&lt_total),
+    });
+    let order_by = if plan.order_quantity > 0.0 {
+        plan.order_by_day
+            .map(|d| today + chrono::Duration::days(d.max(0)))
+    } else {
+        None
+    };
+    let days_of_cover = if plan.coverage_demand > 0.0 {
+        plan.days_of_cover
+    } else {
+        None
+    };
+    let (urg, rank) = urgency(order_by, today);
+    let period = lt + cycle;
+    let per_day = if period > 0.0 {
+        plan.coverage_demand / period
+    } else {
+        0.0
+    };
+    let excluded = li.in_stock.iter().filter(|s| !**s).count();
+    let step_names = [
+        ("net_need", "need"),
+        ("never_negative", "need"),
+        ("round_whole_units", "whole units"),
+        ("moq", "MOQ"),
+        ("pack_size", "pack size"),
+        ("max_stock", "max"),
+        ("min_stock", "min"),
+        ("order_quantity", "order quantity"),
+    ];
+    let steps: Vec<Value> = plan
+        .explanation
+        .iter()
+        .filter_map(|e| {
+            let name = step_names.iter().find(|(t, _)| *t == e.term)?.1;
+            Some(json!({"step": name, "quantity": round6(e.value), "note": e.text}))
+        })
+        .collect();
+    let lines_of_text: Vec<Value> = plan
+        .explanation
+        .iter()
+        .map(|e| json!({"term": e.term, "value": round6(e.value), "text": e.text}))
+        .collect();
+    let line_flags = if li.tracked && !li.bundle {
+        flags(&li.values, &li.in_stock, available, &open, &fc.point, today)
+    } else {
+        vec![]
+    };
+    let mut notes: Vec<String> = Vec::new();
+    notes.extend(pooling_note(&li.accounts, plan.order_quantity));
+    if li.bundle {
+        notes.push(
+            "A bundle ships as its components: its sales count as their demand, and the bundle itself is never ordered."
+                .into(),
+        );
+    }
+    let explanation = json!({
+        "demand": {
+            "method": fc.method,
+            "class": fc.class.name(),
+            "candidates": fc.candidates.iter().map(|c| json!({"method": c.method, "score": round6(c.score)})).collect::<Vec<_>>(),
+            "per_day": round6(per_day),
+            "coverage_days": period,
+            "history_days": li.values.len(),
+            "stockout_days_excluded": excluded,
+        },
+        "safety_stock": {
+            "service_level": li.service_level,
+            "method": if plan.safety_stock_method == "distribution" {
+                format!("quantile of the lead-time demand ({})", lt_total.method)
+            } else {
+                plan.safety_stock_method.to_string()
+            },
+            "z": round6(plan.z),
+            "sigma_daily": round6(sd),
+            "lead_time_days": lt,
+            "lead_time_sigma_days": Value::Null,
+            "value": round6(plan.safety_stock),
+        },
+        "contributions": li.contributions,
+        "steps": steps,
+        "terms": lines_of_text,
+        "notes": notes,
+        "flags": line_flags,
+    });
+    let on_order: f64 = open.iter().map(|o| o.quantity).sum();
+    let mut tags = String::from(";");
+    for t in &li.tags {
+        tags.push_str(t);
+        tags.push(';');
+    }
+    let row = PlanLineRow {
+        account_id: account_id.to_string(),
+        sku_key: li.sku_key,
+        sku: li.sku,
+        title: li.title,
+        vendor: li.vendor,
+        category: li.category,
+        brand: li.brand,
+        tags,
+        available: round6(available),
+        on_order: round6(on_order),
+        demand_per_day: round6(per_day),
+        lead_time_days: lt,
+        days_of_stock: cycle,
+        coverage_demand: round6(plan.coverage_demand),
+        safety_stock: round6(plan.safety_stock),
+        reorder_point: round6(plan.reorder_point),
+        order_quantity: round6(plan.order_quantity),
+        order_by,
+        days_of_cover: days_of_cover.map(round6),
+        urgency: urg.to_string(),
+        urgency_rank: rank,
+        forecast_method: fc.method.clone(),
+        unit_cost: li.unit_cost.map(round6),
+        order_value: li.unit_cost.map(|c| round6(c * plan.order_quantity)),
+        flags: serde_json::to_string(&line_flags).unwrap_or_else(|_| "[]".into()),
+    };
+    let detail = LineDetail {
+        accounts: serde_json::to_string(&li.accounts).unwrap_or_else(|_| "[]".into()),
+        explanation: explanation.to_string(),
+    };
+    (row, detail)
+}

@@ -1,0 +1,343 @@
+//! Reads of the stored order plan, shared by the API (`web::api::plans`),
+//! the pages (`web::pages::plans`) and the StockTrim surface
+//! (`web::compat::stocktrim`): one definition of "a fresh enough plan"
+//! (queue its recompute, wait for it up to [`PLAN_WAIT`], else answer the
+//! last stored plan marked stale), of the filters, sort and paging of a
+//! read (checked strictly for the API, leniently for the pages), and of a
+//! master row's per-child figures.
+
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::db::models::planning::{
+    self as store, LineDetail, LineFilter, PlanHeader, PlanLineRow, PlanSummary, SORT_FIELDS,
+};
+use crate::db::models::Account;
+use crate::db::{Db, DbConn};
+use crate::domain::sku;
+use crate::jobs::{self, Job, Signal};
+use crate::services::plans::{self, ChildFigures};
+use crate::services::ServiceError;
+
+/// How long a read waits for a stale plan to be recomputed.
+pub const PLAN_WAIT: Duration = Duration::from_secs(10);
+
+/// The urgencies a read may filter by.
+const URGENCIES: [&str; 3] = ["now", "soon", "ok"];
+
+/// The stored plan a read answers from.
+#[derive(Debug, Clone)]
+pub struct Freshness {
+    /// The stored plan's header (none: never computed yet).
+    pub header: Option<PlanHeader>,
+    /// Whether it is still older than the data.
+    pub stale: bool,
+}
+
+/// Makes sure a fresh plan is coming and waits for it up to `wait`; returns
+/// the stored header (if any) and whether it is still stale. A read never
+/// fails for want of queueing: the worker queues stale plans itself too.
+pub async fn fresh(
+    db: &Db,
+    worker: &Signal,
+    account: &Account,
+    today: Option<NaiveDate>,
+    wait: Duration,
+) -> Result<Freshness, ServiceError> {
+    let started = Instant::now();
+    let mut queued = false;
+    loop {
+        let acc = account.clone();
+        let (header, stale) = db
+            .run(move |conn| {
+                let stale = plans::is_stale(conn, &acc, today)?;
+                let header = store::plan_header(conn, &acc.id)?;
+                Ok::<_, ServiceError>((header, stale))
+            })
+            .await?;
+        if !stale || started.elapsed() >= wait {
+            return Ok(Freshness { header, stale });
+        }
+        if !queued {
+            let acc = account.clone();
+            if let Err(e) = db
+                .run(move |conn| jobs::enqueue(conn, &acc, "plan").map_err(ServiceError::from))
+                .await
+            {
+                tracing::warn!(error = %e, "could not queue a plan");
+            }
+            worker.wake();
+            queued = true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The filters, sort and paging of an order-plan read as a caller gives
+/// them (query-string text).
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct PlanParams {
+    /// Page, from 1.
+    pub page: Option<i64>,
+    /// Rows per page (default 50, at most 1,000).
+    pub per_page: Option<i64>,
+    /// Any row field ([`SORT_FIELDS`]).
+    pub sort: Option<String>,
+    /// `asc` or `desc`.
+    pub order: Option<String>,
+    /// Substring of the SKU (normalised) or title.
+    pub q: Option<String>,
+    /// Vendor name.
+    pub vendor: Option<String>,
+    /// Category.
+    pub category: Option<String>,
+    /// Brand.
+    pub brand: Option<String>,
+    /// A tag.
+    pub tag: Option<String>,
+    /// `now`, `soon` or `ok`.
+    pub urgency: Option<String>,
+    /// Only rows with this flag (`long_stockout`, `no_recent_sales`,
+    /// `late_open_order`).
+    pub flag: Option<String>,
+}
+
+/// A checked order-plan read: filters, sort and the page.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    /// Filters.
+    pub filter: LineFilter,
+    /// A field of [`SORT_FIELDS`].
+    pub sort: String,
+    /// Descending order.
+    pub descending: bool,
+    /// Page, from 1.
+    pub page: i64,
+    /// Rows per page.
+    pub per_page: i64,
+}
+
+impl PageRequest {
+    /// Every matching row, in this order.
+    pub fn all(mut self) -> PageRequest {
+        self.page = 1;
+        self.per_page = i64::MAX;
+        self
+    }
+}
+
+impl PlanParams {
+    /// The read these parameters ask for; a value out of range is an error
+    /// naming its field (the API).
+    pub fn checked(&self) -> Result<PageRequest, ServiceError> {
+        let page = self.page.unwrap_or(1);
+        if page < 1 {
+            return Err(ServiceError::invalid_field("page", "must be 1 or more"));
+        }
+        let per_page = self.per_page.unwrap_or(50);
+        if !(1..=1000).contains(&per_page) {
+            return Err(ServiceError::invalid_field("per_page", "must be 1 to 1000"));
+        }
+        let sort = self.sort.clone().unwrap_or_else(|| "urgency".into());
+        if !SORT_FIELDS.contains(&sort.as_str()) {
+            return Err(ServiceError::invalid_field(
+                "sort",
+                format!("must be one of {}", SORT_FIELDS.join(", ")),
+            ));
+        }
+        let descending = match self.order.as_deref() {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(_) => return Err(ServiceError::invalid_field("order", "must be asc or desc")),
+        };
+        if let Some(u) = &self.urgency {
+            if !URGENCIES.contains(&u.as_str()) {
+                return Err(ServiceError::invalid_field(
+                    "urgency",
+                    "must be now, soon or ok",
+                ));
+            }
+        }
+        let filter = LineFilter {
+            q: self
+                .q
+                .as_deref()
+                .map(sku::normalise)
+                .filter(|s| !s.is_empty()),
+            vendor: self.vendor.clone(),
+            category: self.category.clone(),
+            brand: self.brand.clone(),
+            tag: self.tag.clone(),
+            urgency: self.urgency.clone(),
+            flag: self.flag.clone(),
+        };
+        Ok(PageRequest {
+            filter,
+            sort,
+            descending,
+            page,
+            per_page,
+        })
+    }
+
+    /// The read these parameters ask for, a value out of range or blank
+    /// falling back to its default (the pages: a link never fails).
+    pub fn lenient(&self) -> PageRequest {
+        let clean = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+        PageRequest {
+            filter: LineFilter {
+                q: clean(&self.q).map(|q| sku::normalise(&q)),
+                vendor: clean(&self.vendor),
+                category: clean(&self.category),
+                brand: clean(&self.brand),
+                tag: clean(&self.tag),
+                urgency: clean(&self.urgency).filter(|u| URGENCIES.contains(&u.as_str())),
+                flag: clean(&self.flag),
+            },
+            sort: self
+                .sort
+                .clone()
+                .filter(|s| SORT_FIELDS.contains(&s.as_str()))
+                .unwrap_or_else(|| "urgency".into()),
+            descending: self.order.as_deref() == Some("desc"),
+            page: self.page.unwrap_or(1).max(1),
+            per_page: self.per_page.unwrap_or(50).clamp(1, 1000),
+        }
+    }
+}
+
+/// What a read returns besides the rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extras {
+    /// The rows alone (an export).
+    Rows,
+    /// On a master, each row's per-child figures (the API).
+    Accounts,
+    /// The per-child figures and the plan's summary (the page).
+    AccountsAndSummary,
+}
+
+/// A page of the stored order plan.
+#[derive(Debug)]
+pub struct PlanPage {
+    /// The stored plan it was read from and whether it is stale.
+    pub freshness: Freshness,
+    /// Matching rows in all.
+    pub total: i64,
+    /// The rows of the page.
+    pub rows: Vec<PlanLineRow>,
+    /// On a master, with [`Extras::Accounts`]: every row's per-child
+    /// figures, in row order (read for this page's rows only); none on a
+    /// child.
+    pub accounts: Option<Vec<Vec<ChildFigures>>>,
+    /// With [`Extras::AccountsAndSummary`]: the plan's totals and filter lists (summarised when
+    /// the plan was stored).
+    pub summary: Option<PlanSummary>,
+}
+
+/// Reads a page of an account's stored plan once it is fresh (or waited
+/// for [`PLAN_WAIT`]): filtered, sorted and paged in the database, a
+/// master's rows with their per-child figures and the plan's summary as
+/// `extras` asks.
+pub async fn read_page(
+    db: &Db,
+    worker: &Signal,
+    account: &Account,
+    today: Option<NaiveDate>,
+    req: PageRequest,
+    extras: Extras,
+) -> Result<PlanPage, ServiceError> {
+    let freshness = fresh(db, worker, account, today, PLAN_WAIT).await?;
+    let id = account.id.clone();
+    let accounts = account.is_master() && extras != Extras::Rows;
+    let summary = extras == Extras::AccountsAndSummary;
+    let (total, rows, accounts, summary) = db
+        .run(move |conn| {
+            let offset = (req.page - 1).saturating_mul(req.per_page);
+            let (total, rows) = store::page_lines(
+                conn,
+                &id,
+                &req.filter,
+                &req.sort,
+                req.descending,
+                offset,
+                req.per_page,
+            )?;
+            let accounts = if accounts {
+                Some(
+                    store::line_accounts(conn, &id, &rows)?
+                        .iter()
+                        .map(|a| child_figures(a))
+                        .collect(),
+                )
+            } else {
+                None
+            };
+            let summary = if summary {
+                Some(store::plan_summary(conn, &id)?)
+            } else {
+                None
+            };
+            Ok::<_, ServiceError>((total, rows, accounts, summary))
+        })
+        .await?;
+    Ok(PlanPage {
+        freshness,
+        total,
+        rows,
+        accounts,
+        summary,
+    })
+}
+
+/// A master line's stored per-child figures (none when unreadable).
+pub fn child_figures(accounts: &str) -> Vec<ChildFigures> {
+    serde_json::from_str(accounts).unwrap_or_default()
+}
+
+/// One line of an account's fresh plan with its details (per-child figures
+/// and explanation); the SKU is matched after normalisation.
+pub async fn read_line(
+    db: &Db,
+    worker: &Signal,
+    account: &Account,
+    today: Option<NaiveDate>,
+    sku_text: &str,
+) -> Result<(Freshness, PlanLineRow, LineDetail), ServiceError> {
+    let freshness = fresh(db, worker, account, today, PLAN_WAIT).await?;
+    let key = sku::normalise(sku_text);
+    let id = account.id.clone();
+    let (line, detail) = db
+        .run(move |conn| store::line_with_explanation(conn, &id, &key).map_err(ServiceError::from))
+        .await?
+        .ok_or_else(|| {
+            ServiceError::NotFound("This account's plan has no line for that SKU.".into())
+        })?;
+    Ok((freshness, line, detail))
+}
+
+/// The state of an account's plan and of its recompute (never waits).
+#[derive(Debug)]
+pub struct PlanState {
+    /// The stored plan's header (none: never computed yet).
+    pub header: Option<PlanHeader>,
+    /// Whether it is older than the data.
+    pub stale: bool,
+    /// The recompute under way, if any.
+    pub job: Option<Job>,
+}
+
+/// Reads the state of an account's plan.
+pub fn state(
+    conn: &mut DbConn,
+    account: &Account,
+    today: Option<NaiveDate>,
+) -> Result<PlanState, ServiceError> {
+    Ok(PlanState {
+        stale: plans::is_stale(conn, account, today)?,
+        header: store::plan_header(conn, &account.id)?,
+        job: Job::open_for(conn, &account.id, "plan")?,
+    })
+}
