@@ -121,6 +121,7 @@ fn generate(db: &Db, today: NaiveDate, scale: f64) -> String {
                 connection: None,
             },
             &secrets,
+            &tributary::config::SyncConfig::default(),
         )
         .unwrap();
         let mut rng = Rng(1000 + c as u64);

@@ -50,6 +50,8 @@ fn config(dir: &std::path::Path, name: &str, url: Option<String>) -> Config {
     c.today = Some(chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
     c.sync.page_size = 10_000;
     c.sync.parallel = 4;
+    // Source and target talk over loopback.
+    c.sync.allow_private = true;
     c
 }
 
@@ -183,7 +185,7 @@ fn main() {
                 let mut made = Vec::new();
                 for c in 0..children {
                     let input = accounts::NewChild { name: format!("Shop {c}"), currency: "EUR".into(), timezone: None, connection: None };
-                    let a = accounts::create_child(&mut conn, &org, &input, &src.secrets).unwrap();
+                    let a = accounts::create_child(&mut conn, &org, &input, &src.secrets, &src.config.sync).unwrap();
                     import(&src, &a, Entity::Warehouses, &[json!({"id": "W1", "name": "Main"})]);
                     import(&src, &a, Entity::Variants, &variants(n_variants, 0));
                     let stock: Vec<Value> = (0..n_variants)
@@ -233,7 +235,7 @@ fn main() {
                     timezone: None,
                     connection: Some(json!({"kind": "tributary", "base_url": addr, "account_id": a.id, "api_key": key})),
                 };
-                accounts::create_child(&mut conn, &org, &input, &target.secrets).unwrap();
+                accounts::create_child(&mut conn, &org, &input, &target.secrets, &target.config.sync).unwrap();
             }
             let all = Account::list_by_organisation(&mut conn, &org).unwrap();
             let master = all.iter().find(|a| a.is_master()).unwrap().clone();

@@ -428,6 +428,19 @@ impl Caller {
         Ok(())
     }
 
+    /// Fails with 403 unless the caller may change settings of the whole
+    /// organisation (exchange rates every master uses, the automatic sync
+    /// schedule): an API key scoped to some accounts may not.
+    pub fn require_organisation_wide(&self) -> Result<(), ServiceError> {
+        self.require_write()?;
+        if self.key.as_ref().is_some_and(|k| k.account_ids.is_some()) {
+            return Err(ServiceError::Forbidden(
+                "This API key is scoped to some accounts: it cannot change settings of the whole organisation.".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Fails with 403 for API keys (keys cannot manage keys).
     pub fn require_person(&self) -> Result<(), ServiceError> {
         if self.key.is_some() {

@@ -55,6 +55,9 @@ pub struct Config {
     /// `IMPORT_WAIT_SECONDS`: how long an import waits for a slot before
     /// answering 429 with `Retry-After`.
     pub import_wait_seconds: u64,
+    /// `BODY_READ_SECONDS` (default 30): how long the StockTrim-compatible
+    /// API waits for a request's whole body before answering 408.
+    pub body_read_seconds: u64,
     /// `TRIBUTARY_TODAY`: fixes the planning date.
     pub today: Option<NaiveDate>,
     /// `TRIBUTARY_HTTPS=true`: the session cookie is marked `Secure`.
@@ -129,9 +132,14 @@ pub fn redact_database_url(url: &str) -> String {
 /// How connections are pulled.
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
-    /// `TRIBUTARY_ALLOW_PRIVATE_CONNECTIONS` (default true): whether a
-    /// connection may reach loopback, private or link-local addresses.
+    /// `TRIBUTARY_ALLOW_PRIVATE_CONNECTIONS` (default false): whether a
+    /// connection may reach addresses that are not globally routable
+    /// (loopback, private, link-local, …).
     pub allow_private: bool,
+    /// `TRIBUTARY_PRIVATE_CONNECTION_HOSTS`: host names (or addresses),
+    /// comma-separated, that connections may reach although they are
+    /// private (a WooCommerce shop or another server on the LAN).
+    pub private_hosts: Vec<String>,
     /// `TRIBUTARY_SHOPIFY_API_BASE` (default `https://{shop}`): where the
     /// Shopify Admin API is reached; `{shop}` is replaced by the shop domain.
     pub shopify_api_base: String,
@@ -157,12 +165,46 @@ pub struct SyncConfig {
     /// `TRIBUTARY_SYNC_SCHEDULER` (default true): whether this process runs
     /// the organisations' automatic syncs (each off until an interval is set).
     pub scheduler: bool,
+    /// `TRIBUTARY_SYNC_WORKERS` (default 2): sync jobs this process runs at
+    /// once (plan jobs have a worker of their own).
+    pub workers: usize,
+    /// `TRIBUTARY_SYNC_WORKERS_PER_ORGANISATION` (default 1): sync jobs one
+    /// organisation may have running at once; its others wait.
+    pub workers_per_organisation: usize,
+    /// `TRIBUTARY_SYNC_MAX_SECONDS` (default 1800): how long one sync job
+    /// may pull; then it ends `partial`, and the next sync continues from
+    /// the stored cursors.
+    pub max_seconds: u64,
+    /// `TRIBUTARY_SYNC_MAX_PAGES` (default 2000): pages one child's sync may
+    /// read; then it ends `partial` as above.
+    pub max_pages: u64,
+    /// `TRIBUTARY_SYNC_MAX_ANSWER_BYTES`: the largest answer body read from
+    /// a source (default: derived from the page size, see
+    /// [`SyncConfig::answer_cap`]).
+    pub max_answer_bytes: Option<u64>,
+}
+
+/// Bytes one record of a page may take on average, for the answer cap.
+pub const ANSWER_BYTES_PER_RECORD: u64 = 8 * 1024;
+
+impl SyncConfig {
+    /// The largest answer body read from a source: the configured value,
+    /// else room for a page of `page_size` records (at least Shopify's and
+    /// WooCommerce's 250) of [`ANSWER_BYTES_PER_RECORD`] each, plus one
+    /// record of the largest size an import accepts.
+    pub fn answer_cap(&self) -> u64 {
+        self.max_answer_bytes.unwrap_or_else(|| {
+            (self.page_size.max(250) as u64) * ANSWER_BYTES_PER_RECORD
+                + crate::import::DEFAULT_MAX_RECORD_BYTES as u64
+        })
+    }
 }
 
 impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig {
-            allow_private: true,
+            allow_private: false,
+            private_hosts: Vec::new(),
             shopify_api_base: "https://{shop}".into(),
             shopify_api_version: crate::connectors::shopify::API_VERSION.into(),
             shopify_bulk_orders: 5000,
@@ -171,6 +213,11 @@ impl Default for SyncConfig {
             parallel: 4,
             page_size: 5000,
             scheduler: true,
+            workers: 2,
+            workers_per_organisation: 1,
+            max_seconds: 1800,
+            max_pages: 2000,
+            max_answer_bytes: None,
         }
     }
 }
@@ -262,6 +309,7 @@ impl Config {
             })?,
             None => DEFAULT_IMPORT_WAIT_SECONDS,
         };
+        let body_read_seconds = positive("BODY_READ_SECONDS", 30)?;
         let today = match non_empty("TRIBUTARY_TODAY") {
             Some(v) => Some(
                 NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_err(|_| ConfigError {
@@ -333,6 +381,15 @@ impl Config {
                 "TRIBUTARY_ALLOW_PRIVATE_CONNECTIONS",
                 defaults.allow_private,
             )?,
+            private_hosts: non_empty("TRIBUTARY_PRIVATE_CONNECTION_HOSTS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|h| h.trim().trim_start_matches('[').trim_end_matches(']'))
+                        .filter(|h| !h.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
             shopify_api_base: non_empty("TRIBUTARY_SHOPIFY_API_BASE")
                 .map(|v| v.trim().trim_end_matches('/').to_string())
                 .unwrap_or(defaults.shopify_api_base),
@@ -355,6 +412,18 @@ impl Config {
             page_size: number("TRIBUTARY_SYNC_PAGE_SIZE", defaults.page_size as u64)?.min(10_000)
                 as usize,
             scheduler: flag("TRIBUTARY_SYNC_SCHEDULER", defaults.scheduler)?,
+            workers: number("TRIBUTARY_SYNC_WORKERS", defaults.workers as u64)?.min(64) as usize,
+            workers_per_organisation: number(
+                "TRIBUTARY_SYNC_WORKERS_PER_ORGANISATION",
+                defaults.workers_per_organisation as u64,
+            )?
+            .min(64) as usize,
+            max_seconds: number("TRIBUTARY_SYNC_MAX_SECONDS", defaults.max_seconds)?,
+            max_pages: number("TRIBUTARY_SYNC_MAX_PAGES", defaults.max_pages)?,
+            max_answer_bytes: match non_empty("TRIBUTARY_SYNC_MAX_ANSWER_BYTES") {
+                Some(_) => Some(number("TRIBUTARY_SYNC_MAX_ANSWER_BYTES", 1)?),
+                None => None,
+            },
         };
         Ok(Config {
             bind_addr: non_empty("BIND_ADDR").unwrap_or_else(|| DEFAULT_BIND.to_string()),
@@ -368,6 +437,7 @@ impl Config {
             max_record_bytes,
             max_concurrent_imports,
             import_wait_seconds,
+            body_read_seconds,
             today,
             https,
             login_failures_per_email: u32::try_from(per_email).unwrap_or(u32::MAX),
@@ -415,6 +485,8 @@ mod tests {
         assert_eq!(c.max_concurrent_imports, 4);
         assert_eq!(c.import_wait_seconds, 10);
         assert_eq!(c.secret_key_file, PathBuf::from("tributary.key"));
+        assert!(!c.sync.allow_private);
+        assert!(c.sync.private_hosts.is_empty());
     }
 
     #[test]

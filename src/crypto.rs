@@ -2,13 +2,16 @@
 //! secrets (keyed by the server key), argon2 for passwords, SHA-256 for API
 //! keys (long random strings need no slow hash), and random ids and keys.
 
-use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use base64::Engine;
 use rand::{Rng, RngCore};
 use sha2::{Digest, Sha256};
+
+/// The prefix of a value sealed for its row ([`SecretBox::seal_for`]).
+pub const BOUND_PREFIX: &str = "v2:";
 
 /// Encrypts and decrypts connection secrets with the server key.
 #[derive(Clone)]
@@ -41,6 +44,60 @@ impl SecretBox {
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
         base64::engine::general_purpose::STANDARD.encode(out)
+    }
+
+    /// Encrypts `plain` bound to `owner` (the id of the row that holds it,
+    /// as AES-GCM associated data): `v2:` + base64(nonce ‖ ciphertext). It
+    /// opens only for the same owner, so a sealed value copied to another
+    /// row opens nowhere.
+    pub fn seal_for(&self, plain: &str, owner: &str) -> String {
+        let mut nonce = [0u8; 12];
+        rand::thread_rng().fill_bytes(&mut nonce);
+        let sealed = self
+            .cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plain.as_bytes(),
+                    aad: owner.as_bytes(),
+                },
+            )
+            .expect("AES-GCM encryption does not fail for in-memory data");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        format!(
+            "{BOUND_PREFIX}{}",
+            base64::engine::general_purpose::STANDARD.encode(out)
+        )
+    }
+
+    /// Decrypts what [`SecretBox::seal_for`] produced for `owner`; `None` if
+    /// it was sealed for another owner, with another key, without an owner
+    /// (the old form, re-sealed at start), or altered.
+    pub fn open_for(&self, sealed: &str, owner: &str) -> Option<String> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(sealed.strip_prefix(BOUND_PREFIX)?)
+            .ok()?;
+        if bytes.len() < 12 {
+            return None;
+        }
+        let (nonce, body) = bytes.split_at(12);
+        let plain = self
+            .cipher
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: body,
+                    aad: owner.as_bytes(),
+                },
+            )
+            .ok()?;
+        String::from_utf8(plain).ok()
+    }
+
+    /// Whether a sealed value is of the old form, bound to no row.
+    pub fn is_unbound(sealed: &str) -> bool {
+        !sealed.starts_with(BOUND_PREFIX)
     }
 
     /// Decrypts what [`SecretBox::seal`] produced; `None` if it was sealed with
@@ -153,6 +210,24 @@ mod tests {
         assert!(!sealed.contains("shpat_secret"));
         assert_eq!(b.open(&sealed).as_deref(), Some("shpat_secret"));
         assert_eq!(SecretBox::new(&[8u8; 32]).open(&sealed), None);
+    }
+
+    /// A value sealed for one row opens for that row only, and the old
+    /// unbound form does not open as a bound one.
+    #[test]
+    fn a_secret_sealed_for_a_row_opens_for_that_row_only() {
+        let b = SecretBox::new(&[7u8; 32]);
+        let sealed = b.seal_for("shpat_secret", "acc_a");
+        assert!(!sealed.contains("shpat_secret"));
+        assert_eq!(
+            b.open_for(&sealed, "acc_a").as_deref(),
+            Some("shpat_secret")
+        );
+        assert_eq!(b.open_for(&sealed, "acc_b"), None);
+        assert_eq!(b.open(&sealed), None);
+        let old = b.seal("shpat_secret");
+        assert!(SecretBox::is_unbound(&old) && !SecretBox::is_unbound(&sealed));
+        assert_eq!(b.open_for(&old, "acc_a"), None);
     }
 
     #[test]

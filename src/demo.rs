@@ -107,6 +107,15 @@ pub fn configure(config: &mut crate::config::Config) {
     config.sync.allow_private = true;
 }
 
+/// The network settings the demo's children are created under: the feed
+/// child's connection is this server's loopback address (as [`configure`]).
+fn demo_net() -> crate::config::SyncConfig {
+    crate::config::SyncConfig {
+        allow_private: true,
+        ..Default::default()
+    }
+}
+
 /// The address the demo's feed child reaches the server at, from the
 /// address it binds (`0.0.0.0:8080` → `http://127.0.0.1:8080`).
 pub fn feed_base(bind: &str) -> String {
@@ -428,7 +437,7 @@ fn seed_feed(
         timezone: Some(FEED.timezone.into()),
         connection: Some(serde_json::json!({"kind": "manual"})),
     };
-    let account = create_child(conn, &owner.organisation_id, &input, secrets)
+    let account = create_child(conn, &owner.organisation_id, &input, secrets, &demo_net())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let products = catalogue(&mut Rng(2026));
     for (entity, csv) in child_files(&FEED, &products, today, 11) {
@@ -526,8 +535,14 @@ pub fn seed(
             timezone: Some(spec.timezone.into()),
             connection: Some(serde_json::json!({"kind": "manual"})),
         };
-        let account = create_child(&mut conn, &added.organisation_id, &input, secrets)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let account = create_child(
+            &mut conn,
+            &added.organisation_id,
+            &input,
+            secrets,
+            &demo_net(),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         for (entity, csv) in child_files(spec, &products, today, 7 + n as u64) {
             import_csv(&mut conn, &account, entity, &csv)?;
         }
@@ -540,8 +555,14 @@ pub fn seed(
             timezone: Some(FEED.timezone.into()),
             connection: Some(connection),
         };
-        create_child(&mut conn, &added.organisation_id, &input, secrets)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        create_child(
+            &mut conn,
+            &added.organisation_id,
+            &input,
+            secrets,
+            &demo_net(),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     Ok(())
 }

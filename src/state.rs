@@ -11,7 +11,7 @@ use crate::auth::JwtKeys;
 use crate::config::Config;
 use crate::crypto::{random_key, SecretBox};
 use crate::db::{models::setting, Db};
-use crate::jobs::{spawn_worker, Signal};
+use crate::jobs::Signal;
 
 /// Shared state of the server.
 pub struct AppState {
@@ -23,7 +23,7 @@ pub struct AppState {
     pub jwt: JwtKeys,
     /// Connection-secret sealer.
     pub secrets: SecretBox,
-    /// Wakes this process's job worker (which stops when the state is dropped).
+    /// Wakes this process's job workers (which stop when the state is dropped).
     pub jobs: Arc<Signal>,
 }
 
@@ -61,6 +61,14 @@ impl AppState {
         };
         let jobs = Arc::new(Signal::default());
         let secrets = SecretBox::new(&key);
+        let resealed = crate::services::accounts::reseal_unbound(&mut *db.conn()?, &secrets)
+            .map_err(|e| anyhow::anyhow!("re-sealing connection secrets: {e}"))?;
+        if resealed > 0 {
+            tracing::info!(
+                resealed,
+                "connection secrets re-sealed for their accounts (AES-GCM associated data)"
+            );
+        }
         Ok(AppState {
             jobs,
             jwt: JwtKeys::new(&jwt_secret, config.jwt_ttl_seconds),
@@ -72,14 +80,13 @@ impl AppState {
 }
 
 impl AppState {
-    /// Starts this process's job worker (it stops when the state is gone).
+    /// Starts this process's job workers (they stop when the state is gone).
     pub fn start_worker(&self) {
         let sync = crate::services::sync::SyncContext {
             config: self.config.sync.clone(),
             secrets: self.secrets.clone(),
         };
-        let runner = crate::services::worker::Jobs::new(self.config.today, sync);
-        spawn_worker(self.db.clone(), runner, &self.jobs);
+        crate::services::worker::spawn(&self.db, self.config.today, sync, &self.jobs);
     }
 }
 

@@ -30,6 +30,8 @@
         text = "succeeded: " + a.records + " records written (" + ((a.counts && a.counts.unchanged) || 0) + " unchanged)";
       } else if (a.status === "failed") {
         text = "failed: " + (a.error || "");
+      } else if (a.status === "partial") {
+        text = "partial: " + a.records + " records written; " + (a.error || "");
       } else if (a.status === "running" && a.counts) {
         text = "running: " + a.records + " records written so far";
       }
@@ -58,7 +60,7 @@
             return;
           }
           message.textContent = job.status === "succeeded" ? "Loaded." :
-            job.status === "partial" ? "Loaded, but some connections failed: " + (job.error || "") :
+            job.status === "partial" ? "Partly loaded: " + (job.error || "") :
             "The sync failed: " + (job.error || "");
           setBusy(false);
         })

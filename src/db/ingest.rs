@@ -477,6 +477,7 @@ pub fn apply_then(
             planning::record_touches(conn, acc, version, touched.as_deref())?;
         }
         // Every row is written, nothing committed yet.
+        #[cfg(any(test, feature = "fault-injection"))]
         fault::point(acc)?;
         then(conn, &counts)?;
         Ok(counts)
@@ -499,7 +500,10 @@ impl std::error::Error for Overflow {}
 
 /// Fault points for tests: a failure injected inside the write transaction,
 /// after every row of the batch is written and before the commit, for one
-/// account and one import. Nothing arms them outside tests.
+/// account and one import. Compiled only into the crate's unit tests and
+/// with the `fault-injection` feature (which the integration tests use, via
+/// `cargo test --all-features`); a release build has no fault point.
+#[cfg(any(test, feature = "fault-injection"))]
 #[doc(hidden)]
 pub mod fault {
     use std::sync::Mutex;

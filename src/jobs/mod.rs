@@ -4,18 +4,24 @@
 //! out (its process died) can be claimed again. On PostgreSQL the claim uses
 //! `FOR UPDATE SKIP LOCKED`.
 //!
-//! This module knows the queue and the worker's loop only: what a job of
+//! This module knows the queue and the workers' loop only: what a job of
 //! each kind does and what each round queues (stale plans, automatic syncs)
 //! is given from above as a [`Runner`] (`services::worker`), so the jobs
 //! depend on storage alone and the services that queue jobs (`sync`,
 //! `order_plan`) depend on them, not the other way round.
+//!
+//! Workers claim from a [`Pool`]: one kind of job, organisations taking
+//! turns, and at most a given number of running jobs per organisation. The
+//! layer above spawns separate pools for plan and sync jobs (one plan
+//! worker, `TRIBUTARY_SYNC_WORKERS` sync workers), so a slow source never
+//! holds up planning and one tenant's syncs cannot hold up another's.
 
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::Duration;
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::{NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Text, Timestamp};
+use diesel::sql_types::{BigInt, Text, Timestamp};
 use serde::Serialize;
 
 use crate::crypto::new_id;
@@ -144,32 +150,75 @@ struct ClaimedId {
     id: String,
 }
 
-/// Claims the oldest claimable job: queued, or running with a lapsed lease,
-/// and no other job of the same kind and account holding a live lease.
-pub fn claim(conn: &mut DbConn, owner: &str) -> QueryResult<Option<Job>> {
+/// Which jobs a worker takes: its kind, and how many jobs of that kind one
+/// organisation may hold at once (its other jobs wait while another
+/// organisation's are claimed).
+#[derive(Debug, Clone, Copy)]
+pub struct Pool {
+    /// `plan` or `sync`.
+    pub kind: &'static str,
+    /// Running jobs of this kind one organisation may hold.
+    pub per_organisation: i64,
+    /// Whether a finished job of this pool may have queued work for another
+    /// pool (a sync queues its plan), so the other workers are woken.
+    pub wakes_others: bool,
+}
+
+/// Claims a job of the pool's kind: queued, or running with a lapsed lease,
+/// no other job of the same kind and account holding a live lease, and its
+/// organisation under the pool's cap. Organisations take turns: the one
+/// whose last job of this kind started longest ago goes first, then the
+/// oldest job.
+pub fn claim(conn: &mut DbConn, owner: &str, pool: Pool) -> QueryResult<Option<Job>> {
     let now = Utc::now().naive_utc();
+    // An idle worker only reads: the UPDATE below takes SQLite's write lock
+    // even when it matches nothing, and the workers of every pool poll.
+    let waiting: Option<String> = jobs::table
+        .filter(jobs::kind.eq(pool.kind))
+        .filter(
+            jobs::status.eq("queued").or(jobs::status
+                .eq("running")
+                .and(jobs::lease_until.lt(Some(now)))),
+        )
+        .select(jobs::id)
+        .first(conn)
+        .optional()?;
+    if waiting.is_none() {
+        return Ok(None);
+    }
     let until = now + chrono::Duration::seconds(LEASE_SECONDS);
     // Backend-specific: PostgreSQL skips rows other workers are claiming
     // (FOR UPDATE SKIP LOCKED); SQLite has one writer, so the UPDATE itself
     // is atomic.
     let lock = match conn {
-        DbConn::Pg(_) => "FOR UPDATE SKIP LOCKED",
+        DbConn::Pg(_) => "FOR UPDATE OF j SKIP LOCKED",
         DbConn::Sqlite(_) => "",
     };
     let sql = format!(
         "UPDATE jobs SET status = 'running', lease_owner = $1, lease_until = $2, \
          started_at = COALESCE(started_at, $3), attempts = attempts + 1 \
          WHERE id = (SELECT j.id FROM jobs j \
-           WHERE (j.status = 'queued' OR (j.status = 'running' AND j.lease_until < $3)) \
+           WHERE j.kind = $4 \
+           AND (j.status = 'queued' OR (j.status = 'running' AND j.lease_until < $3)) \
            AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.account_id = j.account_id \
              AND r.kind = j.kind AND r.status = 'running' AND r.lease_until >= $3 AND r.id <> j.id) \
-           ORDER BY j.created_at LIMIT 1 {lock}) \
+           AND (SELECT COUNT(*) FROM jobs r WHERE r.organisation_id = j.organisation_id \
+             AND r.kind = j.kind AND r.status = 'running' AND r.lease_until >= $3 AND r.id <> j.id) < $5 \
+           ORDER BY (SELECT COALESCE(MAX(r.started_at), $6) FROM jobs r \
+             WHERE r.organisation_id = j.organisation_id AND r.kind = j.kind), j.created_at \
+           LIMIT 1 {lock}) \
          RETURNING id"
     );
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default();
     let claimed: Vec<ClaimedId> = diesel::sql_query(sql)
         .bind::<Text, _>(owner)
         .bind::<Timestamp, _>(until)
         .bind::<Timestamp, _>(now)
+        .bind::<Text, _>(pool.kind)
+        .bind::<BigInt, _>(pool.per_organisation.max(1))
+        .bind::<Timestamp, _>(epoch)
         .load(conn)?;
     match claimed.into_iter().next() {
         Some(c) => Job::find(conn, &c.id),
@@ -203,29 +252,32 @@ pub fn finish(conn: &mut DbConn, id: &str, status: &str, error: Option<String>) 
         .map(|_| ())
 }
 
-/// Wakes the worker when there is new work.
+/// Wakes the workers when there is new work.
 #[derive(Default)]
 pub struct Signal {
-    pending: Mutex<bool>,
+    /// Bumped by every wake; each worker remembers the last one it saw.
+    generation: Mutex<u64>,
     cond: Condvar,
 }
 
 impl Signal {
-    /// Wakes the worker now.
+    /// Wakes the workers now.
     pub fn wake(&self) {
-        if let Ok(mut p) = self.pending.lock() {
-            *p = true;
+        if let Ok(mut g) = self.generation.lock() {
+            *g = g.wrapping_add(1);
             self.cond.notify_all();
         }
     }
 
-    fn wait(&self, timeout: Duration) {
-        if let Ok(p) = self.pending.lock() {
-            let (mut p, _) = self
+    /// Waits until a wake this worker has not seen yet (one during its last
+    /// round counts) or the timeout.
+    fn wait(&self, seen: &mut u64, timeout: Duration) {
+        if let Ok(g) = self.generation.lock() {
+            let (g, _) = self
                 .cond
-                .wait_timeout_while(p, timeout, |p| !*p)
+                .wait_timeout_while(g, timeout, |g| *g == *seen)
                 .unwrap_or_else(|e| e.into_inner());
-            *p = false;
+            *seen = *g;
         }
     }
 }
@@ -251,38 +303,53 @@ pub trait Runner: Send + 'static {
     fn run(&mut self, db: &Db, conn: &mut DbConn, job: &Job) -> Outcome;
 }
 
-/// The background worker of one server process: each round queues what is
-/// due and runs one job with `runner`. It stops when its [`Signal`] is
-/// dropped (the server's state is gone).
-pub fn spawn_worker(db: Db, mut runner: impl Runner, signal: &Arc<Signal>) {
+/// One background worker of a server process, named `name`: each round
+/// queues what is due and claims and runs one job of `pool` with `runner`.
+/// The layer above spawns one per pool slot (`services::worker::spawn`).
+/// It stops when its [`Signal`] is dropped (the server's state is gone).
+pub fn spawn_worker(name: &str, db: Db, pool: Pool, mut runner: impl Runner, signal: &Arc<Signal>) {
     let weak: Weak<Signal> = Arc::downgrade(signal);
     let owner = new_id("wrk");
     let _ = std::thread::Builder::new()
-        .name("tributary-jobs".into())
-        .spawn(move || loop {
-            let Some(signal) = weak.upgrade() else {
-                return;
-            };
-            let worked = match db.conn() {
-                Ok(mut conn) => work_once(&db, &mut conn, &owner, &mut runner),
-                Err(e) => {
-                    tracing::warn!(error = %e, "job worker: no database connection");
-                    false
+        .name(name.into())
+        .spawn(move || {
+            let mut seen_wake = 0u64;
+            loop {
+                let Some(signal) = weak.upgrade() else {
+                    return;
+                };
+                let worked = match db.conn() {
+                    Ok(mut conn) => work_once(&db, &mut conn, &owner, pool, &mut runner),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "job worker: no database connection");
+                        false
+                    }
+                };
+                if worked && pool.wakes_others {
+                    // The job queued work for another pool (a sync its
+                    // plan): that pool's workers take it now.
+                    signal.wake();
                 }
-            };
-            if !worked {
-                signal.wait(Duration::from_millis(500));
+                if !worked {
+                    signal.wait(&mut seen_wake, Duration::from_millis(500));
+                }
             }
         });
 }
 
-/// One round of the worker: queue what is due, then claim and run one job
-/// and record its end. Returns whether a job ran.
-pub fn work_once(db: &Db, conn: &mut DbConn, owner: &str, runner: &mut impl Runner) -> bool {
+/// One round of a worker: queue what is due, then claim one job of the
+/// pool's kind, run it and record its end. Returns whether a job ran.
+pub fn work_once(
+    db: &Db,
+    conn: &mut DbConn,
+    owner: &str,
+    pool: Pool,
+    runner: &mut impl Runner,
+) -> bool {
     if !runner.queue_due(db, conn) {
         return false;
     }
-    let job = match claim(conn, owner) {
+    let job = match claim(conn, owner, pool) {
         Ok(Some(j)) => j,
         Ok(None) => return false,
         Err(e) => {

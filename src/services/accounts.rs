@@ -9,6 +9,7 @@ use chrono::{NaiveDateTime, TimeZone, Utc};
 use diesel::Connection as _;
 use serde_json::{Map, Value};
 
+use crate::config::SyncConfig;
 use crate::crypto::{new_id, SecretBox};
 use crate::db::models::{Account, AccountChanges, NewAccount, Organisation};
 use crate::db::DbConn;
@@ -196,6 +197,24 @@ pub fn parse_connection(
     }
 }
 
+/// Checks where a connection points as a sync would, when it is saved:
+/// the connector is built, which checks the address
+/// (`connectors::http::check_target`: no credentials, query or fragment in
+/// it; unless the operator allows them, no private addresses).
+pub fn check_address(connection: &Connection, net: &SyncConfig) -> Result<(), ServiceError> {
+    match crate::connectors::for_connection(connection, net) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let field = if connection.kind == "shopify" {
+                "connection.shop"
+            } else {
+                "connection.base_url"
+            };
+            Err(ServiceError::invalid_field(field, e.message))
+        }
+    }
+}
+
 /// The stored connection of an account, secrets opened.
 pub fn stored_connection(account: &Account, secrets: &SecretBox) -> Option<Connection> {
     let kind = account.connection_kind.clone()?;
@@ -207,7 +226,7 @@ pub fn stored_connection(account: &Account, secrets: &SecretBox) -> Option<Conne
     let secrets = account
         .connection_secret
         .as_deref()
-        .and_then(|s| secrets.open(s))
+        .and_then(|s| secrets.open_for(s, &account.id))
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_default();
     Some(Connection {
@@ -252,8 +271,43 @@ fn parse_name(value: &str) -> Result<String, ServiceError> {
     Ok(name.to_string())
 }
 
-fn seal(secrets: &Map<String, Value>, sealer: &SecretBox) -> Option<String> {
-    (!secrets.is_empty()).then(|| sealer.seal(&Value::Object(secrets.clone()).to_string()))
+/// Seals a connection's secrets for the account that holds them.
+fn seal(secrets: &Map<String, Value>, sealer: &SecretBox, account_id: &str) -> Option<String> {
+    (!secrets.is_empty())
+        .then(|| sealer.seal_for(&Value::Object(secrets.clone()).to_string(), account_id))
+}
+
+/// Re-seals connection secrets of the old form (sealed without their
+/// account) for their account, in one transaction; returns how many. Run at
+/// every start, before anything reads them: a database written by an older
+/// version is migrated on SQLite and PostgreSQL alike (the server key is
+/// not in the database, so an SQL migration could not do it). A secret that
+/// does not open with this key is left as it is (it opens nowhere either
+/// way).
+pub fn reseal_unbound(conn: &mut DbConn, sealer: &SecretBox) -> Result<usize, ServiceError> {
+    use crate::db::schema::accounts;
+    use diesel::prelude::*;
+    let n = conn.transaction(|conn| {
+        let sealed: Vec<(String, String)> = accounts::table
+            .filter(accounts::connection_secret.is_not_null())
+            .select((accounts::id, accounts::connection_secret.assume_not_null()))
+            .load(conn)?;
+        let mut n = 0;
+        for (id, value) in sealed {
+            if !SecretBox::is_unbound(&value) {
+                continue;
+            }
+            let Some(plain) = sealer.open(&value) else {
+                continue;
+            };
+            diesel::update(accounts::table.find(&id))
+                .set(accounts::connection_secret.eq(sealer.seal_for(&plain, &id)))
+                .execute(conn)?;
+            n += 1;
+        }
+        Ok::<_, diesel::result::Error>(n)
+    })?;
+    Ok(n)
 }
 
 /// Creates a child account, creating the master above the first child when
@@ -264,6 +318,7 @@ pub fn create_child(
     org: &str,
     input: &NewChild,
     sealer: &SecretBox,
+    net: &SyncConfig,
 ) -> Result<Account, ServiceError> {
     let name = parse_name(&input.name)?;
     let currency = parse_currency("currency", &input.currency)?;
@@ -272,6 +327,7 @@ pub fn create_child(
         Some(v) => parse_connection(v, None)?,
         None => parse_connection(&serde_json::json!({"kind": "manual"}), None)?,
     };
+    check_address(&connection, net)?;
     conn.transaction(|conn| {
         Organisation::lock_accounts(conn, org)?;
         let existing = Account::list_by_organisation(conn, org)?;
@@ -307,8 +363,10 @@ pub fn create_child(
                 None => None,
             },
         };
+        let child_id = new_id("acc");
         let child = NewAccount {
-            id: new_id("acc"),
+            connection_secret: seal(&connection.secrets, sealer, &child_id),
+            id: child_id,
             organisation_id: org.to_string(),
             name,
             kind: "child".into(),
@@ -317,7 +375,6 @@ pub fn create_child(
             timezone,
             connection_kind: Some(connection.kind.clone()),
             connection_settings: Some(Value::Object(connection.settings.clone()).to_string()),
-            connection_secret: seal(&connection.secrets, sealer),
             include_stock: true,
             include_sales: true,
             lead_time_days: DEFAULT_LEAD_TIME_DAYS,
@@ -337,6 +394,7 @@ pub fn changes_for(
     account: &Account,
     patch: &AccountPatch,
     sealer: &SecretBox,
+    net: &SyncConfig,
 ) -> Result<AccountChanges, ServiceError> {
     let mut changes = AccountChanges::default();
     if let Some(name) = &patch.name {
@@ -367,8 +425,9 @@ pub fn changes_for(
     if let Some(v) = &patch.connection {
         let previous = stored_connection(account, sealer);
         let conn = parse_connection(v, previous.as_ref())?;
+        check_address(&conn, net)?;
         changes.connection_settings = Some(Some(Value::Object(conn.settings.clone()).to_string()));
-        changes.connection_secret = Some(seal(&conn.secrets, sealer));
+        changes.connection_secret = Some(seal(&conn.secrets, sealer, &account.id));
         if Some(&conn.kind) != account.connection_kind.as_ref() {
             return Err(ServiceError::invalid_field(
                 "connection.kind",
@@ -415,8 +474,9 @@ pub fn update(
     account: &Account,
     patch: &AccountPatch,
     sealer: &SecretBox,
+    net: &SyncConfig,
 ) -> Result<Account, ServiceError> {
-    let changes = changes_for(account, patch, sealer)?;
+    let changes = changes_for(account, patch, sealer, net)?;
     conn.transaction(|conn| {
         Account::update(conn, &account.id, &changes)?;
         Account::find_by_id(conn, &account.id)?.ok_or_else(|| ServiceError::not_found("account"))

@@ -1,9 +1,9 @@
 //! The storage side of the StockTrim-compatible API (`web::compat`): the
 //! reads it answers from (catalogue, stock, orders, customers), the native
 //! import records it builds from stored rows so that a partial upsert can be
-//! merged onto what is stored, and the one write helper, which hands native
-//! JSON records to the import service (`services::imports::run`), the same
-//! validation and write path as a native JSON batch.
+//! merged onto what is stored, and the one write helper, which spools native
+//! JSON records for the import admission (`web::compat` runs them through
+//! it), the same validation and write path as a native JSON batch.
 //!
 //! The queries are in `db::models::compat` (re-exported here for the
 //! compatible surface); customers have no native entity and are kept, as
@@ -18,10 +18,6 @@ pub use crate::db::models::compat::{
     SalesOrder, StockOrder, VendorRow, WarehouseRow,
 };
 use crate::db::models::records::VariantRow;
-use crate::db::models::Account;
-use crate::db::DbConn;
-use crate::import::Entity;
-use crate::services::imports::{self, Body, ImportAnswer};
 use crate::services::ServiceError;
 
 /// A stable, positive 31-bit number for a string id: StockTrim's DTOs carry
@@ -57,27 +53,16 @@ pub fn ts(t: NaiveDateTime) -> Value {
     )
 }
 
-/// Runs one native JSON import of `records` into the account (the write path
-/// of native imports, logged like them).
-pub fn write(
-    conn: &mut DbConn,
-    account: &Account,
-    user_email: &str,
-    entity: Entity,
-    records: Vec<Value>,
-) -> Result<ImportAnswer, ServiceError> {
-    // The import reads JSON from a spooled file, as it does for requests.
+/// Spools native import records as the JSON file an import reads (the
+/// compatible API's writes run through the import admission with it).
+pub fn spool(records: Vec<Value>) -> Result<std::fs::File, ServiceError> {
     let mut file = tempfile::tempfile().map_err(ServiceError::internal)?;
-    serde_json::to_writer(&mut file, &Value::Array(records)).map_err(ServiceError::internal)?;
+    let mut out = std::io::BufWriter::new(&mut file);
+    serde_json::to_writer(&mut out, &Value::Array(records)).map_err(ServiceError::internal)?;
+    std::io::Write::flush(&mut out).map_err(ServiceError::internal)?;
+    drop(out);
     std::io::Seek::rewind(&mut file).map_err(ServiceError::internal)?;
-    imports::run(
-        conn,
-        account,
-        user_email,
-        entity,
-        Body::Json(file),
-        Utc::now(),
-    )
+    Ok(file)
 }
 
 /// Drops the null members of an object (the import reads an absent field as

@@ -44,6 +44,7 @@ pub(crate) mod testing {
             &u.organisation_id,
             &input,
             &SecretBox::new(&[1; 32]),
+            &crate::config::SyncConfig::default(),
         )
         .unwrap();
         drop(conn);

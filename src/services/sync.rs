@@ -12,12 +12,16 @@
 //! process resumes from the last stored page and a repeated page is only
 //! `unchanged`. A child that fails leaves the others' results; the job ends
 //! `succeeded`, `partial` or `failed`, with each child's status, counts and
-//! error in its detail. Plans follow on their own: stored records move the
+//! error in its detail. A sync job has a time budget and each child a page
+//! budget (`TRIBUTARY_SYNC_MAX_SECONDS`, `TRIBUTARY_SYNC_MAX_PAGES`): a
+//! child that reaches one stops after a stored page and ends `partial`, so
+//! an endless or slow source cannot hold a sync worker, and the next sync
+//! continues from the stored cursors. Plans follow on their own: stored records move the
 //! account's data version, and the plan worker re-queues stale plans.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -59,7 +63,8 @@ pub struct ChildStatus {
     pub account_name: String,
     /// Connection kind.
     pub connection: String,
-    /// `queued`, `running`, `succeeded`, `failed`.
+    /// `queued`, `running`, `succeeded`, `partial` (stopped at the sync's
+    /// time or page limit; the next sync continues), `failed`.
     pub status: String,
     /// Records written (created, updated or removed) by this run.
     pub records: u64,
@@ -318,17 +323,30 @@ fn rejected(entity: Entity, e: ParseError) -> SyncError {
     SyncError::new(message)
 }
 
-/// Syncs one child: every stream of its connector from its stored cursor.
-/// `report` is called after each stored page with the counts so far and
-/// the streams done.
+/// How far one child's sync got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Every stream was read to its end.
+    Complete,
+    /// The sync's time or page budget ran out first; the stored cursors
+    /// say where the next sync continues.
+    Budget,
+}
+
+/// Syncs one child: every stream of its connector from its stored cursor,
+/// until its streams end, `deadline` passes or it has read `max_pages`
+/// pages (then it stops after a stored page: the next sync continues from
+/// its cursor). `report` is called after each stored page with the counts
+/// so far and the streams done.
 pub fn sync_child(
     db: &Db,
     account: &Account,
     ctx: &SyncContext,
+    deadline: Instant,
     report: &mut dyn FnMut(&Counts, usize, usize),
-) -> Result<Counts, SyncError> {
+) -> Result<(Counts, Reach), SyncError> {
     let Some(connection) = stored_connection(account, &ctx.secrets) else {
-        return Ok(Counts::default());
+        return Ok((Counts::default(), Reach::Complete));
     };
     let connector: Box<dyn Connector> = connectors::for_connection(&connection, &ctx.config)?;
     let streams = connector.streams();
@@ -336,19 +354,22 @@ pub fn sync_child(
     if streams.is_empty() {
         // A manual connection: nothing to pull, nothing synced.
         report(&total, 0, 0);
-        return Ok(total);
+        return Ok((total, Reach::Complete));
     }
     let db_error = |e: crate::db::DbError| {
         tracing::error!(error = %e, "sync: no database connection");
         SyncError::new("the database could not be reached; the sync can be run again")
     };
     let mut known = Known { ids: None };
+    let mut pages = 0u64;
     for (i, stream) in streams.iter().enumerate() {
         let mut conn = db.conn().map_err(db_error)?;
         let mut at = cursor(&mut conn, &account.id, *stream).map_err(|e| db_error(e.into()))?;
         drop(conn);
-        let mut pages = 0u64;
         loop {
+            if Instant::now() >= deadline || pages >= ctx.config.max_pages {
+                return Ok((total, Reach::Budget));
+            }
             let page = connector.fetch(*stream, at.as_deref())?;
             let mut conn = db.conn().map_err(db_error)?;
             let counts = store_page(&mut conn, account, *stream, &page, &mut known)?;
@@ -358,7 +379,7 @@ pub fn sync_child(
             if !page.more {
                 break;
             }
-            if page.next == at || pages > 1_000_000 {
+            if page.next == at {
                 return Err(SyncError::new(format!(
                     "reading {}: the source sent the same page again; stopped to avoid a loop",
                     stream.as_str()
@@ -371,7 +392,7 @@ pub fn sync_child(
     let mut conn = db.conn().map_err(db_error)?;
     Account::touch_synced(&mut conn, &account.id, Utc::now().naive_utc())
         .map_err(|e| db_error(e.into()))?;
-    Ok(total)
+    Ok((total, Reach::Complete))
 }
 
 fn written(c: &Counts) -> u64 {
@@ -436,6 +457,7 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
         }
     };
     write(None);
+    let deadline = Instant::now() + Duration::from_secs(ctx.config.max_seconds);
     let next = AtomicUsize::new(0);
     let finished = AtomicBool::new(false);
     let parallel = ctx.config.parallel.clamp(1, 64).min(children.len().max(1));
@@ -473,12 +495,21 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
                         write(None);
                     };
                     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        sync_child(db, child, ctx, &mut report)
+                        sync_child(db, child, ctx, deadline, &mut report)
                     }))
                     .unwrap_or_else(|_| Err(SyncError::new("the sync failed unexpectedly")));
                     units[i].store(UNITS as usize, Ordering::Relaxed);
                     match outcome {
-                        Ok(c) => set_status(&statuses, i, |s| {
+                        Ok((c, Reach::Budget)) => set_status(&statuses, i, |s| {
+                            s.status = "partial".into();
+                            s.counts = c;
+                            s.records = written(&c);
+                            s.error = Some(format!(
+                                "stopped at this sync's limit ({} s or {} pages); the next sync continues from here",
+                                ctx.config.max_seconds, ctx.config.max_pages
+                            ));
+                        }),
+                        Ok((c, Reach::Complete)) => set_status(&statuses, i, |s| {
                             s.status = "succeeded".into();
                             s.counts = c;
                             s.records = written(&c);
@@ -503,11 +534,12 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
         }
         finished.store(true, Ordering::Relaxed);
     });
-    let (failed, all) = {
+    let (failed, stopped, all) = {
         let s = statuses.lock().unwrap_or_else(|e| e.into_inner());
-        (s.iter().filter(|c| c.status == "failed").count(), s.len())
+        let count = |st: &str| s.iter().filter(|c| c.status == st).count();
+        (count("failed"), count("partial"), s.len())
     };
-    let (status, error) = if failed == 0 {
+    let (status, error) = if failed == 0 && stopped == 0 {
         ("succeeded", None)
     } else if failed == all {
         let s = statuses.lock().unwrap_or_else(|e| e.into_inner());
@@ -519,6 +551,14 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
             } else {
                 format!("every connection failed; the first: {first}")
             }),
+        )
+    } else if failed == 0 {
+        (
+            "partial",
+            Some(format!(
+                "{stopped} of {all} connections stopped at this sync's limit ({} s or {} pages per connection); the next sync continues from where they stopped",
+                ctx.config.max_seconds, ctx.config.max_pages
+            )),
         )
     } else {
         (

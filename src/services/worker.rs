@@ -4,9 +4,12 @@
 //! sync job (`services::sync`), the plans that went stale (queued without
 //! hooks in the write paths: each account's inputs version against its
 //! stored plan's) and the organisations' automatic syncs. `jobs` claims,
-//! leases and records; this module is its [`Runner`].
+//! leases and records; this module is its [`Runner`] and spawns the
+//! server's workers in two pools (one plan worker, `TRIBUTARY_SYNC_WORKERS`
+//! sync workers), so neither kind of job can hold up the other.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{NaiveDate, Utc};
 use diesel::prelude::*;
@@ -15,14 +18,64 @@ use diesel::sql_types::Text;
 use crate::db::models::Account;
 use crate::db::schema::accounts;
 use crate::db::{Db, DbConn};
-use crate::jobs::{enqueue, progress, Job, Outcome, Runner};
+use crate::jobs::{enqueue, progress, spawn_worker, Job, Outcome, Pool, Runner, Signal};
 use crate::services::sync::{self, SyncContext};
 use crate::services::{plans, ServiceError};
 
-/// The runner of this server's worker: plan and sync jobs.
+/// The plan jobs' pool: one worker per process, any organisation.
+pub const PLAN_POOL: Pool = Pool {
+    kind: "plan",
+    per_organisation: i64::MAX,
+    wakes_others: false,
+};
+
+/// The sync jobs' pool: one organisation holds at most
+/// `TRIBUTARY_SYNC_WORKERS_PER_ORGANISATION` of its workers; a finished
+/// sync wakes the plan worker for the plan it queued.
+pub fn sync_pool(sync: &SyncContext) -> Pool {
+    Pool {
+        kind: sync::KIND,
+        per_organisation: sync.config.workers_per_organisation.max(1) as i64,
+        wakes_others: true,
+    }
+}
+
+/// Spawns the background workers of one server process, in two pools so
+/// that neither kind of job can hold up the other: one plan worker (it also
+/// queues stale plans and due automatic syncs) and `TRIBUTARY_SYNC_WORKERS`
+/// sync workers. They stop when their [`Signal`] is dropped.
+pub fn spawn(db: &Db, today: Option<NaiveDate>, sync: SyncContext, signal: &Arc<Signal>) {
+    let pool = sync_pool(&sync);
+    let workers = sync.config.workers.clamp(1, 64);
+    for i in 0..workers {
+        let runner = Jobs {
+            queues_due: false,
+            ..Jobs::new(today, sync.clone())
+        };
+        spawn_worker(
+            &format!("tributary-sync-{i}"),
+            db.clone(),
+            pool,
+            runner,
+            signal,
+        );
+    }
+    spawn_worker(
+        "tributary-plans",
+        db.clone(),
+        PLAN_POOL,
+        Jobs::new(today, sync),
+        signal,
+    );
+}
+
+/// The runner of one of this server's workers: plan and sync jobs.
 pub struct Jobs {
     today: Option<NaiveDate>,
     sync: SyncContext,
+    /// Whether its rounds queue stale plans and due automatic syncs (the
+    /// plan worker's do; the sync workers' only claim).
+    queues_due: bool,
     /// The stale inputs versions seen in the previous round (the debounce
     /// of [`queue_stale_plans`]).
     seen: HashMap<String, String>,
@@ -35,6 +88,7 @@ impl Jobs {
         Jobs {
             today,
             sync,
+            queues_due: true,
             seen: HashMap::new(),
         }
     }
@@ -42,6 +96,9 @@ impl Jobs {
 
 impl Runner for Jobs {
     fn queue_due(&mut self, _db: &Db, conn: &mut DbConn) -> bool {
+        if !self.queues_due {
+            return true;
+        }
         if self.sync.config.scheduler {
             if let Err(e) = sync::queue_scheduled(conn, Utc::now().naive_utc()) {
                 tracing::warn!(error = %e, "job worker: could not check automatic syncs");

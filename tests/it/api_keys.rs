@@ -1,6 +1,6 @@
 //! `/api/v1/api-keys`: creation, scope, read-only keys, revocation.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::assert_error;
 use crate::TestApp;
@@ -148,4 +148,49 @@ async fn read_only_keys_cannot_write_and_keys_cannot_manage_keys() {
         )
         .await;
     assert_eq!(status, 403);
+}
+
+/// A key scoped to some accounts cannot change what every account of the
+/// organisation uses: exchange rates and the automatic sync schedule (the
+/// organisation's own keys and users can).
+#[actix_web::test]
+async fn a_scoped_key_cannot_write_organisation_wide_settings() {
+    let app = TestApp::spawn().await;
+    let token = app.admin("Acme").await;
+    let a = app.create_child(&token, "Store A").await;
+    app.create_child(&token, "Store B").await;
+    let a_id = a["id"].as_str().unwrap();
+    let mut keys = Vec::new();
+    for scope in [json!([a_id]), Value::Null] {
+        let (status, created) = app
+            .call(
+                "POST",
+                "/api/v1/api-keys",
+                Some(&token),
+                Some(json!({"name": "client", "account_ids": scope})),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        keys.push(created["key"].as_str().unwrap().to_string());
+    }
+    let rates = json!([{"date": "2026-01-01", "from": "EUR", "to": "USD", "rate": "1.5"}]);
+    let schedule = json!({"interval_minutes": 60});
+    for (path, body) in [
+        ("/api/v1/exchange-rates", &rates),
+        ("/api/v1/sync-schedule", &schedule),
+    ] {
+        let (status, b) = app
+            .call("PUT", path, Some(&keys[0]), Some(body.clone()))
+            .await;
+        assert_eq!(status, 403, "{path}: {b}");
+        assert_error(&b, "forbidden");
+        let (status, b) = app
+            .call("PUT", path, Some(&keys[1]), Some(body.clone()))
+            .await;
+        assert_eq!(status, 200, "{path}: {b}");
+    }
+    let (_, listed) = app
+        .call("GET", "/api/v1/exchange-rates", Some(&token), None)
+        .await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
 }

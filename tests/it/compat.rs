@@ -1155,3 +1155,141 @@ async fn settings_and_unknown_paths() {
     assert_eq!(s, 404);
     assert_eq!(b["error"]["code"], "not_found");
 }
+
+/// Sends a request head and the first `sent` bytes of a body that claims
+/// `length` bytes, then waits up to `wait` for the answer's status line.
+async fn partial_post(
+    app: &TestApp,
+    headers: &[(&str, &str)],
+    length: usize,
+    sent: usize,
+    wait: std::time::Duration,
+) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.addr.trim_start_matches("http://").to_string();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut head = format!(
+        "POST /compat/stocktrim/api/Products HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n"
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).await.unwrap();
+    let _ = s.write_all(&vec![b' '; sent]).await;
+    let mut buf = vec![0u8; 4096];
+    match tokio::time::timeout(wait, s.read(&mut buf)).await {
+        Ok(Ok(n)) if n > 0 => Some(
+            String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        ),
+        _ => None,
+    }
+}
+
+/// The compatible API checks the key before it reads a body: a request
+/// without one is answered 401 while its 60 MB body is still coming; with a
+/// key, a body over the limit is refused by its length (413) and one that
+/// stalls is answered 408 after BODY_READ_SECONDS.
+#[actix_web::test]
+async fn bodies_are_read_only_after_authentication_within_a_limit_and_a_time() {
+    let app = TestApp::spawn_with(|c| {
+        c.max_upload_bytes = 1 << 20;
+        c.body_read_seconds = 2;
+    })
+    .await;
+    let token = app.admin("Compat").await;
+    let account = app.create_child(&token, "Feed").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (id, key) = api_key(&app, &token, json!([account]), false).await;
+    let wait = std::time::Duration::from_secs(5);
+    let answer = partial_post(&app, &[], 60_000_000, 64 * 1024, wait).await;
+    assert_eq!(
+        answer.as_deref(),
+        Some("HTTP/1.1 401 Unauthorized"),
+        "unauthenticated"
+    );
+    let auth = [
+        ("api-auth-id", id.as_str()),
+        ("api-auth-signature", key.as_str()),
+    ];
+    let answer = partial_post(&app, &auth, 60_000_000, 1024, wait).await;
+    assert_eq!(
+        answer.as_deref(),
+        Some("HTTP/1.1 413 Payload Too Large"),
+        "over the limit"
+    );
+    let started = std::time::Instant::now();
+    let answer = partial_post(&app, &auth, 1000, 10, wait).await;
+    assert_eq!(
+        answer.as_deref(),
+        Some("HTTP/1.1 408 Request Timeout"),
+        "stalled"
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2));
+}
+
+/// Compatible writes take the native import admission: the configured
+/// field cap applies (the import answers which field) and a refused write
+/// is in the import log.
+#[actix_web::test]
+async fn compatible_writes_go_through_the_import_admission() {
+    let app = TestApp::spawn_with(|c| {
+        c.today = Some(TODAY.parse().unwrap());
+        c.max_field_bytes = 100;
+    })
+    .await;
+    let token = app.admin("Compat").await;
+    let account = app.create_child(&token, "Feed").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (id, key) = api_key(&app, &token, json!([account]), false).await;
+    let auth = [
+        ("api-auth-id", id.as_str()),
+        ("api-auth-signature", key.as_str()),
+    ];
+    let long = "x".repeat(200);
+    let (s, b) = send(
+        &app,
+        "POST",
+        "/api/Products",
+        &auth,
+        Some(json!({"productId": "P1", "productCodeReadable": "SKU-1", "name": long})),
+    )
+    .await;
+    assert_eq!(s, 400, "{b}");
+    assert!(
+        b.to_string().contains("over the size cap of 100 bytes"),
+        "{b}"
+    );
+    let (s, b) = send(
+        &app,
+        "POST",
+        "/api/Products",
+        &auth,
+        Some(json!({"productId": "P1", "productCodeReadable": "SKU-1", "name": "Short"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let (_, log) = app
+        .call(
+            "GET",
+            &format!("/api/v1/accounts/{account}/imports"),
+            Some(&token),
+            None,
+        )
+        .await;
+    let statuses: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["succeeded", "failed"], "{log}");
+}

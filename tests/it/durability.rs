@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+#[cfg(feature = "fault-injection")]
 use tributary::db::ingest::fault::{self, Fault};
 
 use crate::helpers::{assert_error, count_committed};
@@ -78,6 +79,7 @@ async fn a_stock_level_that_overflows_is_refused_and_later_imports_are_kept() {
     later_writes_are_all_stored(&app, &token, &id).await;
 }
 
+#[cfg(feature = "fault-injection")]
 /// Fails the next import into `id` inside its write transaction, after its
 /// rows are written: the answer is `500` and nothing of it is stored.
 async fn fail_one_write(app: &TestApp, token: &str, id: &str, fault: Fault) {
@@ -104,6 +106,7 @@ async fn fail_one_write(app: &TestApp, token: &str, id: &str, fault: Fault) {
     assert_eq!(stored, 0, "a failed import keeps nothing");
 }
 
+#[cfg(feature = "fault-injection")]
 #[actix_web::test]
 async fn a_write_that_panics_midway_loses_no_later_write() {
     let app = TestApp::spawn().await;
@@ -112,6 +115,7 @@ async fn a_write_that_panics_midway_loses_no_later_write() {
     later_writes_are_all_stored(&app, &token, &id).await;
 }
 
+#[cfg(feature = "fault-injection")]
 #[actix_web::test]
 async fn a_write_that_errors_midway_loses_no_later_write() {
     let app = TestApp::spawn().await;

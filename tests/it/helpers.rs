@@ -80,6 +80,8 @@ impl TestApp {
         config.secret_key = Some([42u8; 32]);
         config.jwt_secret = Some("test-secret".into());
         config.secret_key_file = dir.path().join("tributary.key");
+        // Test sources (other servers, fake shops) listen on loopback.
+        config.sync.allow_private = true;
         tweak(&mut config);
         let state = web::Data::new(
             web::block(move || AppState::init(config))

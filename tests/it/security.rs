@@ -183,3 +183,70 @@ async fn the_openapi_document_lists_the_session_endpoints() {
         );
     }
 }
+
+/// A connection's sealed secrets are bound to their account: copied onto
+/// another account's row they open nowhere; secrets sealed the old way
+/// (bound to no row) are re-sealed for their account when the server
+/// starts, on either database.
+#[actix_web::test]
+async fn sealed_secrets_are_bound_to_their_account_and_old_ones_are_resealed_at_start() {
+    use diesel::prelude::*;
+    use tributary::db::schema::accounts;
+    use tributary::services::accounts::stored_connection;
+    let app = TestApp::spawn().await;
+    let token = app.admin("Acme").await;
+    let mut ids = Vec::new();
+    for (name, key) in [("A", "key-of-a"), ("B", "key-of-b")] {
+        let (s, b) = app
+            .call(
+                "POST",
+                "/api/v1/accounts",
+                Some(&token),
+                Some(json!({"name": name, "currency": "EUR", "connection":
+                    {"kind": "tributary", "base_url": "https://source.example", "account_id": "x", "api_key": key}})),
+            )
+            .await;
+        assert_eq!(s, 201, "{b}");
+        ids.push(b["id"].as_str().unwrap().to_string());
+    }
+    let (a, b) = (ids[0].clone(), ids[1].clone());
+    let state = app.state.clone();
+    actix_web::web::block(move || {
+        let mut conn = state.db.conn().unwrap();
+        let find = |conn: &mut tributary::db::DbConn, id: &str| {
+            tributary::db::models::Account::find_by_id(conn, id)
+                .unwrap()
+                .unwrap()
+        };
+        let key_of = |conn: &mut tributary::db::DbConn, id: &str| {
+            stored_connection(&find(conn, id), &state.secrets)
+                .unwrap()
+                .secrets
+                .get("api_key")
+                .and_then(|v| v.as_str().map(str::to_string))
+        };
+        assert_eq!(key_of(&mut conn, &a).as_deref(), Some("key-of-a"));
+        // A's sealed secrets copied onto B's row open nowhere.
+        let sealed_a = find(&mut conn, &a).connection_secret.unwrap();
+        diesel::update(accounts::table.find(&b))
+            .set(accounts::connection_secret.eq(&sealed_a))
+            .execute(&mut conn)
+            .unwrap();
+        assert_eq!(key_of(&mut conn, &b), None);
+        // The old form (no row bound) is re-sealed for its row at start.
+        let old = state.secrets.seal(r#"{"api_key": "key-of-a"}"#);
+        diesel::update(accounts::table.find(&a))
+            .set(accounts::connection_secret.eq(&old))
+            .execute(&mut conn)
+            .unwrap();
+        assert_eq!(key_of(&mut conn, &a), None);
+        drop(conn);
+        let restarted = tributary::startup::AppState::init(state.config.clone()).unwrap();
+        let mut conn = restarted.db.conn().unwrap();
+        let now = find(&mut conn, &a).connection_secret.unwrap();
+        assert!(now.starts_with("v2:") && now != old, "{now}");
+        assert_eq!(key_of(&mut conn, &a).as_deref(), Some("key-of-a"));
+    })
+    .await
+    .unwrap();
+}

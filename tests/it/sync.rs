@@ -609,8 +609,12 @@ async fn a_failed_child_leaves_the_others_and_the_job_partial() {
     assert_eq!(sales_total(&app, &w).await, (150, 307.0));
 }
 
+/// Private addresses are refused when a connection is saved (as are
+/// credentials, a query or a fragment in its address) and again before a
+/// sync; a host the operator names may be private.
 #[actix_web::test]
-async fn private_addresses_can_be_forbidden_and_moving_a_connection_needs_its_secret() {
+async fn private_addresses_are_refused_at_save_and_at_sync_and_moving_a_connection_needs_its_secret(
+) {
     let source = TestApp::spawn().await;
     let st = source.admin("Source").await;
     let src = source.create_child(&st, "Store").await["id"]
@@ -620,19 +624,74 @@ async fn private_addresses_can_be_forbidden_and_moving_a_connection_needs_its_se
     let key = api_key(&source, &st).await;
     let app = TestApp::spawn_with(|c| c.sync.allow_private = false).await;
     let token = app.admin("Locked").await;
-    let child = create(
-        &app,
-        &token,
-        "Remote",
-        json!({"kind": "tributary", "base_url": source.addr, "account_id": src, "api_key": key}),
-    )
-    .await;
+    let port = source.addr.rsplit(':').next().unwrap().to_string();
+    for (base_url, says) in [
+        (source.addr.clone(), "not public"),
+        (format!("http://[::7f00:1]:{port}"), "not public"),
+        (format!("http://localhost:{port}"), "not public"),
+        (
+            format!("http://127.0.0.1:{port}/internal/admin?token=abc&x="),
+            "query",
+        ),
+        (format!("http://user:pw@127.0.0.1:{port}"), "user name"),
+    ] {
+        let (s, b) = app
+            .call(
+                "POST",
+                "/api/v1/accounts",
+                Some(&token),
+                Some(json!({"name": "Remote", "currency": "EUR", "connection":
+                    {"kind": "tributary", "base_url": base_url, "account_id": src, "api_key": key}})),
+            )
+            .await;
+        assert_eq!(s, 422, "{base_url}: {b}");
+        assert_error(&b, "validation_failed");
+        assert_eq!(
+            b["error"]["details"][0]["field"], "connection.base_url",
+            "{b}"
+        );
+        assert!(b.to_string().contains(says), "{base_url}: {b}");
+    }
+    // Saved while it was allowed: the sync checks again.
+    let org = app
+        .add_user("second@locked.example", "correct horse", "Locked", "admin")
+        .await
+        .organisation_id;
+    let db = app.state.db.clone();
+    let state = app.state.clone();
+    let input = tributary::services::accounts::NewChild {
+        name: "Remote".into(),
+        currency: "EUR".into(),
+        timezone: None,
+        connection: Some(
+            json!({"kind": "tributary", "base_url": source.addr, "account_id": src, "api_key": key}),
+        ),
+    };
+    let child = actix_web::web::block(move || {
+        let mut permissive = state.config.sync.clone();
+        permissive.allow_private = true;
+        tributary::services::accounts::create_child(
+            &mut db.conn().unwrap(),
+            &org,
+            &input,
+            &state.secrets,
+            &permissive,
+        )
+        .unwrap()
+        .id
+    })
+    .await
+    .unwrap();
+    let token = app.token("second@locked.example", "correct horse").await;
     let job = sync(&app, &token, &child).await;
     assert_eq!(job["status"], "failed", "{job}");
-    assert!(job["accounts"][0]["error"]
-        .as_str()
-        .unwrap()
-        .contains("private or loopback"));
+    assert!(
+        job["accounts"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not public"),
+        "{job}"
+    );
     // Another host without the key: 422 naming the key.
     let (s, b) = app
         .call(
@@ -644,6 +703,22 @@ async fn private_addresses_can_be_forbidden_and_moving_a_connection_needs_its_se
         .await;
     assert_eq!(s, 422, "{b}");
     assert!(b.to_string().contains("connection.api_key"), "{b}");
+    // A host the operator names may be private.
+    let lan = TestApp::spawn_with(|c| {
+        c.sync.allow_private = false;
+        c.sync.private_hosts = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let token = lan.admin("Lan").await;
+    let child = create(
+        &lan,
+        &token,
+        "Remote",
+        json!({"kind": "tributary", "base_url": source.addr, "account_id": src, "api_key": key}),
+    )
+    .await;
+    let job = sync(&lan, &token, &child).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
 }
 
 #[actix_web::test]
@@ -856,6 +931,160 @@ async fn the_accounts_page_loads_all_connections_and_shows_each_childs_status() 
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("sync-progress"));
+}
+
+/// A `tributary` source that never ends: every warehouses page comes after
+/// `delay` with one record and a new `next`. Records the `after` of each
+/// request.
+fn endless_source(delay: Duration) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use actix_web::{web, App, HttpResponse};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    let (l, addr) = crate::fakes::listener();
+    let server = actix_web::HttpServer::new(move || {
+        let log = log.clone();
+        App::new().route(
+            "/api/v1/accounts/{id}/{entity}",
+            web::get().to(
+                move |path: web::Path<(String, String)>,
+                      q: web::Query<std::collections::HashMap<String, String>>| {
+                    let log = log.clone();
+                    async move {
+                        if path.1 != "warehouses" {
+                            return HttpResponse::Ok().json(json!({"items": [], "next": null}));
+                        }
+                        let after = q.get("after").cloned().unwrap_or_default();
+                        log.lock().unwrap().push(after.clone());
+                        actix_web::rt::time::sleep(delay).await;
+                        let n: u64 = after.parse().unwrap_or(0) + 1;
+                        HttpResponse::Ok().json(json!({
+                            "items": [{"id": format!("W{n}"), "name": format!("Warehouse {n}")}],
+                            "next": n.to_string(),
+                        }))
+                    }
+                },
+            ),
+        )
+    })
+    .workers(2)
+    .listen(l)
+    .expect("listen")
+    .run();
+    actix_web::rt::spawn(server);
+    (addr, seen)
+}
+
+/// A slow, endless source in one organisation holds neither the other
+/// organisation's plans nor its syncs: plans and syncs run in separate
+/// pools, an organisation holds one sync worker at most, and the endless
+/// sync stops at its time budget (`partial`) and resumes from its cursor.
+#[actix_web::test]
+async fn a_slow_endless_source_in_one_organisation_does_not_hold_up_another() {
+    let (source, seen) = endless_source(Duration::from_millis(700));
+    let app = TestApp::spawn_with(|c| {
+        c.sync.retry_seconds = 4;
+        c.sync.timeout_seconds = 5;
+        c.sync.max_seconds = 15;
+    })
+    .await;
+    let hostile = app.admin("Hostile").await;
+    let slow = create(
+        &app,
+        &hostile,
+        "Endless",
+        json!({"kind": "tributary", "base_url": source, "account_id": "A1", "api_key": "k"}),
+    )
+    .await;
+    let (s, b) = app
+        .call(
+            "POST",
+            &format!("/api/v1/accounts/{slow}/sync"),
+            Some(&hostile),
+            None,
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let slow_job = b["job_id"].as_str().unwrap().to_string();
+    // The endless sync is running before the other organisation starts.
+    let started = Instant::now();
+    while seen.lock().unwrap().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(20), "never synced");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let other = app.admin("Other").await;
+    let shop = app.create_child(&other, "Shop").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fill(&app, &other, &shop, 5).await;
+    // Its plan and its sync are done while the endless sync still runs.
+    let started = Instant::now();
+    loop {
+        let (s, b) = app
+            .call(
+                "GET",
+                &format!("/api/v1/accounts/{shop}/order-plan"),
+                Some(&other),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        if b["stale"] == false {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the other organisation's plan stayed stale: {b}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let job = sync(&app, &other, &shop).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let (_, still) = app
+        .call(
+            "GET",
+            &format!("/api/v1/jobs/{slow_job}"),
+            Some(&hostile),
+            None,
+        )
+        .await;
+    assert_eq!(still["status"], "running", "{still}");
+    // The endless sync stops at its budget, partial, with what it stored.
+    let job = wait_job(&app, &hostile, &slow_job).await;
+    assert_eq!(job["status"], "partial", "{job}");
+    assert_eq!(job["accounts"][0]["status"], "partial", "{job}");
+    assert!(
+        job["accounts"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("the next sync continues"),
+        "{job}"
+    );
+    let stored = counts(&app, &slow).await.warehouses;
+    assert!(stored >= 3, "{stored} warehouses stored");
+    let first_run = seen.lock().unwrap().len();
+    // The next sync resumes from the stored cursor, not from the start.
+    let (s, b) = app
+        .call(
+            "POST",
+            &format!("/api/v1/accounts/{slow}/sync"),
+            Some(&hostile),
+            None,
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let started = Instant::now();
+    while seen.lock().unwrap().len() == first_run {
+        assert!(started.elapsed() < Duration::from_secs(20), "not resumed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let resumed_from = seen.lock().unwrap()[first_run].clone();
+    assert_eq!(
+        resumed_from,
+        stored.to_string(),
+        "{:?}",
+        seen.lock().unwrap()
+    );
 }
 
 /// Posts a query to a fake Shopify as the connector would.

@@ -283,6 +283,7 @@ async fn a_huge_csv_cell_or_json_string_is_refused_naming_the_row() {
     assert!(log.iter().all(|r| r["status"] == "failed"), "{log:?}");
 }
 
+#[cfg(feature = "fault-injection")]
 #[actix_web::test]
 async fn refused_and_failed_imports_are_logged_with_their_problems() {
     let app = TestApp::spawn_with(|c| c.max_upload_bytes = 1_000).await;

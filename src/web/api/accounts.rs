@@ -216,7 +216,7 @@ pub async fn create(
     let input = NewChild::from(body.into_inner());
     let created = state
         .db
-        .run(move |conn| accounts::create_child(conn, &org, &input, &st.secrets))
+        .run(move |conn| accounts::create_child(conn, &org, &input, &st.secrets, &st.config.sync))
         .await?;
     tracing::info!(account = %created.id, kind = ?created.connection_kind, "account created");
     Ok(HttpResponse::Created().json(AccountView::from(&created)))
@@ -239,7 +239,7 @@ pub async fn update(
     let st = state.clone();
     let updated = state
         .db
-        .run(move |conn| accounts::update(conn, &account, &patch, &st.secrets))
+        .run(move |conn| accounts::update(conn, &account, &patch, &st.secrets, &st.config.sync))
         .await?;
     Ok(web::Json(AccountView::from(&updated)))
 }

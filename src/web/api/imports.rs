@@ -159,6 +159,19 @@ pub async fn admit(
     started_at: chrono::DateTime<Utc>,
 ) -> Result<Admitted, AppError> {
     caller.require_write()?;
+    admit_writer(state, &caller.email, account, entity, format, started_at).await
+}
+
+/// [`admit`] for a writer already checked by its surface (the compatible
+/// API's key): the child check and the wait for an import slot.
+pub async fn admit_writer(
+    state: &AppState,
+    email: &str,
+    account: Account,
+    entity: Entity,
+    format: &'static str,
+    started_at: chrono::DateTime<Utc>,
+) -> Result<Admitted, AppError> {
     imports::require_child(&account)?;
     let wait = std::time::Duration::from_secs(state.config.import_wait_seconds);
     let slot = match tokio::time::timeout(wait, gate(state).acquire_owned()).await {
@@ -171,22 +184,13 @@ pub async fn admit(
                 ),
                 retry_after: state.config.import_wait_seconds.clamp(1, 60),
             };
-            log_failure(
-                state,
-                &account.id,
-                &caller.email,
-                entity,
-                format,
-                started_at,
-                &err,
-            )
-            .await;
+            log_failure(state, &account.id, email, entity, format, started_at, &err).await;
             return Err(err);
         }
     };
     Ok(Admitted {
         account,
-        email: caller.email.clone(),
+        email: email.to_string(),
         entity,
         format,
         started_at,

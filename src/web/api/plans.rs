@@ -612,13 +612,14 @@ pub async fn get_rates(
 
 /// Adds or replaces exchange rates (by pair and date).
 #[utoipa::path(put, path = "/api/v1/exchange-rates", tag = "roll-up", request_body = Vec<RateBody>,
-    responses((status = 200, body = Vec<RateBody>), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<RateBody>), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub async fn put_rates(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<Vec<RateBody>>,
 ) -> Result<web::Json<Vec<RateBody>>, AppError> {
-    caller.require_write()?;
+    caller.require_organisation_wide()?;
     let org = caller.organisation_id.clone();
     let st = state.clone();
     let body = body.into_inner();

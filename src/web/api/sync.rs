@@ -91,7 +91,7 @@ pub async fn put_schedule(
     caller: Caller,
     body: web::Json<Schedule>,
 ) -> Result<web::Json<Schedule>, AppError> {
-    caller.require_write()?;
+    caller.require_organisation_wide()?;
     let org = caller.organisation_id.clone();
     let minutes = body.interval_minutes;
     state

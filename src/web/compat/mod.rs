@@ -12,6 +12,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/compat/stocktrim")
             .app_data(web::PayloadConfig::new(stocktrim::MAX_BODY))
+            .wrap(actix_web::middleware::from_fn(stocktrim::guard))
             .configure(stocktrim::configure)
             .default_service(web::to(stocktrim::not_found)),
     );

@@ -10,10 +10,16 @@
 //! child); a read-only key (or a viewer's) may read but its writes answer 403.
 //!
 //! **One write path.** Every write builds native import records (`api.md`,
-//! "Imports into a child account") and runs them through
-//! `services::imports::run`, exactly as a native JSON batch: the same
+//! "Imports into a child account") and runs them through the native import
+//! admission (`web::api::imports::admit_writer`: an import slot of
+//! `MAX_CONCURRENT_IMPORTS`, the configured field and record caps) and
+//! `services::imports`, exactly as a native JSON batch: the same
 //! validation, reference checks, fingerprints, change sequence and import
-//! log. Mapping: `productId` → variant `id`, `productCodeReadable` (else
+//! log.
+//!
+//! **Bodies.** [`guard`] authenticates every request from its headers before
+//! anything of the body is read (401 unread), then reads the body up to
+//! `MAX_UPLOAD_BYTES` (at most 64 MiB; 413) within `BODY_READ_SECONDS` (408). Mapping: `productId` → variant `id`, `productCodeReadable` (else
 //! `productId`) → `sku`, `name` → `title`, `supplierCode` → vendor `id`,
 //! `locationCode` → warehouse `id`, `cost`/`price` → `cost_price`/
 //! `retail_price`, `leadTime` → `lead_time_days`, `minimumShelfLevel`/
@@ -98,7 +104,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use serde_json::{json, Map, Value};
 
@@ -247,8 +253,97 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Resolves `api-auth-id` / `api-auth-signature` into the key's account.
+/// The caller of a request: resolved once by [`guard`], before the body is
+/// read.
 pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Ctx, StError> {
+    if let Some(ctx) = req.extensions().get::<Ctx>() {
+        return Ok(ctx.clone());
+    }
+    resolve_key(state, req).await
+}
+
+/// The largest body the compatible API reads: `MAX_UPLOAD_BYTES`, the limit
+/// of native imports, but at most [`MAX_BODY`] (bodies are read in memory).
+pub fn body_limit(config: &crate::config::Config) -> u64 {
+    config.max_upload_bytes.min(MAX_BODY as u64)
+}
+
+/// Runs before every route of the compatible API: authenticates from the
+/// headers before anything of the body is read (a request without a valid
+/// key is answered 401 unread), then reads the body, at most
+/// [`body_limit`] bytes (413 beyond, by `Content-Length` before reading)
+/// and within `BODY_READ_SECONDS` (408 after), and hands it on with the
+/// resolved caller.
+pub async fn guard(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<actix_web::body::BoxBody>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use futures_util::StreamExt;
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next.call(req).await;
+    };
+    let ctx = match resolve_key(&state, req.request()).await {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            let resp = e.error_response();
+            return Ok(req.into_response(resp));
+        }
+    };
+    let limit = body_limit(&state.config);
+    let too_large = || {
+        StError(AppError::TooLarge(format!(
+            "The body is larger than the {limit} bytes this API reads (MAX_UPLOAD_BYTES, at most {MAX_BODY}); nothing was written."
+        )))
+    };
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Ok(req.into_response(too_large().error_response()));
+    }
+    let mut payload = req.take_payload();
+    let read = async {
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|_| None)?;
+            if (body.len() + chunk.len()) as u64 > limit {
+                return Err(Some(()));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    };
+    let wait = std::time::Duration::from_secs(state.config.body_read_seconds);
+    let body = match tokio::time::timeout(wait, read).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(Some(()))) => return Ok(req.into_response(too_large().error_response())),
+        Ok(Err(None)) => {
+            let e = StError(AppError::BadRequest {
+                code: "malformed_body",
+                message: "The body could not be read.".into(),
+            });
+            return Ok(req.into_response(e.error_response()));
+        }
+        Err(_) => {
+            let message = format!(
+                "The body did not arrive within {} seconds (BODY_READ_SECONDS); nothing was written.",
+                state.config.body_read_seconds
+            );
+            let resp = HttpResponse::RequestTimeout()
+                .insert_header(("connection", "close"))
+                .json(json!({"error": {"code": "request_timeout", "message": message, "details": []}}));
+            return Ok(req.into_response(resp));
+        }
+    };
+    req.set_payload(actix_web::dev::Payload::from(body));
+    req.extensions_mut().insert(ctx);
+    next.call(req).await
+}
+
+/// Resolves `api-auth-id` / `api-auth-signature` into the key's account.
+async fn resolve_key(state: &AppState, req: &HttpRequest) -> Result<Ctx, StError> {
     let (Some(id), Some(signature)) = (
         header(req, "api-auth-id"),
         header(req, "api-auth-signature"),
@@ -416,11 +511,25 @@ async fn write(
             import_id: String::new(),
         });
     }
-    let (account, email) = (ctx.account.clone(), ctx.email.clone());
-    db(state, move |conn| {
-        data::write(conn, &account, &email, entity, records)
-    })
-    .await
+    // The one import path: an import slot (MAX_CONCURRENT_IMPORTS), the
+    // configured field and record caps, the import log.
+    let started_at = Utc::now();
+    let admitted = crate::web::api::imports::admit_writer(
+        state,
+        &ctx.email,
+        ctx.account.clone(),
+        entity,
+        "json",
+        started_at,
+    )
+    .await?;
+    let file = match data::spool(records) {
+        Ok(f) => f,
+        Err(e) => return Err(StError(admitted.refused(state, AppError::from(e)).await)),
+    };
+    Ok(admitted
+        .run(state, crate::services::imports::Body::Json(file))
+        .await?)
 }
 
 fn created_or_ok(answer: &ImportAnswer, body: Value) -> HttpResponse {

@@ -272,7 +272,7 @@ pub async fn create(
     let st = state.clone();
     let result = state
         .db
-        .run(move |conn| accounts::create_child(conn, &org, &input, &st.secrets))
+        .run(move |conn| accounts::create_child(conn, &org, &input, &st.secrets, &st.config.sync))
         .await;
     match result {
         Ok(a) => Ok(redirect(&format!("/accounts/{}", a.id))),
