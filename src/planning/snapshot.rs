@@ -376,10 +376,7 @@ pub(crate) fn read_records(
         mut movements,
         ..
     } = Records::empty(bundle.len());
-    for (variant, wh, on_hand, allocated) in match only {
-        Some(ids) => store::stock_of(conn, &account.id, ids)?,
-        None => store::stock(conn, &account.id)?,
-    } {
+    for (variant, wh, on_hand, allocated) in store::stock(conn, &account.id, only)? {
         if removed_wh.contains(&wh) {
             continue;
         }
@@ -387,10 +384,7 @@ pub(crate) fn read_records(
             stock[i].push((wh, num(&on_hand) - num(&allocated)));
         }
     }
-    for (variant, wh, day, available) in match only {
-        Some(ids) => store::history_of(conn, &account.id, ids)?,
-        None => store::history(conn, &account.id)?,
-    } {
+    for (variant, wh, day, available) in store::history(conn, &account.id, only)? {
         if removed_wh.contains(&wh) {
             continue;
         }
@@ -407,10 +401,7 @@ pub(crate) fn read_records(
         s.sort_by(|a, b| a.0.cmp(&b.0));
     }
     let sales_read = started.elapsed().as_secs_f64();
-    for l in match only {
-        Some(ids) => store::open_order_lines_of(conn, &account.id, ids)?,
-        None => store::open_order_lines(conn, &account.id)?,
-    } {
+    for l in store::open_order_lines(conn, &account.id, only)? {
         let Some(&i) = index.get(&l.variant_id) else {
             continue;
         };

@@ -150,7 +150,7 @@ pub fn stock_by_variant(
 /// Per variant: what is on order (open purchase lines, ordered − received).
 pub fn on_order_by_variant(conn: &mut DbConn, account: &str) -> QueryResult<HashMap<String, f64>> {
     let mut out: HashMap<String, f64> = HashMap::new();
-    for l in open_order_lines(conn, account)? {
+    for l in open_order_lines(conn, account, None)? {
         if l.kind != "purchase" {
             continue;
         }

@@ -85,30 +85,65 @@ pub fn removed_warehouses(conn: &mut DbConn, account: &str) -> QueryResult<Vec<S
         .load(conn)
 }
 
-/// Current stock: (variant, warehouse, on hand, allocated).
+/// Reads by `read` for all of an account's variants (`ids` `None`) or for
+/// some, in `IN` lists of [`IN_CHUNK`].
+fn by_chunks<T>(
+    conn: &mut DbConn,
+    ids: Option<&[String]>,
+    mut read: impl FnMut(&mut DbConn, Option<&[String]>) -> QueryResult<Vec<T>>,
+) -> QueryResult<Vec<T>> {
+    match ids {
+        None => read(conn, None),
+        Some(ids) => {
+            let mut out = Vec::new();
+            for chunk in ids.chunks(IN_CHUNK) {
+                out.extend(read(conn, Some(chunk))?);
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Current stock of the account's variants (`ids`: of these only):
+/// (variant, warehouse, on hand, allocated).
 pub fn stock(
     conn: &mut DbConn,
     account: &str,
+    ids: Option<&[String]>,
 ) -> QueryResult<Vec<(String, String, String, String)>> {
-    stock_levels::table
-        .filter(stock_levels::account_id.eq(account))
-        .select((
+    by_chunks(conn, ids, |conn, chunk| {
+        let mut q = stock_levels::table
+            .filter(stock_levels::account_id.eq(account))
+            .into_boxed();
+        if let Some(chunk) = chunk {
+            q = q.filter(stock_levels::variant_id.eq_any(chunk));
+        }
+        q.select((
             stock_levels::variant_id,
             stock_levels::warehouse_id,
             stock_levels::on_hand,
             stock_levels::allocated,
         ))
         .load(conn)
+    })
 }
 
-/// Stock history change points: (variant, warehouse, first day, available).
+/// Stock history change points of the account's variants (`ids`: of these
+/// only), by variant, warehouse and day: (variant, warehouse, first day,
+/// available).
 pub fn history(
     conn: &mut DbConn,
     account: &str,
+    ids: Option<&[String]>,
 ) -> QueryResult<Vec<(String, String, NaiveDate, String)>> {
-    stock_history::table
-        .filter(stock_history::account_id.eq(account))
-        .order((
+    by_chunks(conn, ids, |conn, chunk| {
+        let mut q = stock_history::table
+            .filter(stock_history::account_id.eq(account))
+            .into_boxed();
+        if let Some(chunk) = chunk {
+            q = q.filter(stock_history::variant_id.eq_any(chunk));
+        }
+        q.order((
             stock_history::variant_id,
             stock_history::warehouse_id,
             stock_history::day,
@@ -120,6 +155,7 @@ pub fn history(
             stock_history::available,
         ))
         .load(conn)
+    })
 }
 
 /// An order that counts as demand (neither cancelled nor removed): id, order
@@ -189,18 +225,28 @@ pub struct OpenLine {
     pub received_quantity: Option<String>,
 }
 
-/// Lines of the account's active, not removed stock orders.
-pub fn open_order_lines(conn: &mut DbConn, account: &str) -> QueryResult<Vec<OpenLine>> {
-    stock_order_lines::table
-        .inner_join(
-            stock_orders::table.on(stock_orders::account_id
-                .eq(stock_order_lines::account_id)
-                .and(stock_orders::id.eq(stock_order_lines::order_id))),
-        )
-        .filter(stock_order_lines::account_id.eq(account))
-        .filter(stock_orders::status.eq("active"))
-        .filter(stock_orders::removed.eq(false))
-        .select((
+/// Lines of the account's active, not removed stock orders (`ids`: of
+/// these variants only).
+pub fn open_order_lines(
+    conn: &mut DbConn,
+    account: &str,
+    ids: Option<&[String]>,
+) -> QueryResult<Vec<OpenLine>> {
+    by_chunks(conn, ids, |conn, chunk| {
+        let mut q = stock_order_lines::table
+            .inner_join(
+                stock_orders::table.on(stock_orders::account_id
+                    .eq(stock_order_lines::account_id)
+                    .and(stock_orders::id.eq(stock_order_lines::order_id))),
+            )
+            .filter(stock_order_lines::account_id.eq(account))
+            .filter(stock_orders::status.eq("active"))
+            .filter(stock_orders::removed.eq(false))
+            .into_boxed();
+        if let Some(chunk) = chunk {
+            q = q.filter(stock_order_lines::variant_id.eq_any(chunk));
+        }
+        q.select((
             stock_orders::id,
             stock_orders::kind,
             stock_orders::source_warehouse_id,
@@ -211,6 +257,7 @@ pub fn open_order_lines(conn: &mut DbConn, account: &str) -> QueryResult<Vec<Ope
             stock_order_lines::received_quantity,
         ))
         .load(conn)
+    })
 }
 
 /// An explicit link of a child's variant to a master SKU.
@@ -876,56 +923,6 @@ pub fn plan_summary(conn: &mut DbConn, account: &str) -> QueryResult<PlanSummary
 /// Ids per `IN` list of the subset reads below.
 const IN_CHUNK: usize = 500;
 
-/// Current stock of some variants (see [`stock`]).
-pub fn stock_of(
-    conn: &mut DbConn,
-    account: &str,
-    ids: &[String],
-) -> QueryResult<Vec<(String, String, String, String)>> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(IN_CHUNK) {
-        out.extend(
-            stock_levels::table
-                .filter(stock_levels::account_id.eq(account))
-                .filter(stock_levels::variant_id.eq_any(chunk))
-                .select((
-                    stock_levels::variant_id,
-                    stock_levels::warehouse_id,
-                    stock_levels::on_hand,
-                    stock_levels::allocated,
-                ))
-                .load::<(String, String, String, String)>(conn)?,
-        );
-    }
-    Ok(out)
-}
-
-/// Stock history change points of some variants (see [`history`]), in the
-/// same order.
-pub fn history_of(
-    conn: &mut DbConn,
-    account: &str,
-    ids: &[String],
-) -> QueryResult<Vec<(String, String, NaiveDate, String)>> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(IN_CHUNK) {
-        out.extend(
-            stock_history::table
-                .filter(stock_history::account_id.eq(account))
-                .filter(stock_history::variant_id.eq_any(chunk))
-                .select((
-                    stock_history::variant_id,
-                    stock_history::warehouse_id,
-                    stock_history::day,
-                    stock_history::available,
-                ))
-                .load::<(String, String, NaiveDate, String)>(conn)?,
-        );
-    }
-    out.sort_by(|a, b| (&a.0, &a.1, a.2).cmp(&(&b.0, &b.1, b.2)));
-    Ok(out)
-}
-
 /// The sale lines of some variants (by the `(account_id, variant_id)`
 /// index) and the orders among theirs that count as demand.
 pub fn sales_of(
@@ -967,42 +964,6 @@ pub fn sales_of(
         );
     }
     Ok((orders, lines))
-}
-
-/// Open stock-order lines of some variants (see [`open_order_lines`]).
-pub fn open_order_lines_of(
-    conn: &mut DbConn,
-    account: &str,
-    ids: &[String],
-) -> QueryResult<Vec<OpenLine>> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(IN_CHUNK) {
-        out.extend(
-            stock_order_lines::table
-                .inner_join(
-                    stock_orders::table.on(stock_orders::account_id
-                        .eq(stock_order_lines::account_id)
-                        .and(stock_orders::id.eq(stock_order_lines::order_id))),
-                )
-                .filter(stock_order_lines::account_id.eq(account))
-                .filter(stock_order_lines::variant_id.eq_any(chunk))
-                .filter(stock_orders::status.eq("active"))
-                .filter(stock_orders::removed.eq(false))
-                .select((
-                    stock_orders::id,
-                    stock_orders::kind,
-                    stock_orders::source_warehouse_id,
-                    stock_orders::destination_warehouse_id,
-                    stock_orders::expected_at,
-                    stock_order_lines::variant_id,
-                    stock_order_lines::quantity,
-                    stock_order_lines::received_quantity,
-                ))
-                .load::<OpenLine>(conn)?,
-        );
-    }
-    // The order of a whole read: by order, then line.
-    Ok(out)
 }
 
 /// Records that data version `version` of an account touched the plan
