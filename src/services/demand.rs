@@ -618,7 +618,7 @@ pub fn analyse(
             .iter()
             .map(|c| CandidateScore {
                 method: c.method.clone(),
-                score: finite(c.score).unwrap_or(0.0),
+                score: c.score.and_then(finite).unwrap_or(0.0),
             })
             .collect(),
         accuracy: past_accuracy(&values, &in_stock),
