@@ -190,6 +190,85 @@ impl LongData {
     }
 }
 
+impl LongData {
+    /// The same series summed into coarser periods of `step` (e.g. daily data into weeks or
+    /// months), each series keeping only complete periods (a partial first or last period is
+    /// dropped: it would read as a drop in demand). Periods are written `YYYY-MM-DD`
+    /// (`YYYY-MM` for months) at the start of each period.
+    pub fn aggregate(&self, step: Step) -> LongData {
+        let series = self
+            .series
+            .iter()
+            .filter_map(|s| {
+                let n = s.values.len();
+                let date = |i: usize| self.step.advance(s.start, i as u32);
+                // Bucket index of every period, and how many input periods a full bucket has
+                // (counted from the calendar, so months of 28 to 31 days are all complete).
+                let keys: Vec<i64> = (0..n).map(|i| step.index(date(i))).collect();
+                let first = *keys.first()?;
+                let last = *keys.last()?;
+                let full = |k: i64, count: usize| {
+                    let start = bucket_start(step, k);
+                    let end = bucket_start(step, k + 1);
+                    let mut d = start;
+                    let mut periods = 0usize;
+                    while d < end {
+                        periods += 1;
+                        d = self.step.advance(d, 1);
+                    }
+                    count == periods
+                };
+                let mut out: Vec<(i64, f64, usize)> = Vec::new();
+                for (i, &k) in keys.iter().enumerate() {
+                    match out.last_mut() {
+                        Some(b) if b.0 == k => {
+                            b.1 += s.values[i];
+                            b.2 += 1;
+                        }
+                        _ => out.push((k, s.values[i], 1)),
+                    }
+                }
+                if out.first().is_some_and(|b| b.0 == first && !full(b.0, b.2)) {
+                    out.remove(0);
+                }
+                if out.last().is_some_and(|b| b.0 == last && !full(b.0, b.2)) {
+                    out.pop();
+                }
+                let start = bucket_start(step, out.first()?.0);
+                Some(LongSeries {
+                    id: s.id.clone(),
+                    start,
+                    values: out.into_iter().map(|b| b.1).collect(),
+                })
+            })
+            .collect();
+        LongData {
+            series,
+            step,
+            format: if step == Step::Month {
+                DateFormat::YearMonth
+            } else {
+                DateFormat::Date("%Y-%m-%d")
+            },
+        }
+    }
+}
+
+/// First day of bucket `k` of `step` (the inverse of `Step::index`).
+fn bucket_start(step: Step, k: i64) -> NaiveDate {
+    let month = |m: i64| {
+        NaiveDate::from_ymd_opt(m.div_euclid(12) as i32, m.rem_euclid(12) as u32 + 1, 1)
+            .unwrap_or_default()
+    };
+    match step {
+        Step::Day => NaiveDate::from_num_days_from_ce_opt(k as i32).unwrap_or_default(),
+        Step::Week => NaiveDate::from_num_days_from_ce_opt((7 * k) as i32).unwrap_or_default(),
+        Step::Month => month(k),
+        Step::Quarter => month(3 * k),
+        Step::Year => NaiveDate::from_ymd_opt(k as i32, 1, 1).unwrap_or_default(),
+    }
+}
+
 /// Reads a long CSV `series_id,period,quantity` (header required, columns found by name).
 pub fn read_long_csv(path: &std::path::Path) -> Result<LongData> {
     let mut rdr = csv::ReaderBuilder::new()
@@ -518,6 +597,35 @@ mod tests {
         assert_eq!(d.future_period(&d.series[0], 1), "2020-05-31");
         assert_eq!(d.future_period(&d.series[1], 1), "2021-03-31");
         std::fs::remove_file(p).ok();
+    }
+
+    #[test]
+    fn aggregation_keeps_complete_periods_only() {
+        // One unit a day from Wednesday 2020-01-15 to Tuesday 2020-03-10.
+        let mut text = String::from("series_id,period,quantity\n");
+        let mut d = NaiveDate::from_ymd_opt(2020, 1, 15).unwrap();
+        while d <= NaiveDate::from_ymd_opt(2020, 3, 10).unwrap() {
+            text.push_str(&format!("a,{d},1\n"));
+            d = d.succ_opt().unwrap();
+        }
+        let p = write_tmp("agg.csv", &text);
+        let daily = read_long_csv(&p).unwrap();
+        std::fs::remove_file(p).ok();
+        // Months: January and March are partial, February 2020 has 29 days.
+        let m = daily.aggregate(Step::Month);
+        assert_eq!(m.step, Step::Month);
+        assert_eq!(m.series[0].values, vec![29.0]);
+        assert_eq!(
+            m.series[0].start,
+            NaiveDate::from_ymd_opt(2020, 2, 1).unwrap()
+        );
+        // Weeks: complete weeks only, seven units each.
+        let w = daily.aggregate(Step::Week);
+        assert!(!w.series[0].values.is_empty());
+        assert!(w.series[0].values.iter().all(|&v| v == 7.0), "{w:?}");
+        assert_eq!(w.series[0].values.len(), 7);
+        // Months to quarters: February alone is no complete quarter.
+        assert!(m.aggregate(Step::Quarter).series.is_empty());
     }
 
     #[test]

@@ -46,6 +46,10 @@ pub struct TotalDistribution {
     /// Weight, shape and scale of each gamma component of a mixture whose quantiles are computed
     /// exactly on demand (empty: the table is used).
     gamma: Vec<(f64, f64, f64)>,
+    /// Recalibration ([`TotalDistribution::recalibrate`]): sorted probability integral
+    /// transforms of past outcomes; quantile `p` of the distribution is the model's quantile
+    /// at their `p` quantile (empty: none).
+    levels: Vec<f64>,
 }
 
 impl TotalDistribution {
@@ -69,6 +73,7 @@ impl TotalDistribution {
             method: "quantiles".into(),
             quantiles: q,
             gamma: Vec::new(),
+            levels: Vec::new(),
         }
     }
 
@@ -86,6 +91,53 @@ impl TotalDistribution {
         } else {
             0.5
         };
+        let p = if self.levels.is_empty() {
+            p
+        } else {
+            let mut l = self.levels.clone();
+            crate::forecast::quantile(&mut l, p).clamp(0.0, MAX_LEVEL)
+        };
+        self.model_quantile(p)
+    }
+
+    /// Recalibrates the distribution by the probability integral transforms `pits` of past
+    /// outcomes (each the model's distribution function at an outcome it had not seen, from
+    /// similar series): its quantile `p` becomes the model's quantile at the `p` quantile of
+    /// the transforms, so that the share of outcomes below quantile `p` matches `p` on them.
+    /// Levels are capped at 0.999.
+    pub fn recalibrate(&mut self, pits: &[f64]) {
+        let mut l: Vec<f64> = pits.iter().copied().filter(|v| v.is_finite()).collect();
+        l.sort_by(f64::total_cmp);
+        self.levels = l;
+    }
+
+    /// Probability that the total is at most `x` under the model (before any recalibration).
+    pub fn cdf(&self, x: f64) -> f64 {
+        if !x.is_finite() {
+            return if x > 0.0 { 1.0 } else { 0.0 };
+        }
+        if !self.gamma.is_empty() {
+            return mixture_cdf(&self.gamma, x);
+        }
+        let q = &self.quantiles;
+        let last = q.len() - 1;
+        if x < q[0] {
+            return 0.0;
+        }
+        if x >= q[last] {
+            return 1.0;
+        }
+        let i = q
+            .partition_point(|&v| v <= x)
+            .saturating_sub(1)
+            .min(last - 1);
+        let span = q[i + 1] - q[i];
+        let f = if span > 0.0 { (x - q[i]) / span } else { 1.0 };
+        (i as f64 + f) / last as f64
+    }
+
+    /// Quantile `p` of the model, without recalibration.
+    fn model_quantile(&self, p: f64) -> f64 {
         if !self.gamma.is_empty() {
             return mixture_quantile(&self.gamma, p);
         }
@@ -263,6 +315,35 @@ fn gamma_p_with(a: f64, x: f64, ln_gamma_a: f64) -> f64 {
 /// function would need thousands of terms, and the spread is nil at any precision that
 /// matters for stock).
 const POINT_MASS_SHAPE: f64 = 1e10;
+
+/// Highest level a recalibrated quantile reads from the model.
+const MAX_LEVEL: f64 = 0.999;
+
+/// Distribution function of a mixture of gamma distributions `(weight, shape, scale)` (see
+/// [`mixture_quantile`] for point masses).
+fn mixture_cdf(parts: &[(f64, f64, f64)], x: f64) -> f64 {
+    parts
+        .iter()
+        .map(|&(w, k, theta)| {
+            if !(k > 0.0 && theta > 0.0) {
+                if x >= 0.0 {
+                    w
+                } else {
+                    0.0
+                }
+            } else if k >= POINT_MASS_SHAPE {
+                if x < k * theta {
+                    0.0
+                } else {
+                    w
+                }
+            } else {
+                w * gamma_p_with(k, x / theta, ln_gamma(k))
+            }
+        })
+        .sum::<f64>()
+        .clamp(0.0, 1.0)
+}
 
 /// Quantile `p` of a mixture of gamma distributions `(weight, shape, scale)` (weights sum to
 /// 1; a component with zero shape or scale is a point mass at 0, one with a shape of at least

@@ -358,7 +358,7 @@ fn explain(
         "demand": {
             "method": fc.method,
             "class": fc.class.name(),
-            "candidates": fc.candidates.iter().map(|c| json!({"method": c.method, "score": round6(c.score)})).collect::<Vec<_>>(),
+            "candidates": fc.candidates.iter().map(|c| json!({"method": c.method, "score": c.score.map(round6)})).collect::<Vec<_>>(),
             "per_day": round6(per_day),
             "coverage_days": period,
             "history_days": li.values.len(),

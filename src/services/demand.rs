@@ -157,7 +157,8 @@ pub struct CandidateScore {
     /// Method.
     pub method: String,
     /// Score.
-    pub score: f64,
+    /// `None`: not measured (no in-stock day to score it on).
+    pub score: Option<f64>,
 }
 
 /// Accuracy of past forecasts, measured out of sample (null: not enough
@@ -622,7 +623,7 @@ pub fn analyse(
             .iter()
             .map(|c| CandidateScore {
                 method: c.method.clone(),
-                score: finite(c.score).unwrap_or(0.0),
+                score: c.score.and_then(finite),
             })
             .collect(),
         accuracy: past_accuracy(&values, &in_stock),

@@ -560,7 +560,13 @@ pub async fn show(
     let candidates = d
         .candidates
         .iter()
-        .map(|c| (c.method.clone(), fmt_num(c.score), c.method == d.method))
+        .map(|c| {
+            let score = c
+                .score
+                .map(fmt_num)
+                .unwrap_or_else(|| "not measured".into());
+            (c.method.clone(), score, c.method == d.method)
+        })
         .collect();
     render(&DemandPage {
         shell,

@@ -531,7 +531,9 @@ pub async fn explanation(
             .map(|c| {
                 (
                     fmt_value(&c["method"]),
-                    format!("{:.3}", c["score"].as_f64().unwrap_or(f64::NAN)),
+                    c["score"]
+                        .as_f64()
+                        .map_or_else(|| "not measured".to_string(), |v| format!("{v:.3}")),
                 )
             })
             .collect(),
