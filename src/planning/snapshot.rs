@@ -115,6 +115,30 @@ pub(crate) fn load_child(
 ) -> Result<ChildData, ServiceError> {
     let started = std::time::Instant::now();
     let variants = store::live_variants(conn, &account.id)?;
+    let mut data = with_catalogue(conn, account, today, variants)?;
+    match reads {
+        Reads::Catalogue => {}
+        Reads::All => data.fill(conn, None)?,
+        Reads::Variants(ids) => data.fill(conn, Some(ids))?,
+    }
+    tracing::debug!(
+        account = %account.id,
+        variants = data.variants.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "child records loaded for planning"
+    );
+    Ok(data)
+}
+
+/// A child's data for these of its variants (its catalogue, or a part of
+/// it that holds every variant of the rows being planned), records not yet
+/// read.
+pub(crate) fn with_catalogue(
+    conn: &mut DbConn,
+    account: &Account,
+    today: NaiveDate,
+    variants: Vec<VariantRow>,
+) -> Result<ChildData, ServiceError> {
     let index: HashMap<String, usize> = variants
         .iter()
         .enumerate()
@@ -159,7 +183,7 @@ pub(crate) fn load_child(
         }
         components[i] = comps;
     }
-    let mut data = ChildData {
+    let data = ChildData {
         account: account.clone(),
         today,
         variants,
@@ -174,17 +198,6 @@ pub(crate) fn load_child(
         components,
         read: None,
     };
-    match reads {
-        Reads::Catalogue => {}
-        Reads::All => data.fill(conn, None)?,
-        Reads::Variants(ids) => data.fill(conn, Some(ids))?,
-    }
-    tracing::debug!(
-        account = %account.id,
-        variants = n,
-        seconds = started.elapsed().as_secs_f64(),
-        "child records loaded for planning"
-    );
     Ok(data)
 }
 

@@ -21,7 +21,7 @@ use crate::db::DbConn;
 use crate::planning::line::compute_line;
 use crate::planning::rollup::{child_keys, roll_up, Links};
 use crate::planning::series::{child_line_input, master_line_input};
-use crate::planning::snapshot::{load_child, ChildData, MasterInputs, Reads};
+use crate::planning::snapshot::{load_child, with_catalogue, ChildData, MasterInputs, Reads};
 use crate::services::plans::{
     compute_and_store, header, inputs_version, is_stale, planning_date, warehouse_flags,
 };
@@ -192,11 +192,7 @@ fn master(
     let links = Links::new(&link_rows);
     let settings = store::warehouse_settings(conn, &master.id)?;
     let rates = store::exchange_rates(conn, &master.organisation_id)?;
-    let mut children: Vec<ChildData> = Vec::with_capacity(kids.len());
-    for k in &kids {
-        children.push(load_child(conn, k, today, Reads::Catalogue)?);
-    }
-    let keys = touched_rows(&children, &links, changed);
+    let (mut children, keys) = member_catalogues(conn, &kids, today, &links, changed)?;
     let mut child_plans = Vec::with_capacity(children.len());
     for c in &mut children {
         let members: BTreeSet<String> = c
@@ -206,12 +202,17 @@ fn master(
             .map(|v| v.id.clone())
             .collect();
         c.fill(conn, Some(&members))?;
-        let child_key = child_keys(c, &mut Vec::new());
+        // A member's own line is under its normalised SKU, or `key#id` when
+        // another variant of the child has that key.
         let wanted: Vec<String> = c
             .read
             .iter()
             .flatten()
-            .map(|&i| child_key[i].clone())
+            .flat_map(|&i| {
+                let v = &c.variants[i];
+                let key = crate::domain::sku::normalise(&v.sku);
+                [format!("{key}#{}", v.id), key]
+            })
             .collect();
         child_plans.push(
             store::line_figures_of(conn, &c.account.id, &wanted)?
@@ -244,6 +245,54 @@ fn master(
     let keys: Vec<String> = keys.into_iter().collect();
     let h = header(master, version, today, &lines, started);
     upsert(conn, master, h, &keys, &lines, &details)
+}
+
+/// Each child's variants that make up the rows the changes touch (all of
+/// a row's members, so a row is computed as a whole read would), and those
+/// rows' keys. Read by key; a child with bundles or assemblies (whose
+/// records reach other rows) is read whole.
+fn member_catalogues(
+    conn: &mut DbConn,
+    kids: &[Account],
+    today: NaiveDate,
+    links: &Links,
+    changed: &Changes,
+) -> Result<(Vec<ChildData>, BTreeSet<String>), ServiceError> {
+    let mut whole = false;
+    for k in kids {
+        whole |= store::has_components(conn, &k.id)?;
+    }
+    if whole {
+        let mut children = Vec::with_capacity(kids.len());
+        for k in kids {
+            children.push(load_child(conn, k, today, Reads::Catalogue)?);
+        }
+        let keys = touched_rows(&children, links, changed);
+        return Ok((children, keys));
+    }
+    let mut keys = BTreeSet::new();
+    for (acc, ids) in changed {
+        let ids: Vec<String> = ids.iter().cloned().collect();
+        for v in store::live_variants_of(conn, &acc.id, &[], &ids)? {
+            keys.insert(links.row_key(&acc.id, &v.id, &v.sku));
+        }
+    }
+    let key_list: Vec<String> = keys.iter().cloned().collect();
+    let mut children = Vec::with_capacity(kids.len());
+    for k in kids {
+        let linked: Vec<String> = key_list
+            .iter()
+            .flat_map(|key| {
+                links
+                    .linked_to(&k.id, key)
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let variants = store::live_variants_of(conn, &k.id, &key_list, &linked)?;
+        children.push(with_catalogue(conn, k, today, variants)?);
+    }
+    Ok((children, keys))
 }
 
 /// The master rows the touched variants belong to, and those of the

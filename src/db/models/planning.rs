@@ -43,6 +43,53 @@ pub fn live_variants(conn: &mut DbConn, account: &str) -> QueryResult<Vec<Varian
         .load(conn)
 }
 
+/// The live variants of an account whose normalised SKU is one of `keys`
+/// or whose id is one of `ids`, in the order of [`live_variants`].
+pub fn live_variants_of(
+    conn: &mut DbConn,
+    account: &str,
+    keys: &[String],
+    ids: &[String],
+) -> QueryResult<Vec<VariantRow>> {
+    let mut out: Vec<VariantRow> = Vec::new();
+    for chunk in keys.chunks(IN_CHUNK) {
+        out.extend(
+            variants::table
+                .filter(variants::account_id.eq(account))
+                .filter(variants::removed.eq(false))
+                .filter(variants::sku_norm.eq_any(chunk))
+                .select(VariantRow::as_select())
+                .load::<VariantRow>(conn)?,
+        );
+    }
+    for chunk in ids.chunks(IN_CHUNK) {
+        out.extend(
+            variants::table
+                .filter(variants::account_id.eq(account))
+                .filter(variants::removed.eq(false))
+                .filter(variants::id.eq_any(chunk))
+                .select(VariantRow::as_select())
+                .load::<VariantRow>(conn)?,
+        );
+    }
+    out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    out.dedup_by(|a, b| a.id == b.id);
+    Ok(out)
+}
+
+/// Whether any live variant of an account is made of components (a bundle
+/// or an assembly: its records reach other variants' lines).
+pub fn has_components(conn: &mut DbConn, account: &str) -> QueryResult<bool> {
+    let n: i64 = variants::table
+        .filter(variants::account_id.eq(account))
+        .filter(variants::removed.eq(false))
+        .filter(variants::components.is_not_null())
+        .filter(variants::components.ne("[]"))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
 /// A vendor's terms.
 #[derive(Debug, Clone, Queryable)]
 pub struct VendorTerms {
