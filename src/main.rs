@@ -58,6 +58,16 @@ enum Command {
         #[arg(long)]
         totals: Option<std::path::PathBuf>,
     },
+    /// Recompute plans now: incrementally (only what changed since the
+    /// stored plans) unless --full.
+    Plan {
+        /// Only this account (a master: with its children).
+        #[arg(long)]
+        account: Option<String>,
+        /// Compute every plan whole.
+        #[arg(long)]
+        full: bool,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -174,6 +184,35 @@ fn main() -> anyhow::Result<()> {
             serve(state, &bind)
         }
         Command::Forecast { .. } => unreachable!("handled before the configuration is read"),
+        Command::Plan { account, full } => {
+            let state = AppState::init_idle(config)?;
+            let mut conn = state.db.conn()?;
+            let started = std::time::Instant::now();
+            let done = tributary::services::plans::replan_now(
+                &mut conn,
+                account.as_deref(),
+                full,
+                state.config.today,
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for r in &done {
+                let (lines, seconds) = r
+                    .header
+                    .as_ref()
+                    .map(|h| (h.line_count, h.seconds))
+                    .unwrap_or((0, 0.0));
+                println!(
+                    "{}\t{}\t{}\t{lines} lines\t{seconds:.3} s",
+                    r.account.id, r.account.name, r.mode
+                );
+            }
+            println!(
+                "{} plans in {:.3} s",
+                done.len(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         Command::User {
             command:
                 UserCommand::Add {

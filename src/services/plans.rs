@@ -361,6 +361,9 @@ pub(crate) fn store_lines(
         }
     }
     store::store_plan(conn, h, lines, details)?;
+    if let Some(account) = Account::find_by_id(conn, &h.account_id)? {
+        replan::prune_touches(conn, &account)?;
+    }
     tracing::info!(
         account = %h.account_id,
         lines = h.line_count,
@@ -440,6 +443,76 @@ pub fn compute_organisation(
         }
     }
     Ok(stale.len())
+}
+
+/// What a replan from the command line did to one account.
+#[derive(Debug, Clone)]
+pub struct Replanned {
+    /// The account.
+    pub account: Account,
+    /// `full`, `incremental` or `current` (nothing to do).
+    pub mode: &'static str,
+    /// The stored plan's header after the run.
+    pub header: Option<PlanHeader>,
+}
+
+/// Recomputes plans now (`tributary plan`): one account (a master with its
+/// children) or every account. With `full`, every plan is computed whole
+/// (children before their master); else each stale plan is brought up to
+/// date, incrementally where what changed is known, and current plans are
+/// left alone.
+pub fn replan_now(
+    conn: &mut DbConn,
+    account: Option<&str>,
+    full: bool,
+    fixed_today: Option<NaiveDate>,
+) -> Result<Vec<Replanned>, ServiceError> {
+    let accounts = match account {
+        Some(id) => {
+            let a = Account::find_by_id(conn, id)?
+                .ok_or_else(|| ServiceError::NotFound(format!("account {id}")))?;
+            let mut v = if a.is_master() {
+                Account::list_children(conn, &a.id)?
+            } else {
+                vec![]
+            };
+            v.push(a);
+            v
+        }
+        // Children first, each master after them.
+        None => {
+            let mut v = Account::list_all(conn)?;
+            v.sort_by_key(|a| a.is_master());
+            v
+        }
+    };
+    let mut out = Vec::new();
+    for a in accounts {
+        let mode = if full {
+            compute_full(conn, &a, fixed_today, None, &mut |_, _| {})?;
+            "full"
+        } else if let Some((version, _)) = stale_version(conn, &a, fixed_today)? {
+            let incremental = match store::plan_header(conn, &a.id)? {
+                Some(h) => replan::changes(conn, &a, &h.inputs_version, &version)?.is_some(),
+                None => false,
+            };
+            compute_and_store(conn, &a, fixed_today, None, &mut |_, _| {})?;
+            if incremental {
+                "incremental"
+            } else {
+                "full"
+            }
+        } else {
+            "current"
+        };
+        let header = store::plan_header(conn, &a.id)?;
+        out.push(Replanned {
+            account: a,
+            mode,
+            header,
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -115,6 +115,40 @@ fn touched(
     Ok(store::touches(conn, account, after, upto)?.filter(|ids| ids.len() <= INCREMENTAL_LIMIT))
 }
 
+/// Forgets the touch records no stored plan needs any more. A stored plan
+/// has read a child up to some data version (a child's own plan, and its
+/// master's plan in its `|child:version` part); an incremental replan only
+/// asks for the versions after it. So a child's records at or below the
+/// lowest version its stored readers have read can go. A reader without a
+/// stored plan (or a master plan that does not list the child) replans
+/// whole and needs none. Called after every stored plan: a master's prunes
+/// each of its children, a child's itself.
+pub(crate) fn prune_touches(conn: &mut DbConn, account: &Account) -> Result<(), ServiceError> {
+    let children = if account.is_master() {
+        Account::list_children(conn, &account.id)?
+    } else {
+        vec![account.clone()]
+    };
+    for child in children {
+        let own = store::plan_header(conn, &child.id)?
+            .and_then(|h| parse(&h.inputs_version).map(|v| v.data));
+        let via_master = match &child.master_id {
+            Some(m) => store::plan_header(conn, m)?.and_then(|h| {
+                parse(&h.inputs_version)?
+                    .children
+                    .iter()
+                    .find(|c| c.0 == child.id)
+                    .map(|c| c.1)
+            }),
+            None => None,
+        };
+        if let Some(floor) = own.into_iter().chain(via_master).min() {
+            store::forget_touches(conn, &child.id, floor)?;
+        }
+    }
+    Ok(())
+}
+
 /// Recomputes the lines `changed` touches and upserts them.
 pub fn incremental(
     conn: &mut DbConn,
@@ -336,6 +370,7 @@ fn upsert(
         }
     }
     let h = store::upsert_lines(conn, &h, keys, lines, details)?;
+    prune_touches(conn, account)?;
     tracing::info!(
         account = %account.id,
         lines = lines.len(),

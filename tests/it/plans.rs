@@ -1118,6 +1118,17 @@ async fn an_incremental_replan_equals_a_full_replan_row_for_row() {
     for acc in [&master, &shop, &wholesale] {
         plan(&org, acc, "").await;
     }
+    // Both plans that read each child are past its changes: the records
+    // of what they touched are forgotten.
+    let db = org.app.state.db.clone();
+    let kids = [shop.clone(), wholesale.clone()];
+    let kept = actix_web::web::block(move || {
+        let mut conn = db.conn().unwrap();
+        kids.map(|k| tributary::db::models::planning::touch_count(&mut conn, &k).unwrap())
+    })
+    .await
+    .unwrap();
+    assert_eq!(kept, [0, 0]);
     let incremental = [
         stored_plan(&org.app, &shop).await,
         stored_plan(&org.app, &wholesale).await,
@@ -1266,4 +1277,85 @@ async fn a_bad_roll_up_setting_names_every_problem_and_changes_nothing() {
     .await;
     assert_eq!(s, 409);
     assert_error(&b, "not_a_master");
+}
+
+/// `tributary plan` against the server's database: `--full` computes every
+/// plan whole (children before their master), a second run finds them all
+/// current, a change is replanned incrementally for the account and its
+/// master, and an unknown account is an error.
+#[actix_web::test]
+async fn the_plan_command_replans_whole_or_only_what_changed() {
+    let org = two_children().await;
+    let url = org.app.state.config.database_url.clone();
+    let run = move |args: Vec<String>| {
+        let url = url.clone();
+        async move {
+            actix_web::web::block(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+                    .arg("plan")
+                    .args(args)
+                    .env("DATABASE_URL", url)
+                    .env("TRIBUTARY_SECRET_KEY", "2a".repeat(32))
+                    .env("JWT_SECRET", "test-secret")
+                    .env("TRIBUTARY_TODAY", TODAY)
+                    .env("RUST_LOG", "warn")
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let modes = |out: &std::process::Output| -> Vec<(String, String)> {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains('\t'))
+            .map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                (f[0].to_string(), f[2].to_string())
+            })
+            .collect()
+    };
+    let (shop, wholesale, master) = (org.shop.clone(), org.wholesale.clone(), org.master.clone());
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let full = modes(&run(args(&["--full"])).await);
+    assert_eq!(
+        full,
+        vec![
+            (shop.clone(), "full".to_string()),
+            (wholesale.clone(), "full".to_string()),
+            (master.clone(), "full".to_string()),
+        ]
+    );
+    let again = modes(&run(vec![]).await);
+    assert!(again.iter().all(|(_, m)| m == "current"), "{again:?}");
+    put(
+        &org.app,
+        &org.token,
+        &shop,
+        "stock",
+        json!([{"variant_id": "V1", "warehouse_id": "W1", "on_hand": 3, "allocated": 0, "updated_at": "2026-02-27T00:00:00Z"}]),
+    )
+    .await;
+    let changed = modes(&run(args(&["--account", &master])).await);
+    assert_eq!(changed.len(), 3, "{changed:?}");
+    for (id, mode) in &changed {
+        // The background worker may have replanned first.
+        let expected: &[&str] = if id == &wholesale {
+            &["current"]
+        } else {
+            &["incremental", "current"]
+        };
+        assert!(expected.contains(&mode.as_str()), "{id}: {mode}");
+    }
+    let b = plan(&org, &master, "").await;
+    assert_eq!(num(&b["rows"][0]["available"]), 3.0 + 15.0, "{b}");
+    let bad = run(args(&["--account", "acc_nope"])).await;
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("acc_nope"));
 }

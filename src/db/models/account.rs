@@ -133,6 +133,21 @@ impl Account {
         Ok(rows)
     }
 
+    /// Every account of every organisation, by organisation, master first
+    /// (the command line's replan of everything).
+    pub fn list_all(conn: &mut DbConn) -> QueryResult<Vec<Account>> {
+        let mut rows: Vec<Account> = accounts::table
+            .order((accounts::created_at.asc(), accounts::id.asc()))
+            .select(Account::as_select())
+            .load(conn)?;
+        rows.sort_by(|a, b| {
+            a.organisation_id
+                .cmp(&b.organisation_id)
+                .then(b.is_master().cmp(&a.is_master()))
+        });
+        Ok(rows)
+    }
+
     /// Finds an account of the organisation (another organisation's id finds nothing).
     pub fn find_in_organisation(
         conn: &mut DbConn,

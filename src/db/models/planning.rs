@@ -1085,6 +1085,14 @@ pub fn forget_touches(conn: &mut DbConn, account: &str, upto: i64) -> QueryResul
     .map(|_| ())
 }
 
+/// How many touch records an account keeps (what [`forget_touches`] prunes).
+pub fn touch_count(conn: &mut DbConn, account: &str) -> QueryResult<i64> {
+    plan_touches::table
+        .filter(plan_touches::account_id.eq(account))
+        .count()
+        .get_result(conn)
+}
+
 /// The master-facing figures of some lines of an account's plan.
 pub fn line_figures_of(
     conn: &mut DbConn,
