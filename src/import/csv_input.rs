@@ -742,7 +742,7 @@ mod tests {
         let known = KnownIds {
             variants: ["V-1".to_string()].into(),
             warehouses: ["W-1".to_string()].into(),
-            vendors: Default::default(),
+            ..Default::default()
         };
         let p = check_references(&parsed.batch, &known);
         assert_eq!(at(&p), [(2, "variant_id")]);

@@ -30,7 +30,7 @@ mod records;
 mod refs;
 mod values;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 pub use limits::{Limits, DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_RECORD_BYTES};
 pub use records::{
@@ -302,7 +302,9 @@ impl ParseError {
     }
 }
 
-/// Ids an account already holds, for [`check_references`].
+/// Ids an account already holds, for [`check_references`]; and what a
+/// merchant knows them by — a variant's SKU, a warehouse's or vendor's
+/// name — so that a file may name them so where that is unambiguous.
 #[derive(Clone, Debug, Default)]
 pub struct KnownIds {
     /// Variant ids.
@@ -311,6 +313,45 @@ pub struct KnownIds {
     pub warehouses: HashSet<String>,
     /// Vendor ids.
     pub vendors: HashSet<String>,
+    /// Live variants' ids by normalised SKU ([`sku_normalise`]).
+    pub variant_skus: HashMap<String, Vec<String>>,
+    /// Warehouse ids by name (trimmed, lower case).
+    pub warehouse_names: HashMap<String, Vec<String>>,
+    /// Vendor ids by name (trimmed, lower case).
+    pub vendor_names: HashMap<String, Vec<String>>,
+}
+
+/// What a reference that is not an id names.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Named<'a> {
+    /// Exactly one record: its id.
+    One(&'a str),
+    /// Several records (their ids): the file must give the id.
+    Several(&'a [String]),
+    /// Nothing.
+    Nothing,
+}
+
+impl KnownIds {
+    /// The name key of a warehouse or vendor.
+    pub fn name_key(name: &str) -> String {
+        name.trim().to_lowercase()
+    }
+
+    /// What `reference`, not an id of `kind`'s records, names: a variant by
+    /// its SKU (normalised), a warehouse or vendor by its name (any case).
+    pub(crate) fn named(&self, kind: values::RefKind, reference: &str) -> Named<'_> {
+        let ids = match kind {
+            values::RefKind::Variant => self.variant_skus.get(&sku_normalise(reference)),
+            values::RefKind::Warehouse => self.warehouse_names.get(&Self::name_key(reference)),
+            values::RefKind::Vendor => self.vendor_names.get(&Self::name_key(reference)),
+        };
+        match ids.map(Vec::as_slice) {
+            Some([one]) => Named::One(one),
+            Some(many) if !many.is_empty() => Named::Several(many),
+            _ => Named::Nothing,
+        }
+    }
 }
 
 /// A SKU as compared across accounts (see [`crate::domain::sku::normalise`]).

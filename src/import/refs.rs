@@ -17,8 +17,13 @@ pub fn check_references(batch: &Batch, known: &KnownIds) -> Vec<Problem> {
 }
 
 pub(crate) fn unknown(kind: &str, plural: &str, id: &str) -> String {
+    let by = if kind.eq_ignore_ascii_case("variant") {
+        "SKU"
+    } else {
+        "name"
+    };
     format!(
-        "{kind} {} is not known in this account; import the {plural} first or correct the id.",
+        "{kind} {} is not known in this account (neither an id nor a {by}); import the {plural} first or correct it.",
         quote(id)
     )
 }

@@ -320,17 +320,44 @@ impl<'a> Cx<'a> {
     /// A reference to a variant, warehouse or vendor the account must already hold: checked
     /// against [`Cx::known`] (when given) as it is read, so an unknown id is reported with the
     /// record's other problems. Not checked again when re-reading a repeated CSV order row.
+    /// A reference that is no id of the account may name one record by what a merchant
+    /// knows it by (a variant's SKU, a warehouse's or vendor's name): it stands for that
+    /// record's id.
     pub(crate) fn known_ref(&mut self, kind: RefKind, name: &str, raw: Raw<'_>) -> Option<Ref> {
         let r = self.ref_id(name, raw)?;
-        if let (Some(known), true) = (self.known, self.warn) {
-            let (held, what, plural) = match kind {
-                RefKind::Variant => (known.variants.contains(&*r), "Variant", "variants"),
-                RefKind::Warehouse => (known.warehouses.contains(&*r), "Warehouse", "warehouses"),
-                RefKind::Vendor => (known.vendors.contains(&*r), "Vendor", "vendors"),
-            };
-            if !held {
+        let Some(known) = self.known else {
+            return Some(r);
+        };
+        let (held, what, plural, by) = match kind {
+            RefKind::Variant => (known.variants.contains(&*r), "Variant", "variants", "SKU"),
+            RefKind::Warehouse => (
+                known.warehouses.contains(&*r),
+                "Warehouse",
+                "warehouses",
+                "name",
+            ),
+            RefKind::Vendor => (known.vendors.contains(&*r), "Vendor", "vendors", "name"),
+        };
+        if held {
+            return Some(r);
+        }
+        match known.named(kind, &r) {
+            crate::import::Named::One(id) => return Some(self.interner.intern(id)),
+            crate::import::Named::Several(ids) if self.warn => {
+                let list = ids.iter().map(|i| quote(i)).collect::<Vec<_>>().join(", ");
+                self.problem(
+                    name,
+                    format!(
+                        "{what} {} is the {by} of {} {plural} ({list}); give the id of the one you mean.",
+                        quote(&r),
+                        ids.len()
+                    ),
+                );
+            }
+            crate::import::Named::Nothing if self.warn => {
                 self.problem(name, crate::import::refs::unknown(what, plural, &r));
             }
+            _ => {}
         }
         Some(r)
     }

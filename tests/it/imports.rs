@@ -665,3 +665,106 @@ async fn small_and_large_batches_compare_with_the_stored_records_alike() {
     // Whole: the renamed one changes back, the rest is as stored.
     assert_eq!(put(all("Depot")).await, [0, 1, n as u64 - 1, 0, 0]);
 }
+
+/// The template CSVs linked on the imports page import as shipped, each
+/// after the ones it refers to.
+#[actix_web::test]
+async fn the_shipped_templates_import_as_they_are() {
+    let app = TestApp::spawn().await;
+    let token = app.admin("Acme").await;
+    let id = app.create_child(&token, "Shop").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (entity, body) in [
+        (
+            "warehouses",
+            &include_bytes!("../../static/templates/warehouses.csv")[..],
+        ),
+        (
+            "vendors",
+            &include_bytes!("../../static/templates/vendors.csv")[..],
+        ),
+        (
+            "variants",
+            &include_bytes!("../../static/templates/variants.csv")[..],
+        ),
+        (
+            "stock",
+            &include_bytes!("../../static/templates/stock.csv")[..],
+        ),
+        (
+            "sales-orders",
+            &include_bytes!("../../static/templates/sales-orders.csv")[..],
+        ),
+        (
+            "stock-orders",
+            &include_bytes!("../../static/templates/stock-orders.csv")[..],
+        ),
+    ] {
+        let (s, b) = csv(&app, &token, &id, entity, body).await;
+        assert_eq!(s, 200, "{entity}: {b}");
+        assert_eq!(counts(&b)[0], 1, "{entity}: {b}");
+        assert_eq!(b["warnings"], json!([]), "{entity}: {b}");
+    }
+}
+
+/// A file may name a variant by its SKU (any case, spaces trimmed) and a
+/// warehouse by its name where that names one record: it is stored under
+/// their ids (the same file with ids changes nothing). A SKU of several
+/// variants, or a name nothing has, is refused naming the field.
+#[actix_web::test]
+async fn files_may_name_variants_by_sku_and_warehouses_by_name() {
+    let (app, token, id) = setup().await;
+    let by_name = "id,ordered_at,warehouse_id,currency,line_id,variant_id,quantity,unit_price\n\
+SO-1,2026-03-01T10:00:00Z, main ,EUR,1,ts-red-m,2,10.00\n\
+SO-1,2026-03-01T10:00:00Z, main ,EUR,2,TS-BLUE-M ,1,12.50\n";
+    let (s, b) = csv(&app, &token, &id, "sales-orders", by_name.as_bytes()).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(counts(&b), [1, 0, 0, 0, 0]);
+    let by_id = "id,ordered_at,warehouse_id,currency,line_id,variant_id,quantity,unit_price\n\
+SO-1,2026-03-01T10:00:00Z,W1,EUR,1,V1,2,10.00\n\
+SO-1,2026-03-01T10:00:00Z,W1,EUR,2,V2,1,12.50\n";
+    let (s, b) = csv(&app, &token, &id, "sales-orders", by_id.as_bytes()).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(counts(&b), [0, 0, 1, 0, 0], "stored under the ids: {b}");
+    let stock = "variant_id,warehouse_id,on_hand,allocated\nts-blue-m,MAIN,5,0\n";
+    let (s, b) = csv(&app, &token, &id, "stock", stock.as_bytes()).await;
+    assert_eq!(s, 200, "{b}");
+    // A second variant with the same SKU makes the SKU ambiguous.
+    let (s, b) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/accounts/{id}/variants"),
+            Some(&token),
+            Some(json!([{"id": "V3", "sku": "ts-red-m ", "title": "Duplicate"}])),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let bad = "id,ordered_at,warehouse_id,currency,line_id,variant_id,quantity,unit_price\n\
+SO-2,2026-03-02T10:00:00Z,Nowhere,EUR,1,TS-RED-M,1,10.00\n";
+    let (s, b) = csv(&app, &token, &id, "sales-orders", bad.as_bytes()).await;
+    assert_eq!(s, 422, "{b}");
+    let details: Vec<(u64, String, String)> = b["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["row"].as_u64().unwrap(),
+                d["field"].as_str().unwrap().to_string(),
+                d["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(details.len(), 2, "{b}");
+    assert_eq!((details[0].0, details[0].1.as_str()), (1, "warehouse_id"));
+    assert!(details[0].2.contains("\"Nowhere\" is not known"), "{b}");
+    assert_eq!((details[1].0, details[1].1.as_str()), (1, "variant_id"));
+    assert!(
+        details[1]
+            .2
+            .contains("\"TS-RED-M\" is the SKU of 2 variants (\"V1\", \"V3\")"),
+        "{b}"
+    );
+}

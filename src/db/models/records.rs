@@ -405,28 +405,46 @@ pub fn variant_created_at(
     Ok(rows.into_iter().collect())
 }
 
-/// Ids of the account's warehouses, vendors and variants (references).
+/// Ids of the account's warehouses, vendors and variants (references), and
+/// the SKUs and names a file may name them by.
 pub fn known_ids(conn: &mut DbConn, account: &str) -> QueryResult<crate::import::KnownIds> {
-    Ok(crate::import::KnownIds {
-        variants: variants::table
-            .filter(variants::account_id.eq(account))
-            .select(variants::id)
-            .load::<String>(conn)?
-            .into_iter()
-            .collect(),
-        warehouses: warehouses::table
-            .filter(warehouses::account_id.eq(account))
-            .select(warehouses::id)
-            .load::<String>(conn)?
-            .into_iter()
-            .collect(),
-        vendors: vendors::table
-            .filter(vendors::account_id.eq(account))
-            .select(vendors::id)
-            .load::<String>(conn)?
-            .into_iter()
-            .collect(),
-    })
+    use crate::import::KnownIds;
+    let mut known = KnownIds::default();
+    let rows: Vec<(String, String, bool)> = variants::table
+        .filter(variants::account_id.eq(account))
+        .select((variants::id, variants::sku_norm, variants::removed))
+        .load(conn)?;
+    for (id, sku, removed) in rows {
+        if !removed && !sku.is_empty() {
+            known.variant_skus.entry(sku).or_default().push(id.clone());
+        }
+        known.variants.insert(id);
+    }
+    let rows: Vec<(String, String)> = warehouses::table
+        .filter(warehouses::account_id.eq(account))
+        .select((warehouses::id, warehouses::name))
+        .load(conn)?;
+    for (id, name) in rows {
+        known
+            .warehouse_names
+            .entry(KnownIds::name_key(&name))
+            .or_default()
+            .push(id.clone());
+        known.warehouses.insert(id);
+    }
+    let rows: Vec<(String, String)> = vendors::table
+        .filter(vendors::account_id.eq(account))
+        .select((vendors::id, vendors::name))
+        .load(conn)?;
+    for (id, name) in rows {
+        known
+            .vendor_names
+            .entry(KnownIds::name_key(&name))
+            .or_default()
+            .push(id.clone());
+        known.vendors.insert(id);
+    }
+    Ok(known)
 }
 
 /// All of the account's stock history change points.
