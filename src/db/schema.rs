@@ -351,9 +351,22 @@ diesel::table! {
 diesel::joinable!(users -> organisations (organisation_id));
 diesel::joinable!(api_keys -> organisations (organisation_id));
 
+diesel::table! {
+    sku_settings (account_id, sku_key) {
+        account_id -> Text,
+        sku_key -> Text,
+        sku -> Text,
+        not_for_reorder -> Bool,
+        note -> Nullable<Text>,
+        updated_at -> Timestamp,
+        updated_by -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
     plan_touches,
+    sku_settings,
     users,
     api_keys,
     server_settings,

@@ -166,6 +166,24 @@ fn pooling_note(accounts: &[crate::planning::series::ChildFigures], order: f64) 
     ))
 }
 
+/// A line the merchant marked not for reorder: its stock and demand stay
+/// in the plan, its order quantity is 0 and it has no order date; the
+/// explanation says what would have been ordered.
+fn hold(plan: &mut replenish::Plan, note: Option<&str>) {
+    let recommended = plan.order_quantity;
+    plan.explanation.push(replenish::Explanation {
+        term: "not_for_reorder".into(),
+        value: 0.0,
+        text: format!(
+            "Marked not for reorder{}: the recommended {} is not ordered.",
+            note.map(|n| format!(" ({n})")).unwrap_or_default(),
+            round6(recommended)
+        ),
+    });
+    plan.order_quantity = 0.0;
+    plan.order_by_day = None;
+}
+
 /// A computed plan line and its details.
 pub(crate) type Computed = (PlanLineRow, LineDetail);
 
@@ -201,7 +219,7 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
             });
         }
     }
-    let plan = replenish::plan(&PlanInput {
+    let mut plan = replenish::plan(&PlanInput {
         tracked: li.tracked && !li.bundle,
         available,
         open_orders: &open,
@@ -220,6 +238,9 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
         // intermittent and lumpy demand the quantile of the lead-time total.
         lead_time_demand: fc.class.is_sporadic().then_some(&lt_total),
     });
+    if let Some(note) = &li.not_for_reorder {
+        hold(&mut plan, note.as_deref());
+    }
     let order_by = if plan.order_quantity > 0.0 {
         plan.order_by_day
             .map(|d| today + chrono::Duration::days(d.max(0)))
@@ -238,11 +259,21 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
     } else {
         0.0
     };
-    let line_flags = if li.tracked && !li.bundle {
+    let mut line_flags = if li.tracked && !li.bundle {
         flags(&li.values, &li.in_stock, available, &open, &fc.point, today)
     } else {
         vec![]
     };
+    if let Some(note) = &li.not_for_reorder {
+        line_flags.push(Flag {
+            code: "not_for_reorder".into(),
+            days: None,
+            message: match note {
+                Some(n) => format!("Marked not for reorder: {n}"),
+                None => "Marked not for reorder: nothing is ordered for it.".into(),
+            },
+        });
+    }
     let explanation = explain(
         &li,
         &fc,
@@ -332,6 +363,7 @@ fn explain(
         ("max_stock", "max"),
         ("min_stock", "min"),
         ("order_quantity", "order quantity"),
+        ("not_for_reorder", "not for reorder"),
     ];
     let steps: Vec<Value> = plan
         .explanation

@@ -70,6 +70,8 @@ pub(crate) struct LineInput {
     pub(crate) unit_cost: Option<f64>,
     pub(crate) accounts: Vec<ChildFigures>,
     pub(crate) contributions: Vec<Value>,
+    /// Marked not for reorder by the merchant (with the note, if any).
+    pub(crate) not_for_reorder: Option<Option<String>>,
 }
 
 /// Available on each day of `days` for a set of warehouses' change points:
@@ -139,6 +141,7 @@ pub(crate) fn child_line_input(c: &ChildData, i: usize, key: String) -> LineInpu
         c.today,
     );
     LineInput {
+        not_for_reorder: c.not_for_reorder.get(&key).cloned(),
         sku_key: key,
         sku: v.sku.clone(),
         title: v
@@ -373,6 +376,7 @@ pub(crate) fn master_line_input(
         unit_cost,
         accounts,
         contributions,
+        not_for_reorder: m.not_for_reorder.get(key).cloned(),
     }
 }
 

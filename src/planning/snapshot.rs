@@ -75,6 +75,8 @@ pub(crate) struct ChildData {
     /// After a subset read: the positions whose records were read (the
     /// lines an incremental replan recomputes); `None`: all or none.
     pub(crate) read: Option<Vec<usize>>,
+    /// The account's SKU keys marked not for reorder, with their notes.
+    pub(crate) not_for_reorder: HashMap<String, Option<String>>,
 }
 
 pub(crate) fn parse_json_list(s: &Option<String>) -> Vec<Value> {
@@ -197,6 +199,7 @@ pub(crate) fn with_catalogue(
         index,
         components,
         read: None,
+        not_for_reorder: crate::db::models::sku_settings::not_for_reorder(conn, &account.id)?,
     };
     Ok(data)
 }
@@ -487,4 +490,6 @@ pub(crate) struct MasterInputs {
     pub(crate) rollup: Rollup,
     /// Per child: its stored plan's figures by key.
     pub(crate) child_plans: Vec<HashMap<String, LineFigures>>,
+    /// The master's SKU keys marked not for reorder, with their notes.
+    pub(crate) not_for_reorder: HashMap<String, Option<String>>,
 }

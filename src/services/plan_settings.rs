@@ -337,3 +337,136 @@ pub fn upsert_rates(
         |conn| store::upsert_rates(conn, &rows),
     )
 }
+
+/// A merchant's mark on one SKU of an account's plan (`PUT
+/// .../sku-settings`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkuSettingBody {
+    /// The SKU (matched after normalisation).
+    pub sku: String,
+    /// Whether the plan orders nothing for it (its stock and demand still
+    /// count; the line is flagged `not_for_reorder`).
+    pub not_for_reorder: bool,
+    /// Why, in the merchant's words (at most 500 characters).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A stored mark, as `GET .../sku-settings` lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SkuSettingView {
+    /// The SKU as last given.
+    pub sku: String,
+    /// Whether the plan orders nothing for it.
+    pub not_for_reorder: bool,
+    /// The merchant's note.
+    pub note: Option<String>,
+    /// Last changed (UTC).
+    pub updated_at: chrono::NaiveDateTime,
+    /// Who changed it last.
+    pub updated_by: String,
+}
+
+/// Longest note kept with a mark.
+const NOTE_MAX: usize = 500;
+
+/// An account's marks on SKUs, by normalised SKU.
+pub fn sku_settings(
+    conn: &mut DbConn,
+    account: &Account,
+) -> Result<Vec<SkuSettingView>, ServiceError> {
+    Ok(
+        crate::db::models::sku_settings::of_account(conn, &account.id)?
+            .into_iter()
+            .map(|s| SkuSettingView {
+                sku: s.sku,
+                not_for_reorder: s.not_for_reorder,
+                note: s.note,
+                updated_at: s.updated_at,
+                updated_by: s.updated_by,
+            })
+            .collect(),
+    )
+}
+
+/// Sets marks on SKUs of an account's plan (any account: a master marks its
+/// rows, a child its own lines). Validated whole; written with the bump of
+/// the account's data version and the record of what it touched, so that
+/// the next replan recomputes only those lines.
+pub fn put_sku_settings(
+    conn: &mut DbConn,
+    account: &Account,
+    by: &str,
+    body: &[SkuSettingBody],
+    worker: &Signal,
+) -> Result<Vec<SkuSettingView>, ServiceError> {
+    use crate::db::models::sku_settings as marks;
+    let mut details = Vec::new();
+    let mut seen = HashSet::new();
+    let now = chrono::Utc::now().naive_utc();
+    let mut rows = Vec::new();
+    for (i, s) in body.iter().enumerate() {
+        let key = sku::normalise(&s.sku);
+        if key.is_empty() {
+            problem(&mut details, i, "sku", "must not be empty");
+        } else if !seen.insert(key.clone()) {
+            problem(
+                &mut details,
+                i,
+                "sku",
+                "is listed twice (after normalisation)",
+            );
+        }
+        let note = s
+            .note
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(String::from);
+        if note.as_ref().is_some_and(|n| n.chars().count() > NOTE_MAX) {
+            problem(
+                &mut details,
+                i,
+                "note",
+                &format!("is longer than {NOTE_MAX} characters"),
+            );
+        }
+        rows.push(marks::SkuSetting {
+            account_id: account.id.clone(),
+            sku_key: key,
+            sku: s.sku.trim().to_string(),
+            not_for_reorder: s.not_for_reorder,
+            note,
+            updated_at: now,
+            updated_by: by.to_string(),
+        });
+    }
+    if !details.is_empty() {
+        return Err(ServiceError::invalid(
+            "The SKU settings are not valid; nothing was changed.",
+            details,
+        ));
+    }
+    let keys: Vec<String> = rows.iter().map(|r| r.sku_key.clone()).collect();
+    conn.transaction(|conn| {
+        marks::upsert(conn, &account.id, &rows)?;
+        Account::bump_data_version(conn, &account.id)?;
+        let version = Account::data_version_of(conn, &account.id)?;
+        // What the mark touches: a child's variants of those SKUs, a
+        // master's rows of those keys.
+        let touched: Vec<String> = if account.is_master() {
+            keys.iter()
+                .map(|k| format!("{}{k}", crate::services::replan::ROW_TOUCH))
+                .collect()
+        } else {
+            let mut ids = marks::variants_with_keys(conn, &account.id, &keys)?;
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
+        store::record_touches(conn, &account.id, version, Some(&touched))
+    })?;
+    worker.wake();
+    sku_settings(conn, account)
+}

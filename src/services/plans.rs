@@ -236,6 +236,7 @@ fn load_master(
         rates,
         rollup,
         child_plans,
+        not_for_reorder: crate::db::models::sku_settings::not_for_reorder(conn, &master.id)?,
     })
 }
 

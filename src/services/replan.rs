@@ -31,6 +31,10 @@ use crate::services::ServiceError;
 /// that, a whole read is cheaper than the index probes.
 pub const INCREMENTAL_LIMIT: usize = 2_000;
 
+/// How a master's own change records a row it touched: this prefix and
+/// the row's key (a child's records name variants).
+pub const ROW_TOUCH: &str = "key:";
+
 /// The changes since a stored plan: per account (a child itself, or a
 /// master's changed children) the variants touched.
 pub type Changes = Vec<(Account, BTreeSet<String>)>;
@@ -72,7 +76,7 @@ pub fn changes(
     let (Some(s), Some(c)) = (parse(stored), parse(current)) else {
         return Ok(None);
     };
-    if s.head != c.head || s.data != c.data && account.is_master() {
+    if s.head != c.head {
         return Ok(None);
     }
     if !account.is_master() {
@@ -83,8 +87,19 @@ pub fn changes(
     if s.children.len() != c.children.len() {
         return Ok(None);
     }
-    let kids = Account::list_children(conn, &account.id)?;
     let mut out = Vec::new();
+    // A master's own versions replan incrementally only where each
+    // recorded the rows it touched (a SKU's mark); a setting of the
+    // roll-up records nothing and replans whole.
+    if s.data != c.data {
+        match touched(conn, &account.id, s.data, c.data)? {
+            Some(keys) if keys.iter().all(|k| k.starts_with(ROW_TOUCH)) => {
+                out.push((account.clone(), keys));
+            }
+            _ => return Ok(None),
+        }
+    }
+    let kids = Account::list_children(conn, &account.id)?;
     for (a, b) in s.children.iter().zip(&c.children) {
         if a.0 != b.0 || a.2 != b.2 {
             return Ok(None);
@@ -125,6 +140,11 @@ fn touched(
 /// each of its children, a child's itself.
 pub(crate) fn prune_touches(conn: &mut DbConn, account: &Account) -> Result<(), ServiceError> {
     let children = if account.is_master() {
+        if let Some(h) = store::plan_header(conn, &account.id)? {
+            if let Some(v) = parse(&h.inputs_version) {
+                store::forget_touches(conn, &account.id, v.data)?;
+            }
+        }
         Account::list_children(conn, &account.id)?
     } else {
         vec![account.clone()]
@@ -262,6 +282,7 @@ fn master(
         rates,
         rollup,
         child_plans,
+        not_for_reorder: crate::db::models::sku_settings::not_for_reorder(conn, &master.id)?,
     };
     let groups: Vec<(&String, &Vec<(usize, usize)>)> = m
         .rollup
@@ -304,8 +325,11 @@ fn member_catalogues(
         let keys = touched_rows(&children, links, changed);
         return Ok((children, keys));
     }
-    let mut keys = BTreeSet::new();
+    let mut keys = master_rows(changed);
     for (acc, ids) in changed {
+        if acc.is_master() {
+            continue;
+        }
         let ids: Vec<String> = ids.iter().cloned().collect();
         for v in store::live_variants_of(conn, &acc.id, &[], &ids)? {
             keys.insert(links.row_key(&acc.id, &v.id, &v.sku));
@@ -333,7 +357,7 @@ fn member_catalogues(
 /// components of touched bundles and assemblies (whose demand or movements
 /// they carry).
 fn touched_rows(children: &[ChildData], links: &Links, changed: &Changes) -> BTreeSet<String> {
-    let mut keys = BTreeSet::new();
+    let mut keys = master_rows(changed);
     for (acc, ids) in changed {
         let Some(c) = children.iter().find(|c| c.account.id == acc.id) else {
             continue;
@@ -349,6 +373,16 @@ fn touched_rows(children: &[ChildData], links: &Links, changed: &Changes) -> BTr
         }
     }
     keys
+}
+
+/// The rows a master's own changes name.
+fn master_rows(changed: &Changes) -> BTreeSet<String> {
+    changed
+        .iter()
+        .filter(|(acc, _)| acc.is_master())
+        .flat_map(|(_, ids)| ids.iter().filter_map(|k| k.strip_prefix(ROW_TOUCH)))
+        .map(String::from)
+        .collect()
 }
 
 /// Upserts recomputed lines unless the plan they were computed for is

@@ -1359,3 +1359,236 @@ async fn the_plan_command_replans_whole_or_only_what_changed() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("acc_nope"));
 }
+
+/// A SKU marked not for reorder keeps its line with an order quantity of 0,
+/// no order date and the `not_for_reorder` flag (filterable), and the
+/// explanation says what would have been ordered; the mark of a child is
+/// its own (its master still orders for the row until the master is
+/// marked); a master's mark replans only that row; clearing the mark
+/// brings the order back; bad rows are named and write nothing.
+#[actix_web::test]
+async fn a_sku_marked_not_for_reorder_orders_nothing_and_says_so() {
+    let org = two_children().await;
+    let (shop, master) = (org.shop.clone(), org.master.clone());
+    plan(&org, &master, "").await;
+    let mark = |acc: String, body: Value| {
+        let org = &org;
+        async move {
+            org.app
+                .call(
+                    "PUT",
+                    &format!("/api/v1/accounts/{acc}/sku-settings"),
+                    Some(&org.token),
+                    Some(body),
+                )
+                .await
+        }
+    };
+    let (s, b) = mark(
+        shop.clone(),
+        json!([{"sku": "ts-red-m ", "not_for_reorder": true, "note": "Discontinued by the vendor"}]),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b[0]["sku"], "ts-red-m");
+    assert_eq!(b[0]["not_for_reorder"], true);
+    assert_eq!(b[0]["updated_by"], "admin@acme.example");
+    let p = plan(&org, &shop, "").await;
+    let row = &p["rows"][0];
+    assert_eq!(num(&row["order_quantity"]), 0.0, "{row}");
+    assert_eq!(row["order_by"], Value::Null);
+    assert_eq!(row["urgency"], "ok");
+    assert_eq!(num(&row["available"]), 30.0, "stock still counts");
+    assert_eq!(num(&row["coverage_demand"]), 88.0, "demand still counts");
+    let flags: Vec<&str> = row["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(flags, ["not_for_reorder"]);
+    assert_eq!(
+        row["flags"][0]["message"],
+        "Marked not for reorder: Discontinued by the vendor"
+    );
+    assert_eq!(plan(&org, &shop, "?flag=not_for_reorder").await["total"], 1);
+    let (s, e) = org
+        .app
+        .call(
+            "GET",
+            &format!("/api/v1/accounts/{shop}/order-plan/TS-RED-M"),
+            Some(&org.token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{e}");
+    let last = e["explanation"]["steps"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["step"], "not for reorder");
+    assert_eq!(
+        last["note"],
+        "Marked not for reorder (Discontinued by the vendor): the recommended 58 is not ordered."
+    );
+    // The master's row: the shop's own figures show 0, the master still orders.
+    let m = plan(&org, &master, "").await;
+    let row = &m["rows"][0];
+    assert_eq!(num(&row["accounts"][0]["order_quantity"]), 0.0, "{row}");
+    assert_eq!(num(&row["order_quantity"]), 87.0);
+    // The master's mark: only that row is recomputed (incrementally).
+    let before = stored_version(&org.app, &master).await;
+    let (s, b) = mark(
+        master.clone(),
+        json!([{"sku": "TS-RED-M", "not_for_reorder": true}]),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let db = org.app.state.db.clone();
+    let mid = master.clone();
+    let changed = actix_web::web::block(move || {
+        let mut conn = db.conn().unwrap();
+        let acc = tributary::db::models::Account::find_by_id(&mut conn, &mid)
+            .unwrap()
+            .unwrap();
+        let now =
+            tributary::services::plans::inputs_version(&mut conn, &acc, TODAY.parse().unwrap())
+                .unwrap();
+        tributary::services::replan::changes(&mut conn, &acc, &before, &now)
+            .unwrap()
+            .map(|c| {
+                c.into_iter()
+                    .map(|(a, ids)| (a.kind, ids.into_iter().collect::<Vec<_>>()))
+                    .collect::<Vec<_>>()
+            })
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        changed,
+        Some(vec![(
+            "master".to_string(),
+            vec!["key:ts-red-m".to_string()]
+        )])
+    );
+    let m = plan(&org, &master, "").await;
+    let row = &m["rows"][0];
+    assert_eq!(num(&row["order_quantity"]), 0.0, "{row}");
+    assert_eq!(
+        row["flags"][0]["message"],
+        "Marked not for reorder: nothing is ordered for it."
+    );
+    // Cleared: the order is back.
+    let (s, b) = mark(
+        shop.clone(),
+        json!([{"sku": "TS-RED-M", "not_for_reorder": false}]),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b, json!([]));
+    assert_eq!(
+        num(&plan(&org, &shop, "").await["rows"][0]["order_quantity"]),
+        58.0
+    );
+    // Bad rows: every problem named, nothing written.
+    let (s, b) = mark(
+        shop.clone(),
+        json!([{"sku": " ", "not_for_reorder": true},
+               {"sku": "A-1", "not_for_reorder": true},
+               {"sku": "a-1 ", "not_for_reorder": true, "note": "x".repeat(501)}]),
+    )
+    .await;
+    assert_eq!(s, 422, "{b}");
+    assert_eq!(
+        details(&b)
+            .into_iter()
+            .map(|d| (d.0, d.1))
+            .collect::<Vec<_>>(),
+        vec![
+            (1, "sku".to_string()),
+            (3, "sku".to_string()),
+            (3, "note".to_string())
+        ]
+    );
+    let (s, b) = org
+        .app
+        .call(
+            "GET",
+            &format!("/api/v1/accounts/{shop}/sku-settings"),
+            Some(&org.token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(b, json!([]), "nothing written");
+}
+
+async fn stored_version(app: &TestApp, account: &str) -> String {
+    let db = app.state.db.clone();
+    let a = account.to_string();
+    actix_web::web::block(move || {
+        let mut conn = db.conn().unwrap();
+        tributary::db::models::planning::plan_header(&mut conn, &a)
+            .unwrap()
+            .unwrap()
+            .inputs_version
+    })
+    .await
+    .unwrap()
+}
+
+/// The line page links to the SKU's demand page and marks the SKU not for
+/// reorder (and back) with its form.
+#[actix_web::test]
+async fn the_line_page_links_to_demand_and_marks_not_for_reorder() {
+    let org = two_children().await;
+    let shop = org.shop.clone();
+    plan(&org, &shop, "").await;
+    let browser = crate::helpers::cookie_client();
+    org.app
+        .form_login(&browser, "admin@acme.example", "correct horse", None)
+        .await;
+    let page = |browser: reqwest::Client| {
+        let url = org
+            .app
+            .url(&format!("/accounts/{shop}/order-plan/TS-RED-M"));
+        async move { browser.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let html = page(browser.clone()).await;
+    assert!(
+        html.contains(&format!("href=\"/accounts/{shop}/demand/ts-red-m\"")),
+        "{html}"
+    );
+    assert!(html.contains("Mark not for reorder"));
+    let csrf = org.app.session_csrf(&browser).await;
+    let resp = browser
+        .post(org.app.url(&format!(
+            "/accounts/{shop}/order-plan/ts-red-m/not-for-reorder"
+        )))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("not_for_reorder", "true"),
+            ("note", "Seasonal, back in spring"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let html = page(browser.clone()).await;
+    assert!(html.contains("Reorder again"), "{html}");
+    assert!(html.contains("Marked not for reorder: Seasonal, back in spring"));
+    assert!(html.contains("<dd id=\"order-quantity\">0</dd>"), "{html}");
+    // Without the session's token nothing changes.
+    let resp = browser
+        .post(org.app.url(&format!(
+            "/accounts/{shop}/order-plan/ts-red-m/not-for-reorder"
+        )))
+        .form(&[("csrf_token", "forged"), ("not_for_reorder", "false")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert!(page(browser).await.contains("Reorder again"));
+}

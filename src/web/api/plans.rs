@@ -21,7 +21,9 @@ use crate::jobs::{Job, Signal};
 use crate::planning::line::Flag;
 use crate::services::accounts::utc;
 use crate::services::order_plan::{self, Extras, Freshness, PlanParams};
-use crate::services::plan_settings::{self, LinkBody, RateBody, WarehouseSettingBody};
+use crate::services::plan_settings::{
+    self, LinkBody, RateBody, SkuSettingBody, SkuSettingView, WarehouseSettingBody,
+};
 use crate::services::plans::{self, ChildFigures, Conflict};
 use crate::services::ServiceError;
 use crate::state::AppState;
@@ -47,6 +49,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/exchange-rates", web::get().to(get_rates))
         .route("/exchange-rates", web::put().to(put_rates))
+        .route(
+            "/accounts/{id}/sku-settings",
+            web::get().to(get_sku_settings),
+        )
+        .route(
+            "/accounts/{id}/sku-settings",
+            web::put().to(put_sku_settings),
+        )
         .route("/jobs/{id}", web::get().to(get_job));
 }
 
@@ -64,6 +74,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         put_warehouse_settings,
         get_rates,
         put_rates,
+        get_sku_settings,
+        put_sku_settings,
         get_job
     ),
     components(schemas(
@@ -74,6 +86,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         LinkBody,
         WarehouseSettingBody,
         RateBody,
+        SkuSettingBody,
+        SkuSettingView,
         JobView,
         Conflict
     ))
@@ -593,6 +607,50 @@ pub async fn put_warehouse_settings(
 ) -> Result<web::Json<Vec<WarehouseSettingBody>>, AppError> {
     let write = plan_settings::replace_warehouse_settings;
     write_setting(&state, &caller, path.into_inner(), body.into_inner(), write).await
+}
+
+/// An account's marks on SKUs (not for reorder, with a note).
+#[utoipa::path(get, path = "/api/v1/accounts/{id}/sku-settings", tag = "planning",
+    params(("id" = String, Path, description = "Account id")),
+    responses((status = 200, body = Vec<SkuSettingView>), (status = 404, body = ErrorBody)))]
+pub async fn get_sku_settings(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<web::Json<Vec<SkuSettingView>>, AppError> {
+    let account = visible_account(&state, &caller, path.into_inner()).await?;
+    let rows = state
+        .db
+        .run(move |conn| plan_settings::sku_settings(conn, &account))
+        .await?;
+    Ok(web::Json(rows))
+}
+
+/// Sets marks on SKUs of an account's plan: a SKU marked not for reorder
+/// keeps its line (stock and demand still count) with an order quantity of
+/// 0 and the flag `not_for_reorder`; `false` clears the mark. Answers every
+/// mark of the account.
+#[utoipa::path(put, path = "/api/v1/accounts/{id}/sku-settings", tag = "planning",
+    request_body = Vec<SkuSettingBody>,
+    params(("id" = String, Path, description = "Account id")),
+    responses((status = 200, body = Vec<SkuSettingView>), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn put_sku_settings(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<Vec<SkuSettingBody>>,
+) -> Result<web::Json<Vec<SkuSettingView>>, AppError> {
+    let account = visible_account(&state, &caller, path.into_inner()).await?;
+    caller.require_write()?;
+    let st = state.clone();
+    let by = caller.email.clone();
+    let body = body.into_inner();
+    let rows = state
+        .db
+        .run(move |conn| plan_settings::put_sku_settings(conn, &account, &by, &body, &st.jobs))
+        .await?;
+    Ok(web::Json(rows))
 }
 
 /// The organisation's exchange rates.

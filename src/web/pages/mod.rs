@@ -47,6 +47,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(plans::explanation),
         )
         .route(
+            "/accounts/{id}/order-plan/{sku}/not-for-reorder",
+            web::post().to(plans::mark),
+        )
+        .route(
             "/accounts/{id}/imports/{entity}",
             web::post().to(imports::upload),
         );

@@ -7,6 +7,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::db::models::planning::{PlanLineRow, PlanSummary};
@@ -16,7 +17,7 @@ use crate::services::plans::ChildFigures;
 use crate::state::AppState;
 use crate::web::error::AppError;
 use crate::web::extractors::PageCaller;
-use crate::web::pages::{render, shell, urlencode, Shell};
+use crate::web::pages::{check_csrf, redirect, render, shell, urlencode, Shell};
 
 /// The page's query: the API's filters, sort and paging (read leniently:
 /// a link never fails).
@@ -484,6 +485,10 @@ pub struct PlanLinePage {
     pub terms: Vec<Term>,
     /// Notes.
     pub notes: Vec<String>,
+    /// Whether the caller may change the line's marks.
+    pub can_write: bool,
+    /// The line is marked not for reorder.
+    pub not_for_reorder: bool,
 }
 
 fn fmt_value(v: &Value) -> String {
@@ -593,5 +598,53 @@ pub async fn explanation(
             })
             .collect(),
         notes: list(&e["notes"]).iter().map(fmt_value).collect(),
+        can_write: caller.require_write().is_ok(),
+        not_for_reorder: line.flags.contains("\"not_for_reorder\""),
     })
+}
+
+/// The form that marks a line not for reorder (or clears the mark).
+#[derive(Debug, Deserialize)]
+pub struct MarkForm {
+    /// Session CSRF token.
+    pub csrf_token: String,
+    /// `true` to mark, `false` to clear.
+    pub not_for_reorder: bool,
+    /// Why.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Marks a line not for reorder (or clears the mark) from its page, then
+/// shows the line again (replanned).
+pub async fn mark(
+    state: web::Data<AppState>,
+    caller: PageCaller,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    form: web::Form<MarkForm>,
+) -> Result<HttpResponse, AppError> {
+    check_csrf(&state, &req, &form.csrf_token)?;
+    caller.require_write()?;
+    let (id, sku_text) = path.into_inner();
+    let account = visible(&state, &caller, id).await?;
+    let by = caller.email.clone();
+    let body = vec![crate::services::plan_settings::SkuSettingBody {
+        sku: sku_text.clone(),
+        not_for_reorder: form.not_for_reorder,
+        note: form.note.clone(),
+    }];
+    let st = state.clone();
+    let acc = account.clone();
+    state
+        .db
+        .run(move |conn| {
+            crate::services::plan_settings::put_sku_settings(conn, &acc, &by, &body, &st.jobs)
+        })
+        .await?;
+    Ok(redirect(&format!(
+        "/accounts/{}/order-plan/{}",
+        account.id,
+        urlencode(&sku_text)
+    )))
 }
