@@ -275,8 +275,14 @@ pub async fn read_page(
             } else {
                 None
             };
+            // The totals follow the filter (the plan's own summary holds
+            // them for every line).
             let summary = if summary {
-                Some(store::plan_summary(conn, &id)?)
+                let mut s = store::plan_summary(conn, &id)?;
+                if req.filter.is_active() {
+                    s.totals = store::filtered_totals(conn, &id, &req.filter)?;
+                }
+                Some(s)
             } else {
                 None
             };

@@ -1592,3 +1592,44 @@ async fn the_line_page_links_to_demand_and_marks_not_for_reorder() {
     assert_eq!(resp.status(), 403);
     assert!(page(browser).await.contains("Reorder again"));
 }
+
+/// The totals box counts the lines the filters keep, and says so; a first
+/// click on Value sorts the largest first; amounts carry thousands
+/// separators.
+#[actix_web::test]
+async fn the_totals_follow_the_filters() {
+    let org = two_children().await;
+    let master = org.master.clone();
+    plan(&org, &master, "").await;
+    let browser = crate::helpers::cookie_client();
+    org.app
+        .form_login(&browser, "admin@acme.example", "correct horse", None)
+        .await;
+    let get = |query: &str| {
+        let url = org
+            .app
+            .url(&format!("/accounts/{master}/order-plan{query}"));
+        let b = browser.clone();
+        async move { b.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let soon = |html: &str| {
+        let at = html.find("data-testid=\"soon-units\">").unwrap() + 25;
+        html[at..at + html[at..].find('<').unwrap()].to_string()
+    };
+    let all = get("").await;
+    assert_eq!(soon(&all), "87");
+    assert!(!all.contains("totals-scope"));
+    let at = all.find("data-sort=\"order_value\"").unwrap();
+    let link = &all[all[..at].rfind("href=").unwrap()..at];
+    assert!(
+        link.contains("sort=order_value&#38;order=desc"),
+        "Value sorts largest first on the first click: {link}"
+    );
+    let vendor = get("?vendor=Acme%20Textiles").await;
+    assert_eq!(soon(&vendor), "87");
+    assert!(vendor.contains("Totals of the SKUs matching the filters."));
+    let none = get("?q=no-such-sku").await;
+    assert_eq!(soon(&none), "0");
+    let other = get("?urgency=now").await;
+    assert_eq!(soon(&other), "0", "no line of urgency now orders soon");
+}

@@ -815,6 +815,23 @@ pub struct LineFilter {
     pub flag: Option<String>,
 }
 
+impl LineFilter {
+    /// Whether the filter keeps fewer than every line.
+    pub fn is_active(&self) -> bool {
+        self.q.as_deref().is_some_and(|t| !t.is_empty())
+            || [
+                &self.vendor,
+                &self.category,
+                &self.brand,
+                &self.tag,
+                &self.urgency,
+                &self.flag,
+            ]
+            .iter()
+            .any(|f| f.is_some())
+    }
+}
+
 /// The columns an order plan can be sorted by (every row field that is a
 /// column; `urgency` sorts by rank, then order-by date).
 pub const SORT_FIELDS: [&str; 20] = [
@@ -846,6 +863,54 @@ fn escape_like(s: &str) -> String {
         .replace('_', "\\_")
 }
 
+/// The lines of an account's plan that a filter keeps, as a boxed query
+/// (one definition for a page of rows and for the totals of a filter).
+macro_rules! filtered_lines {
+    ($account:expr, $filter:expr) => {{
+        let account: &str = $account;
+        let filter: &LineFilter = $filter;
+        let mut q = plan_lines::table
+            .filter(plan_lines::account_id.eq(account.to_string()))
+            .into_boxed();
+        if let Some(text) = filter.q.as_deref().filter(|t| !t.is_empty()) {
+            let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+            q = q.filter(
+                plan_lines::sku_key
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(plan_lines::title).like(pattern).escape('\\')),
+            );
+        }
+        if let Some(v) = &filter.vendor {
+            q = q.filter(plan_lines::vendor.eq(v.clone()));
+        }
+        if let Some(v) = &filter.category {
+            q = q.filter(plan_lines::category.eq(v.clone()));
+        }
+        if let Some(v) = &filter.brand {
+            q = q.filter(plan_lines::brand.eq(v.clone()));
+        }
+        if let Some(v) = &filter.tag {
+            q = q.filter(
+                plan_lines::tags
+                    .like(format!("%;{};%", escape_like(v)))
+                    .escape('\\'),
+            );
+        }
+        if let Some(v) = &filter.urgency {
+            q = q.filter(plan_lines::urgency.eq(v.clone()));
+        }
+        if let Some(v) = &filter.flag {
+            q = q.filter(
+                plan_lines::flags
+                    .like(format!("%\"code\":\"{}\"%", escape_like(v)))
+                    .escape('\\'),
+            );
+        }
+        q
+    }};
+}
+
 /// One page of an account's stored plan lines, filtered and sorted in the
 /// database; returns the number of matching lines and the page.
 pub fn page_lines(
@@ -857,51 +922,8 @@ pub fn page_lines(
     offset: i64,
     limit: i64,
 ) -> QueryResult<(i64, Vec<PlanLineRow>)> {
-    macro_rules! filtered {
-        () => {{
-            let mut q = plan_lines::table
-                .filter(plan_lines::account_id.eq(account.to_string()))
-                .into_boxed();
-            if let Some(text) = filter.q.as_deref().filter(|t| !t.is_empty()) {
-                let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
-                q = q.filter(
-                    plan_lines::sku_key
-                        .like(pattern.clone())
-                        .escape('\\')
-                        .or(lower(plan_lines::title).like(pattern).escape('\\')),
-                );
-            }
-            if let Some(v) = &filter.vendor {
-                q = q.filter(plan_lines::vendor.eq(v.clone()));
-            }
-            if let Some(v) = &filter.category {
-                q = q.filter(plan_lines::category.eq(v.clone()));
-            }
-            if let Some(v) = &filter.brand {
-                q = q.filter(plan_lines::brand.eq(v.clone()));
-            }
-            if let Some(v) = &filter.tag {
-                q = q.filter(
-                    plan_lines::tags
-                        .like(format!("%;{};%", escape_like(v)))
-                        .escape('\\'),
-                );
-            }
-            if let Some(v) = &filter.urgency {
-                q = q.filter(plan_lines::urgency.eq(v.clone()));
-            }
-            if let Some(v) = &filter.flag {
-                q = q.filter(
-                    plan_lines::flags
-                        .like(format!("%\"code\":\"{}\"%", escape_like(v)))
-                        .escape('\\'),
-                );
-            }
-            q
-        }};
-    }
-    let total: i64 = filtered!().count().get_result(conn)?;
-    let mut q = filtered!();
+    let total: i64 = filtered_lines!(account, filter).count().get_result(conn)?;
+    let mut q = filtered_lines!(account, filter);
     macro_rules! by {
         ($col:expr) => {
             if descending {
@@ -1091,6 +1113,35 @@ pub fn touch_count(conn: &mut DbConn, account: &str) -> QueryResult<i64> {
         .filter(plan_touches::account_id.eq(account))
         .count()
         .get_result(conn)
+}
+
+/// What the lines a filter keeps ask to buy, by urgency: (urgency, lines
+/// to order, units, value where costed), as [`PlanSummary::totals`] has it
+/// for the whole plan.
+pub fn filtered_totals(
+    conn: &mut DbConn,
+    account: &str,
+    filter: &LineFilter,
+) -> QueryResult<Vec<(String, i64, f64, f64)>> {
+    let rows: Vec<(String, f64, Option<f64>)> = filtered_lines!(account, filter)
+        .filter(plan_lines::order_quantity.gt(0.0))
+        .select((
+            plan_lines::urgency,
+            plan_lines::order_quantity,
+            plan_lines::order_value,
+        ))
+        .load(conn)?;
+    let mut totals: std::collections::BTreeMap<String, (i64, f64, f64)> = Default::default();
+    for (urgency, q, v) in rows {
+        let t = totals.entry(urgency).or_default();
+        t.0 += 1;
+        t.1 += q;
+        t.2 += v.unwrap_or(0.0);
+    }
+    Ok(totals
+        .into_iter()
+        .map(|(u, t)| (u, t.0, t.1, t.2))
+        .collect())
 }
 
 /// The master-facing figures of some lines of an account's plan.

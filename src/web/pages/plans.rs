@@ -105,6 +105,37 @@ pub fn qty(x: f64) -> String {
     }
 }
 
+/// A figure with thousands separators and `decimals` places: 441697 →
+/// "441,697.00" with 2.
+pub fn grouped(x: f64, decimals: usize) -> String {
+    let text = format!("{:.*}", decimals, x.abs());
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let mut out = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    if x < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// Units as a whole number where they are one, grouped by thousands.
+pub fn units(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-9 {
+        grouped(x, 0)
+    } else {
+        grouped(x, 2)
+    }
+}
+
 fn included(f: &ChildFigures) -> String {
     match (f.included.stock, f.included.sales) {
         (true, true) => "stock and sales",
@@ -141,7 +172,7 @@ fn row_view(l: &PlanLineRow, children: &[ChildFigures]) -> RowView {
         safety_stock: qty(l.safety_stock),
         reorder_point: qty(l.reorder_point),
         order_quantity: qty(l.order_quantity),
-        order_value: l.order_value.map(|v| format!("{v:.2}")).unwrap_or_default(),
+        order_value: l.order_value.map(|v| grouped(v, 2)).unwrap_or_default(),
         order_by: l
             .order_by
             .map(|d| d.to_string())
@@ -214,8 +245,10 @@ pub struct OrderPlanPage {
     pub planning_date: String,
     /// Whether the shown plan is older than the data.
     pub stale: bool,
-    /// Totals to order.
+    /// Totals to order (of the lines the filters keep).
     pub totals: Totals,
+    /// Whether filters are active (the totals are of the matching lines).
+    pub filtered: bool,
     /// Column headers.
     pub columns: Vec<Column>,
     /// Rows of this page.
@@ -283,6 +316,17 @@ const COLUMNS: [(&str, &str); 13] = [
     ("urgency", "Urgency"),
 ];
 
+/// The columns whose first click sorts descending (largest amounts first).
+const DESC_FIRST: [&str; 7] = [
+    "available",
+    "on_order",
+    "demand_per_day",
+    "safety_stock",
+    "reorder_point",
+    "order_quantity",
+    "order_value",
+];
+
 async fn visible(state: &AppState, caller: &PageCaller, id: String) -> Result<Account, AppError> {
     crate::web::api::visible_account(state, &caller.0, id).await
 }
@@ -333,7 +377,7 @@ pub async fn order_plan(
         totals
             .iter()
             .find(|t| t.0 == u)
-            .map(|t| (t.1, qty(t.2), format!("{:.2}", t.3)))
+            .map(|t| (t.1, units(t.2), grouped(t.3, 2)))
             .unwrap_or((0, "0".into(), "0.00".into()))
     };
     let (now_lines, now_units, now_value) = pick("now");
@@ -352,7 +396,14 @@ pub async fn order_plan(
         .iter()
         .map(|(field, label)| {
             let current = *field == sort;
-            let next_order = if current && !desc { "desc" } else { "asc" };
+            // Amounts sort largest first on the first click; names, dates
+            // and cover smallest first.
+            let next_order = match (current, desc) {
+                (true, false) => "desc",
+                (true, true) => "asc",
+                _ if DESC_FIRST.contains(field) => "desc",
+                _ => "asc",
+            };
             Column {
                 field,
                 label,
@@ -389,6 +440,7 @@ pub async fn order_plan(
             .map(|h| h.planning_date.to_string())
             .unwrap_or_default(),
         stale: read.freshness.stale,
+        filtered: !filters.is_empty(),
         totals: Totals {
             now_lines,
             now_units,
@@ -647,4 +699,20 @@ pub async fn mark(
         account.id,
         urlencode(&sku_text)
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_are_grouped_by_thousands() {
+        assert_eq!(grouped(441_697.0, 2), "441,697.00");
+        assert_eq!(grouped(1_234_567.891, 2), "1,234,567.89");
+        assert_eq!(grouped(999.0, 0), "999");
+        assert_eq!(grouped(-1234.5, 1), "-1,234.5");
+        assert_eq!(grouped(-0.0001, 2), "0.00");
+        assert_eq!(units(12_000.0), "12,000");
+        assert_eq!(units(2.5), "2.50");
+    }
 }
