@@ -61,6 +61,10 @@ pub fn spawn(
         App::new()
             .app_data(state.clone())
             .app_data(limiter.clone())
+            .wrap(
+                actix_web::middleware::ErrorHandlers::new()
+                    .default_handler(crate::web::error::html_errors),
+            )
             .wrap(security_headers(https))
             .wrap(tracing_actix())
             .configure(configure)

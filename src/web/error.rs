@@ -266,3 +266,53 @@ pub fn query_error(err: actix_web::error::QueryPayloadError) -> AppError {
 pub fn path_error(_err: actix_web::error::PathError) -> AppError {
     AppError::NotFound("Nothing exists at this address.".into())
 }
+
+/// The page a browser gets for an error of a page (not of the API): the
+/// same status and message, as HTML with a way back.
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    title: String,
+    message: String,
+}
+
+/// Middleware for the pages: an error answered as the API's JSON body is
+/// turned into an HTML page with the same status and message, so that a
+/// wrong SKU or account in a page's address shows a page, not raw JSON.
+/// The API, the compatible API and static files keep their answers; a 401
+/// (the login redirect's business) and 429 (with `Retry-After`) too.
+pub fn html_errors<B: actix_web::body::MessageBody + 'static>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
+    use actix_web::middleware::ErrorHandlerResponse;
+    let path = res.request().path();
+    let page = !(path.starts_with("/api/")
+        || path.starts_with("/compat/")
+        || path.starts_with("/static/"));
+    let status = res.status();
+    let app_error = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<AppError>())
+        .map(|e| e.public_message());
+    let (Some(message), true) = (app_error, page) else {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    };
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::TOO_MANY_REQUESTS {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let title = match status {
+        StatusCode::NOT_FOUND => "Not found".to_string(),
+        StatusCode::FORBIDDEN => "Not allowed".to_string(),
+        s => s.canonical_reason().unwrap_or("Error").to_string(),
+    };
+    let html = askama::Template::render(&ErrorPage { title, message })
+        .unwrap_or_else(|_| "An error occurred.".into());
+    let (req, _) = res.into_parts();
+    let resp = HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(html);
+    Ok(ErrorHandlerResponse::Response(
+        actix_web::dev::ServiceResponse::new(req, resp).map_into_right_body(),
+    ))
+}

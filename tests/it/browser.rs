@@ -154,8 +154,9 @@ pub(crate) async fn log_in(c: &Client, app: &TestApp) {
         .click()
         .await
         .unwrap();
+    // Every page after login carries the account switcher.
     c.wait()
-        .for_element(Locator::Css("#accounts"))
+        .for_element(Locator::Css("#account-select"))
         .await
         .unwrap();
 }

@@ -22,7 +22,10 @@ async fn login_page_sets_an_httponly_cookie_and_shows_the_switcher() {
     let app = TestApp::spawn().await;
     let token = app.admin("Acme").await;
     app.create_child(&token, "Shop One").await;
-    app.create_child(&token, "Shop Two").await;
+    let master = app.create_child(&token, "Shop Two").await["master_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let client = cookie_client();
     let resp = client.get(app.url("/accounts")).send().await.unwrap();
     assert!(resp.url().path().starts_with("/login"));
@@ -42,6 +45,12 @@ async fn login_page_sets_an_httponly_cookie_and_shows_the_switcher() {
 
     let resp = log_in(&client, &app).await;
     assert_eq!(resp.status(), 200);
+    // The first page is the master's order plan.
+    assert_eq!(
+        resp.url().path(),
+        format!("/accounts/{master}/order-plan"),
+        "after login"
+    );
     let html = resp.text().await.unwrap();
     assert!(html.contains("id=\"account-select\""));
     assert!(html.contains("All accounts"));

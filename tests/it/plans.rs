@@ -1633,3 +1633,58 @@ async fn the_totals_follow_the_filters() {
     let other = get("?urgency=now").await;
     assert_eq!(soon(&other), "0", "no line of urgency now orders soon");
 }
+
+/// No dead ends: a demand search for part of a SKU opens the one SKU that
+/// contains it; the demand page links to the plan line; a wrong SKU in a
+/// page's address answers an HTML page (the API keeps its JSON).
+#[actix_web::test]
+async fn pages_lead_somewhere_from_a_partial_or_wrong_sku() {
+    let org = two_children().await;
+    let shop = org.shop.clone();
+    plan(&org, &shop, "").await;
+    let browser = crate::helpers::cookie_client();
+    org.app
+        .form_login(&browser, "admin@acme.example", "correct horse", None)
+        .await;
+    let get = |path: String| {
+        let url = org.app.url(&path);
+        let b = browser.clone();
+        async move { b.get(url).send().await.unwrap() }
+    };
+    let resp = get(format!("/accounts/{shop}/demand/TS-RED")).await;
+    assert_eq!(resp.status(), 303);
+    let to = resp.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(to, format!("/accounts/{shop}/demand/ts-red-m"));
+    let resp = get(to).await;
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains(&format!(
+            "href=\"/accounts/{shop}/order-plan/ts-red-m\" id=\"to-plan-line\""
+        )),
+        "{html}"
+    );
+    let resp = get(format!("/accounts/{shop}/order-plan/NO-SUCH-SKU")).await;
+    assert_eq!(resp.status(), 404);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("id=\"error-page\""), "{html}");
+    assert!(html.contains("has no line for that SKU"), "{html}");
+    let resp = get("/accounts/acc_nope/order-plan".into()).await;
+    assert_eq!(resp.status(), 404);
+    assert!(resp.text().await.unwrap().contains("id=\"error-page\""));
+    let (s, b) = org
+        .app
+        .call(
+            "GET",
+            &format!("/api/v1/accounts/{shop}/order-plan/NO-SUCH-SKU"),
+            Some(&org.token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    assert_error(&b, "not_found");
+}

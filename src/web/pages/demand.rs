@@ -320,6 +320,11 @@ pub struct DemandPage {
     pub facts: Vec<(String, String, String)>,
     /// Candidates: (method, score, chosen).
     pub candidates: Vec<(String, String, bool)>,
+    /// SKUs of the account that contain what was asked for (when it is not
+    /// a SKU of its own): name is the SKU.
+    pub suggestions: Vec<AccountLink>,
+    /// The plan line's explanation page of this SKU.
+    pub line_href: String,
 }
 
 /// Query of the search box.
@@ -378,6 +383,8 @@ fn empty_page(
         links,
         facts: vec![],
         candidates: vec![],
+        suggestions: vec![],
+        line_href: String::new(),
     }
 }
 
@@ -459,8 +466,49 @@ pub async fn show(
     let answer = match load(&state, &account, &sku, period, MAX_SALES).await {
         Ok(a) => a,
         Err(AppError::NotFound(_)) => {
+            // What the merchant may have meant: SKUs of the plan that
+            // contain the text (one match opens it).
+            let (acc, text) = (account.id.clone(), sku.clone());
+            let (_, near) = state
+                .db
+                .run(move |conn| {
+                    crate::db::models::planning::page_lines(
+                        conn,
+                        &acc,
+                        &crate::db::models::planning::LineFilter {
+                            q: Some(text),
+                            ..Default::default()
+                        },
+                        "sku",
+                        false,
+                        0,
+                        20,
+                    )
+                    .map_err(AppError::from)
+                })
+                .await?;
+            if near.len() == 1 {
+                return Ok(redirect(&format!(
+                    "/accounts/{}/demand/{}",
+                    encode_segment(&account.id),
+                    encode_segment(&near[0].sku_key)
+                )));
+            }
             shell.title = format!("{sku} is not sold in {}", account.name);
-            let mut resp = render(&empty_page(shell, &account, sku, links))?;
+            let mut page = empty_page(shell, &account, sku, links);
+            page.suggestions = near
+                .iter()
+                .map(|l| AccountLink {
+                    name: l.sku.clone(),
+                    href: format!(
+                        "/accounts/{}/demand/{}",
+                        encode_segment(&account.id),
+                        encode_segment(&l.sku_key)
+                    ),
+                    current: false,
+                })
+                .collect();
+            let mut resp = render(&page)?;
             *resp.status_mut() = actix_web::http::StatusCode::NOT_FOUND;
             return Ok(resp);
         }
@@ -568,6 +616,11 @@ pub async fn show(
             (c.method.clone(), score, c.method == d.method)
         })
         .collect();
+    let line_href = format!(
+        "/accounts/{}/order-plan/{}",
+        encode_segment(&account.id),
+        encode_segment(&d.sku_key)
+    );
     render(&DemandPage {
         shell,
         account_id: account.id.clone(),
@@ -586,9 +639,11 @@ pub async fn show(
         page,
         pages,
         stale: answer.stale,
+        line_href,
         links,
         facts,
         candidates,
+        suggestions: vec![],
     })
 }
 

@@ -24,7 +24,7 @@ use crate::web::error::AppError;
 use crate::web::pages::{check_csrf, redirect, render};
 
 /// Where a login goes when `next` is missing or not a local path.
-pub const DEFAULT_NEXT: &str = "/accounts";
+pub const DEFAULT_NEXT: &str = "/";
 
 /// The login page.
 #[derive(Template)]

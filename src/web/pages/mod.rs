@@ -188,6 +188,28 @@ pub fn urlencode(s: &str) -> String {
         .collect()
 }
 
-async fn home(_caller: PageCaller) -> HttpResponse {
-    redirect("/accounts")
+/// The first page after login: the order plan of the organisation's master
+/// (or of its only account); the accounts page when there is none yet.
+async fn home(state: web::Data<AppState>, caller: PageCaller) -> Result<HttpResponse, AppError> {
+    let org = caller.organisation_id.clone();
+    let accounts = state
+        .db
+        .run(move |conn| Account::list_by_organisation(conn, &org).map_err(AppError::from))
+        .await?;
+    let visible: Vec<&Account> = accounts
+        .iter()
+        .filter(|a| {
+            caller
+                .key
+                .as_ref()
+                .and_then(|k| k.account_ids.as_ref())
+                .is_none_or(|ids| ids.contains(&a.id))
+        })
+        .collect();
+    Ok(match visible.first() {
+        Some(a) if a.is_master() || visible.len() == 1 => {
+            redirect(&format!("/accounts/{}/order-plan", urlencode(&a.id)))
+        }
+        _ => redirect("/accounts"),
+    })
 }
