@@ -1,14 +1,39 @@
 // Progressive enhancement only: pages work without script.
+// The account switcher: choosing with the mouse opens the account at once;
+// with the keyboard, arrow keys only move the choice and Enter (or the Go
+// button) opens it, so that walking through the list does not navigate.
 (function () {
   var select = document.getElementById("account-select");
-  if (select) {
-    select.addEventListener("change", function () {
-      if (!select.value) { return; }
-      var view = document.getElementById("account-view");
-      window.location.href = "/accounts/switch?id=" + encodeURIComponent(select.value) +
-        "&view=" + encodeURIComponent(view ? view.value : "");
-    });
+  var form = document.getElementById("account-switcher");
+  if (!select || !form) { return; }
+  var button = form.querySelector("button.switch-go");
+  var keyboard = false;
+  function go() {
+    if (!select.value) { return; }
+    var sku = document.getElementById("demand-sku");
+    var view = document.getElementById("account-view");
+    var target = "/accounts/switch?id=" + encodeURIComponent(select.value);
+    if (sku && sku.value) {
+      target += "&sku=" + encodeURIComponent(sku.value);
+    } else {
+      target += "&view=" + encodeURIComponent(view ? view.value : "");
+    }
+    window.location.href = target;
   }
+  select.addEventListener("keydown", function (ev) {
+    if (ev.key === "Enter") { ev.preventDefault(); go(); return; }
+    if (ev.key !== "Tab") { keyboard = true; }
+  });
+  select.addEventListener("pointerdown", function () { keyboard = false; });
+  select.addEventListener("change", function () {
+    if (keyboard) {
+      if (button) { button.hidden = false; }
+      return;
+    }
+    go();
+  });
+  form.addEventListener("submit", function (ev) { ev.preventDefault(); go(); });
+  if (button) { button.hidden = true; }
 })();
 // Upload forms: show upload progress, then the server's answer page.
 (function () {

@@ -14,15 +14,4 @@
       tip.textContent = "";
     });
   }
-  // Registered before app.js: switching account opens the same SKU there.
-  var select = document.getElementById("account-select");
-  var sku = document.getElementById("demand-sku");
-  if (select && sku && sku.value) {
-    select.addEventListener("change", function (ev) {
-      if (!select.value) { return; }
-      ev.stopImmediatePropagation();
-      window.location.href = "/accounts/switch?id=" + encodeURIComponent(select.value) +
-        "&sku=" + encodeURIComponent(sku.value);
-    });
-  }
 })();

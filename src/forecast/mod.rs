@@ -1505,3 +1505,68 @@ mod tests {
         assert!(f.point.iter().all(|p| p.is_finite() && *p > 50.0));
     }
 }
+
+/// A forecast or distribution method's name as a merchant reads it
+/// (`ses_dow` → "exponential smoothing with a weekday pattern"); an unknown
+/// code is returned as it is.
+pub fn method_label(code: &str) -> String {
+    if let Some(inner) = code.strip_prefix("mean(").and_then(|r| r.strip_suffix(')')) {
+        let parts: Vec<String> = inner.split(',').map(method_label).collect();
+        return format!("average of {}", parts.join(" and "));
+    }
+    if let Some(base) = code.strip_suffix("_dow") {
+        return format!("{} with a weekday pattern", method_label(base));
+    }
+    match code {
+        "ses" => "exponential smoothing",
+        "holt" => "exponential smoothing with trend",
+        "holt_damped" => "exponential smoothing with a damped trend",
+        "sba" => "Syntetos–Boylan (for intermittent demand)",
+        "tsb" => "Teunter–Syntetos–Babai (for intermittent demand that may stop)",
+        "croston" => "Croston (for intermittent demand)",
+        "historic_average" => "historic average",
+        "naive" => "last value",
+        "seasonal_naive" => "same period last season",
+        "theta" => "theta method",
+        "zero" => "no demand",
+        "arima_airline" => "seasonal ARIMA (airline model)",
+        "ets_ana" => "exponential smoothing with additive seasonality",
+        "ets_adamped_a" => "exponential smoothing with damped trend and additive seasonality",
+        "ets_mam" => "exponential smoothing with multiplicative trend-free seasonality",
+        "ets_mnm" => "exponential smoothing with multiplicative seasonality",
+        "ets_madamped_m" => {
+            "exponential smoothing with damped trend and multiplicative seasonality"
+        }
+        "backtest_errors_gamma_mixture" | "gamma_mixture" => {
+            "from past forecast errors (gamma mixture)"
+        }
+        "backtest_errors" | "gamma_backtest" => "from past forecast errors",
+        "gamma" => "gamma distribution around the forecast",
+        "gamma_short_history" => "gamma distribution (short history)",
+        "quantiles" => "empirical quantiles",
+        other => return other.to_string(),
+    }
+    .to_string()
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::method_label;
+
+    #[test]
+    fn method_codes_read_as_words() {
+        assert_eq!(
+            method_label("ses_dow"),
+            "exponential smoothing with a weekday pattern"
+        );
+        assert_eq!(
+            method_label("mean(sba,historic_average)"),
+            "average of Syntetos–Boylan (for intermittent demand) and historic average"
+        );
+        assert_eq!(
+            method_label("backtest_errors_gamma_mixture"),
+            "from past forecast errors (gamma mixture)"
+        );
+        assert_eq!(method_label("something_new"), "something_new");
+    }
+}

@@ -124,6 +124,29 @@ async fn log_in_and_switch_between_master_and_children() {
         .await
         .unwrap();
     assert_eq!(selected, "All accounts");
+    // With the keyboard, an arrow key moves the choice without leaving the
+    // page; Enter opens it.
+    let here = c.current_url().await.unwrap();
+    let select = c.find(Locator::Css("#account-select")).await.unwrap();
+    select.send_keys("\u{E015}").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(
+        c.current_url().await.unwrap(),
+        here,
+        "an arrow key navigated"
+    );
+    select.send_keys("\u{E007}").await.unwrap();
+    for _ in 0..50 {
+        if c.current_url().await.unwrap() != here {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_ne!(
+        c.current_url().await.unwrap(),
+        here,
+        "Enter opens the account"
+    );
     if let Ok(png) = c.screenshot().await {
         let _ = std::fs::write(std::env::temp_dir().join("tributary-switcher.png"), png);
     }

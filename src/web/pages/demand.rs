@@ -560,7 +560,11 @@ pub async fn show(
     let facts = vec![
         (
             "Method".into(),
-            format!("{} ({} demand)", d.method, d.class),
+            format!(
+                "{} ({} demand)",
+                crate::forecast::method_label(&d.method),
+                d.class
+            ),
             "fact-method".into(),
         ),
         (
@@ -613,7 +617,11 @@ pub async fn show(
                 .score
                 .map(fmt_num)
                 .unwrap_or_else(|| "not measured".into());
-            (c.method.clone(), score, c.method == d.method)
+            (
+                crate::forecast::method_label(&c.method),
+                score,
+                c.method == d.method,
+            )
         })
         .collect();
     let line_href = format!(

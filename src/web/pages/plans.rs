@@ -182,7 +182,7 @@ fn row_view(l: &PlanLineRow, children: &[ChildFigures]) -> RowView {
             .map(|d| format!("{d:.0}"))
             .unwrap_or_else(|| "—".into()),
         urgency: l.urgency.clone(),
-        method: l.forecast_method.clone(),
+        method: crate::forecast::method_label(&l.forecast_method),
         children: children
             .iter()
             .map(|c| ChildView {
@@ -581,13 +581,13 @@ pub async fn explanation(
         shell,
         account_id: account.id.clone(),
         row: row_view(&line, &order_plan::child_figures(&detail.accounts)),
-        method: fmt_value(&d["method"]),
+        method: crate::forecast::method_label(&fmt_value(&d["method"])),
         class: fmt_value(&d["class"]),
         candidates: list(&d["candidates"])
             .iter()
             .map(|c| {
                 (
-                    fmt_value(&c["method"]),
+                    crate::forecast::method_label(&fmt_value(&c["method"])),
                     c["score"]
                         .as_f64()
                         .map_or_else(|| "not measured".to_string(), |v| format!("{v:.3}")),
@@ -605,7 +605,19 @@ pub async fn explanation(
             "value",
         ]
         .iter()
-        .map(|k| (k.replace('_', " "), fmt_value(&ss[*k])))
+        .map(|k| {
+            let v = fmt_value(&ss[*k]);
+            // "quantile of the lead-time demand (code)": the code named.
+            let v = match (*k, v.rfind('('), v.ends_with(')')) {
+                ("method", Some(at), true) => format!(
+                    "{}({})",
+                    &v[..at],
+                    crate::forecast::method_label(&v[at + 1..v.len() - 1])
+                ),
+                _ => v,
+            };
+            (k.replace('_', " "), v)
+        })
         .collect(),
         contributions: list(&e["contributions"])
             .iter()
