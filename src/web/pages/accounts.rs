@@ -67,7 +67,7 @@ impl From<&Account> for AccountRow {
             connection: a.connection_kind.clone().unwrap_or_else(|| "—".into()),
             last_synced: a
                 .last_synced_at
-                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .map(|t| crate::web::pages::local_time(&a.timezone, t))
                 .unwrap_or_else(|| "never".into()),
             currency: a.currency.clone(),
             timezone: a.timezone.clone(),

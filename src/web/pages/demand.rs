@@ -525,7 +525,9 @@ pub async fn show(
         .skip((page - 1) * PER_PAGE)
         .take(PER_PAGE)
         .map(|s| SaleLineRow {
-            ordered_at: s.ordered_at.replace('T', " ").replace('Z', " UTC"),
+            ordered_at: chrono::DateTime::parse_from_rfc3339(&s.ordered_at)
+                .map(|t| crate::web::pages::local_time(&account.timezone, t.naive_utc()))
+                .unwrap_or_else(|_| s.ordered_at.replace('T', " ").replace('Z', " UTC")),
             day: s.day.to_string(),
             account: s.account_name.clone(),
             order_id: s.order_id.clone(),

@@ -61,6 +61,15 @@ pub struct ImportsPage {
     pub outcome: Option<Outcome>,
     /// The log.
     pub log: Vec<ImportView>,
+    /// The account's time zone (times are shown in it).
+    pub timezone: String,
+}
+
+impl ImportsPage {
+    /// A logged time in the account's time zone.
+    pub fn when(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        crate::web::pages::local_time(&self.timezone, at.naive_utc())
+    }
 }
 
 fn label(e: Entity) -> &'static str {
@@ -99,6 +108,7 @@ async fn page(
         account_id: account.id.clone(),
         account_name: account.name.clone(),
         is_master: account.is_master(),
+        timezone: account.timezone.clone(),
         can_write: caller.require_write().is_ok(),
         forms: Entity::ALL
             .iter()

@@ -213,3 +213,13 @@ async fn home(state: web::Data<AppState>, caller: PageCaller) -> Result<HttpResp
         _ => redirect("/accounts"),
     })
 }
+
+/// A UTC time as the account's merchant reads it: in the account's time
+/// zone (IANA name; UTC if unknown), with the zone's abbreviation.
+pub fn local_time(timezone: &str, at: chrono::NaiveDateTime) -> String {
+    use chrono::TimeZone;
+    let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
+    tz.from_utc_datetime(&at)
+        .format("%Y-%m-%d %H:%M %Z")
+        .to_string()
+}

@@ -433,7 +433,7 @@ pub async fn order_plan(
         is_master: account.is_master(),
         computed_at: header
             .as_ref()
-            .map(|h| h.computed_at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .map(|h| crate::web::pages::local_time(&account.timezone, h.computed_at))
             .unwrap_or_else(|| "never".into()),
         planning_date: header
             .as_ref()
