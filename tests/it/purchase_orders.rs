@@ -669,3 +669,184 @@ async fn on_a_master_each_child_gets_its_share_or_one_child_all() {
     .await;
     assert_eq!(s, 422, "{b}");
 }
+
+/// Polls the page until `css` holds an element whose text (or value) is `want`.
+async fn wait_for_text(c: &fantoccini::Client, css: &str, want: &str) {
+    let mut last = String::new();
+    for _ in 0..200 {
+        if let Ok(e) = c.find(fantoccini::Locator::Css(css)).await {
+            let text = e.text().await.unwrap_or_default();
+            let value = e.prop("value").await.ok().flatten().unwrap_or_default();
+            if text.trim() == want || value == want {
+                return;
+            }
+            last = text;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{css} never read {want:?} (last {last:?})");
+}
+
+#[actix_web::test]
+async fn from_the_order_plan_page_create_edit_confirm_and_receive_a_purchase_order() {
+    use fantoccini::Locator;
+    let Some(driver) = crate::browser::start_driver() else {
+        return;
+    };
+    let t = shop().await;
+    let c = crate::browser::browser(&driver).await;
+    crate::browser::log_in(&c, &t.app).await;
+    let plan_page = t.app.url(&format!("/accounts/{}/order-plan", t.shop));
+    c.goto(&plan_page).await.unwrap();
+    // The review step: the urgent rows ticked, HAT (not urgent) not.
+    crate::browser::click_to_navigate(&c, Locator::Css("#create-purchase-orders")).await;
+    let ticked = |sku: &'static str| {
+        let c = c.clone();
+        async move {
+            c.find(Locator::Css(&format!(
+                "#review tr[data-sku={sku}] input[type=checkbox]"
+            )))
+            .await
+            .unwrap()
+            .prop("checked")
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(ticked("TS-RED").await.as_deref(), Some("true"));
+    assert_eq!(ticked("MUG").await.as_deref(), Some("true"));
+    assert_eq!(ticked("HAT").await.as_deref(), Some("false"));
+    // The merchant orders 40 mugs instead of 34.
+    let mug = c
+        .find(Locator::Css("#review tr[data-sku=MUG] input.qty"))
+        .await
+        .unwrap();
+    mug.clear().await.unwrap();
+    mug.send_keys("40").await.unwrap();
+    crate::browser::click_to_navigate(&c, Locator::Css("#create-drafts")).await;
+    let rows = c
+        .find_all(Locator::Css("#purchase-orders tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2, "one draft per vendor");
+    let (s, b) = t
+        .call(
+            "GET",
+            &format!("/accounts/{}/purchase-orders?vendor_id=BOLT", t.shop),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(num(&b[0]["lines"][0]["quantity"]), 40.0, "{b}");
+    let acme = b.as_array().unwrap().len();
+    assert_eq!(acme, 1);
+    let (_, b) = t
+        .call(
+            "GET",
+            &format!("/accounts/{}/purchase-orders?vendor_id=ACME", t.shop),
+            None,
+        )
+        .await;
+    let id = b[0]["id"].as_str().unwrap().to_string();
+
+    // The order page: edit the quantity 72 → 84, confirm.
+    crate::browser::click_to_navigate(
+        &c,
+        Locator::Css(&format!("#purchase-orders tr[data-order-id={id}] a")),
+    )
+    .await;
+    let q = c.find(Locator::Css("input[name=qty_1]")).await.unwrap();
+    assert_eq!(q.prop("value").await.unwrap().as_deref(), Some("72"));
+    q.clear().await.unwrap();
+    q.send_keys("84").await.unwrap();
+    c.find(Locator::Css("#save-lines"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(
+        &c,
+        "#history tr[data-action=edited] td:nth-child(3)",
+        "edited",
+    )
+    .await;
+    wait_for_text(&c, "input[name=qty_1]", "84").await;
+    c.find(Locator::Css("#confirm"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&c, "#order-status", "active").await;
+
+    // The plan row shows it on order at once, nothing left to order.
+    c.goto(&plan_page).await.unwrap();
+    let cells = c
+        .find_all(Locator::Css("#order-plan tr[data-sku=TS-RED] td"))
+        .await
+        .unwrap();
+    assert_eq!(cells[4].text().await.unwrap(), "84", "on order");
+    assert_eq!(cells[8].text().await.unwrap(), "0", "order quantity");
+
+    // Receive 30 of it: 54 still open.
+    c.goto(&t.app.url(&format!("/purchase-orders/{id}")))
+        .await
+        .unwrap();
+    c.find(Locator::Css("input[name=receive_1]"))
+        .await
+        .unwrap()
+        .send_keys("30")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#receive"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&c, "#order-lines tr[data-line-id='1'] td.open", "54").await;
+    wait_for_text(&c, "#order-lines tr[data-line-id='1'] td.received", "30").await;
+    let receipts = c
+        .find_all(Locator::Css("#receipts tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(receipts.len(), 1);
+    // Over the open quantity: the error is shown, nothing received.
+    c.find(Locator::Css("input[name=receive_1]"))
+        .await
+        .unwrap()
+        .send_keys("55")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#receive"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("#form-error"))
+        .await
+        .unwrap();
+    wait_for_text(&c, "#order-lines tr[data-line-id='1'] td.open", "54").await;
+    // The print view and the CSV.
+    c.goto(&t.app.url(&format!("/purchase-orders/{id}/print")))
+        .await
+        .unwrap();
+    let printed = c
+        .find_all(Locator::Css("#print-lines tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(printed.len(), 1);
+    let csv = c
+        .execute(
+            "return fetch(arguments[0]).then(r => r.text());",
+            vec![json!(format!("/purchase-orders/{id}/export.csv"))],
+        )
+        .await
+        .unwrap();
+    let csv = csv.as_str().unwrap();
+    assert!(csv.contains(",TS-RED,84,30,54,4"), "{csv}");
+    c.close().await.unwrap();
+}
