@@ -219,6 +219,8 @@ diesel::table! {
         push_error -> Nullable<Text>,
         pushed_at -> Nullable<Timestamp>,
         cancelled_lines -> Text,
+        partner_account_id -> Nullable<Text>,
+        partner_order_id -> Nullable<Text>,
     }
 }
 

@@ -14,6 +14,7 @@ pub mod plans;
 pub mod purchase_orders;
 pub mod replan;
 pub mod sync;
+pub mod transfers;
 pub mod users;
 pub mod worker;
 

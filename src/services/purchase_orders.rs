@@ -98,6 +98,8 @@ pub struct OrderView {
     pub overdue: bool,
     /// Created through this server (false: imported or synced).
     pub created_here: bool,
+    /// A transfer between children: the other half (in the other child).
+    pub partner_order_id: Option<String>,
     /// Lines.
     pub lines: Vec<LineView>,
     /// Push state.
@@ -238,7 +240,7 @@ pub struct Actor {
 const STATUSES: [&str; 4] = ["draft", "active", "closed", "cancelled"];
 
 /// A whole number of units (a JSON number or numeric string), 0 or more.
-fn whole(v: &Value) -> Result<Decimal, String> {
+pub(crate) fn whole(v: &Value) -> Result<Decimal, String> {
     let d = decimal(v)?;
     if d.is_sign_negative() && !d.is_zero() {
         return Err("must be 0 or more".into());
@@ -273,7 +275,7 @@ fn id_text(v: &Value) -> Option<String> {
     }
 }
 
-fn f(d: Decimal) -> f64 {
+pub(crate) fn f(d: Decimal) -> f64 {
     d.to_f64().unwrap_or(0.0)
 }
 
@@ -283,25 +285,25 @@ fn dec_of(s: &str) -> Decimal {
 
 /// An order as it will be written.
 #[derive(Debug, Clone)]
-struct Draft {
-    id: String,
-    kind: StockOrderKind,
-    status: StockOrderStatus,
-    vendor_id: Option<String>,
-    source: Option<String>,
-    destination: Option<String>,
-    expected_at: Option<NaiveDate>,
-    currency: String,
-    lines: Vec<DraftLine>,
+pub(crate) struct Draft {
+    pub(crate) id: String,
+    pub(crate) kind: StockOrderKind,
+    pub(crate) status: StockOrderStatus,
+    pub(crate) vendor_id: Option<String>,
+    pub(crate) source: Option<String>,
+    pub(crate) destination: Option<String>,
+    pub(crate) expected_at: Option<NaiveDate>,
+    pub(crate) currency: String,
+    pub(crate) lines: Vec<DraftLine>,
 }
 
 #[derive(Debug, Clone)]
-struct DraftLine {
-    id: String,
-    variant_id: String,
-    quantity: Decimal,
-    received: Decimal,
-    unit_cost: Option<Decimal>,
+pub(crate) struct DraftLine {
+    pub(crate) id: String,
+    pub(crate) variant_id: String,
+    pub(crate) quantity: Decimal,
+    pub(crate) received: Decimal,
+    pub(crate) unit_cost: Option<Decimal>,
 }
 
 impl DraftLine {
@@ -349,7 +351,7 @@ fn tz_of(account: &Account) -> chrono_tz::Tz {
 /// Writes an order through the one write path (bumping the data version
 /// and recording its variants as touched when anything changed). `after`
 /// is the stored order's last change: a write is never older than it.
-fn write(
+pub(crate) fn write(
     conn: &mut DbConn,
     account: &Account,
     d: &Draft,
@@ -399,7 +401,12 @@ fn write(
     Ok(())
 }
 
-fn new_meta(account: &str, order: &str, ordered_at: NaiveDate, actor: &str) -> OrderMeta {
+pub(crate) fn new_meta(
+    account: &str,
+    order: &str,
+    ordered_at: NaiveDate,
+    actor: &str,
+) -> OrderMeta {
     OrderMeta {
         account_id: account.into(),
         order_id: order.into(),
@@ -410,6 +417,8 @@ fn new_meta(account: &str, order: &str, ordered_at: NaiveDate, actor: &str) -> O
         push_error: None,
         pushed_at: None,
         cancelled_lines: "{}".into(),
+        partner_account_id: None,
+        partner_order_id: None,
     }
 }
 
@@ -469,6 +478,7 @@ pub fn view(
         destination_warehouse_id: head.destination_warehouse_id.clone(),
         overdue,
         created_here: meta.is_some(),
+        partner_order_id: meta.as_ref().and_then(|m| m.partner_order_id.clone()),
         lines,
         push: PushView {
             state: meta
@@ -617,6 +627,9 @@ fn mutate(
         let c = change(conn, &account, &mut d, &mut meta)?;
         write(conn, &account, &d, Some(head.updated_at))?;
         orders::save_meta(conn, &meta)?;
+        if let (Some(pa), Some(po)) = (&meta.partner_account_id, &meta.partner_order_id) {
+            sync_partner(conn, &d, pa, po, actor, c.action)?;
+        }
         let now = Utc::now().naive_utc();
         orders::add_history(
             conn,
@@ -633,7 +646,7 @@ fn mutate(
     })
 }
 
-fn conflict(code: &'static str, message: impl Into<String>) -> ServiceError {
+pub(crate) fn conflict(code: &'static str, message: impl Into<String>) -> ServiceError {
     ServiceError::Conflict {
         code,
         message: message.into(),
@@ -713,7 +726,16 @@ pub fn receive(
     body: &Receipt,
     actor: &Actor,
 ) -> Result<OrderView, ServiceError> {
-    mutate(conn, visible, po_id, actor, |conn, account, d, _| {
+    mutate(conn, visible, po_id, actor, |conn, account, d, meta| {
+        if meta.partner_order_id.is_some() && d.destination.is_none() {
+            return Err(conflict(
+                "transfer_out",
+                format!(
+                    "This is the sending half of a transfer; receive it at its destination, order {}.",
+                    meta.partner_order_id.as_deref().unwrap_or_default()
+                ),
+            ));
+        }
         if d.status != StockOrderStatus::Active {
             return Err(conflict(
                 "order_not_active",
@@ -772,7 +794,15 @@ pub fn receive(
         }
         let manual = account.connection_kind.as_deref().unwrap_or("manual") == "manual";
         if manual {
-            add_stock(conn, account, d, &got)?;
+            if let Some(w) = &d.destination {
+                let mut per_variant: BTreeMap<String, Decimal> = BTreeMap::new();
+                for (pos, q) in &got {
+                    *per_variant
+                        .entry(d.lines[*pos].variant_id.clone())
+                        .or_default() += *q;
+                }
+                add_stock(conn, account, w, per_variant)?;
+            }
         }
         Ok(Change {
             action: "received",
@@ -785,32 +815,23 @@ pub fn receive(
     })
 }
 
-/// Adds received quantities to the destination warehouse's stock (a
-/// `manual` account), through the one write path.
+/// Adds quantities (negative: takes them away) to a warehouse's stock on a
+/// `manual` account, through the one write path.
 fn add_stock(
     conn: &mut DbConn,
     account: &Account,
-    d: &Draft,
-    got: &[(usize, Decimal)],
+    warehouse: &str,
+    per_variant: BTreeMap<String, Decimal>,
 ) -> Result<(), ServiceError> {
-    let Some(warehouse) = d.destination.clone() else {
-        return Ok(());
-    };
-    let mut per_variant: BTreeMap<String, Decimal> = BTreeMap::new();
-    for (pos, q) in got {
-        *per_variant
-            .entry(d.lines[*pos].variant_id.clone())
-            .or_default() += *q;
-    }
     let now = Utc::now();
     let mut records = Vec::new();
     for (variant, q) in per_variant {
-        let (on_hand, allocated) = orders::stock_level(conn, &account.id, &variant, &warehouse)?
+        let (on_hand, allocated) = orders::stock_level(conn, &account.id, &variant, warehouse)?
             .map(|(o, a)| (dec_of(&o), dec_of(&a)))
             .unwrap_or_default();
         records.push(StockLevelRecord {
             variant_id: Arc::from(variant.as_str()),
-            warehouse_id: Arc::from(warehouse.as_str()),
+            warehouse_id: Arc::from(warehouse),
             on_hand: on_hand + q,
             allocated,
             updated_at: Some(now),
@@ -818,7 +839,63 @@ fn add_stock(
             row: records.len() + 1,
         });
     }
+    if records.is_empty() {
+        return Ok(());
+    }
     crate::db::ingest::apply(conn, account, &Batch::Stock(records), now, tz_of(account))?;
+    Ok(())
+}
+
+/// Brings the other half of a transfer between children in line with the
+/// half just changed: status, expected date, and each line's quantity and
+/// received quantity (matched by line id). What the destination received
+/// leaves the source's stock on a `manual` account.
+fn sync_partner(
+    conn: &mut DbConn,
+    d: &Draft,
+    partner_account: &str,
+    partner_order: &str,
+    actor: &Actor,
+    action: &str,
+) -> Result<(), ServiceError> {
+    let Some(account) = Account::find_by_id(conn, partner_account)? else {
+        return Ok(());
+    };
+    let Some(head) = orders::find(conn, std::slice::from_ref(&account.id), partner_order)? else {
+        return Ok(());
+    };
+    let mut p = load_draft(conn, &head)?;
+    p.status = d.status;
+    p.expected_at = d.expected_at;
+    let mut left: BTreeMap<String, Decimal> = BTreeMap::new();
+    p.lines.retain(|l| d.lines.iter().any(|m| m.id == l.id));
+    for l in &mut p.lines {
+        if let Some(m) = d.lines.iter().find(|m| m.id == l.id) {
+            let delta = m.received - l.received;
+            if !delta.is_zero() {
+                *left.entry(l.variant_id.clone()).or_default() -= delta;
+            }
+            l.quantity = m.quantity;
+            l.received = m.received;
+        }
+    }
+    write(conn, &account, &p, Some(head.updated_at))?;
+    let manual = account.connection_kind.as_deref().unwrap_or("manual") == "manual";
+    if manual {
+        if let Some(w) = &p.source {
+            add_stock(conn, &account, w, left)?;
+        }
+    }
+    let now = Utc::now().naive_utc();
+    orders::add_history(
+        conn,
+        &account.id,
+        partner_order,
+        now,
+        &actor.email,
+        action,
+        &json!({"via": d.id, "status": d.status.as_str()}),
+    )?;
     Ok(())
 }
 
@@ -973,6 +1050,12 @@ fn edit_lines(
                 if unit_cost.is_some() {
                     line.unit_cost = unit_cost;
                 }
+            }
+            (None, Some(_)) if d.kind != StockOrderKind::Purchase => {
+                details.push(Detail::field(
+                    field("sku"),
+                    "lines can be added to a purchase order only",
+                ));
             }
             (None, Some(s)) => {
                 let key = sku::normalise(s);
@@ -1140,7 +1223,7 @@ struct Share {
     recommended: f64,
 }
 
-fn units(x: f64) -> Decimal {
+pub(crate) fn units(x: f64) -> Decimal {
     Decimal::from_f64_retain(x.max(0.0).ceil()).unwrap_or_default()
 }
 
@@ -1242,7 +1325,7 @@ fn shares(
 /// The variant of child `child` that a row key names: a linked variant
 /// (a master's row), else the first with that normalised SKU, else the
 /// `key#id` form of a second variant with one key.
-fn variant_for(
+pub(crate) fn variant_for(
     conn: &mut DbConn,
     child: &Account,
     links: &Links,
@@ -1422,7 +1505,7 @@ fn group_wants(wants: Vec<Want>) -> Vec<Vec<Want>> {
 
 /// The destination warehouse in a child: the one asked for (404 if the
 /// child has no such warehouse), else its first.
-fn destination(
+pub(crate) fn destination(
     conn: &mut DbConn,
     child: &Account,
     asked: Option<&str>,

@@ -123,7 +123,11 @@ impl Shop {
             .as_array()
             .unwrap()
             .iter()
-            .find(|r| r["sku"] == sku)
+            .find(|r| {
+                r["sku"]
+                    .as_str()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(sku))
+            })
             .cloned()
             .unwrap_or_else(|| panic!("no row {sku} in {b}"))
     }
@@ -849,4 +853,154 @@ async fn from_the_order_plan_page_create_edit_confirm_and_receive_a_purchase_ord
     let csv = csv.as_str().unwrap();
     assert!(csv.contains(",TS-RED,84,30,54,4"), "{csv}");
     c.close().await.unwrap();
+}
+
+/// The two children of `plans::two_children` (the shop sells 2 a day and
+/// holds 30; the wholesaler sells 1 a day) with the wholesaler now holding
+/// 80 (5 allocated: 75 available). Its need is 44 (coverage 1 × 44, no
+/// safety stock), so 31 is surplus; the shop needs 88 and holds 30, 58
+/// short. The master, pooling, orders 132 − 105 = 27: exactly what is left
+/// to buy once the 31 move.
+#[actix_web::test]
+async fn a_master_moves_surplus_to_a_short_child_before_buying() {
+    let org = crate::plans::two_children().await;
+    put(
+        &org.app,
+        &org.token,
+        &org.wholesale,
+        "stock",
+        json!([{"variant_id": "V1", "warehouse_id": "W1", "on_hand": 80, "allocated": 5, "updated_at": "2026-01-02T00:00:00Z"}]),
+    )
+    .await;
+    let t = Shop {
+        app: org.app,
+        token: org.token,
+        shop: org.shop,
+    };
+    let (master, wholesale) = (org.master, org.wholesale);
+    assert_eq!(
+        num(&t.row(&master, "TS-RED-M").await["order_quantity"]),
+        27.0
+    );
+    let (s, b) = t
+        .call(
+            "GET",
+            &format!("/accounts/{master}/transfer-suggestions"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let list = b.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{b}");
+    let sug = &list[0];
+    assert_eq!(sug["sku"], "TS-RED-M");
+    assert_eq!(sug["from_account_id"], wholesale.as_str());
+    assert_eq!(sug["to_account_id"], t.shop.as_str());
+    assert_eq!(num(&sug["quantity"]), 31.0, "75 available − 44 needed");
+    assert_eq!(num(&sug["figures"]["from"]["need"]), 44.0);
+    assert_eq!(num(&sug["figures"]["to"]["need"]), 88.0);
+    assert_eq!(num(&sug["figures"]["shortfall"]), 58.0, "88 − 30");
+    assert_eq!(num(&sug["figures"]["buy_after"]), 27.0, "58 − 31");
+    // A suggestion changes no plan.
+    assert_eq!(num(&t.row(&t.shop, "TS-RED-M").await["on_order"]), 0.0);
+
+    // Bad items name the field; another organisation's account is 404.
+    let accept = format!("/accounts/{master}/transfer-suggestions/accept");
+    let item = |q: Value| json!({"items": [{"sku": "ts-red-m", "from_account_id": wholesale, "to_account_id": t.shop, "quantity": q}]});
+    for q in [json!(2.5), json!(-1), json!(0)] {
+        let (s, b) = t.call("POST", &accept, Some(item(q.clone()))).await;
+        assert_eq!(s, 422, "{q}: {b}");
+        assert_eq!(field_of(&b), "items[1].quantity");
+    }
+    let other_token = t.app.admin("Other").await;
+    let other = t.app.create_child(&other_token, "Elsewhere").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, b) = t
+        .call(
+            "POST",
+            &accept,
+            Some(json!({"items": [{"sku": "TS-RED-M", "from_account_id": other, "to_account_id": t.shop, "quantity": 1}]})),
+        )
+        .await;
+    assert_eq!(s, 404, "{b}");
+
+    // Accepted: a draft transfer, a half in each child.
+    let (s, b) = t.call("POST", &accept, Some(item(json!(31)))).await;
+    assert_eq!(s, 201, "{b}");
+    let halves = b.as_array().unwrap();
+    assert_eq!(halves.len(), 2);
+    let out = &halves[0];
+    let inn = &halves[1];
+    assert_eq!(out["kind"], "transfer");
+    assert_eq!(out["status"], "draft");
+    assert_eq!(out["account_id"], wholesale.as_str());
+    assert_eq!(out["source_warehouse_id"], "W1");
+    assert_eq!(inn["account_id"], t.shop.as_str());
+    assert_eq!(inn["destination_warehouse_id"], "W1");
+    assert_eq!(inn["partner_order_id"], out["id"]);
+    assert_eq!(num(&inn["lines"][0]["quantity"]), 31.0);
+    let in_id = inn["id"].as_str().unwrap().to_string();
+    let out_id = out["id"].as_str().unwrap().to_string();
+
+    // Confirmed (either half confirms both): out of the wholesaler, on order
+    // at the shop; each child and the master buy only the rest.
+    let (s, b) = t
+        .call("POST", &format!("/purchase-orders/{in_id}/confirm"), None)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (_, b) = t
+        .call("GET", &format!("/purchase-orders/{out_id}"), None)
+        .await;
+    assert_eq!(b["status"], "active", "{b}");
+    let shop = t.row(&t.shop, "TS-RED-M").await;
+    assert_eq!(num(&shop["on_order"]), 31.0, "{shop}");
+    assert_eq!(num(&shop["order_quantity"]), 27.0, "88 − 30 − 31: {shop}");
+    let w = t.row(&wholesale, "TS-RED-M").await;
+    assert_eq!(num(&w["available"]), 44.0, "75 − 31: {w}");
+    assert_eq!(num(&w["order_quantity"]), 0.0, "{w}");
+    let m = t.row(&master, "TS-RED-M").await;
+    assert_eq!(num(&m["order_quantity"]), 27.0, "{m}");
+    let (_, b) = t
+        .call(
+            "GET",
+            &format!("/accounts/{master}/transfer-suggestions"),
+            None,
+        )
+        .await;
+    assert_eq!(b, json!([]), "no surplus left");
+
+    // Received at the destination (not at the source): both close; the
+    // stock moved on these manual accounts.
+    let (s, b) = t
+        .call(
+            "POST",
+            &format!("/purchase-orders/{out_id}/receive"),
+            Some(json!({"lines": [{"line_id": "1", "quantity": 31}]})),
+        )
+        .await;
+    assert_eq!(s, 409, "{b}");
+    let (s, b) = t
+        .call(
+            "POST",
+            &format!("/purchase-orders/{in_id}/receive"),
+            Some(json!({"lines": [{"line_id": "1", "quantity": 31}]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["status"], "closed");
+    let (_, b) = t
+        .call("GET", &format!("/purchase-orders/{out_id}"), None)
+        .await;
+    assert_eq!(b["status"], "closed", "{b}");
+    let shop = t.row(&t.shop, "TS-RED-M").await;
+    assert_eq!(
+        (num(&shop["available"]), num(&shop["on_order"])),
+        (61.0, 0.0),
+        "{shop}"
+    );
+    assert_eq!(num(&shop["order_quantity"]), 27.0);
+    let w = t.row(&wholesale, "TS-RED-M").await;
+    assert_eq!(num(&w["available"]), 44.0, "49 on hand − 5 allocated: {w}");
 }

@@ -5,7 +5,10 @@
 -- stock_order_meta: one row per order created or changed through the
 -- server (an imported order has none): the order date, who created it,
 -- the push to the account's connection, and the lines cancelled while
--- active (JSON object: line number -> quantity ordered before).
+-- active (JSON object: line id -> quantity ordered before). A transfer
+-- between two children is a pair of orders, one in each child (out of the
+-- source, into the destination): each names the other as its partner, and
+-- confirming, cancelling, receiving or editing one does the same to both.
 CREATE TABLE stock_order_meta (
     account_id TEXT NOT NULL,
     order_id TEXT NOT NULL,
@@ -16,6 +19,8 @@ CREATE TABLE stock_order_meta (
     push_error TEXT,
     pushed_at TIMESTAMP,
     cancelled_lines TEXT NOT NULL,
+    partner_account_id TEXT,
+    partner_order_id TEXT,
     PRIMARY KEY (account_id, order_id)
 );
 

@@ -80,8 +80,12 @@ pub struct OrderMeta {
     pub push_error: Option<String>,
     /// When it was last pushed.
     pub pushed_at: Option<NaiveDateTime>,
-    /// JSON object: line number → quantity ordered before it was cancelled.
+    /// JSON object: line id → quantity ordered before it was cancelled.
     pub cancelled_lines: String,
+    /// A transfer between children: the other half's account.
+    pub partner_account_id: Option<String>,
+    /// A transfer between children: the other half's id.
+    pub partner_order_id: Option<String>,
 }
 
 /// One change to an order.

@@ -14,6 +14,7 @@ use crate::services::purchase_orders::{
     self as po, Actor, FromPlan, HistoryEntry, LinePatch, LineView, ListParams, OrderPatch,
     OrderView, PushView, QuantityLine, Receipt, ReceiptLine,
 };
+use crate::services::transfers::{self, Accept, AcceptItem, Suggestion};
 use crate::services::ServiceError;
 use crate::state::AppState;
 use crate::web::api::openapi::ErrorBody;
@@ -32,13 +33,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/purchase-orders/{po_id}/confirm", web::post().to(confirm))
     .route("/purchase-orders/{po_id}/receive", web::post().to(receive))
     .route("/purchase-orders/{po_id}/cancel", web::post().to(cancel))
-    .route("/purchase-orders/{po_id}/history", web::get().to(history));
+    .route("/purchase-orders/{po_id}/history", web::get().to(history))
+    .route(
+        "/accounts/{id}/transfer-suggestions",
+        web::get().to(transfer_suggestions),
+    )
+    .route(
+        "/accounts/{id}/transfer-suggestions/accept",
+        web::post().to(accept_transfers),
+    );
 }
 
 /// The purchase-order part of the API description.
 #[derive(OpenApi)]
 #[openapi(
-    paths(from_plan, list, get, patch, confirm, receive, cancel, history),
+    paths(
+        from_plan,
+        list,
+        get,
+        patch,
+        confirm,
+        receive,
+        cancel,
+        history,
+        transfer_suggestions,
+        accept_transfers
+    ),
     components(schemas(
         OrderView,
         LineView,
@@ -49,7 +69,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         OrderPatch,
         LinePatch,
         Receipt,
-        ReceiptLine
+        ReceiptLine,
+        Suggestion,
+        Accept,
+        AcceptItem
     ))
 )]
 pub struct PurchaseOrdersDoc;
@@ -273,4 +296,56 @@ pub async fn history(
         .run(move |conn| po::history(conn, &visible, &id))
         .await?;
     Ok(web::Json(rows))
+}
+
+/// Surplus in one child moved to a short child before anything is bought
+/// (a master); suggestions change no plan until accepted.
+#[utoipa::path(get, path = "/api/v1/accounts/{id}/transfer-suggestions", tag = "orders",
+    params(("id" = String, Path, description = "Master account id")),
+    responses((status = 200, body = Vec<Suggestion>), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn transfer_suggestions(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<web::Json<Vec<Suggestion>>, AppError> {
+    let master = visible_account(&state, &caller, path.into_inner()).await?;
+    order_plan::fresh(
+        &state.db,
+        &state.jobs,
+        &master,
+        state.config.today,
+        order_plan::PLAN_WAIT,
+    )
+    .await?;
+    let rows = state
+        .db
+        .run(move |conn| transfers::suggestions(conn, &master))
+        .await?;
+    Ok(web::Json(rows))
+}
+
+/// Turns suggestions into draft transfers: a pair of orders per item, out
+/// of the sending child and into the receiving one.
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/transfer-suggestions/accept", tag = "orders",
+    request_body = Accept,
+    params(("id" = String, Path, description = "Master account id")),
+    responses((status = 201, body = Vec<OrderView>), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn accept_transfers(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<Accept>,
+) -> Result<HttpResponse, AppError> {
+    let master = visible_account(&state, &caller, path.into_inner()).await?;
+    caller.require_write()?;
+    let act = actor(&state, &caller);
+    let body = body.into_inner();
+    let made = state
+        .db
+        .run(move |conn| transfers::accept(conn, &master, &body, &act))
+        .await?;
+    state.jobs.wake();
+    Ok(HttpResponse::Created().json(made))
 }
