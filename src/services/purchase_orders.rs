@@ -477,7 +477,7 @@ pub fn view(
         source_warehouse_id: head.source_warehouse_id.clone(),
         destination_warehouse_id: head.destination_warehouse_id.clone(),
         overdue,
-        created_here: meta.is_some(),
+        created_here: meta.as_ref().is_some_and(|m| !m.created_by.is_empty()),
         partner_order_id: meta.as_ref().and_then(|m| m.partner_order_id.clone()),
         lines,
         push: PushView {
@@ -620,7 +620,8 @@ fn mutate(
         let mut d = load_draft(conn, &head)?;
         let today = plans::planning_date(&account, actor.today);
         let mut meta = orders::meta(conn, &account.id, &head.id)?.unwrap_or_else(|| {
-            let mut m = new_meta(&account.id, &head.id, today, &actor.email);
+            // An imported order, changed here: not created here.
+            let mut m = new_meta(&account.id, &head.id, today, "");
             m.ordered_at = None;
             m
         });
@@ -1527,4 +1528,165 @@ pub(crate) fn destination(
             )
         }),
     }
+}
+
+/// Whether an account's connection can take a pushed order: `Some(true)`
+/// for `tributary`, `Some(false)` for a shop without purchase orders
+/// (Shopify, WooCommerce), `None` without a connection (`manual`).
+pub fn push_support(account: &Account) -> Option<bool> {
+    match account.connection_kind.as_deref() {
+        Some("tributary") => Some(true),
+        Some("shopify") | Some("woocommerce") => Some(false),
+        _ => None,
+    }
+}
+
+/// The order as an import record of the source's open API.
+fn push_record(o: &OrderView) -> Value {
+    let mut head = serde_json::Map::new();
+    head.insert("id".into(), json!(o.id));
+    head.insert("kind".into(), json!(o.kind));
+    head.insert("status".into(), json!(o.status));
+    for (k, v) in [
+        ("vendor_id", &o.vendor_id),
+        ("source_warehouse_id", &o.source_warehouse_id),
+        ("destination_warehouse_id", &o.destination_warehouse_id),
+    ] {
+        if let Some(v) = v {
+            head.insert(k.into(), json!(v));
+        }
+    }
+    if let Some(e) = o.expected_at {
+        head.insert("expected_at".into(), json!(e));
+    }
+    head.insert("currency".into(), json!(o.currency));
+    let lines: Vec<Value> = o
+        .lines
+        .iter()
+        .filter(|l| l.quantity > 0.0)
+        .map(|l| {
+            let mut m = serde_json::Map::new();
+            m.insert("id".into(), json!(l.id));
+            m.insert("variant_id".into(), json!(l.variant_id));
+            m.insert("quantity".into(), json!(l.quantity));
+            if l.received > 0.0 {
+                m.insert("received_quantity".into(), json!(l.received));
+            }
+            if let Some(c) = l.unit_cost {
+                m.insert("unit_cost".into(), json!(c));
+            }
+            Value::Object(m)
+        })
+        .collect();
+    head.insert("lines".into(), Value::Array(lines));
+    Value::Object(head)
+}
+
+/// Records a push's outcome on the order (its state, error and time) and
+/// in its history; the order itself is unchanged.
+fn record_push(
+    conn: &mut DbConn,
+    visible: &[Account],
+    po_id: &str,
+    outcome: Result<&'static str, String>,
+    actor: &Actor,
+) -> Result<OrderView, ServiceError> {
+    let (account, head) = find(conn, visible, po_id)?;
+    conn.transaction(|conn| {
+        let today = plans::planning_date(&account, actor.today);
+        let mut meta = orders::meta(conn, &account.id, &head.id)?.unwrap_or_else(|| {
+            // An imported order, changed here: not created here.
+            let mut m = new_meta(&account.id, &head.id, today, "");
+            m.ordered_at = None;
+            m
+        });
+        let now = Utc::now().naive_utc();
+        let (action, detail) = match &outcome {
+            Ok(state) => {
+                meta.push_state = state.to_string();
+                meta.push_error = None;
+                if *state == "pushed" {
+                    meta.pushed_at = Some(now);
+                }
+                (
+                    if *state == "pushed" {
+                        "pushed"
+                    } else {
+                        "push_unsupported"
+                    },
+                    json!({"state": state}),
+                )
+            }
+            Err(e) => {
+                meta.push_state = "failed".into();
+                meta.push_error = Some(e.clone());
+                ("push_failed", json!({"state": "failed", "error": e}))
+            }
+        };
+        orders::save_meta(conn, &meta)?;
+        orders::add_history(
+            conn,
+            &account.id,
+            &head.id,
+            now,
+            &actor.email,
+            action,
+            &detail,
+        )?;
+        view(conn, &account, &head, actor.today)
+    })
+}
+
+/// Writes a confirmed order to its account's connection: a `tributary`
+/// connection takes it as a stock order through the source's open API
+/// (idempotent by the order's id: pushed twice, it exists once there, and
+/// the next sync brings it back as the same order); Shopify and WooCommerce
+/// have no purchase orders (state `unsupported`). A failed push is kept on
+/// the order with its error and can be pushed again.
+pub async fn push(
+    db: &crate::db::Db,
+    ctx: &crate::services::sync::SyncContext,
+    visible: Vec<Account>,
+    po_id: String,
+    actor: Actor,
+) -> Result<OrderView, ServiceError> {
+    let (v, id, today) = (visible.clone(), po_id.clone(), actor.today);
+    let (account, order) = db
+        .run(move |conn| {
+            let (a, h) = find(conn, &v, &id)?;
+            let o = view(conn, &a, &h, today)?;
+            Ok::<_, ServiceError>((a, o))
+        })
+        .await?;
+    if !matches!(order.status.as_str(), "active" | "closed") {
+        return Err(conflict(
+            "order_not_confirmed",
+            format!(
+                "Only a confirmed order is pushed; this one is {}.",
+                order.status
+            ),
+        ));
+    }
+    let outcome = match push_support(&account) {
+        None => return Err(conflict(
+            "no_connection",
+            "This account has no connection to push to; send the vendor the CSV or the print view.",
+        )),
+        Some(false) => Ok("unsupported"),
+        Some(true) => {
+            let connection = crate::services::accounts::stored_connection(&account, &ctx.secrets)
+                .ok_or_else(|| ServiceError::internal("no stored connection"))?;
+            let config = ctx.config.clone();
+            let record = push_record(&order);
+            tokio::task::spawn_blocking(move || {
+                crate::connectors::tributary_writer(&connection, &config)?.push_stock_order(&record)
+            })
+            .await
+            .map_err(ServiceError::internal)?
+            .map(|()| "pushed")
+            .map_err(|e| e.message)
+        }
+    };
+    db.run(move |conn| record_push(conn, &visible, &po_id, outcome, &actor))
+        .await
 }

@@ -1004,3 +1004,235 @@ async fn a_master_moves_surplus_to_a_short_child_before_buying() {
     let w = t.row(&wholesale, "TS-RED-M").await;
     assert_eq!(num(&w["available"]), 44.0, "49 on hand − 5 allocated: {w}");
 }
+
+async fn job_done(app: &TestApp, token: &str, job: &str) -> Value {
+    for _ in 0..900 {
+        let (s, b) = app
+            .call("GET", &format!("/api/v1/jobs/{job}"), Some(token), None)
+            .await;
+        assert_eq!(s, 200, "{b}");
+        if !matches!(b["status"].as_str(), Some("queued" | "running")) {
+            return b;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("job {job} did not finish");
+}
+
+async fn sync_now(app: &TestApp, token: &str, id: &str) {
+    let (s, b) = app
+        .call(
+            "POST",
+            &format!("/api/v1/accounts/{id}/sync"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let job = job_done(app, token, b["job_id"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+}
+
+async fn key(app: &TestApp, token: &str, read_only: bool) -> String {
+    let (s, b) = app
+        .call(
+            "POST",
+            "/api/v1/api-keys",
+            Some(token),
+            Some(json!({"name": "tributary", "read_only": read_only})),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    b["key"].as_str().unwrap().to_string()
+}
+
+/// A second server (the source) holds the shop; this server pulls it over a
+/// `tributary` connection, drafts an order from the plan and confirms it:
+/// the push is refused by a read-only key (kept as `failed`, with its
+/// error), then retried with a writable key; pushed twice and synced back,
+/// it exists once on both sides and is on order once.
+#[actix_web::test]
+async fn a_confirmed_order_is_pushed_to_a_tributary_source_once_failed_pushes_are_retryable() {
+    let source = shop().await;
+    let read_only = key(&source.app, &source.token, true).await;
+    let writable = key(&source.app, &source.token, false).await;
+
+    let app = TestApp::spawn_with(|c| {
+        c.today = Some(TODAY.parse().unwrap());
+        c.sync.retry_seconds = 4;
+        c.sync.timeout_seconds = 2;
+    })
+    .await;
+    let token = app.admin("Puller").await;
+    let connection = |k: &str| json!({"kind": "tributary", "base_url": source.app.addr, "account_id": source.shop, "api_key": k});
+    let (s, b) = app
+        .call(
+            "POST",
+            "/api/v1/accounts",
+            Some(&token),
+            Some(
+                json!({"name": "Remote", "currency": "EUR", "connection": connection(&read_only)}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let here = Shop {
+        app,
+        token,
+        shop: b["id"].as_str().unwrap().to_string(),
+    };
+    sync_now(&here.app, &here.token, &here.shop).await;
+    assert_eq!(
+        num(&here.row(&here.shop, "TS-RED").await["order_quantity"]),
+        72.0
+    );
+    let (s, b) = here
+        .call(
+            "POST",
+            &format!("/accounts/{}/purchase-orders/from-plan", here.shop),
+            Some(json!({"skus": ["TS-RED"]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let id = b[0]["id"].as_str().unwrap().to_string();
+    let (s, b) = here
+        .call("POST", &format!("/purchase-orders/{id}/push"), None)
+        .await;
+    assert_eq!(s, 409, "a draft is not pushed: {b}");
+
+    // Confirmed: pushed at once, refused by the read-only key.
+    let (s, b) = here
+        .call("POST", &format!("/purchase-orders/{id}/confirm"), None)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["status"], "active");
+    assert_eq!(b["push"]["state"], "failed", "{b}");
+    assert!(
+        b["push"]["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{b}"
+    );
+    let (_, there) = source
+        .call(
+            "GET",
+            &format!("/accounts/{}/purchase-orders", source.shop),
+            None,
+        )
+        .await;
+    assert_eq!(there, json!([]), "nothing written at the source");
+    let (_, b) = here
+        .call("GET", &format!("/purchase-orders/{id}"), None)
+        .await;
+    assert_eq!(b["push"]["state"], "failed", "kept on the order: {b}");
+
+    // A writable key, and the push retried: the source has the order.
+    let (s, b) = here
+        .call(
+            "PATCH",
+            &format!("/accounts/{}", here.shop),
+            Some(json!({"connection": connection(&writable)})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    for _ in 0..2 {
+        let (s, b) = here
+            .call("POST", &format!("/purchase-orders/{id}/push"), None)
+            .await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["push"]["state"], "pushed", "{b}");
+        assert!(b["push"]["pushed_at"].is_string());
+    }
+    let (_, there) = source
+        .call(
+            "GET",
+            &format!("/accounts/{}/purchase-orders", source.shop),
+            None,
+        )
+        .await;
+    let there = there.as_array().unwrap();
+    assert_eq!(there.len(), 1, "pushed twice, there once: {there:?}");
+    assert_eq!(there[0]["id"], id.as_str());
+    assert_eq!(there[0]["status"], "active");
+    assert_eq!(num(&there[0]["lines"][0]["quantity"]), 72.0);
+    assert_eq!(there[0]["currency"], "USD");
+    assert_eq!(
+        num(&source.row(&source.shop, "TS-RED").await["on_order"]),
+        72.0
+    );
+
+    // The next sync brings it back as the same order: on order once.
+    sync_now(&here.app, &here.token, &here.shop).await;
+    let (_, mine) = here
+        .call(
+            "GET",
+            &format!("/accounts/{}/purchase-orders", here.shop),
+            None,
+        )
+        .await;
+    assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(mine[0]["push"]["state"], "pushed");
+    let row = here.row(&here.shop, "TS-RED").await;
+    assert_eq!(num(&row["on_order"]), 72.0, "{row}");
+    assert_eq!(num(&row["order_quantity"]), 0.0, "{row}");
+    let (_, h) = here
+        .call("GET", &format!("/purchase-orders/{id}/history"), None)
+        .await;
+    let actions: Vec<&str> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["created", "confirmed", "push_failed", "pushed", "pushed"]
+    );
+}
+
+/// Shopify and WooCommerce have no purchase orders: a confirmed order on
+/// such an account is `unsupported` (the page offers the CSV and print view).
+#[actix_web::test]
+async fn a_shop_without_purchase_orders_marks_the_push_unsupported() {
+    let app = TestApp::spawn_with(|c| c.today = Some(TODAY.parse().unwrap())).await;
+    let token = app.admin("Acme").await;
+    let (s, b) = app
+        .call("POST", "/api/v1/accounts", Some(&token), Some(json!({"name": "Shopify", "currency": "EUR", "connection": {"kind": "shopify", "shop": "acme.myshopify.com", "access_token": "shpat_x"}})))
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let acc = b["id"].as_str().unwrap().to_string();
+    put(
+        &app,
+        &token,
+        &acc,
+        "warehouses",
+        json!([{"id": "W1", "name": "Main"}]),
+    )
+    .await;
+    put(
+        &app,
+        &token,
+        &acc,
+        "variants",
+        json!([{"id": "V1", "sku": "MUG"}]),
+    )
+    .await;
+    put(
+        &app,
+        &token,
+        &acc,
+        "stock-orders",
+        json!([{"id": "PO-1", "kind": "purchase", "status": "active", "destination_warehouse_id": "W1",
+                "lines": [{"id": "1", "variant_id": "V1", "quantity": 5}]}]),
+    )
+    .await;
+    let (s, b) = app
+        .call(
+            "POST",
+            "/api/v1/purchase-orders/PO-1/push",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["push"]["state"], "unsupported", "{b}");
+    assert_eq!(b["created_here"], false, "imported, only pushed here");
+}

@@ -70,7 +70,7 @@ pub struct OrderMeta {
     pub order_id: String,
     /// Order date.
     pub ordered_at: Option<NaiveDate>,
-    /// Who created it (e-mail).
+    /// Who created it (e-mail; empty for an imported order changed here).
     pub created_by: String,
     /// When.
     pub created_at: NaiveDateTime,

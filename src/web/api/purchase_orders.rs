@@ -33,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/purchase-orders/{po_id}/confirm", web::post().to(confirm))
     .route("/purchase-orders/{po_id}/receive", web::post().to(receive))
     .route("/purchase-orders/{po_id}/cancel", web::post().to(cancel))
+    .route("/purchase-orders/{po_id}/push", web::post().to(push))
     .route("/purchase-orders/{po_id}/history", web::get().to(history))
     .route(
         "/accounts/{id}/transfer-suggestions",
@@ -55,6 +56,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         confirm,
         receive,
         cancel,
+        push,
         history,
         transfer_suggestions,
         accept_transfers
@@ -245,7 +247,67 @@ pub async fn confirm(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<web::Json<OrderView>, AppError> {
-    change(&state, &caller, path.into_inner(), po::confirm).await
+    let confirmed = change(&state, &caller, path.into_inner(), po::confirm).await?;
+    Ok(web::Json(
+        push_confirmed(&state, &caller, confirmed.into_inner()).await,
+    ))
+}
+
+/// Pushes a just-confirmed order where its account's connection has an
+/// answer for it (pushed, failed or unsupported, all kept on the order); the
+/// confirmation stands whatever the push does.
+pub async fn push_confirmed(state: &AppState, caller: &Caller, order: OrderView) -> OrderView {
+    let Ok(visible) = visible_accounts(state, caller).await else {
+        return order;
+    };
+    let Some(account) = visible.iter().find(|a| a.id == order.account_id) else {
+        return order;
+    };
+    if po::push_support(account).is_none() {
+        return order;
+    }
+    let ctx = crate::services::sync::SyncContext {
+        config: state.config.sync.clone(),
+        secrets: state.secrets.clone(),
+    };
+    let id = order.id.clone();
+    match po::push(&state.db, &ctx, visible, id, actor(state, caller)).await {
+        Ok(pushed) => pushed,
+        Err(e) => {
+            tracing::warn!(error = %e, "push after confirm");
+            order
+        }
+    }
+}
+
+/// Writes a confirmed order to the account's connection: a `tributary`
+/// source takes it as a stock order (idempotent by the order's id); Shopify
+/// and WooCommerce have none (`unsupported`). A failed push answers 200 with
+/// `push.state` `failed` and its error, and can be pushed again.
+#[utoipa::path(post, path = "/api/v1/purchase-orders/{po_id}/push", tag = "orders",
+    params(("po_id" = String, Path, description = "Order id")),
+    responses((status = 200, body = OrderView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn push(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<web::Json<OrderView>, AppError> {
+    let visible = visible_accounts(&state, &caller).await?;
+    caller.require_write()?;
+    let ctx = crate::services::sync::SyncContext {
+        config: state.config.sync.clone(),
+        secrets: state.secrets.clone(),
+    };
+    let v = po::push(
+        &state.db,
+        &ctx,
+        visible,
+        path.into_inner(),
+        actor(&state, &caller),
+    )
+    .await?;
+    Ok(web::Json(v))
 }
 
 /// Receives all or part of some lines of an active order.

@@ -650,6 +650,7 @@ pub async fn act(
         .map(|(line, _)| serde_json::Value::String(line))
         .collect();
     let id2 = id.clone();
+    let (confirming, force) = (action == "confirm", action == "push");
     let done = state
         .db
         .run(move |conn| match action.as_str() {
@@ -668,11 +669,18 @@ pub async fn act(
             "confirm" => po::confirm(conn, &visible, &id2, &act),
             "receive" => po::receive(conn, &visible, &id2, &receipt, &act),
             "cancel" => po::cancel(conn, &visible, &id2, &act),
+            "push" => po::get(conn, &visible, &id2, act.today),
             _ => Err(ServiceError::not_found("action")),
         })
         .await;
     state.jobs.wake();
     let page = format!("/purchase-orders/{}", urlencode(&id));
+    let done = match done {
+        Ok(order) if force || (confirming && order.status == "active") => {
+            Ok(crate::web::api::purchase_orders::push_confirmed(&state, &caller.0, order).await)
+        }
+        other => other,
+    };
     match done {
         Ok(_) => Ok(redirect(&page)),
         Err(e @ (ServiceError::Invalid { .. } | ServiceError::Conflict { .. })) => Ok(redirect(
