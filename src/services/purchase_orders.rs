@@ -1364,10 +1364,13 @@ struct Want {
     quantity: Decimal,
     unit_cost: Option<Decimal>,
     recommended: f64,
+    /// Made here from its components (an assembly order), not bought.
+    assembly: bool,
 }
 
 /// Drafts purchase orders from the account's stored plan: one per vendor
-/// and destination (account and warehouse), quantities from the plan (a
+/// and destination (account and warehouse; an assembly's rows make an
+/// assembly order instead: components out, assemblies in), quantities from the plan (a
 /// master: each child its own share, or the whole row to one child) or
 /// the merchant's, unit cost and currency from the vendor terms, expected
 /// on the order date plus the lead time.
@@ -1428,7 +1431,8 @@ pub fn from_plan(
             child: s.child,
             sku: v.sku.clone(),
             variant_id: v.id.clone(),
-            vendor_id: v.vendor_id.clone(),
+            vendor_id: v.vendor_id.clone().filter(|_| !v.assembly),
+            assembly: v.assembly,
             warehouse,
             currency: vendor_currency
                 .or_else(|| v.currency.clone())
@@ -1453,10 +1457,16 @@ pub fn from_plan(
             let lead = group.iter().map(|w| w.lead_time).max().unwrap_or(0);
             let d = Draft {
                 id: crate::crypto::new_id("po"),
-                kind: StockOrderKind::Purchase,
+                // An assembly is made in its warehouse: its components
+                // leave that warehouse, the assemblies arrive in it.
+                kind: if group[0].assembly {
+                    StockOrderKind::Assembly
+                } else {
+                    StockOrderKind::Purchase
+                },
                 status: StockOrderStatus::Draft,
                 vendor_id: group[0].vendor_id.clone(),
-                source: None,
+                source: group[0].assembly.then(|| group[0].warehouse.clone()),
                 destination: Some(group[0].warehouse.clone()),
                 expected_at: Some(today + Duration::days(lead)),
                 currency: group[0].currency.clone(),
@@ -1495,7 +1505,10 @@ fn group_wants(wants: Vec<Want>) -> Vec<Vec<Want>> {
     let mut groups: Vec<Vec<Want>> = Vec::new();
     for w in wants {
         match groups.iter_mut().find(|g| {
-            g[0].child == w.child && g[0].vendor_id == w.vendor_id && g[0].warehouse == w.warehouse
+            g[0].child == w.child
+                && g[0].vendor_id == w.vendor_id
+                && g[0].warehouse == w.warehouse
+                && g[0].assembly == w.assembly
         }) {
             Some(g) => g.push(w),
             None => groups.push(vec![w]),

@@ -1236,3 +1236,84 @@ async fn a_shop_without_purchase_orders_marks_the_push_unsupported() {
     assert_eq!(b["push"]["state"], "unsupported", "{b}");
     assert_eq!(b["created_here"], false, "imported, only pushed here");
 }
+
+/// An assembly (a kit of 2 widgets) is made, not bought: from the plan it
+/// becomes an assembly order (components out of the warehouse, kits into
+/// it). Kits sell 1 a day and 10 are in stock: 44 − 10 = 34 to make.
+/// Confirmed, the 34 kits are on order and their 68 widgets leave the
+/// widgets' available stock (100 → 32).
+#[actix_web::test]
+async fn an_assembly_row_becomes_an_assembly_order_that_takes_its_components() {
+    let app = TestApp::spawn_with(|c| c.today = Some(TODAY.parse().unwrap())).await;
+    let token = app.admin("Acme").await;
+    let acc = app.create_child(&token, "Workshop").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    put(
+        &app,
+        &token,
+        &acc,
+        "warehouses",
+        json!([{"id": "W1", "name": "Main"}]),
+    )
+    .await;
+    put(
+        &app,
+        &token,
+        &acc,
+        "variants",
+        json!([{"id": "W", "sku": "WIDGET", "cost_price": "1"},
+               {"id": "K", "sku": "KIT", "assembly": true, "components": [{"variant_id": "W", "quantity": 2}]}]),
+    )
+    .await;
+    put(
+        &app,
+        &token,
+        &acc,
+        "stock",
+        json!([{"variant_id": "W", "warehouse_id": "W1", "on_hand": 100, "updated_at": "2026-01-01T00:00:00Z"},
+               {"variant_id": "K", "warehouse_id": "W1", "on_hand": 10, "updated_at": "2026-01-01T00:00:00Z"}]),
+    )
+    .await;
+    put(
+        &app,
+        &token,
+        &acc,
+        "sales-orders",
+        daily_sales(&[("K", 1), ("W", 1)]),
+    )
+    .await;
+    let t = Shop {
+        app,
+        token,
+        shop: acc.clone(),
+    };
+    assert_eq!(num(&t.row(&acc, "KIT").await["order_quantity"]), 34.0);
+    assert_eq!(num(&t.row(&acc, "WIDGET").await["available"]), 100.0);
+    let (s, b) = t
+        .call(
+            "POST",
+            &format!("/accounts/{acc}/purchase-orders/from-plan"),
+            Some(json!({"skus": ["KIT"]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(b.as_array().unwrap().len(), 1);
+    let order = &b[0];
+    assert_eq!(order["kind"], "assembly", "{order}");
+    assert_eq!(order["source_warehouse_id"], "W1");
+    assert_eq!(order["destination_warehouse_id"], "W1");
+    assert_eq!(order["vendor_id"], Value::Null);
+    assert_eq!(num(&line(order, "KIT")["quantity"]), 34.0);
+    let id = order["id"].as_str().unwrap().to_string();
+    let (s, b) = t
+        .call("POST", &format!("/purchase-orders/{id}/confirm"), None)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let kit = t.row(&acc, "KIT").await;
+    assert_eq!(num(&kit["on_order"]), 34.0, "{kit}");
+    assert_eq!(num(&kit["order_quantity"]), 0.0, "{kit}");
+    let widget = t.row(&acc, "WIDGET").await;
+    assert_eq!(num(&widget["available"]), 32.0, "100 − 34 × 2: {widget}");
+}
