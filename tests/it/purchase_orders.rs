@@ -268,7 +268,9 @@ async fn confirm_puts_it_on_order_at_once_and_receipts_reduce_the_open_quantity(
     assert_eq!(b["status"], "active");
     // The very next plan read: 84 on order, nothing more to order (80 − 10 − 84 < 0).
     let row = t.row(&t.shop, "TS-RED").await;
-    assert!(started.elapsed().as_secs_f64() < 5.0);
+    let took = started.elapsed();
+    eprintln!("confirm → the next plan read shows it on order: {took:?}");
+    assert!(took.as_secs_f64() < 5.0, "{took:?}");
     assert_eq!(num(&row["on_order"]), 84.0, "{row}");
     assert_eq!(num(&row["order_quantity"]), 0.0, "{row}");
 
