@@ -156,6 +156,29 @@ pub fn for_connection(
     })
 }
 
+/// The writer of a `tributary` connection (stock orders pushed to the
+/// source's open API).
+pub fn tributary_writer(
+    connection: &Connection,
+    config: &SyncConfig,
+) -> Result<tributary::Tributary, SyncError> {
+    let setting = |k: &str| {
+        connection
+            .settings
+            .get(k)
+            .or_else(|| connection.secrets.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| SyncError::new(format!("the connection has no {k}")))
+    };
+    tributary::Tributary::new(
+        &setting("base_url")?,
+        &setting("account_id")?,
+        &setting("api_key")?,
+        config,
+    )
+}
+
 /// Reads a JSON body, or fails as a malformed page.
 pub fn parse_json(what: &str, body: &str) -> Result<Value, SyncError> {
     serde_json::from_str(body).map_err(|e| SyncError::malformed(what, e))

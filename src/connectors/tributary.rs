@@ -37,6 +37,28 @@ impl Tributary {
     }
 }
 
+impl Tributary {
+    /// Writes one stock order to the source account through its JSON batch
+    /// upsert (`PUT /api/v1/accounts/{id}/stock-orders`): keyed by the
+    /// order's id, so writing it twice leaves one order there.
+    pub fn push_stock_order(&self, record: &Value) -> Result<(), SyncError> {
+        let url = format!(
+            "{}/api/v1/accounts/{}/stock-orders",
+            self.base,
+            urlencode(&self.account)
+        );
+        let body = Value::Array(vec![record.clone()]).to_string();
+        self.http
+            .send("writing the order to the tributary server", |c| {
+                c.put(&url)
+                    .bearer_auth(&self.key)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+            })?;
+        Ok(())
+    }
+}
+
 impl Connector for Tributary {
     fn streams(&self) -> Vec<Entity> {
         Entity::ALL.to_vec()

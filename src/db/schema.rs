@@ -209,6 +209,34 @@ diesel::table! {
 }
 
 diesel::table! {
+    stock_order_meta (account_id, order_id) {
+        account_id -> Text,
+        order_id -> Text,
+        ordered_at -> Nullable<Date>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        push_state -> Text,
+        push_error -> Nullable<Text>,
+        pushed_at -> Nullable<Timestamp>,
+        cancelled_lines -> Text,
+        partner_account_id -> Nullable<Text>,
+        partner_order_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    stock_order_history (account_id, order_id, seq) {
+        account_id -> Text,
+        order_id -> Text,
+        seq -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
     imports (id) {
         id -> Text,
         account_id -> Text,
@@ -380,6 +408,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     sales_order_lines,
     stock_orders,
     stock_order_lines,
+    stock_order_meta,
+    stock_order_history,
     imports,
     jobs,
     plans,

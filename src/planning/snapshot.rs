@@ -437,9 +437,16 @@ pub(crate) fn read_records(
         };
         match l.kind.as_str() {
             "purchase" => push(i, &l.destination_warehouse_id, open),
+            // A transfer between two children is a pair of orders, each
+            // with only its own side's warehouse: the other side is not in
+            // this account (an imported transfer always names both).
             "transfer" => {
-                push(i, &l.destination_warehouse_id, open);
-                push(i, &l.source_warehouse_id, -open);
+                if l.destination_warehouse_id.is_some() {
+                    push(i, &l.destination_warehouse_id, open);
+                }
+                if l.source_warehouse_id.is_some() {
+                    push(i, &l.source_warehouse_id, -open);
+                }
             }
             "assembly" => {
                 push(i, &l.destination_warehouse_id, open);

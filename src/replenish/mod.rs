@@ -244,7 +244,7 @@ pub fn demand_over(fc: &[f64], days: f64) -> f64 {
 }
 
 /// Rounds `q` up to a multiple of `pack` (whole units if there is no pack size).
-fn round_up(q: f64, pack: Option<f64>) -> f64 {
+pub(crate) fn round_up(q: f64, pack: Option<f64>) -> f64 {
     match pack {
         Some(p) if p > 0.0 && (q / p).is_finite() => (q / p - 1e-9).ceil().max(0.0) * p,
         Some(p) if p > 0.0 => q.max(0.0),

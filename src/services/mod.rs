@@ -11,8 +11,10 @@ pub mod imports;
 pub mod order_plan;
 pub mod plan_settings;
 pub mod plans;
+pub mod purchase_orders;
 pub mod replan;
 pub mod sync;
+pub mod transfers;
 pub mod users;
 pub mod worker;
 

@@ -1071,6 +1071,20 @@ async fn forecast_order_plan_and_purchase_orders_from_it() {
         Some(widget_qty)
     );
     assert_eq!(pos[0]["purchaseOrderLineItems"][0]["unitPrice"], 2.5);
+    // Made by the native implementation: its history and expected date.
+    let po_id = pos[0]["referenceNumber"].as_str().unwrap();
+    let (s, h) = st
+        .app
+        .call(
+            "GET",
+            &format!("/api/v1/purchase-orders/{po_id}/history"),
+            Some(&st.token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{h}");
+    assert_eq!(h[0]["action"], "created", "{h}");
+    assert_eq!(h[0]["detail"]["from"], "plan", "{h}");
     let b = st
         .ok(
             "POST",

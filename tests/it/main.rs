@@ -19,6 +19,7 @@ mod openapi;
 mod pages;
 mod plan_pages;
 mod plans;
+mod purchase_orders;
 mod real_data;
 mod security;
 mod sync;

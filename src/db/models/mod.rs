@@ -13,6 +13,7 @@ pub mod planning;
 pub mod records;
 pub mod setting;
 pub mod sku_settings;
+pub mod stock_orders;
 pub mod user;
 
 pub use account::{Account, AccountChanges, NewAccount};

@@ -9,6 +9,7 @@ pub mod feeds;
 pub mod imports;
 pub mod openapi;
 pub mod plans;
+pub mod purchase_orders;
 pub mod sync;
 pub mod users;
 
@@ -37,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/accounts/{id}", web::patch().to(accounts::update))
         .configure(imports::configure)
         .configure(plans::configure)
+        .configure(purchase_orders::configure)
         .configure(demand::configure)
         .configure(feeds::configure)
         .configure(sync::configure);

@@ -88,6 +88,7 @@ async fn serve_doc() -> HttpResponse {
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::web::api::plans::PlanningDoc::openapi());
+    doc.merge(crate::web::api::purchase_orders::PurchaseOrdersDoc::openapi());
     doc.merge(crate::web::api::demand::DemandDoc::openapi());
     doc.merge(crate::web::api::feeds::FeedsDoc::openapi());
     doc.merge(crate::web::api::sync::SyncDoc::openapi());

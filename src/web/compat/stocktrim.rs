@@ -101,7 +101,7 @@
 //!   dimensions, supplier addresses, `externalId`s, …) are accepted and
 //!   answered as null.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
@@ -117,6 +117,7 @@ use crate::jobs::{self, Job};
 use crate::services::compat::{self as data, int_id, num, opt_num, ts};
 use crate::services::imports::ImportAnswer;
 use crate::services::order_plan::{self, Extras, PageRequest, PLAN_WAIT};
+use crate::services::purchase_orders;
 use crate::services::{plans, ServiceError};
 use crate::state::AppState;
 use crate::web::error::AppError;
@@ -1863,50 +1864,45 @@ async fn po_from_plan(state: State, req: HttpRequest, body: web::Bytes) -> Res {
     for v in &variants {
         by_sku.entry(v.sku_norm.as_str()).or_insert(v);
     }
-    let mut per_vendor: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    let mut sorted: Vec<&PlanLineRow> = lines.iter().filter(|l| l.order_quantity > 0.0).collect();
-    sorted.sort_by(|a, b| a.sku_key.cmp(&b.sku_key));
-    for l in sorted {
+    // The rows to order (a supplier's, matching the search); the drafts are
+    // made by the one implementation the native API and pages use.
+    let mut skus = Vec::new();
+    for l in lines.iter().filter(|l| l.order_quantity > 0.0) {
         if let Some(s) = &search {
             if !l.sku_key.contains(s.as_str()) && !l.title.to_lowercase().contains(s.as_str()) {
                 continue;
             }
         }
-        let Some(v) = by_sku.get(l.sku_key.as_str()) else {
+        let Some(vendor) = by_sku
+            .get(l.sku_key.as_str())
+            .and_then(|v| v.vendor_id.as_ref())
+        else {
             continue;
         };
-        let Some(vendor) = v.vendor_id.clone() else {
-            continue;
-        };
-        if !suppliers.is_empty() && !suppliers.contains(&vendor) {
+        if !suppliers.is_empty() && !suppliers.contains(vendor) {
             continue;
         }
-        let orders = per_vendor.entry(vendor).or_default();
-        let mut line = Map::new();
-        line.insert("id".into(), format!("{}", orders.len() + 1).into());
-        line.insert("variant_id".into(), v.id.clone().into());
-        line.insert("quantity".into(), json!(l.order_quantity));
-        line.insert("unit_cost".into(), v.cost_price.clone().into());
-        orders.push(data::compact(line));
+        skus.push(l.sku_key.clone());
     }
-    let mut records = Vec::new();
-    let mut ids = Vec::new();
-    for (vendor, lines) in per_vendor {
-        let id = new_id("po");
-        let mut rec = Map::new();
-        rec.insert("id".into(), id.clone().into());
-        rec.insert("kind".into(), "purchase".into());
-        rec.insert("status".into(), "draft".into());
-        rec.insert("vendor_id".into(), vendor.into());
-        rec.insert(
-            "destination_warehouse_id".into(),
-            destination.clone().into(),
-        );
-        rec.insert("lines".into(), Value::Array(lines));
-        records.push(data::compact(rec));
-        ids.push(id);
+    if skus.is_empty() {
+        return Ok(HttpResponse::Ok().json(Vec::<Value>::new()));
     }
-    write(&state, &ctx, Entity::StockOrders, records).await?;
+    let request = purchase_orders::FromPlan {
+        skus: Some(skus),
+        destination_warehouse_id: destination,
+        ..Default::default()
+    };
+    let actor = purchase_orders::Actor {
+        email: ctx.email.clone(),
+        today: state.config.today,
+    };
+    let account = ctx.account.clone();
+    let created = db(&state, move |conn| {
+        purchase_orders::from_plan(conn, &account, &request, &actor)
+    })
+    .await?;
+    state.jobs.wake();
+    let ids: Vec<String> = created.into_iter().map(|o| o.id).collect();
     let all = load_pos(&state, &ctx, None).await?;
     let out: Vec<&Value> = ids
         .iter()

@@ -10,6 +10,7 @@ pub mod demand;
 pub mod imports;
 pub mod login;
 pub mod plans;
+pub mod purchase_orders;
 
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -41,6 +42,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/accounts/{id}/order-plan/export.csv",
             web::get().to(plans::export),
+        )
+        .route(
+            "/accounts/{id}/purchase-orders",
+            web::get().to(purchase_orders::list),
+        )
+        .route(
+            "/accounts/{id}/purchase-orders/new",
+            web::get().to(purchase_orders::review),
+        )
+        .route(
+            "/accounts/{id}/purchase-orders/new",
+            web::post().to(purchase_orders::create),
+        )
+        .route(
+            "/purchase-orders/{po_id}",
+            web::get().to(purchase_orders::show),
+        )
+        .route(
+            "/purchase-orders/{po_id}/print",
+            web::get().to(purchase_orders::print),
+        )
+        .route(
+            "/purchase-orders/{po_id}/export.csv",
+            web::get().to(purchase_orders::export),
+        )
+        .route(
+            "/purchase-orders/{po_id}/{action}",
+            web::post().to(purchase_orders::act),
         )
         .route(
             "/accounts/{id}/order-plan/{sku}",

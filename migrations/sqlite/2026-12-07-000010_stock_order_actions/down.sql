@@ -1,0 +1,2 @@
+DROP TABLE stock_order_history;
+DROP TABLE stock_order_meta;
