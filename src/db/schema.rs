@@ -299,6 +299,7 @@ diesel::table! {
         sku_key -> Text,
         accounts -> Text,
         explanation -> Text,
+        supply -> Text,
     }
 }
 
@@ -350,6 +351,17 @@ diesel::table! {
 
 diesel::joinable!(users -> organisations (organisation_id));
 diesel::joinable!(api_keys -> organisations (organisation_id));
+
+diesel::table! {
+    /// A merchant's quantity for one week of a SKU's supply plan.
+    supply_overrides (account_id, sku_key, first_day) {
+        account_id -> Text,
+        sku_key -> Text,
+        first_day -> Date,
+        quantity -> Double,
+        updated_at -> Timestamp,
+    }
+}
 
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,

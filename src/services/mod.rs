@@ -12,6 +12,7 @@ pub mod order_plan;
 pub mod plan_settings;
 pub mod plans;
 pub mod replan;
+pub mod supply;
 pub mod sync;
 pub mod users;
 pub mod worker;

@@ -12,6 +12,7 @@ pub mod organisation;
 pub mod planning;
 pub mod records;
 pub mod setting;
+pub mod supply;
 pub mod user;
 
 pub use account::{Account, AccountChanges, NewAccount};

@@ -9,6 +9,7 @@ pub mod feeds;
 pub mod imports;
 pub mod openapi;
 pub mod plans;
+pub mod supply;
 pub mod sync;
 pub mod users;
 
@@ -39,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(plans::configure)
         .configure(demand::configure)
         .configure(feeds::configure)
+        .configure(supply::configure)
         .configure(sync::configure);
 }
 
