@@ -199,10 +199,13 @@ fn week_start(today: NaiveDate, first_day: &str) -> Result<NaiveDate, ServiceErr
 
 /// Sets (`Some`) or clears (`None`) the merchant's quantity for the week of
 /// a SKU's supply plan starting `first_day`; returns the week's first day.
-/// The SKU must have a line in the stored plan.
+/// The SKU must have a line in the stored plan (brought up to date first,
+/// as for a read).
 pub async fn set_week(
     db: &Db,
+    worker: &Signal,
     account: &Account,
+    today: Option<NaiveDate>,
     sku_text: &str,
     first_day: &str,
     quantity: Option<f64>,
@@ -215,6 +218,7 @@ pub async fn set_week(
             ));
         }
     }
+    order_plan::fresh(db, worker, account, today, PLAN_WAIT).await?;
     let id = account.id.clone();
     let key = sku::normalise(sku_text);
     let first_day = first_day.to_string();

@@ -21,6 +21,7 @@ mod plan_pages;
 mod plans;
 mod real_data;
 mod security;
+mod supply;
 mod sync;
 mod uploads;
 mod users;

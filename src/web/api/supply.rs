@@ -293,7 +293,9 @@ pub async fn put_week(
     let quantity = week_body(&body)?;
     supply::set_week(
         &state.db,
+        &state.jobs,
         &account,
+        state.config.today,
         &decode_segment(&sku_text),
         &first_day,
         Some(quantity),
@@ -317,7 +319,9 @@ pub async fn delete_week(
     caller.require_write()?;
     supply::set_week(
         &state.db,
+        &state.jobs,
         &account,
+        state.config.today,
         &decode_segment(&sku_text),
         &first_day,
         None,
