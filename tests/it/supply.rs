@@ -2,10 +2,14 @@
 //! all-SKU list (JSON and CSV) and a week's merchant quantity
 //! (`PUT`/`DELETE .../weeks/{first_day}`). Worked by hand: 10 a day,
 //! 100 available, an active order of 200 arriving on day 10, lead time 14,
-//! order cycle 28, constant demand (no variability, safety stock 0).
+//! order cycle 28, constant demand (no variability, safety stock 0). The
+//! page in headless Chromium: opened from the order plan, a week set and
+//! cleared.
 
+use fantoccini::Locator;
 use serde_json::{json, Value};
 
+use crate::browser::{browser, click_to_navigate, log_in, start_driver};
 use crate::helpers::assert_error;
 use crate::plans::put;
 use crate::TestApp;
@@ -328,4 +332,137 @@ async fn a_merchant_quantity_replaces_the_weeks_recommendation_until_cleared() {
     let b = get(&s, &plan).await;
     assert_eq!(b["weeks"][2]["planned_order"]["source"], "recommended");
     assert_eq!(b["weeks"][2]["planned_order"]["quantity"], 120.0);
+}
+
+/// The text of a week's planned-order cell on the supply-plan page.
+async fn planned_cell(c: &fantoccini::Client, first_day: &str) -> String {
+    c.find(Locator::Css(&format!(
+        "#week-{first_day} [data-testid=planned-order]"
+    )))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn open_a_skus_supply_plan_from_the_order_plan_and_set_a_week() {
+    let Some(driver) = start_driver() else { return };
+    let app = TestApp::spawn_with(|c| c.today = Some(TODAY.parse().unwrap())).await;
+    let s = worked_example(app).await;
+    let c = browser(&driver).await;
+    log_in(&c, &s.app).await;
+    c.goto(&s.app.url(&format!("/accounts/{}/order-plan", s.master)))
+        .await
+        .unwrap();
+    click_to_navigate(
+        &c,
+        Locator::Css("#order-plan tr[data-sku='TEA-1'] a[data-testid=supply-link]"),
+    )
+    .await;
+    let url = c.current_url().await.unwrap();
+    assert!(
+        url.path().to_lowercase().ends_with("/supply-plan/tea-1"),
+        "{url}"
+    );
+    // The chart: projected stock, safety stock, a receipt and arrivals.
+    c.find(Locator::Css("#supply-chart #stock-line"))
+        .await
+        .unwrap();
+    c.find(Locator::Css("#supply-chart #safety-line"))
+        .await
+        .unwrap();
+    let receipts = c
+        .find_all(Locator::Css("#supply-chart circle.receipt"))
+        .await
+        .unwrap();
+    assert_eq!(receipts.len(), 1);
+    assert!(!c
+        .find_all(Locator::Css("#supply-chart circle.arrival"))
+        .await
+        .unwrap()
+        .is_empty());
+    let rows = c
+        .find_all(Locator::Css("#supply-weeks tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 26);
+    let week3 = planned_cell(&c, "2026-03-15").await;
+    assert!(
+        week3.contains("120") && week3.contains("recommended"),
+        "{week3}"
+    );
+    assert_eq!(
+        c.find(Locator::Css("#plan-order-quantity"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "120"
+    );
+
+    // Set 150 for the week of 2026-03-15.
+    let form = c
+        .find(Locator::Css("#week-2026-03-15 form.week-form"))
+        .await
+        .unwrap();
+    form.find(Locator::Css("input[name=quantity]"))
+        .await
+        .unwrap()
+        .send_keys("150")
+        .await
+        .unwrap();
+    let before = c.current_url().await.unwrap();
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if c.current_url().await.unwrap() != before {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let week3 = planned_cell(&c, "2026-03-15").await;
+    assert!(week3.contains("150") && week3.contains("yours"), "{week3}");
+    let arrivals = c
+        .find(Locator::Css("#week-2026-03-29 td:nth-child(6)"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(arrivals, "150");
+
+    // Clear it: the recommendation is back.
+    c.find(Locator::Css("#week-2026-03-15 button.clear"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let mut text = String::new();
+    for _ in 0..200 {
+        text = planned_cell(&c, "2026-03-15").await;
+        if text.contains("recommended") {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        text.contains("120") && text.contains("recommended"),
+        "{text}"
+    );
+
+    // The demand page links the same SKU's supply plan.
+    c.goto(&s.app.url(&format!("/accounts/{}/demand/TEA-1", s.master)))
+        .await
+        .unwrap();
+    click_to_navigate(&c, Locator::Css("#supply-link")).await;
+    let url = c.current_url().await.unwrap();
+    assert!(url.path().ends_with("/supply-plan/TEA-1"), "{url}");
 }

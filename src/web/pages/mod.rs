@@ -10,6 +10,7 @@ pub mod demand;
 pub mod imports;
 pub mod login;
 pub mod plans;
+pub mod supply;
 
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -45,6 +46,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/accounts/{id}/order-plan/{sku}",
             web::get().to(plans::explanation),
+        )
+        .route(
+            "/accounts/{id}/supply-plan/{sku}",
+            web::get().to(supply::show),
+        )
+        .route(
+            "/accounts/{id}/supply-plan/{sku}/weeks",
+            web::post().to(supply::set_week),
         )
         .route(
             "/accounts/{id}/imports/{entity}",
