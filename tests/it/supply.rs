@@ -322,6 +322,27 @@ async fn a_merchant_quantity_replaces_the_weeks_recommendation_until_cleared() {
         )
         .await;
     assert_eq!(st, 404, "{e}");
+    // A viewer reads but may not set a week; another organisation sees
+    // no such account.
+    s.app
+        .add_user("vera@acme.example", "viewer-password", "Acme", "viewer")
+        .await;
+    let viewer = s.app.token("vera@acme.example", "viewer-password").await;
+    let (st, _) = s.app.call("GET", &plan, Some(&viewer), None).await;
+    assert_eq!(st, 200);
+    let (st, e) = s
+        .app
+        .call("PUT", &week, Some(&viewer), Some(json!({"quantity": 1})))
+        .await;
+    assert_eq!(st, 403, "{e}");
+    let other = s.app.admin("Globex").await;
+    let (st, _) = s
+        .app
+        .call("PUT", &week, Some(&other), Some(json!({"quantity": 1})))
+        .await;
+    assert_eq!(st, 404);
+    let (st, _) = s.app.call("GET", &plan, Some(&other), None).await;
+    assert_eq!(st, 404);
     assert_eq!(
         get(&s, &plan).await["weeks"][2]["planned_order"]["quantity"],
         150.0
