@@ -18,7 +18,9 @@
 //! scales the variants and sale lines down for a quick run; `BENCH_DB=path`
 //! keeps the generated SQLite database and reuses it on the next run;
 //! `BENCH_REPLAN_ONLY=1` stops after the replan (for profiling it);
-//! `BENCH_SUPPLY_ONLY=1` stops after the supply-plan reads.
+//! `BENCH_SUPPLY_ONLY=1` stops after the supply-plan reads;
+//! `BENCH_KEEP_PLANS=1` (with `BENCH_DB`) skips the replan and reads the
+//! plans the kept database holds.
 
 mod common;
 
@@ -260,7 +262,10 @@ fn main() {
         ((VARIANTS as f64 * scale) as usize).max(10),
         if reuse { "the kept BENCH_DB" } else { "import path" }
     );
-    if reuse {
+    // `BENCH_KEEP_PLANS=1` with a kept database measures the reads on the
+    // plans its last run stored, without replanning.
+    let keep_plans = reuse && std::env::var("BENCH_KEEP_PLANS").is_ok();
+    if reuse && !keep_plans {
         // A kept database has its plans from the last run: drop them, so
         // that the replan below computes every plan again.
         (*conn)
@@ -271,8 +276,11 @@ fn main() {
     reset_peak_rss();
     let t = Instant::now();
     let mut writer = db.conn().unwrap();
-    let planned =
-        plans::compute_organisation(&mut conn, &org, Some(today), Some(&mut writer)).unwrap();
+    let planned = if keep_plans {
+        0
+    } else {
+        plans::compute_organisation(&mut conn, &org, Some(today), Some(&mut writer)).unwrap()
+    };
     let replan = t.elapsed().as_secs_f64();
     println!(
         "full replan of {planned} plans (children and master): {replan:.2} s; peak RSS during it {:.0} MiB (peak before it, the import's {rss_before:.0} MiB)",
@@ -398,9 +406,17 @@ fn main() {
         // page p95 ≤ 100 ms): the first page under several filters, one
         // SKU's weeks, and every row as CSV.
         let supply_queries = ["", "vendor=Acme", "category=Cat3", "q=sku-0001", "tag=none", "vendor=Globex"];
-        let mut sp = Vec::new();
-        for _ in 0..10 {
+        let (mut sp, mut op) = (Vec::new(), Vec::new());
+        for _ in 0..20 {
             for q in supply_queries {
+                // The same rows of the order plan, for comparison.
+                op.push(
+                    time(
+                        format!("{addr}/api/v1/accounts/{master}/order-plan?per_page=50&{q}"),
+                        Some(token.clone()),
+                    )
+                    .await,
+                );
                 sp.push(
                     time(
                         format!("{addr}/api/v1/accounts/{master}/supply-plan?weeks=26&{q}"),
@@ -416,6 +432,11 @@ fn main() {
             supply_queries.len(),
             percentile(sp.clone(), 0.5),
             percentile(sp, 0.95)
+        );
+        println!(
+            "order-plan API, the same 50 rows, interleaved with those: p50 {:.1} ms, p95 {:.1} ms",
+            percentile(op.clone(), 0.5),
+            percentile(op, 0.95)
         );
         let mut one = Vec::new();
         for i in (0..200).step_by(3) {
