@@ -8,7 +8,8 @@
 //!    timed, with the process's peak resident memory (VmHWM);
 //! 2. the server on that database: `GET /api/v1/accounts/{master}/order-plan`
 //!    for 100 rows under every sort and several filters, the explanation of
-//!    a line, the order-plan page, and the demand analysis (API and page) of
+//!    a line, the supply plan (the all-SKU list's first page, one SKU, the
+//!    CSV), the order-plan page, and the demand analysis (API and page) of
 //!    the most sold SKU and a typical one, each timed over many requests
 //!    (p50, p95).
 //!
@@ -16,7 +17,10 @@
 //! runs it on PostgreSQL (the database is created fresh); `BENCH_SCALE=0.1`
 //! scales the variants and sale lines down for a quick run; `BENCH_DB=path`
 //! keeps the generated SQLite database and reuses it on the next run;
-//! `BENCH_REPLAN_ONLY=1` stops after the replan (for profiling it).
+//! `BENCH_REPLAN_ONLY=1` stops after the replan (for profiling it);
+//! `BENCH_SUPPLY_ONLY=1` stops after the supply-plan reads;
+//! `BENCH_KEEP_PLANS=1` (with `BENCH_DB`) skips the replan and reads the
+//! plans the kept database holds.
 
 mod common;
 
@@ -258,7 +262,10 @@ fn main() {
         ((VARIANTS as f64 * scale) as usize).max(10),
         if reuse { "the kept BENCH_DB" } else { "import path" }
     );
-    if reuse {
+    // `BENCH_KEEP_PLANS=1` with a kept database measures the reads on the
+    // plans its last run stored, without replanning.
+    let keep_plans = reuse && std::env::var("BENCH_KEEP_PLANS").is_ok();
+    if reuse && !keep_plans {
         // A kept database has its plans from the last run: drop them, so
         // that the replan below computes every plan again.
         (*conn)
@@ -269,8 +276,11 @@ fn main() {
     reset_peak_rss();
     let t = Instant::now();
     let mut writer = db.conn().unwrap();
-    let planned =
-        plans::compute_organisation(&mut conn, &org, Some(today), Some(&mut writer)).unwrap();
+    let planned = if keep_plans {
+        0
+    } else {
+        plans::compute_organisation(&mut conn, &org, Some(today), Some(&mut writer)).unwrap()
+    };
     let replan = t.elapsed().as_secs_f64();
     println!(
         "full replan of {planned} plans (children and master): {replan:.2} s; peak RSS during it {:.0} MiB (peak before it, the import's {rss_before:.0} MiB)",
@@ -392,6 +402,66 @@ fn main() {
             percentile(ex.clone(), 0.5),
             percentile(ex, 0.95)
         );
+        // The supply plan (issue: the master's all-SKU list, 26 weeks, first
+        // page p95 ≤ 100 ms): the first page under several filters, one
+        // SKU's weeks, and every row as CSV.
+        let supply_queries = ["", "vendor=Acme", "category=Cat3", "q=sku-0001", "tag=none", "vendor=Globex"];
+        let (mut sp, mut op) = (Vec::new(), Vec::new());
+        for _ in 0..20 {
+            for q in supply_queries {
+                // The same rows of the order plan, for comparison.
+                op.push(
+                    time(
+                        format!("{addr}/api/v1/accounts/{master}/order-plan?per_page=50&{q}"),
+                        Some(token.clone()),
+                    )
+                    .await,
+                );
+                sp.push(
+                    time(
+                        format!("{addr}/api/v1/accounts/{master}/supply-plan?weeks=26&{q}"),
+                        Some(token.clone()),
+                    )
+                    .await,
+                );
+            }
+        }
+        println!(
+            "supply-plan API, first page (50 rows) of the master, 26 weeks, {} requests over {} filters: p50 {:.1} ms, p95 {:.1} ms",
+            sp.len(),
+            supply_queries.len(),
+            percentile(sp.clone(), 0.5),
+            percentile(sp, 0.95)
+        );
+        println!(
+            "order-plan API, the same 50 rows, interleaved with those: p50 {:.1} ms, p95 {:.1} ms",
+            percentile(op.clone(), 0.5),
+            percentile(op, 0.95)
+        );
+        let mut one = Vec::new();
+        for i in (0..200).step_by(3) {
+            one.push(
+                time(
+                    format!("{addr}/api/v1/accounts/{master}/supply-plan/SKU-{i:06}?weeks=104"),
+                    Some(token.clone()),
+                )
+                .await,
+            );
+        }
+        println!(
+            "supply plan of one SKU, 104 weeks: p50 {:.1} ms, p95 {:.1} ms",
+            percentile(one.clone(), 0.5),
+            percentile(one, 0.95)
+        );
+        let csv = time(
+            format!("{addr}/api/v1/accounts/{master}/supply-plan?weeks=26&format=csv"),
+            Some(token.clone()),
+        )
+        .await;
+        println!("supply-plan CSV of every master row, 26 weeks: {csv:.0} ms");
+        if std::env::var("BENCH_SUPPLY_ONLY").is_ok() {
+            return;
+        }
         // The page, with a session: log in through the form.
         let login = client.get(format!("{addr}/login")).send().await.unwrap().text().await.unwrap();
         let csrf = login

@@ -327,6 +327,7 @@ diesel::table! {
         sku_key -> Text,
         accounts -> Text,
         explanation -> Text,
+        supply -> Text,
     }
 }
 
@@ -391,10 +392,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// A merchant's quantity for one week of a SKU's supply plan.
+    supply_overrides (account_id, sku_key, first_day) {
+        account_id -> Text,
+        sku_key -> Text,
+        first_day -> Date,
+        quantity -> Double,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
     plan_touches,
     sku_settings,
+    supply_overrides,
     users,
     api_keys,
     server_settings,

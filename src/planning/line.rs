@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::db::models::planning::{LineDetail, PlanLineRow};
-use crate::forecast::{self, Options, SeriesInput};
+use crate::forecast::{self, Forecast, Options, SeriesInput, TotalDistribution};
 use crate::planning::series::LineInput;
+use crate::planning::supply;
 use crate::replenish::{self, OpenOrder, PlanInput};
 
 pub(crate) fn urgency(order_by: Option<NaiveDate>, today: NaiveDate) -> (&'static str, i32) {
@@ -184,15 +185,18 @@ fn hold(plan: &mut replenish::Plan, note: Option<&str>) {
     plan.order_by_day = None;
 }
 
-/// A computed plan line and its details.
-pub(crate) type Computed = (PlanLineRow, LineDetail);
+/// Days the order plan forecasts a line for: its lead time plus its order
+/// cycle (at least one).
+pub(crate) fn plan_horizon(li: &LineInput) -> usize {
+    let period = li.lead_time_days.max(0.0) + li.days_of_stock.max(0.0);
+    (period.ceil() as usize).max(1)
+}
 
-/// Runs the engine on one line's inputs and shapes the stored line and its
-/// explanation.
-pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) -> Computed {
-    let lt = li.lead_time_days.max(0.0);
-    let cycle = li.days_of_stock.max(0.0);
-    let horizon = ((lt + cycle).ceil() as usize).max(1);
+/// The daily forecast of a line for `days` days from the planning date and
+/// the distribution of its lead-time total: what the plan and the supply
+/// plan both use. The engine runs over the plan's horizon
+/// ([`plan_horizon`]); beyond it the forecast's last seven days repeat.
+pub(crate) fn forecast_line(li: &LineInput, days: usize) -> (Forecast, TotalDistribution) {
     let input = SeriesInput {
         values: &li.values,
         in_stock: Some(&li.in_stock),
@@ -200,10 +204,24 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
     };
     // The lead-time total's distribution sets the safety stock (the
     // service-level quantile minus its mean), fit for intermittent demand.
-    let lt_days = (lt.ceil() as usize).max(1);
-    let (fc, lt_total) =
+    let lt_days = (li.lead_time_days.max(0.0).ceil() as usize).max(1);
+    let horizon = plan_horizon(li);
+    let (mut fc, lt_total) =
         forecast::forecast_with_total(&input, horizon, lt_days, &Options { fast: true });
-    let (mean, sd) = replenish::demand_stats(&li.values, Some(&li.in_stock));
+    for v in [&mut fc.point, &mut fc.low, &mut fc.high] {
+        let week = v.len().min(7);
+        let start = v.len() - week;
+        while week > 0 && v.len() < days {
+            v.push(v[start + (v.len() - start) % week]);
+        }
+    }
+    (fc, lt_total)
+}
+
+/// A line's stock position on the planning date: available stock (less
+/// what outgoing movements take) and its open incoming orders by expected
+/// day (an order without a date is expected after the lead time).
+pub(crate) fn position(li: &LineInput, today: NaiveDate) -> (f64, Vec<OpenOrder>) {
     let mut available = li.available;
     let mut open = Vec::new();
     for (q, expected) in &li.movements {
@@ -212,23 +230,36 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
         } else {
             let day = expected
                 .map(|e| (e - today).num_days())
-                .unwrap_or(lt.ceil() as i64);
+                .unwrap_or(li.lead_time_days.max(0.0).ceil() as i64);
             open.push(OpenOrder {
                 quantity: *q,
                 expected_day: day,
             });
         }
     }
-    let mut plan = replenish::plan(&PlanInput {
+    (available, open)
+}
+
+/// The engine's input for a line's order plan on the planning date, from
+/// its position, forecast and demand statistics (`(mean, sd)`).
+pub(crate) fn plan_input<'a>(
+    li: &LineInput,
+    available: f64,
+    open: &'a [OpenOrder],
+    fc: &'a Forecast,
+    lt_total: &'a TotalDistribution,
+    (mean, sd): (f64, f64),
+) -> PlanInput<'a> {
+    PlanInput {
         tracked: li.tracked && !li.bundle,
         available,
-        open_orders: &open,
+        open_orders: open,
         daily_forecast: &fc.point,
         mean_daily_demand: Some(mean),
         demand_sd: sd,
-        lead_time_days: lt,
+        lead_time_days: li.lead_time_days.max(0.0),
         lead_time_sd_days: None,
-        days_of_stock: cycle,
+        days_of_stock: li.days_of_stock.max(0.0),
         service_level: li.service_level,
         moq: li.moq,
         pack_size: li.pack_size,
@@ -236,11 +267,27 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
         min_stock: li.min_stock,
         // domain.md: the textbook formula for smooth demand; for
         // intermittent and lumpy demand the quantile of the lead-time total.
-        lead_time_demand: fc.class.is_sporadic().then_some(&lt_total),
-    });
+        lead_time_demand: fc.class.is_sporadic().then_some(lt_total),
+    }
+}
+
+/// A computed plan line and its details.
+pub(crate) type Computed = (PlanLineRow, LineDetail);
+
+/// Runs the engine on one line's inputs and shapes the stored line and its
+/// explanation.
+pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) -> Computed {
+    let lt = li.lead_time_days.max(0.0);
+    let cycle = li.days_of_stock.max(0.0);
+    let (fc, lt_total) = forecast_line(&li, plan_horizon(&li));
+    let (mean, sd) = replenish::demand_stats(&li.values, Some(&li.in_stock));
+    let (available, open) = position(&li, today);
+    let input = plan_input(&li, available, &open, &fc, &lt_total, (mean, sd));
+    let mut plan = replenish::plan(&input);
     if let Some(note) = &li.not_for_reorder {
         hold(&mut plan, note.as_deref());
     }
+    let supply = serde_json::to_string(&supply::Stored::of(&input)).unwrap_or_default();
     let order_by = if plan.order_quantity > 0.0 {
         plan.order_by_day
             .map(|d| today + chrono::Duration::days(d.max(0)))
@@ -323,6 +370,7 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
     let detail = LineDetail {
         accounts: serde_json::to_string(&li.accounts).unwrap_or_else(|_| "[]".into()),
         explanation: explanation.to_string(),
+        supply,
     };
     (row, detail)
 }

@@ -13,3 +13,4 @@ pub mod line;
 pub mod rollup;
 pub mod series;
 pub mod snapshot;
+pub mod supply;

@@ -13,6 +13,7 @@ pub mod plan_settings;
 pub mod plans;
 pub mod purchase_orders;
 pub mod replan;
+pub mod supply;
 pub mod sync;
 pub mod transfers;
 pub mod users;

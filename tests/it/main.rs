@@ -22,6 +22,7 @@ mod plans;
 mod purchase_orders;
 mod real_data;
 mod security;
+mod supply;
 mod sync;
 mod uploads;
 mod users;

@@ -14,6 +14,7 @@ pub mod records;
 pub mod setting;
 pub mod sku_settings;
 pub mod stock_orders;
+pub mod supply;
 pub mod user;
 
 pub use account::{Account, AccountChanges, NewAccount};

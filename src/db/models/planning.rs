@@ -564,6 +564,9 @@ pub struct LineDetail {
     pub accounts: String,
     /// JSON: the explanation.
     pub explanation: String,
+    /// JSON: what the line's supply plan is projected from
+    /// (`planning::supply::Stored`; empty when not computed).
+    pub supply: String,
 }
 
 #[derive(Insertable)]
@@ -573,6 +576,7 @@ struct DetailRow<'a> {
     sku_key: &'a str,
     accounts: &'a str,
     explanation: &'a str,
+    supply: &'a str,
 }
 
 /// The stored plan header of an account.
@@ -600,6 +604,7 @@ pub fn store_plan(
             sku_key: &l.sku_key,
             accounts: &d.accounts,
             explanation: &d.explanation,
+            supply: &d.supply,
         })
         .collect();
     conn.transaction(|conn| {
@@ -712,22 +717,24 @@ pub fn details(
     conn: &mut DbConn,
     account: &str,
 ) -> QueryResult<std::collections::HashMap<String, LineDetail>> {
-    let rows: Vec<(String, String, String)> = plan_details::table
+    let rows: Vec<(String, String, String, String)> = plan_details::table
         .filter(plan_details::account_id.eq(account))
         .select((
             plan_details::sku_key,
             plan_details::accounts,
             plan_details::explanation,
+            plan_details::supply,
         ))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(k, accounts, explanation)| {
+        .map(|(k, accounts, explanation, supply)| {
             (
                 k,
                 LineDetail {
                     accounts,
                     explanation,
+                    supply,
                 },
             )
         })
@@ -774,10 +781,12 @@ pub fn line_with_explanation(
         .map(|(accounts, explanation)| LineDetail {
             accounts,
             explanation,
+            supply: String::new(),
         })
         .unwrap_or_else(|| LineDetail {
             accounts: "[]".into(),
             explanation: "{}".into(),
+            supply: String::new(),
         });
     Ok(Some((line, detail)))
 }
@@ -1205,6 +1214,7 @@ pub fn upsert_lines(
                     sku_key: &l.sku_key,
                     accounts: &d.accounts,
                     explanation: &d.explanation,
+                    supply: &d.supply,
                 })
                 .execute(conn)?;
         }

@@ -10,6 +10,7 @@ pub mod imports;
 pub mod openapi;
 pub mod plans;
 pub mod purchase_orders;
+pub mod supply;
 pub mod sync;
 pub mod users;
 
@@ -41,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(purchase_orders::configure)
         .configure(demand::configure)
         .configure(feeds::configure)
+        .configure(supply::configure)
         .configure(sync::configure);
 }
 

@@ -327,6 +327,13 @@ pub struct DemandPage {
     pub line_href: String,
 }
 
+impl DemandPage {
+    /// The SKU's supply-plan page.
+    pub fn supply_href(&self) -> String {
+        self.base.replacen("/demand/", "/supply-plan/", 1)
+    }
+}
+
 /// Query of the search box.
 #[derive(Debug, Deserialize)]
 pub struct SearchQuery {

@@ -11,6 +11,7 @@ pub mod imports;
 pub mod login;
 pub mod plans;
 pub mod purchase_orders;
+pub mod supply;
 
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -78,6 +79,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/accounts/{id}/order-plan/{sku}/not-for-reorder",
             web::post().to(plans::mark),
+        )
+        .route(
+            "/accounts/{id}/supply-plan/{sku}",
+            web::get().to(supply::show),
+        )
+        .route(
+            "/accounts/{id}/supply-plan/{sku}/weeks",
+            web::post().to(supply::set_week),
         )
         .route(
             "/accounts/{id}/imports/{entity}",

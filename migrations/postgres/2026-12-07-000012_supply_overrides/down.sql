@@ -1,0 +1,2 @@
+DROP TABLE supply_overrides;
+ALTER TABLE plan_details DROP COLUMN supply;
