@@ -281,8 +281,8 @@ mod tests {
             "/ evil",
             "",
         ] {
-            assert_eq!(safe_next(Some(bad)), DEFAULT_NEXT, "{bad:?}");
+            assert_eq!(safe_next(Some(bad)), super::DEFAULT_NEXT, "{bad:?}");
         }
-        assert_eq!(safe_next(None), DEFAULT_NEXT);
+        assert_eq!(safe_next(None), super::DEFAULT_NEXT);
     }
 }
