@@ -852,9 +852,18 @@ async fn the_accounts_page_loads_all_connections_and_shows_each_childs_status() 
         .cookie_store(true)
         .build()
         .unwrap();
-    let html = app
-        .form_login(&client, "admin@acme.example", "correct horse", None)
+    app.form_login(
+        &client,
+        "admin@acme.example",
+        "correct horse",
+        Some("/accounts"),
+    )
+    .await;
+    let html = client
+        .get(app.url("/accounts"))
+        .send()
         .await
+        .unwrap()
         .text()
         .await
         .unwrap();
