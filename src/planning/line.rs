@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::db::models::planning::{LineDetail, PlanLineRow};
 use crate::forecast::{self, Options, SeriesInput};
+use crate::planning::edits;
 use crate::planning::series::LineInput;
 use crate::replenish::{self, OpenOrder, PlanInput};
 
@@ -183,9 +184,15 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
     // The lead-time total's distribution sets the safety stock (the
     // service-level quantile minus its mean), fit for intermittent demand.
     let lt_days = (lt.ceil() as usize).max(1);
-    let (fc, lt_total) =
+    let (mut fc, mut lt_total) =
         forecast::forecast_with_total(&input, horizon, lt_days, &Options { fast: true });
-    let (mean, sd) = replenish::demand_stats(&li.values, Some(&li.in_stock));
+    let (mut mean, mut sd) = replenish::demand_stats(&li.values, Some(&li.in_stock));
+    // The merchant's edits replace the model's days; the safety stock follows
+    // the edited level over the lead time.
+    let edit = edits::apply(&mut fc.point, today, lt, &li.edits.applied);
+    if let Some(r) = edit.as_ref().map(|e| e.level_ratio) {
+        (mean, sd, lt_total) = (mean * r, sd * r, lt_total.scaled(r));
+    }
     let mut available = li.available;
     let mut open = Vec::new();
     for (q, expected) in &li.movements {
@@ -238,12 +245,13 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
     } else {
         0.0
     };
-    let line_flags = if li.tracked && !li.bundle {
+    let mut line_flags = if li.tracked && !li.bundle {
         flags(&li.values, &li.in_stock, available, &open, &fc.point, today)
     } else {
         vec![]
     };
-    let explanation = explain(
+    line_flags.extend(edits::conflict_flags(&li.edits.conflicts));
+    let mut explanation = explain(
         &li,
         &fc,
         &lt_total,
@@ -256,6 +264,7 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
             flags: &line_flags,
         },
     );
+    edits::explain(&mut explanation, edit.as_ref(), &li.edits.conflicts);
     let on_order: f64 = open.iter().map(|o| o.quantity).sum();
     let mut tags = String::from(";");
     for t in &li.tags {

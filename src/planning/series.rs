@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use crate::db::models::planning::{opt_num, ExchangeRate, VariantRow};
 use crate::db::models::Account;
 use crate::domain::sku;
+use crate::planning::edits::LineEdits;
 use crate::planning::line::round6;
 use crate::planning::rollup::Conflict;
 use crate::planning::snapshot::{ChildData, MasterInputs, Sale};
@@ -70,6 +71,8 @@ pub(crate) struct LineInput {
     pub(crate) unit_cost: Option<f64>,
     pub(crate) accounts: Vec<ChildFigures>,
     pub(crate) contributions: Vec<Value>,
+    /// The forecast edits that apply to the line, and its conflicts.
+    pub(crate) edits: LineEdits,
 }
 
 /// Available on each day of `days` for a set of warehouses' change points:
@@ -138,6 +141,7 @@ pub(crate) fn child_line_input(c: &ChildData, i: usize, key: String) -> LineInpu
         }],
         c.today,
     );
+    let key_for_edits = key.clone();
     LineInput {
         sku_key: key,
         sku: v.sku.clone(),
@@ -169,6 +173,14 @@ pub(crate) fn child_line_input(c: &ChildData, i: usize, key: String) -> LineInpu
         unit_cost: t.cost,
         accounts: vec![],
         contributions: vec![],
+        edits: c.edits.for_line(
+            &key_for_edits,
+            &v.sku,
+            &v.vendor_id.iter().cloned().collect::<Vec<_>>(),
+            v.category.as_deref().unwrap_or_default(),
+            v.brand.as_deref().unwrap_or_default(),
+            &tags_of(v),
+        ),
     }
 }
 
@@ -373,6 +385,17 @@ pub(crate) fn master_line_input(
         unit_cost,
         accounts,
         contributions,
+        edits: m.edits.for_line(
+            key,
+            &v.sku,
+            &v.vendor_id
+                .iter()
+                .flat_map(|id| [id.clone(), format!("{}:{id}", first.account.id)])
+                .collect::<Vec<_>>(),
+            v.category.as_deref().unwrap_or_default(),
+            v.brand.as_deref().unwrap_or_default(),
+            &tags_of(v),
+        ),
     }
 }
 

@@ -11,11 +11,13 @@ use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use serde_json::Value;
 
+use crate::db::models::forecast_edit::ForecastEdit;
 use crate::db::models::planning::{
     self as store, num, opt_num, ExchangeRate, LineFigures, VariantRow, VendorTerms,
 };
 use crate::db::models::Account;
 use crate::db::DbConn;
+use crate::planning::edits::EditSet;
 use crate::planning::rollup::{Rollup, WarehouseFlags};
 use crate::services::ServiceError;
 
@@ -75,6 +77,8 @@ pub(crate) struct ChildData {
     /// After a subset read: the positions whose records were read (the
     /// lines an incremental replan recomputes); `None`: all or none.
     pub(crate) read: Option<Vec<usize>>,
+    /// The account's forecast edits in force.
+    pub(crate) edits: EditSet,
 }
 
 pub(crate) fn parse_json_list(s: &Option<String>) -> Vec<Value> {
@@ -197,6 +201,7 @@ pub(crate) fn with_catalogue(
         index,
         components,
         read: None,
+        edits: EditSet::new(&ForecastEdit::of_account(conn, &account.id)?, today),
     };
     Ok(data)
 }
@@ -487,4 +492,6 @@ pub(crate) struct MasterInputs {
     pub(crate) rollup: Rollup,
     /// Per child: its stored plan's figures by key.
     pub(crate) child_plans: Vec<HashMap<String, LineFigures>>,
+    /// The master's own forecast edits in force.
+    pub(crate) edits: EditSet,
 }

@@ -231,6 +231,10 @@ fn load_master(
     let flags = warehouse_flags(&kids, &settings);
     let rollup = roll_up(&children, &links);
     Ok(MasterInputs {
+        edits: crate::planning::edits::EditSet::new(
+            &crate::db::models::forecast_edit::ForecastEdit::of_account(conn, &master.id)?,
+            today,
+        ),
         children,
         flags,
         rates,

@@ -72,7 +72,7 @@ pub fn changes(
     let (Some(s), Some(c)) = (parse(stored), parse(current)) else {
         return Ok(None);
     };
-    if s.head != c.head || s.data != c.data && account.is_master() {
+    if s.head != c.head {
         return Ok(None);
     }
     if !account.is_master() {
@@ -85,6 +85,34 @@ pub fn changes(
     }
     let kids = Account::list_children(conn, &account.id)?;
     let mut out = Vec::new();
+    if s.data != c.data {
+        // A master's own writes that touch rows (forecast edits) record
+        // its children's variants as `<child id>:<variant id>`.
+        let Some(ids) = touched(conn, &account.id, s.data, c.data)? else {
+            return Ok(None);
+        };
+        for id in ids {
+            let Some((child, variant)) = id.split_once(':') else {
+                return Ok(None);
+            };
+            if variant.is_empty() {
+                // A write that touched no row.
+                continue;
+            }
+            let Some(kid) = kids.iter().find(|k| k.id == child) else {
+                return Ok(None);
+            };
+            match out
+                .iter_mut()
+                .find(|(a, _): &&mut (Account, BTreeSet<String>)| a.id == kid.id)
+            {
+                Some((_, set)) => {
+                    set.insert(variant.to_string());
+                }
+                None => out.push((kid.clone(), BTreeSet::from([variant.to_string()]))),
+            }
+        }
+    }
     for (a, b) in s.children.iter().zip(&c.children) {
         if a.0 != b.0 || a.2 != b.2 {
             return Ok(None);
@@ -96,7 +124,10 @@ pub fn changes(
             return Ok(None);
         };
         match touched(conn, &kid.id, a.1, b.1)? {
-            Some(ids) => out.push((kid.clone(), ids)),
+            Some(ids) => match out.iter_mut().find(|(a, _)| a.id == kid.id) {
+                Some((_, set)) => set.extend(ids),
+                None => out.push((kid.clone(), ids)),
+            },
             None => return Ok(None),
         }
     }
@@ -223,6 +254,10 @@ fn master(
     }
     let rollup = roll_up(&children, &link_rows);
     let m = MasterInputs {
+        edits: crate::planning::edits::EditSet::new(
+            &crate::db::models::forecast_edit::ForecastEdit::of_account(conn, &master.id)?,
+            today,
+        ),
         flags: warehouse_flags(&kids, &settings),
         children,
         rates,

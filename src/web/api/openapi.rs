@@ -90,6 +90,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::web::api::plans::PlanningDoc::openapi());
     doc.merge(crate::web::api::demand::DemandDoc::openapi());
     doc.merge(crate::web::api::feeds::FeedsDoc::openapi());
+    doc.merge(crate::web::api::forecast_edits::ForecastEditsDoc::openapi());
     doc.merge(crate::web::api::sync::SyncDoc::openapi());
     doc
 }
