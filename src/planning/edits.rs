@@ -95,6 +95,8 @@ pub struct ResolvedEdit {
     pub kind: EditKind,
     /// Quantity for the month or percent (0 for no demand).
     pub value: f64,
+    /// Its target (`sku: SH-1`, `category: Shoes`, …).
+    pub target: String,
 }
 
 /// Two or more group edits that would change one line in one month: none
@@ -121,13 +123,13 @@ pub struct LineEdits {
 /// An account's edits that have not expired, indexed by target.
 #[derive(Debug, Clone, Default)]
 pub struct EditSet {
-    by_target: HashMap<(String, String), Vec<(ResolvedEdit, String)>>,
+    by_target: HashMap<(String, String), Vec<ResolvedEdit>>,
 }
 
 impl EditSet {
     /// The edits of `rows` whose month has not ended before `today`.
     pub fn new(rows: &[ForecastEdit], today: NaiveDate) -> EditSet {
-        let mut by_target: HashMap<(String, String), Vec<(ResolvedEdit, String)>> = HashMap::new();
+        let mut by_target: HashMap<(String, String), Vec<ResolvedEdit>> = HashMap::new();
         for r in rows {
             let (Some(first), Some(kind)) = (month_start(&r.month), EditKind::parse(&r.kind))
             else {
@@ -146,17 +148,15 @@ impl EditSet {
             by_target
                 .entry((r.target_kind.clone(), r.target_key.clone()))
                 .or_default()
-                .push((
-                    ResolvedEdit {
-                        id: r.id.clone(),
-                        month: r.month.clone(),
-                        first,
-                        days,
-                        kind,
-                        value,
-                    },
-                    format!("{}: {}", r.target_kind, r.target),
-                ));
+                .push(ResolvedEdit {
+                    id: r.id.clone(),
+                    month: r.month.clone(),
+                    first,
+                    days,
+                    kind,
+                    value,
+                    target: format!("{}: {}", r.target_kind, r.target),
+                });
         }
         EditSet { by_target }
     }
@@ -183,7 +183,7 @@ impl EditSet {
         }
         let get = |kind: &str, key: String| self.by_target.get(&(kind.to_string(), key));
         let base = sku_key.split('#').next().unwrap_or(sku_key).to_string();
-        let mut skus: Vec<&(ResolvedEdit, String)> = Vec::new();
+        let mut skus: Vec<&ResolvedEdit> = Vec::new();
         let own = sku::normalise(sku_text);
         let sku_keys = if own == base {
             vec![base]
@@ -195,7 +195,7 @@ impl EditSet {
                 skus.extend(v.iter());
             }
         }
-        let mut groups: Vec<&(ResolvedEdit, String)> = Vec::new();
+        let mut groups: Vec<&ResolvedEdit> = Vec::new();
         let mut keys: Vec<(&str, String)> = vec![
             ("category", target_key("category", category)),
             ("brand", target_key("brand", brand)),
@@ -216,26 +216,25 @@ impl EditSet {
         let mut months: Vec<&str> = skus
             .iter()
             .chain(groups.iter())
-            .map(|e| e.0.month.as_str())
+            .map(|e| e.month.as_str())
             .collect();
         months.sort_unstable();
         months.dedup();
         let mut out = LineEdits::default();
         for m in months {
-            if let Some(e) = skus.iter().find(|e| e.0.month == m) {
-                out.applied.push(e.0.clone());
+            if let Some(e) = skus.iter().find(|e| e.month == m) {
+                out.applied.push((*e).clone());
                 continue;
             }
-            let mut g: Vec<&&(ResolvedEdit, String)> =
-                groups.iter().filter(|e| e.0.month == m).collect();
-            g.sort_by(|a, b| a.0.id.cmp(&b.0.id));
-            g.dedup_by(|a, b| a.0.id == b.0.id);
+            let mut g: Vec<&&ResolvedEdit> = groups.iter().filter(|e| e.month == m).collect();
+            g.sort_by(|a, b| a.id.cmp(&b.id));
+            g.dedup_by(|a, b| a.id == b.id);
             match g.as_slice() {
-                [one] => out.applied.push(one.0.clone()),
+                [one] => out.applied.push((**one).clone()),
                 _ => out.conflicts.push(EditConflict {
                     month: m.to_string(),
-                    edit_ids: g.iter().map(|e| e.0.id.clone()).collect(),
-                    targets: g.iter().map(|e| e.1.clone()).collect(),
+                    edit_ids: g.iter().map(|e| e.id.clone()).collect(),
+                    targets: g.iter().map(|e| e.target.clone()).collect(),
                 }),
             }
         }

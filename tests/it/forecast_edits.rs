@@ -420,3 +420,100 @@ async fn a_master_edits_its_combined_forecast_and_its_children_are_untouched() {
         .await;
     assert_eq!((s, edits), (200, json!([])));
 }
+
+/// The demand page's monthly grid in a real headless Chromium: an edit of
+/// April moves the chart (the model's forecast drawn beside the edited
+/// one), the grid's result, and the order-plan page's quantity.
+#[actix_web::test]
+async fn editing_a_month_on_the_demand_page_moves_the_chart_and_the_order_plan() {
+    use fantoccini::Locator;
+    let Some(driver) = crate::browser::start_driver() else {
+        return;
+    };
+    let org = crate::plans::two_children().await;
+    let c = crate::browser::browser(&driver).await;
+    crate::browser::log_in(&c, &org.app).await;
+    let page = org.app.url(&format!(
+        "/accounts/{}/demand/TS-RED-M?period=month",
+        org.shop
+    ));
+    c.goto(&page).await.unwrap();
+    assert!(c
+        .find_all(Locator::Css("#model-forecast"))
+        .await
+        .unwrap()
+        .is_empty());
+    let cell = |sel: &'static str| {
+        let c = c.clone();
+        async move {
+            c.find(Locator::Css(sel))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    // April: 30 days × 2.
+    assert_eq!(cell("tr[data-month='2026-04'] td.model").await, "60");
+    assert_eq!(cell("tr[data-month='2026-04'] td.result").await, "60");
+    let before_line = c
+        .find(Locator::Css("#edited-forecast"))
+        .await
+        .unwrap()
+        .attr("points")
+        .await
+        .unwrap();
+
+    let row = c
+        .find(Locator::Css("tr[data-month='2026-04']"))
+        .await
+        .unwrap();
+    row.find(Locator::Css("select[name=kind]"))
+        .await
+        .unwrap()
+        .select_by_value("percent")
+        .await
+        .unwrap();
+    row.find(Locator::Css("input[name=value]"))
+        .await
+        .unwrap()
+        .send_keys("50")
+        .await
+        .unwrap();
+    row.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("#model-forecast"))
+        .await
+        .unwrap();
+    assert_eq!(cell("tr[data-month='2026-04'] td.result").await, "90");
+    assert_eq!(cell("tr[data-month='2026-04'] td.edit").await, "+50 %");
+    assert_eq!(cell("tr[data-month='2026-03'] td.result").await, "62");
+    let after_line = c
+        .find(Locator::Css("#edited-forecast"))
+        .await
+        .unwrap()
+        .attr("points")
+        .await
+        .unwrap();
+    assert_ne!(before_line, after_line, "the edited forecast is redrawn");
+    assert!(c.find(Locator::Css("#legend-model")).await.is_ok());
+
+    // The order plan: 58 + 13 April days × 1.
+    c.goto(&org.app.url(&format!("/accounts/{}/order-plan", org.shop)))
+        .await
+        .unwrap();
+    assert_eq!(cell("tr[data-sku=TS-RED-M] td.order").await, "71");
+    if let Ok(png) = c.screenshot().await {
+        let _ = std::fs::write(
+            std::env::temp_dir().join("tributary-forecast-edit.png"),
+            png,
+        );
+    }
+    c.close().await.unwrap();
+}

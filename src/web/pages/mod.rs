@@ -35,6 +35,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/accounts/{id}/demand", web::get().to(demand::search))
         .route("/accounts/{id}/demand/{sku}", web::get().to(demand::show))
         .route(
+            "/accounts/{id}/demand/{sku}/edits",
+            web::post().to(demand::save_edit),
+        )
+        .route(
             "/accounts/{id}/order-plan",
             web::get().to(plans::order_plan),
         )
