@@ -517,3 +517,148 @@ async fn editing_a_month_on_the_demand_page_moves_the_chart_and_the_order_plan()
     }
     c.close().await.unwrap();
 }
+
+/// Every stored line and detail of an account's plan, by key.
+async fn stored(app: &TestApp, account: &str) -> Vec<(String, String, String)> {
+    let db = app.state.db.clone();
+    let account = account.to_string();
+    actix_web::web::block(move || {
+        let mut conn = db.conn().unwrap();
+        let mut lines = tributary::db::models::planning::all_lines(&mut conn, &account).unwrap();
+        lines.sort_by(|a, b| a.sku_key.cmp(&b.sku_key));
+        let details = tributary::db::models::planning::details(&mut conn, &account).unwrap();
+        lines
+            .into_iter()
+            .map(|l| {
+                let d = &details[&l.sku_key];
+                (format!("{l:?}"), d.accounts.clone(), d.explanation.clone())
+            })
+            .collect()
+    })
+    .await
+    .unwrap()
+}
+
+/// A write of edits is replanned incrementally (a child's lines of the
+/// touched variants; a master's rows, recorded as its children's variants)
+/// and gives what a full replan gives, row for row.
+#[actix_web::test]
+async fn edits_are_replanned_incrementally_as_a_full_replan_would() {
+    let org = crate::plans::two_children().await;
+    crate::plans::put(
+        &org.app,
+        &org.token,
+        &org.shop,
+        "variants",
+        json!([{"id": "V2", "sku": "MUG-1", "category": "Kitchen"}]),
+    )
+    .await;
+    let plan = |account: String| {
+        let org = &org;
+        async move {
+            let (s, b) = org
+                .app
+                .call(
+                    "GET",
+                    &format!("/api/v1/accounts/{account}/order-plan"),
+                    Some(&org.token),
+                    None,
+                )
+                .await;
+            assert_eq!((s, &b["stale"]), (200, &json!(false)), "{b}");
+        }
+    };
+    plan(org.master.clone()).await;
+    let version = |id: String| {
+        let db = org.app.state.db.clone();
+        async move {
+            actix_web::web::block(move || {
+                let mut conn = db.conn().unwrap();
+                tributary::db::models::planning::plan_header(&mut conn, &id)
+                    .unwrap()
+                    .unwrap()
+                    .inputs_version
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let before = version(org.master.clone()).await;
+    for (account, target) in [
+        (&org.master, json!({"vendor_id": "ACME"})),
+        (&org.shop, json!({"sku": "ts-red-m"})),
+    ] {
+        let (s, b) = org
+            .app
+            .call(
+                "PUT",
+                &format!("/api/v1/accounts/{account}/forecast-edits"),
+                Some(&org.token),
+                Some(json!([{"target": target, "month": "2026-04", "kind": "quantity", "value": 150}])),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    // The master's changes are known variant by variant: no whole replan.
+    let db = org.app.state.db.clone();
+    let m = org.master.clone();
+    let changed = actix_web::web::block(move || {
+        let mut conn = db.conn().unwrap();
+        let acc = tributary::db::models::Account::find_by_id(&mut conn, &m)
+            .unwrap()
+            .unwrap();
+        let now =
+            tributary::services::plans::inputs_version(&mut conn, &acc, TODAY.parse().unwrap())
+                .unwrap();
+        tributary::services::replan::changes(&mut conn, &acc, &before, &now)
+            .unwrap()
+            .map(|c| {
+                c.into_iter()
+                    .map(|(a, ids)| (a.name, ids.into_iter().collect::<Vec<_>>()))
+                    .collect::<Vec<_>>()
+            })
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        changed,
+        Some(vec![("Shop".to_string(), vec!["V1".to_string()])])
+    );
+    for acc in [&org.master, &org.shop, &org.wholesale] {
+        plan(acc.clone()).await;
+    }
+    let ids = [org.shop.clone(), org.wholesale.clone(), org.master.clone()];
+    let mut incremental = Vec::new();
+    for id in &ids {
+        incremental.push(stored(&org.app, id).await);
+    }
+    let db = org.app.state.db.clone();
+    let all = ids.clone();
+    actix_web::web::block(move || {
+        let mut conn = db.conn().unwrap();
+        for id in all {
+            let acc = tributary::db::models::Account::find_by_id(&mut conn, &id)
+                .unwrap()
+                .unwrap();
+            tributary::services::plans::compute_full(
+                &mut conn,
+                &acc,
+                Some(TODAY.parse().unwrap()),
+                None,
+                &mut |_, _| {},
+            )
+            .unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    for (id, inc) in ids.iter().zip(&incremental) {
+        assert_eq!(&stored(&org.app, id).await, inc);
+    }
+    // 150 in April = 5 a day on the master (3 a day before): 13 × 2 more.
+    let red = incremental[2]
+        .iter()
+        .find(|l| l.0.contains("sku_key: \"ts-red-m\""))
+        .unwrap();
+    assert!(red.0.contains("order_quantity: 113.0"), "{}", red.0);
+}
