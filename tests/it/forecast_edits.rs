@@ -662,3 +662,71 @@ async fn edits_are_replanned_incrementally_as_a_full_replan_would() {
         .unwrap();
     assert!(red.0.contains("order_quantity: 113.0"), "{}", red.0);
 }
+
+/// The group grid, opened from the order plan's category filter: a form
+/// sets the category's edit for a month (with the session's CSRF token;
+/// without it nothing is written), the plan follows, and the edit is
+/// listed and cleared from the page.
+#[actix_web::test]
+async fn a_category_is_edited_from_its_page() {
+    let s = shop().await;
+    let client = crate::helpers::cookie_client();
+    let resp = s
+        .app
+        .form_login(&client, "admin@acme.example", "correct horse", None)
+        .await;
+    assert!(resp.status().is_redirection(), "{}", resp.status());
+    let html = |path: String| {
+        let client = client.clone();
+        let url = s.app.url(&path);
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let plan = html(format!("/accounts/{}/order-plan?category=Shirts", s.id)).await;
+    let href = format!("/accounts/{}/forecast-edits?category=Shirts", s.id);
+    assert!(plan.contains(&href), "the filter links the group's grid");
+    let page = html(href.clone()).await;
+    assert!(page.contains("id=\"group-grid\""), "{page}");
+    assert!(page.contains("2 SKU(s) in the plan"), "{page}");
+    let post = |fields: Vec<(&'static str, String)>| {
+        let client = client.clone();
+        let url = s.app.url(&format!("/accounts/{}/forecast-edits", s.id));
+        async move { client.post(url).form(&fields).send().await.unwrap() }
+    };
+    let fields = |csrf: String| {
+        vec![
+            ("csrf_token", csrf),
+            ("back", href.clone()),
+            ("target_kind", "category".to_string()),
+            ("target", "Shirts".to_string()),
+            ("month", "2026-04".to_string()),
+            ("kind", "percent".to_string()),
+            ("value", "100".to_string()),
+        ]
+    };
+    let refused = post(fields("forged".into())).await;
+    assert_eq!(refused.status().as_u16(), 403);
+    assert_eq!(s.get("forecast-edits").await, json!([]));
+    let csrf = s.app.session_csrf(&client).await;
+    let resp = post(fields(csrf.clone())).await;
+    assert_eq!(resp.status().as_u16(), 303);
+    // Both shirts: 13 April days × 2 more.
+    for sku in ["SH-RED", "SH-BLUE"] {
+        assert_eq!(num(&s.line(sku).await["row"]["order_quantity"]), 84.0);
+    }
+    let page = html(href.clone()).await;
+    assert!(page.contains("+100 %"), "{page}");
+    let id = s.get("forecast-edits").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(page.contains(&id));
+    let resp = post(vec![
+        ("csrf_token", csrf),
+        ("back", href.clone()),
+        ("clear", id),
+    ])
+    .await;
+    assert_eq!(resp.status().as_u16(), 303);
+    assert_eq!(s.get("forecast-edits").await, json!([]));
+    assert_eq!(num(&s.line("SH-RED").await["row"]["order_quantity"]), 58.0);
+}
