@@ -3,9 +3,10 @@
 //! × 20,000 variants, 60 % of the SKUs shared under differently cased
 //! codes, 1 M sale lines a child over 730 days, stock, open purchase
 //! orders, imported through the CSV path), with one change: the shared
-//! SKUs fall in 12 categories (`Cat0` … `Cat11`, 1,000 SKUs each at full
-//! scale) and every child's own SKUs in `Own`, so that one category holds
-//! 1,000 SKUs in a child and 1,000 rows in the master. After a full replan
+//! SKUs fall in categories of 1,000 (`Cat0` … `Cat11` at full scale; fewer
+//! categories, still of 1,000, at a smaller `BENCH_SCALE`) and every
+//! child's own SKUs in `Own`, so that one category holds 1,000 SKUs in a
+//! child and 1,000 rows in the master. After a full replan
 //! the server runs on that database and, several times each:
 //!
 //! 1. a child's edit (`+p %` on next month for `Cat3`): `PUT`, then the
@@ -41,7 +42,8 @@ use tributary::startup::{spawn, AppState};
 const CHILDREN: usize = 10;
 const VARIANTS: usize = 20_000;
 const SHARED: f64 = 0.6;
-const CATEGORIES: usize = 12;
+/// SKUs a category holds (in a child, and rows in the master).
+const CATEGORY_SIZE: usize = 1_000;
 const DAYS: i64 = 730;
 const LINES_PER_CHILD: usize = 1_000_000;
 const EMAIL: &str = "bench@example.com";
@@ -73,6 +75,7 @@ fn temp_csv(text: &[u8]) -> std::fs::File {
 /// are in `Own`.
 fn variants_of(c: usize, n: usize) -> Vec<(String, String)> {
     let shared = (n as f64 * SHARED) as usize;
+    let categories = categories(n);
     (0..n)
         .map(|i| {
             if i < shared {
@@ -82,7 +85,7 @@ fn variants_of(c: usize, n: usize) -> Vec<(String, String)> {
                 } else {
                     code
                 };
-                (code, format!("Cat{}", i % CATEGORIES))
+                (code, format!("Cat{}", i % categories))
             } else {
                 (format!("c{c}-own-{i:06}"), "Own".to_string())
             }
@@ -90,10 +93,20 @@ fn variants_of(c: usize, n: usize) -> Vec<(String, String)> {
         .collect()
 }
 
+/// How many categories of [`CATEGORY_SIZE`] the shared SKUs of `n` make.
+fn categories(n: usize) -> usize {
+    ((n as f64 * SHARED) as usize / CATEGORY_SIZE).max(1)
+}
+
+/// Variants per child at `scale` (enough for four categories at least).
+fn variants_at(scale: f64) -> usize {
+    ((VARIANTS as f64 * scale) as usize).max((4.0 * CATEGORY_SIZE as f64 / SHARED).ceil() as usize)
+}
+
 fn generate(db: &Db, today: NaiveDate, scale: f64) -> String {
     let mut conn = db.conn().unwrap();
     let added = users::add_user(&mut conn, EMAIL, PASSWORD, "Bench", "admin").unwrap();
-    let variants = ((VARIANTS as f64 * scale) as usize).max(CATEGORIES * 2);
+    let variants = variants_at(scale);
     let lines = ((LINES_PER_CHILD as f64 * scale) as usize).max(100);
     let secrets = tributary::crypto::SecretBox::new(&[7u8; 32]);
     let start = today - chrono::Duration::days(DAYS);
@@ -228,8 +241,8 @@ fn main() {
     };
     println!(
         "{backend}: {CHILDREN} children × {} variants ({} a category), {} in {:.1} s",
-        ((VARIANTS as f64 * scale) as usize).max(CATEGORIES * 2),
-        ((VARIANTS as f64 * scale * SHARED) as usize) / CATEGORIES,
+        variants_at(scale),
+        (variants_at(scale) as f64 * SHARED) as usize / categories(variants_at(scale)),
         if reuse {
             "the kept BENCH_DB"
         } else {
@@ -322,7 +335,7 @@ fn main() {
             }
         };
         // A Cat3 SKU shared by every child.
-        let sku = format!("SKU-{:06}", 3 + CATEGORIES * 5);
+        let sku = format!("SKU-{:06}", 3 + categories(variants_at(scale)) * 5);
         for (who, account, also) in [
             ("a child", child.clone(), Some(master.clone())),
             ("the master", master.clone(), None),
