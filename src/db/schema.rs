@@ -448,3 +448,61 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    /// Forecast edits (migration `2026-12-07-000011_forecast_edits`).
+    forecast_edits (id) {
+        /// Opaque id.
+        id -> Text,
+        /// Account whose plan the edit changes.
+        account_id -> Text,
+        /// `sku`, `category`, `vendor_id`, `brand` or `tag`.
+        target_kind -> Text,
+        /// The target as given.
+        target -> Text,
+        /// What the target matches (a SKU normalised).
+        target_key -> Text,
+        /// `YYYY-MM`.
+        month -> Text,
+        /// `quantity`, `percent` or `no_demand`.
+        kind -> Text,
+        /// Decimal text; null for `no_demand`.
+        value -> Nullable<Text>,
+        /// The merchant's note.
+        note -> Nullable<Text>,
+        /// When it was written.
+        created_at -> Timestamp,
+        /// Who wrote it (e-mail).
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    /// Every change of a forecast edit.
+    forecast_edit_history (seq) {
+        /// Order of the changes.
+        seq -> BigInt,
+        /// Account.
+        account_id -> Text,
+        /// The edit.
+        edit_id -> Text,
+        /// `created`, `updated` or `deleted`.
+        action -> Text,
+        /// Target kind.
+        target_kind -> Text,
+        /// Target as given.
+        target -> Text,
+        /// `YYYY-MM`.
+        month -> Text,
+        /// Edit kind.
+        kind -> Text,
+        /// Decimal text.
+        value -> Nullable<Text>,
+        /// Note.
+        note -> Nullable<Text>,
+        /// When.
+        at -> Timestamp,
+        /// Who (e-mail).
+        by_user -> Text,
+    }
+}

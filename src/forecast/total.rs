@@ -77,6 +77,21 @@ impl TotalDistribution {
         }
     }
 
+    /// The distribution of `k` times the total (`k` ≥ 0): every quantile and
+    /// the mean scaled by `k` (a forecast edit that raises or lowers the
+    /// level).
+    pub fn scaled(&self, k: f64) -> TotalDistribution {
+        let k = if k.is_finite() { k.max(0.0) } else { 1.0 };
+        if k == 0.0 {
+            return TotalDistribution::zero(self.periods);
+        }
+        let mut d = self.clone();
+        d.mean *= k;
+        d.quantiles.iter_mut().for_each(|q| *q *= k);
+        d.gamma.iter_mut().for_each(|g| g.2 *= k);
+        d
+    }
+
     /// No demand at all: every quantile is zero.
     pub fn zero(periods: usize) -> TotalDistribution {
         let mut d = TotalDistribution::from_quantiles(periods, 0.0, &[0.0, 0.0]);

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::db::models::planning::{LineDetail, PlanLineRow};
 use crate::forecast::{self, Forecast, Options, SeriesInput, TotalDistribution};
+use crate::planning::edits;
 use crate::planning::series::LineInput;
 use crate::planning::supply;
 use crate::replenish::{self, OpenOrder, PlanInput};
@@ -279,8 +280,14 @@ pub(crate) type Computed = (PlanLineRow, LineDetail);
 pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) -> Computed {
     let lt = li.lead_time_days.max(0.0);
     let cycle = li.days_of_stock.max(0.0);
-    let (fc, lt_total) = forecast_line(&li, plan_horizon(&li));
-    let (mean, sd) = replenish::demand_stats(&li.values, Some(&li.in_stock));
+    let (mut fc, mut lt_total) = forecast_line(&li, plan_horizon(&li));
+    let (mut mean, mut sd) = replenish::demand_stats(&li.values, Some(&li.in_stock));
+    // The merchant's edits replace the model's days; the safety stock follows
+    // the edited level over the lead time.
+    let edit = edits::apply(&mut fc.point, today, lt, &li.edits.applied);
+    if let Some(r) = edit.as_ref().map(|e| e.level_ratio) {
+        (mean, sd, lt_total) = (mean * r, sd * r, lt_total.scaled(r));
+    }
     let (available, open) = position(&li, today);
     let input = plan_input(&li, available, &open, &fc, &lt_total, (mean, sd));
     let mut plan = replenish::plan(&input);
@@ -321,7 +328,8 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
             },
         });
     }
-    let explanation = explain(
+    line_flags.extend(edits::conflict_flags(&li.edits.conflicts));
+    let mut explanation = explain(
         &li,
         &fc,
         &lt_total,
@@ -334,6 +342,7 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
             flags: &line_flags,
         },
     );
+    edits::explain(&mut explanation, edit.as_ref(), &li.edits.conflicts);
     let on_order: f64 = open.iter().map(|o| o.quantity).sum();
     let mut tags = String::from(";");
     for t in &li.tags {

@@ -9,6 +9,7 @@
 //! `services::plans` orchestrates it: freshness, jobs, transactions. Every
 //! stage but the snapshot is pure.
 
+pub mod edits;
 pub mod line;
 pub mod rollup;
 pub mod series;

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use crate::db::models::planning::{opt_num, ExchangeRate, VariantRow};
 use crate::db::models::Account;
 use crate::domain::sku;
+use crate::planning::edits::LineEdits;
 use crate::planning::line::round6;
 use crate::planning::rollup::Conflict;
 use crate::planning::snapshot::{ChildData, MasterInputs, Sale};
@@ -72,6 +73,8 @@ pub(crate) struct LineInput {
     pub(crate) contributions: Vec<Value>,
     /// Marked not for reorder by the merchant (with the note, if any).
     pub(crate) not_for_reorder: Option<Option<String>>,
+    /// The forecast edits that apply to the line, and its conflicts.
+    pub(crate) edits: LineEdits,
 }
 
 /// Available on each day of `days` for a set of warehouses' change points:
@@ -140,6 +143,7 @@ pub(crate) fn child_line_input(c: &ChildData, i: usize, key: String) -> LineInpu
         }],
         c.today,
     );
+    let key_for_edits = key.clone();
     LineInput {
         not_for_reorder: c.not_for_reorder.get(&key).cloned(),
         sku_key: key,
@@ -172,6 +176,14 @@ pub(crate) fn child_line_input(c: &ChildData, i: usize, key: String) -> LineInpu
         unit_cost: t.cost,
         accounts: vec![],
         contributions: vec![],
+        edits: c.edits.for_line(
+            &key_for_edits,
+            &v.sku,
+            &v.vendor_id.iter().cloned().collect::<Vec<_>>(),
+            v.category.as_deref().unwrap_or_default(),
+            v.brand.as_deref().unwrap_or_default(),
+            &tags_of(v),
+        ),
     }
 }
 
@@ -377,6 +389,17 @@ pub(crate) fn master_line_input(
         accounts,
         contributions,
         not_for_reorder: m.not_for_reorder.get(key).cloned(),
+        edits: m.edits.for_line(
+            key,
+            &v.sku,
+            &v.vendor_id
+                .iter()
+                .flat_map(|id| [id.clone(), format!("{}:{id}", first.account.id)])
+                .collect::<Vec<_>>(),
+            v.category.as_deref().unwrap_or_default(),
+            v.brand.as_deref().unwrap_or_default(),
+            &tags_of(v),
+        ),
     }
 }
 

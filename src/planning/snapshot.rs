@@ -11,11 +11,13 @@ use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use serde_json::Value;
 
+use crate::db::models::forecast_edit::ForecastEdit;
 use crate::db::models::planning::{
     self as store, num, opt_num, ExchangeRate, LineFigures, VariantRow, VendorTerms,
 };
 use crate::db::models::Account;
 use crate::db::DbConn;
+use crate::planning::edits::EditSet;
 use crate::planning::rollup::{Rollup, WarehouseFlags};
 use crate::services::ServiceError;
 
@@ -77,6 +79,8 @@ pub(crate) struct ChildData {
     pub(crate) read: Option<Vec<usize>>,
     /// The account's SKU keys marked not for reorder, with their notes.
     pub(crate) not_for_reorder: HashMap<String, Option<String>>,
+    /// The account's forecast edits in force.
+    pub(crate) edits: EditSet,
 }
 
 pub(crate) fn parse_json_list(s: &Option<String>) -> Vec<Value> {
@@ -200,6 +204,7 @@ pub(crate) fn with_catalogue(
         components,
         read: None,
         not_for_reorder: crate::db::models::sku_settings::not_for_reorder(conn, &account.id)?,
+        edits: EditSet::new(&ForecastEdit::of_account(conn, &account.id)?, today),
     };
     Ok(data)
 }
@@ -499,4 +504,6 @@ pub(crate) struct MasterInputs {
     pub(crate) child_plans: Vec<HashMap<String, LineFigures>>,
     /// The master's SKU keys marked not for reorder, with their notes.
     pub(crate) not_for_reorder: HashMap<String, Option<String>>,
+    /// The master's own forecast edits in force.
+    pub(crate) edits: EditSet,
 }

@@ -613,6 +613,7 @@ mod tests {
             accounts: vec![],
             contributions: vec![],
             not_for_reorder: None,
+            edits: Default::default(),
         }
     }
 

@@ -27,13 +27,15 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::db::models::demand::{self as q, VariantRow};
+use crate::db::models::forecast_edit::ForecastEdit;
 use crate::db::models::planning::{self as store, num, opt_num};
 use crate::db::models::Account;
 use crate::db::DbConn;
 use crate::domain::sku;
 use crate::forecast::{self, metrics, Options, SeriesInput, Z80};
+use crate::planning::edits;
 use crate::planning::rollup::Links;
-use crate::planning::series::{row_demand, MemberSeries};
+use crate::planning::series::{row_demand, tags_of, MemberSeries};
 use crate::planning::snapshot::Sale;
 use crate::services::ServiceError;
 
@@ -143,8 +145,10 @@ pub struct ForecastRow {
     pub period: String,
     /// First forecast day in the period.
     pub from: NaiveDate,
-    /// Point forecast (sum of the daily forecasts).
+    /// Point forecast (sum of the daily forecasts), forecast edits applied.
     pub quantity: f64,
+    /// The model's point forecast, before forecast edits.
+    pub model_quantity: f64,
     /// Lower bound of the 80 % band.
     pub low: f64,
     /// Upper bound of the 80 % band.
@@ -228,6 +232,41 @@ pub struct Demand {
     pub reorder_point: Option<f64>,
     /// Days of the history that were out of stock (left out of the fit).
     pub stockout_days: usize,
+    /// The forecast-edit grid: this month and the next
+    /// [`EDIT_GRID_MONTHS`] − 1, the model's forecast, the edit and the result.
+    pub edit_grid: Vec<EditMonth>,
+}
+
+/// How many calendar months the forecast-edit grid shows (this one first).
+pub const EDIT_GRID_MONTHS: u32 = 6;
+
+/// One month of the forecast-edit grid (from the planning date on in the
+/// current month).
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct EditMonth {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// The model's forecast for the month's days from the planning date.
+    pub model: f64,
+    /// The edit in force for the SKU in that month (its own or its group's).
+    pub edit: Option<GridEdit>,
+    /// Group edits that conflict in that month (neither applies).
+    pub conflict: Option<String>,
+    /// The forecast the plan uses.
+    pub result: f64,
+}
+
+/// An edit as the grid shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct GridEdit {
+    /// The edit's id.
+    pub id: String,
+    /// Its target (`sku: …`, `category: …`).
+    pub target: String,
+    /// `quantity`, `percent` or `no_demand`.
+    pub kind: String,
+    /// Quantity or percent.
+    pub value: Option<f64>,
 }
 
 /// One variant of the group, from one child.
@@ -541,6 +580,16 @@ pub fn analyse(
         &Options { fast: true },
     );
 
+    // The merchant's edits, as the plan applies them.
+    let lt = line
+        .as_ref()
+        .map(|l| l.lead_time_days)
+        .unwrap_or(account.lead_time_days as f64);
+    let line_edits = edits_of(conn, account, &key, first, today)?;
+    let mut edited = fc.point.clone();
+    edits::apply(&mut edited, today, lt, &line_edits.applied);
+    let edit_grid = edit_grid(&values, &in_stock, &fc.point, &line_edits, today, lt);
+
     // Each child once, in roll-up order.
     let mut accounts: Vec<AccountRef> = Vec::new();
     for m in members.iter().filter(|m| m.sales_count(None)) {
@@ -581,17 +630,20 @@ pub fn analyse(
     let forecast = buckets(period, today, horizon)
         .into_iter()
         .map(|(label, from, days)| {
-            let point: f64 = days.iter().map(|&d| fc.point[d]).sum();
+            let model: f64 = days.iter().map(|&d| fc.point[d]).sum();
+            let point: f64 = days.iter().map(|&d| edited[d]).sum();
+            let shift = point - model;
             let var: f64 = days
                 .iter()
                 .map(|&d| ((fc.high[d] - fc.point[d]).max(0.0) / Z80).powi(2))
                 .sum();
             let half = Z80 * var.sqrt();
+            // An edit moves the band with the point.
             let (low, high) = if days.len() == 1 {
-                (fc.low[days[0]], fc.high[days[0]])
+                (fc.low[days[0]] + shift, fc.high[days[0]] + shift)
             } else {
                 (
-                    (point - half).max(days.iter().map(|&d| fc.low[d]).sum()),
+                    (point - half).max(days.iter().map(|&d| fc.low[d]).sum::<f64>() + shift),
                     point + half,
                 )
             };
@@ -599,6 +651,7 @@ pub fn analyse(
                 period: label,
                 from,
                 quantity: round6(point),
+                model_quantity: round6(model),
                 low: round6(low.max(0.0).min(point)),
                 high: round6(high.max(point)),
             }
@@ -630,7 +683,106 @@ pub fn analyse(
         safety_stock: line.as_ref().map(|l| l.safety_stock),
         reorder_point: line.as_ref().map(|l| l.reorder_point),
         stockout_days: in_stock.iter().filter(|s| !**s).count(),
+        edit_grid,
     }))
+}
+
+/// The forecast edits of a SKU's line in `account`, matched as the plan
+/// matches them (the row's first member gives its groups).
+fn edits_of(
+    conn: &mut DbConn,
+    account: &Account,
+    key: &str,
+    first: &Member,
+    today: NaiveDate,
+) -> Result<edits::LineEdits, ServiceError> {
+    let set = edits::EditSet::new(&ForecastEdit::of_account(conn, &account.id)?, today);
+    let v = &first.variant;
+    let vendor_ids: Vec<String> = v
+        .vendor_id
+        .iter()
+        .flat_map(|id| {
+            if first.master {
+                vec![id.clone(), format!("{}:{id}", first.account.id)]
+            } else {
+                vec![id.clone()]
+            }
+        })
+        .collect();
+    Ok(set.for_line(
+        key,
+        &v.sku,
+        &vendor_ids,
+        v.category.as_deref().unwrap_or_default(),
+        v.brand.as_deref().unwrap_or_default(),
+        &tags_of(v),
+    ))
+}
+
+/// The forecast-edit grid: per month, the model's forecast (the plan's for
+/// the coverage window `point`, then a forecast made for the grid's whole
+/// span), the edit and the result.
+fn edit_grid(
+    values: &[f64],
+    in_stock: &[bool],
+    point: &[f64],
+    line_edits: &edits::LineEdits,
+    today: NaiveDate,
+    lt: f64,
+) -> Vec<EditMonth> {
+    let this = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
+    let months: Vec<NaiveDate> = (0..EDIT_GRID_MONTHS)
+        .filter_map(|k| this.checked_add_months(chrono::Months::new(k)))
+        .collect();
+    let Some(&last) = months.last() else {
+        return vec![];
+    };
+    let span = (last + Duration::days(edits::days_in_month(last)) - today).num_days() as usize;
+    let mut model = point.to_vec();
+    if span > model.len() {
+        let long = forecast::forecast(
+            &SeriesInput {
+                values,
+                in_stock: Some(in_stock),
+                season: 7,
+            },
+            span,
+            &Options { fast: true },
+        );
+        model.extend_from_slice(&long.point[model.len().min(long.point.len())..]);
+    }
+    model.truncate(span);
+    let mut result = model.clone();
+    edits::apply(&mut result, today, lt, &line_edits.applied);
+    months
+        .iter()
+        .map(|&m| {
+            let label = m.format("%Y-%m").to_string();
+            let from = (m - today).num_days().max(0) as usize;
+            let to = ((m - today).num_days() + edits::days_in_month(m)).max(0) as usize;
+            let sum = |xs: &[f64]| round6(xs[from.min(xs.len())..to.min(xs.len())].iter().sum());
+            EditMonth {
+                model: sum(&model),
+                result: sum(&result),
+                edit: line_edits
+                    .applied
+                    .iter()
+                    .find(|e| e.month == label)
+                    .map(|e| GridEdit {
+                        id: e.id.clone(),
+                        target: e.target.clone(),
+                        kind: e.kind.name().to_string(),
+                        value: (e.kind != edits::EditKind::NoDemand).then_some(e.value),
+                    }),
+                conflict: line_edits
+                    .conflicts
+                    .iter()
+                    .find(|c| c.month == label)
+                    .map(|c| format!("{} conflict: neither applies", c.targets.join(" and "))),
+                month: label,
+            }
+        })
+        .collect()
 }
 
 /// Whether `account` (a master: its included children) sells SKU `sku_text`.

@@ -7,6 +7,7 @@ pub mod compat;
 pub mod demand;
 pub mod error;
 pub mod feeds;
+pub mod forecast_edits;
 pub mod imports;
 pub mod order_plan;
 pub mod plan_settings;

@@ -28,7 +28,7 @@ use crate::services::replan;
 /// The version of the planner's rules, part of every plan's inputs version:
 /// bumped when a change to planning changes what a plan computes, so that
 /// every stored plan is recomputed whole once.
-pub const PLANNER_VERSION: u32 = 2;
+pub const PLANNER_VERSION: u32 = 3;
 
 /// The planning date of an account: `TRIBUTARY_TODAY` if set, else today in
 /// the account's time zone.
@@ -231,6 +231,10 @@ fn load_master(
     let flags = warehouse_flags(&kids, &settings);
     let rollup = roll_up(&children, &links);
     Ok(MasterInputs {
+        edits: crate::planning::edits::EditSet::new(
+            &crate::db::models::forecast_edit::ForecastEdit::of_account(conn, &master.id)?,
+            today,
+        ),
         children,
         flags,
         rates,

@@ -87,19 +87,46 @@ pub fn changes(
     if s.children.len() != c.children.len() {
         return Ok(None);
     }
-    let mut out = Vec::new();
-    // A master's own versions replan incrementally only where each
-    // recorded the rows it touched (a SKU's mark); a setting of the
-    // roll-up records nothing and replans whole.
+    let kids = Account::list_children(conn, &account.id)?;
+    let mut out: Changes = Vec::new();
+    // A master's own versions replan incrementally only where each recorded
+    // what it touched: its rows by key (`key:<sku key>`, a SKU's mark) or
+    // its children's variants (`<child id>:<variant id>`, forecast edits).
+    // A setting of the roll-up records nothing and replans whole.
     if s.data != c.data {
-        match touched(conn, &account.id, s.data, c.data)? {
-            Some(keys) if keys.iter().all(|k| k.starts_with(ROW_TOUCH)) => {
-                out.push((account.clone(), keys));
+        let Some(ids) = touched(conn, &account.id, s.data, c.data)? else {
+            return Ok(None);
+        };
+        let mut rows = BTreeSet::new();
+        for id in ids {
+            if id.starts_with(ROW_TOUCH) {
+                rows.insert(id);
+                continue;
             }
-            _ => return Ok(None),
+            let Some((child, variant)) = id.split_once(':') else {
+                return Ok(None);
+            };
+            if variant.is_empty() {
+                // A write that touched no row.
+                continue;
+            }
+            let Some(kid) = kids.iter().find(|k| k.id == child) else {
+                return Ok(None);
+            };
+            match out
+                .iter_mut()
+                .find(|(a, _): &&mut (Account, BTreeSet<String>)| a.id == kid.id)
+            {
+                Some((_, set)) => {
+                    set.insert(variant.to_string());
+                }
+                None => out.push((kid.clone(), BTreeSet::from([variant.to_string()]))),
+            }
+        }
+        if !rows.is_empty() {
+            out.push((account.clone(), rows));
         }
     }
-    let kids = Account::list_children(conn, &account.id)?;
     for (a, b) in s.children.iter().zip(&c.children) {
         if a.0 != b.0 || a.2 != b.2 {
             return Ok(None);
@@ -111,7 +138,10 @@ pub fn changes(
             return Ok(None);
         };
         match touched(conn, &kid.id, a.1, b.1)? {
-            Some(ids) => out.push((kid.clone(), ids)),
+            Some(ids) => match out.iter_mut().find(|(a, _)| a.id == kid.id) {
+                Some((_, set)) => set.extend(ids),
+                None => out.push((kid.clone(), ids)),
+            },
             None => return Ok(None),
         }
     }
@@ -277,6 +307,10 @@ fn master(
     }
     let rollup = roll_up(&children, &link_rows);
     let m = MasterInputs {
+        edits: crate::planning::edits::EditSet::new(
+            &crate::db::models::forecast_edit::ForecastEdit::of_account(conn, &master.id)?,
+            today,
+        ),
         flags: warehouse_flags(&kids, &settings),
         children,
         rates,

@@ -13,6 +13,7 @@ mod demand;
 mod demo;
 mod durability;
 mod fakes;
+mod forecast_edits;
 mod helpers;
 mod imports;
 mod openapi;

@@ -7,6 +7,7 @@ pub mod api_key;
 pub mod compat;
 pub mod demand;
 pub mod feeds;
+pub mod forecast_edit;
 pub mod import_run;
 pub mod organisation;
 pub mod planning;

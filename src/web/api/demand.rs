@@ -39,7 +39,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         ForecastRow,
         CandidateScore,
         PastAccuracy,
-        AccountRef
+        AccountRef,
+        crate::services::demand::EditMonth,
+        crate::services::demand::GridEdit
     ))
 )]
 pub struct DemandDoc;

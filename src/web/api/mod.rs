@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod demand;
 pub mod feeds;
+pub mod forecast_edits;
 pub mod imports;
 pub mod openapi;
 pub mod plans;
@@ -43,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(demand::configure)
         .configure(feeds::configure)
         .configure(supply::configure)
+        .configure(forecast_edits::configure)
         .configure(sync::configure);
 }
 

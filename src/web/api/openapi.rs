@@ -91,6 +91,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::web::api::purchase_orders::PurchaseOrdersDoc::openapi());
     doc.merge(crate::web::api::demand::DemandDoc::openapi());
     doc.merge(crate::web::api::feeds::FeedsDoc::openapi());
+    doc.merge(crate::web::api::forecast_edits::ForecastEditsDoc::openapi());
     doc.merge(crate::web::api::sync::SyncDoc::openapi());
     doc.merge(crate::web::api::supply::SupplyDoc::openapi());
     doc

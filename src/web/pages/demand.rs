@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use crate::db::models::Account;
 use crate::services::demand::{self, Demand, MAX_SALES};
+use crate::services::forecast_edits;
 use crate::state::AppState;
 use crate::web::api::demand::{csv_response, decode_segment, load, parse_period};
 use crate::web::error::AppError;
@@ -96,8 +97,11 @@ pub struct Chart {
     pub forecast_targets: Vec<Rect>,
     /// The 80 % band as polygon points.
     pub band: String,
-    /// The point forecast as polyline points.
+    /// The point forecast as polyline points (forecast edits applied).
     pub line: String,
+    /// The model's forecast before edits, as polyline points (empty when
+    /// no edit changes it).
+    pub model_line: String,
     /// x of the planning-date marker.
     pub today_x: String,
     /// Top and bottom of the plot area.
@@ -138,7 +142,7 @@ pub fn chart(d: &Demand) -> Chart {
         ymin = ymin.min(neg).min(h.quantity);
     }
     for f in &d.forecast {
-        ymax = ymax.max(f.high);
+        ymax = ymax.max(f.high).max(f.model_quantity);
     }
     ymax *= 1.05;
     let y = |v: f64| bottom - (v - ymin) / (ymax - ymin) * (bottom - top);
@@ -197,12 +201,20 @@ pub fn chart(d: &Demand) -> Chart {
     let mut upper = Vec::new();
     let mut lower = Vec::new();
     let mut line = Vec::new();
+    let mut model_line = Vec::new();
+    let edited = d
+        .forecast
+        .iter()
+        .any(|f| (f.quantity - f.model_quantity).abs() > 1e-9);
     for (j, f) in d.forecast.iter().enumerate() {
         let x0 = left + (n_h + j) as f64 * slot;
         let xc = x0 + slot / 2.0;
         upper.push(format!("{},{}", f1(xc), f1(y(f.high))));
         lower.push(format!("{},{}", f1(xc), f1(y(f.low))));
         line.push(format!("{},{}", f1(xc), f1(y(f.quantity))));
+        if edited {
+            model_line.push(format!("{},{}", f1(xc), f1(y(f.model_quantity))));
+        }
         c.forecast_targets.push(Rect {
             x: f1(x0),
             y: f1(top),
@@ -210,11 +222,16 @@ pub fn chart(d: &Demand) -> Chart {
             h: f1(bottom - top),
             class: "target".into(),
             tip: format!(
-                "{}: forecast {} (80 % band {} – {})",
+                "{}: forecast {} (80 % band {} – {}){}",
                 f.period,
                 fmt_num(f.quantity),
                 fmt_num(f.low),
-                fmt_num(f.high)
+                fmt_num(f.high),
+                if edited {
+                    format!(", model {}", fmt_num(f.model_quantity))
+                } else {
+                    String::new()
+                }
             ),
         });
     }
@@ -222,6 +239,7 @@ pub fn chart(d: &Demand) -> Chart {
     upper.extend(lower);
     c.band = upper.join(" ");
     c.line = line.join(" ");
+    c.model_line = model_line.join(" ");
     c.today_x = f1(left + n_h as f64 * slot);
     // At most about 12 period labels.
     let labels: Vec<&str> = d
@@ -325,6 +343,119 @@ pub struct DemandPage {
     pub suggestions: Vec<AccountLink>,
     /// The plan line's explanation page of this SKU.
     pub line_href: String,
+    /// The forecast-edit grid's rows.
+    pub edit_rows: Vec<EditRow>,
+    /// Whether the caller may change edits.
+    pub can_edit: bool,
+}
+
+/// A row of the forecast-edit grid, formatted.
+#[derive(Debug, Clone)]
+pub struct EditRow {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// The model's forecast.
+    pub model: String,
+    /// The edit in force, as text (`+50 %`, `300 for the month`, …).
+    pub edit: String,
+    /// Where it comes from (`sku: …`, `category: …`), or the conflict.
+    pub source: String,
+    /// The SKU's own edit's id (which the row may clear).
+    pub own_id: Option<String>,
+    /// The forecast the plan uses.
+    pub result: String,
+}
+
+/// The grid's rows for a demand analysis.
+fn edit_rows(d: &Demand) -> Vec<EditRow> {
+    d.edit_grid
+        .iter()
+        .map(|m| {
+            let (edit, source, own_id) = match (&m.edit, &m.conflict) {
+                (Some(e), _) => (
+                    match (e.kind.as_str(), e.value) {
+                        ("percent", Some(v)) => {
+                            format!("{}{} %", if v >= 0.0 { "+" } else { "" }, fmt_num(v))
+                        }
+                        ("quantity", Some(v)) => format!("{} for the month", fmt_num(v)),
+                        _ => "no demand".into(),
+                    },
+                    e.target.clone(),
+                    e.target.starts_with("sku:").then(|| e.id.clone()),
+                ),
+                (None, Some(c)) => ("—".into(), c.clone(), None),
+                (None, None) => ("—".into(), String::new(), None),
+            };
+            EditRow {
+                month: m.month.clone(),
+                model: fmt_num(m.model),
+                edit,
+                source,
+                own_id,
+                result: fmt_num(m.result),
+            }
+        })
+        .collect()
+}
+
+/// The grid's form: one month's edit of the SKU, or `clear` (an edit id).
+#[derive(Debug, Deserialize)]
+pub struct EditForm {
+    /// CSRF token.
+    pub csrf_token: String,
+    /// `YYYY-MM`.
+    pub month: Option<String>,
+    /// `quantity`, `percent` or `no_demand`.
+    pub kind: Option<String>,
+    /// Quantity or percent.
+    pub value: Option<String>,
+    /// The id of the SKU's edit to remove instead.
+    pub clear: Option<String>,
+}
+
+/// Saves (or clears) one month's edit of the SKU from the grid, then shows
+/// the page again by month.
+pub async fn save_edit(
+    state: web::Data<AppState>,
+    caller: PageCaller,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    form: web::Form<EditForm>,
+) -> Result<HttpResponse, AppError> {
+    crate::web::pages::check_csrf(&state, &req, &form.csrf_token)?;
+    caller.require_write()?;
+    let (id, sku) = path.into_inner();
+    let sku = decode_segment(&sku);
+    let account = crate::web::api::visible_account(&state, &caller, id).await?;
+    let today = crate::services::plans::planning_date(&account, state.config.today);
+    let by = caller.email.clone();
+    let form = form.into_inner();
+    let st = state.clone();
+    let back = format!(
+        "/accounts/{}/demand/{}?period=month",
+        encode_segment(&account.id),
+        encode_segment(&sku)
+    );
+    state
+        .db
+        .run(move |conn| match form.clear.filter(|c| !c.is_empty()) {
+            Some(edit) => forecast_edits::delete(conn, &account, &by, &edit, &st.jobs),
+            None => {
+                let value = form
+                    .value
+                    .filter(|v| !v.trim().is_empty())
+                    .map_or(serde_json::Value::Null, serde_json::Value::String);
+                let row = serde_json::json!({
+                    "target": {"sku": sku},
+                    "month": form.month,
+                    "kind": form.kind,
+                    "value": value,
+                });
+                forecast_edits::put(conn, &account, &by, &[row], today, &st.jobs).map(|_| ())
+            }
+        })
+        .await?;
+    Ok(redirect(&back))
 }
 
 impl DemandPage {
@@ -392,6 +523,8 @@ fn empty_page(
         candidates: vec![],
         suggestions: vec![],
         line_href: String::new(),
+        edit_rows: vec![],
+        can_edit: false,
     }
 }
 
@@ -649,6 +782,7 @@ pub async fn show(
         ),
         asked: sku,
         chart: chart(&d),
+        edit_rows: edit_rows(&d),
         period: d.period.clone(),
         demand: Some(d),
         legend,
@@ -661,6 +795,7 @@ pub async fn show(
         facts,
         candidates,
         suggestions: vec![],
+        can_edit: caller.role == "admin" && !caller.key.as_ref().is_some_and(|k| k.read_only),
     })
 }
 

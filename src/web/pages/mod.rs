@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod demand;
+pub mod forecast_edits;
 pub mod imports;
 pub mod login;
 pub mod plans;
@@ -36,6 +37,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/accounts/{id}/imports", web::get().to(imports::index))
         .route("/accounts/{id}/demand", web::get().to(demand::search))
         .route("/accounts/{id}/demand/{sku}", web::get().to(demand::show))
+        .route(
+            "/accounts/{id}/forecast-edits",
+            web::get().to(forecast_edits::show),
+        )
+        .route(
+            "/accounts/{id}/forecast-edits",
+            web::post().to(forecast_edits::save),
+        )
+        .route(
+            "/accounts/{id}/demand/{sku}/edits",
+            web::post().to(demand::save_edit),
+        )
         .route(
             "/accounts/{id}/order-plan",
             web::get().to(plans::order_plan),

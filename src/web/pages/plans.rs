@@ -298,6 +298,29 @@ impl OrderPlanPage {
     pub fn tag(&self) -> &str {
         self.query.tag.as_deref().unwrap_or_default()
     }
+
+    /// The forecast-edit grid of the group the filters select (category,
+    /// brand or tag): (label, link).
+    pub fn group_edit(&self) -> Option<(String, String)> {
+        let q = &self.query;
+        [
+            ("category", &q.category),
+            ("brand", &q.brand),
+            ("tag", &q.tag),
+        ]
+        .into_iter()
+        .find_map(|(k, v)| {
+            let v = v.as_deref().map(str::trim).filter(|v| !v.is_empty())?;
+            Some((
+                format!("{k} {v}"),
+                format!(
+                    "/accounts/{}/forecast-edits?{k}={}",
+                    crate::web::pages::urlencode(&self.account_id),
+                    crate::web::pages::urlencode(v)
+                ),
+            ))
+        })
+    }
 }
 
 const COLUMNS: [(&str, &str); 13] = [

@@ -1,0 +1,2 @@
+DROP TABLE forecast_edit_history;
+DROP TABLE forecast_edits;
