@@ -28,6 +28,8 @@
       var text = a.status;
       if (a.status === "succeeded") {
         text = "succeeded: " + a.records + " records written (" + ((a.counts && a.counts.unchanged) || 0) + " unchanged)";
+      } else if (a.status === "skipped") {
+        text = "skipped: " + (a.error || "nothing to load");
       } else if (a.status === "failed") {
         text = "failed: " + (a.error || "");
       } else if (a.status === "partial") {

@@ -509,13 +509,21 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
                                 ctx.config.max_seconds, ctx.config.max_pages
                             ));
                         }),
+                        // A manual child has nothing to load: it is fed
+                        // by uploads and the API, and says so.
+                        Ok((c, Reach::Complete)) if is_manual(&statuses, i) => {
+                            set_status(&statuses, i, |s| {
+                                s.status = "skipped".into();
+                                s.counts = c;
+                                s.records = 0;
+                                s.error = Some(MANUAL_NOTE.into());
+                            })
+                        }
                         Ok((c, Reach::Complete)) => set_status(&statuses, i, |s| {
                             s.status = "succeeded".into();
                             s.counts = c;
                             s.records = written(&c);
-                            if s.connection != "manual" {
-                                s.last_synced_at = Some(Utc::now());
-                            }
+                            s.last_synced_at = Some(Utc::now());
                         }),
                         Err(e) => {
                             tracing::warn!(job = %job.id, account = %child.id, error = %e, "sync of a child failed");
@@ -570,6 +578,18 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
     };
     write(Some((status, error)));
     Ok(())
+}
+
+/// What a load-all says of a manual child (status `skipped`).
+pub const MANUAL_NOTE: &str =
+    "nothing to load: this account has no live connection; it is fed by CSV uploads and the API";
+
+fn is_manual(statuses: &std::sync::Mutex<Vec<ChildStatus>>, i: usize) -> bool {
+    statuses
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(i)
+        .is_some_and(|s| s.connection == "manual")
 }
 
 fn set_status(statuses: &Mutex<Vec<ChildStatus>>, i: usize, f: impl FnOnce(&mut ChildStatus)) {

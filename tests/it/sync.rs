@@ -588,7 +588,13 @@ async fn a_failed_child_leaves_the_others_and_the_job_partial() {
         "{job}"
     );
     assert_eq!(by(&w)["status"], "succeeded", "{job}");
-    assert_eq!(by(&m)["status"], "succeeded");
+    // A manual child has nothing to load, and says so.
+    assert_eq!(by(&m)["status"], "skipped");
+    assert_eq!(by(&m)["records"], 0);
+    assert!(by(&m)["error"]
+        .as_str()
+        .unwrap()
+        .contains("fed by CSV uploads and the API"));
     // WooCommerce: 20 simple products + 10 variable ones of two variations.
     let c = counts(&app, &w).await;
     assert_eq!(

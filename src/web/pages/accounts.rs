@@ -64,7 +64,11 @@ impl From<&Account> for AccountRow {
             id: a.id.clone(),
             name: a.name.clone(),
             kind: a.kind.clone(),
-            connection: a.connection_kind.clone().unwrap_or_else(|| "—".into()),
+            connection: match a.connection_kind.as_deref() {
+                Some("manual") => "manual (CSV uploads and API)".into(),
+                Some(k) => k.to_string(),
+                None => "—".into(),
+            },
             last_synced: a
                 .last_synced_at
                 .map(|t| crate::web::pages::local_time(&a.timezone, t))
@@ -89,6 +93,10 @@ impl AccountRow {
                     s.records, s.counts.unchanged
                 ),
                 "failed" => format!("failed: {}", s.error.clone().unwrap_or_default()),
+                "skipped" => format!(
+                    "skipped: {}",
+                    s.error.clone().unwrap_or_else(|| sync::MANUAL_NOTE.into())
+                ),
                 other => other.to_string(),
             };
         }
