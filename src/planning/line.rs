@@ -294,7 +294,13 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
     if let Some(note) = &li.not_for_reorder {
         hold(&mut plan, note.as_deref());
     }
-    let supply = serde_json::to_string(&supply::Stored::of(&input)).unwrap_or_default();
+    let stored = supply::Stored::of(&input);
+    let stored = if li.not_for_reorder.is_some() {
+        stored.held()
+    } else {
+        stored
+    };
+    let supply = serde_json::to_string(&stored).unwrap_or_default();
     let order_by = if plan.order_quantity > 0.0 {
         plan.order_by_day
             .map(|d| today + chrono::Duration::days(d.max(0)))

@@ -325,6 +325,13 @@ pub struct Stored {
 }
 
 impl Stored {
+    /// The stored form of a line marked not for reorder: its stock is
+    /// projected against its forecast, and no order is planned.
+    pub fn held(mut self) -> Stored {
+        self.tracked = false;
+        self
+    }
+
     /// The stored form of an order plan's engine input.
     pub fn of(input: &PlanInput) -> Stored {
         let fc = input.daily_forecast;

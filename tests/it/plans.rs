@@ -1412,6 +1412,22 @@ async fn a_sku_marked_not_for_reorder_orders_nothing_and_says_so() {
         "Marked not for reorder: Discontinued by the vendor"
     );
     assert_eq!(plan(&org, &shop, "?flag=not_for_reorder").await["total"], 1);
+    // Its supply plan projects the stock and plans no order.
+    let (s, w) = org
+        .app
+        .call(
+            "GET",
+            &format!("/api/v1/accounts/{shop}/supply-plan/TS-RED-M?weeks=8"),
+            Some(&org.token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{w}");
+    let weeks = w["weeks"].as_array().unwrap();
+    assert_eq!(weeks.len(), 8);
+    assert!(weeks.iter().all(|k| k["planned_order"].is_null()), "{w}");
+    assert_eq!(num(&weeks[0]["opening"]), 30.0);
+    assert_eq!(num(&weeks[0]["closing"]), 16.0, "30 − 7 × 2");
     let (s, e) = org
         .app
         .call(
