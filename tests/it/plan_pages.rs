@@ -171,3 +171,155 @@ async fn plan_skus(c: &fantoccini::Client) -> Vec<String> {
     }
     out
 }
+
+/// The first morning, in a browser: log in and land on the master's order
+/// plan; filter by vendor and see the totals follow; open a flagged row's
+/// explanation, go to its demand page and back; import a shipped template
+/// and a sales file that names a SKU and a warehouse instead of their ids.
+#[actix_web::test]
+async fn the_first_morning_from_login_to_import() {
+    let Some(driver) = start_driver() else { return };
+    let org = two_children().await;
+    let (shop, master) = (org.shop.clone(), org.master.clone());
+    put(
+        &org.app,
+        &org.token,
+        &shop,
+        "vendors",
+        json!([{"id": "GLOBEX", "name": "Globex Lamps"}]),
+    )
+    .await;
+    put(
+        &org.app,
+        &org.token,
+        &shop,
+        "variants",
+        json!([{"id": "V2", "sku": "LAMP-1", "title": "Desk lamp", "vendor_id": "GLOBEX", "cost_price": "10"}]),
+    )
+    .await;
+    put(
+        &org.app,
+        &org.token,
+        &shop,
+        "sales-orders",
+        crate::plans::daily_sales("SL", "V2", 1, "W1"),
+    )
+    .await;
+    let (s, b) = org
+        .app
+        .call(
+            "PUT",
+            &format!("/api/v1/accounts/{master}/sku-settings"),
+            Some(&org.token),
+            Some(json!([{"sku": "LAMP-1", "not_for_reorder": true, "note": "Range ends"}])),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let c = browser(&driver).await;
+    log_in(&c, &org.app).await;
+    assert_eq!(
+        c.current_url().await.unwrap().path(),
+        format!("/accounts/{master}/order-plan"),
+        "login lands on the master's order plan"
+    );
+    let soon = |c: &fantoccini::Client| {
+        let c = c.clone();
+        async move {
+            c.find(Locator::Css("[data-testid=soon-units]"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        soon(&c).await,
+        "87",
+        "only the T-shirt is ordered (the lamp is held)"
+    );
+    c.find(Locator::Css("#filter-vendor"))
+        .await
+        .unwrap()
+        .select_by_value("Globex Lamps")
+        .await
+        .unwrap();
+    crate::browser::click_to_navigate(&c, Locator::Css("#plan-filters button[type=submit]")).await;
+    assert_eq!(soon(&c).await, "0", "the totals follow the vendor filter");
+    c.find(Locator::Css("#totals-scope")).await.unwrap();
+    // The held lamp's row is flagged; its explanation says so.
+    let row = c
+        .find(Locator::Css("#order-plan > tbody > tr[data-sku=LAMP-1]"))
+        .await
+        .unwrap();
+    assert!(row.text().await.unwrap().contains("not for reorder"));
+    crate::browser::click_to_navigate(
+        &c,
+        Locator::Css("#order-plan > tbody > tr[data-sku=LAMP-1] a.explain"),
+    )
+    .await;
+    let body = c
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains("Marked not for reorder: Range ends"),
+        "{body}"
+    );
+    crate::browser::click_to_navigate(&c, Locator::Css("#to-demand")).await;
+    assert!(c.current_url().await.unwrap().path().contains("/demand/"));
+    crate::browser::click_to_navigate(&c, Locator::Css("#to-plan-line")).await;
+    assert!(c
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .ends_with("/order-plan/lamp-1"));
+    // Imports: a shipped template as it is, and sales naming SKU and warehouse.
+    let dir = tempfile::tempdir().unwrap();
+    let template =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static/templates/warehouses.csv");
+    let sales = dir.path().join("sales.csv");
+    std::fs::write(
+        &sales,
+        "id,ordered_at,warehouse_id,currency,line_id,variant_id,quantity,unit_price\nWEB-1,2026-02-27T10:00:00Z,main,EUR,1,lamp-1,2,25.00\n",
+    )
+    .unwrap();
+    c.goto(&org.app.url(&format!("/accounts/{shop}/imports")))
+        .await
+        .unwrap();
+    for (entity, file) in [("warehouses", &template), ("sales-orders", &sales)] {
+        let form = c
+            .find(Locator::Css(&format!("form[data-entity={entity}]")))
+            .await
+            .unwrap();
+        form.find(Locator::Css("input[type=file]"))
+            .await
+            .unwrap()
+            .send_keys(file.to_str().unwrap())
+            .await
+            .unwrap();
+        form.find(Locator::Css("button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let outcome = c
+            .wait()
+            .for_element(Locator::Css("#import-outcome .ok"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(outcome.contains("1 created"), "{entity}: {outcome}");
+        c.goto(&org.app.url(&format!("/accounts/{shop}/imports")))
+            .await
+            .unwrap();
+    }
+    c.close().await.unwrap();
+}

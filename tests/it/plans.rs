@@ -28,7 +28,7 @@ pub(crate) async fn put(app: &TestApp, token: &str, account: &str, entity: &str,
 }
 
 /// `per_day` units of `variant` sold every day of February 2026, one order a day.
-fn daily_sales(prefix: &str, variant: &str, per_day: u32, warehouse: &str) -> Value {
+pub(crate) fn daily_sales(prefix: &str, variant: &str, per_day: u32, warehouse: &str) -> Value {
     let orders: Vec<Value> = (1..=28)
         .map(|d| {
             json!({
