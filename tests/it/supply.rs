@@ -356,15 +356,19 @@ async fn a_merchant_quantity_replaces_the_weeks_recommendation_until_cleared() {
 }
 
 /// The text of a week's planned-order cell on the supply-plan page.
+/// Read again while a form's answer replaces the page (an element of the
+/// old document goes stale under the reader).
 async fn planned_cell(c: &fantoccini::Client, first_day: &str) -> String {
-    c.find(Locator::Css(&format!(
-        "#week-{first_day} [data-testid=planned-order]"
-    )))
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap()
+    let css = format!("#week-{first_day} [data-testid=planned-order]");
+    for _ in 0..100 {
+        if let Ok(e) = c.find(Locator::Css(&css)).await {
+            if let Ok(text) = e.text().await {
+                return text;
+            }
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no planned-order cell for the week of {first_day}");
 }
 
 #[actix_web::test]
@@ -448,7 +452,15 @@ async fn open_a_skus_supply_plan_from_the_order_plan_and_set_a_week() {
         }
         actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let week3 = planned_cell(&c, "2026-03-15").await;
+    // The answer page may keep the address: wait for the cell to change.
+    let mut week3 = String::new();
+    for _ in 0..200 {
+        week3 = planned_cell(&c, "2026-03-15").await;
+        if week3.contains("yours") {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert!(week3.contains("150") && week3.contains("yours"), "{week3}");
     let arrivals = c
         .find(Locator::Css("#week-2026-03-29 td:nth-child(6)"))
