@@ -357,8 +357,9 @@ pub(crate) fn store_lines(
     details: &[LineDetail],
 ) -> Result<(), ServiceError> {
     let started = std::time::Instant::now();
-    if let Some(account) = Account::find_by_id(conn, &h.account_id)? {
-        let current = inputs_version(conn, &account, h.planning_date)?;
+    let account = Account::find_by_id(conn, &h.account_id)?;
+    if let Some(account) = &account {
+        let current = inputs_version(conn, account, h.planning_date)?;
         let stored = store::plan_header(conn, &h.account_id)?;
         if h.inputs_version != current && stored.is_some_and(|s| s.inputs_version == current) {
             tracing::info!(account = %h.account_id, "an outdated plan was not stored: the stored one is current");
@@ -366,8 +367,8 @@ pub(crate) fn store_lines(
         }
     }
     store::store_plan(conn, h, lines, details)?;
-    if let Some(account) = Account::find_by_id(conn, &h.account_id)? {
-        replan::prune_touches(conn, &account)?;
+    if let Some(account) = &account {
+        replan::prune_touches(conn, account)?;
     }
     tracing::info!(
         account = %h.account_id,

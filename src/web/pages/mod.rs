@@ -247,16 +247,7 @@ async fn home(state: web::Data<AppState>, caller: PageCaller) -> Result<HttpResp
         .db
         .run(move |conn| Account::list_by_organisation(conn, &org).map_err(AppError::from))
         .await?;
-    let visible: Vec<&Account> = accounts
-        .iter()
-        .filter(|a| {
-            caller
-                .key
-                .as_ref()
-                .and_then(|k| k.account_ids.as_ref())
-                .is_none_or(|ids| ids.contains(&a.id))
-        })
-        .collect();
+    let visible: Vec<&Account> = accounts.iter().filter(|a| caller.can_see(&a.id)).collect();
     Ok(match visible.first() {
         Some(a) if a.is_master() || visible.len() == 1 => {
             redirect(&format!("/accounts/{}/order-plan", urlencode(&a.id)))
