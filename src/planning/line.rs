@@ -168,6 +168,15 @@ fn pooling_note(accounts: &[crate::planning::series::ChildFigures], order: f64) 
     ))
 }
 
+/// What reconciling a master's forecast to its children's did, in words.
+fn reconciliation_note(r: &Reconciled) -> String {
+    format!(
+        "The master's demand adds up its children's: each child holds its own stock and plans its own demand ({} a day in all), so the forecast on the combined history ({} a day) is scaled to that sum, keeping its weekly pattern and trend.",
+        round6(r.children_per_day),
+        round6(r.own_per_day)
+    )
+}
+
 /// A line the merchant marked not for reorder: its stock and demand stay
 /// in the plan, its order quantity is 0 and it has no order date; the
 /// explanation says what would have been ordered.
@@ -193,11 +202,110 @@ pub(crate) fn plan_horizon(li: &LineInput) -> usize {
     (period.ceil() as usize).max(1)
 }
 
+/// A master's forecast reconciled to the sum of its children's
+/// (`domain.md`: a master's demand adds up its children's).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Reconciled {
+    /// The master's own fit on the combined history, per day over the
+    /// coverage window.
+    pub(crate) own_per_day: f64,
+    /// The sum of the children's own plans' demand per day.
+    pub(crate) children_per_day: f64,
+    /// The factor the master's forecast, band and lead-time total were
+    /// scaled by (`None`: its own fit forecast nothing or next to nothing,
+    /// so the children's rate is used flat).
+    pub(crate) ratio: Option<f64>,
+}
+
+/// The most a master's own fit is scaled up to its children's demand: a fit
+/// far below them (a model that sees the combined history fade out) carries
+/// no shape worth keeping, and its relative spread scaled up would be
+/// noise; the children's rate is then used flat.
+const MAX_RECONCILE_RATIO: f64 = 5.0;
+
+/// Scales a master's forecast (point, band and the lead-time total) so that
+/// its demand per day over the coverage window equals the sum of its
+/// children's, keeping the master's own fit's shape (its weekly pattern,
+/// its trend) and relative uncertainty. Children who hold separate stock
+/// each lose only their own sales in a stockout, and each child's plan
+/// already reads its own demand; the master's fit on the combined history
+/// differs from their sum only by its model choice, which must not make
+/// the master disagree with the children it adds up.
+fn reconcile(
+    li: &LineInput,
+    fc: &mut Forecast,
+    lt_total: &mut TotalDistribution,
+) -> Option<Reconciled> {
+    let target = li.children_per_day?;
+    let period = li.lead_time_days.max(0.0) + li.days_of_stock.max(0.0);
+    if period <= 0.0 || !target.is_finite() {
+        return None;
+    }
+    let own = replenish::demand_over(&fc.point, period) / period;
+    if (own - target).abs() <= 1e-9 {
+        return None;
+    }
+    let r = Reconciled {
+        own_per_day: own,
+        children_per_day: target,
+        ratio: (own * MAX_RECONCILE_RATIO >= target).then(|| target / own),
+    };
+    r.apply(&mut fc.point, &mut fc.low, &mut fc.high);
+    *lt_total = match r.ratio {
+        Some(k) => lt_total.scaled(k),
+        // The combined history's model sees no demand where the children's
+        // do: their rate, with a Poisson spread.
+        None => {
+            let n = lt_total.periods;
+            let mean = target * n as f64;
+            TotalDistribution::gamma(n, mean, mean.sqrt())
+        }
+    };
+    Some(r)
+}
+
+impl Reconciled {
+    /// Applies the reconciliation to a daily forecast and its band: scaled
+    /// by the ratio, or the children's rate flat (with a Poisson band) where
+    /// the master's own fit forecast nothing.
+    pub(crate) fn apply(&self, point: &mut [f64], low: &mut [f64], high: &mut [f64]) {
+        match self.ratio {
+            Some(k) => {
+                for v in [point, low, high] {
+                    v.iter_mut().for_each(|x| *x *= k);
+                }
+            }
+            None => {
+                let rate = self.children_per_day;
+                point.iter_mut().for_each(|x| *x = rate);
+                low.iter_mut().for_each(|x| *x = 0.0);
+                let high_rate = rate + forecast::Z80 * rate.sqrt();
+                high.iter_mut().for_each(|x| *x = high_rate);
+            }
+        }
+    }
+
+    /// The reconciliation a stored explanation records (`demand.reconciled`).
+    pub(crate) fn from_explanation(explanation: &Value) -> Option<Reconciled> {
+        let r = explanation.get("demand")?.get("reconciled")?;
+        Some(Reconciled {
+            own_per_day: r.get("own_per_day")?.as_f64()?,
+            children_per_day: r.get("children_per_day")?.as_f64()?,
+            ratio: r.get("ratio").and_then(Value::as_f64),
+        })
+    }
+}
+
 /// The daily forecast of a line for `days` days from the planning date and
 /// the distribution of its lead-time total: what the plan and the supply
 /// plan both use. The engine runs over the plan's horizon
-/// ([`plan_horizon`]); beyond it the forecast's last seven days repeat.
-pub(crate) fn forecast_line(li: &LineInput, days: usize) -> (Forecast, TotalDistribution) {
+/// ([`plan_horizon`]); beyond it the forecast's last seven days repeat. A
+/// master whose children hold separate stock is reconciled to their sum
+/// ([`Reconciled`]).
+pub(crate) fn forecast_line(
+    li: &LineInput,
+    days: usize,
+) -> (Forecast, TotalDistribution, Option<Reconciled>) {
     let input = SeriesInput {
         values: &li.values,
         in_stock: Some(&li.in_stock),
@@ -207,8 +315,9 @@ pub(crate) fn forecast_line(li: &LineInput, days: usize) -> (Forecast, TotalDist
     // service-level quantile minus its mean), fit for intermittent demand.
     let lt_days = (li.lead_time_days.max(0.0).ceil() as usize).max(1);
     let horizon = plan_horizon(li);
-    let (mut fc, lt_total) =
+    let (mut fc, mut lt_total) =
         forecast::forecast_with_total(&input, horizon, lt_days, &Options { fast: true });
+    let reconciled = reconcile(li, &mut fc, &mut lt_total);
     for v in [&mut fc.point, &mut fc.low, &mut fc.high] {
         let week = v.len().min(7);
         let start = v.len() - week;
@@ -216,7 +325,7 @@ pub(crate) fn forecast_line(li: &LineInput, days: usize) -> (Forecast, TotalDist
             v.push(v[start + (v.len() - start) % week]);
         }
     }
-    (fc, lt_total)
+    (fc, lt_total, reconciled)
 }
 
 /// A line's stock position on the planning date: available stock (less
@@ -280,8 +389,17 @@ pub(crate) type Computed = (PlanLineRow, LineDetail);
 pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) -> Computed {
     let lt = li.lead_time_days.max(0.0);
     let cycle = li.days_of_stock.max(0.0);
-    let (mut fc, mut lt_total) = forecast_line(&li, plan_horizon(&li));
+    let (mut fc, mut lt_total, reconciled) = forecast_line(&li, plan_horizon(&li));
     let (mut mean, mut sd) = replenish::demand_stats(&li.values, Some(&li.in_stock));
+    // The textbook safety stock's demand statistics follow the reconciled
+    // level as the forecast does.
+    match reconciled {
+        Some(Reconciled { ratio: Some(r), .. }) => (mean, sd) = (mean * r, sd * r),
+        Some(Reconciled {
+            children_per_day, ..
+        }) => (mean, sd) = (children_per_day, children_per_day.sqrt()),
+        None => {}
+    }
     // The merchant's edits replace the model's days; the safety stock follows
     // the edited level over the lead time.
     let edit = edits::apply(&mut fc.point, today, lt, &li.edits.applied);
@@ -324,6 +442,15 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
     } else {
         vec![]
     };
+    // A child's doubt is the master's: its line stands on that child's
+    // demand too (unless the master's own flag already says so).
+    let own_codes: Vec<String> = line_flags.iter().map(|f| f.code.clone()).collect();
+    line_flags.extend(
+        li.child_flags
+            .iter()
+            .filter(|f| !own_codes.contains(&f.code))
+            .cloned(),
+    );
     if let Some(note) = &li.not_for_reorder {
         line_flags.push(Flag {
             code: "not_for_reorder".into(),
@@ -346,6 +473,7 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
             period,
             lead_time: lt,
             flags: &line_flags,
+            reconciled,
         },
     );
     edits::explain(&mut explanation, edit.as_ref(), &li.edits.conflicts);
@@ -397,6 +525,7 @@ struct Explained<'a> {
     period: f64,
     lead_time: f64,
     flags: &'a [Flag],
+    reconciled: Option<Reconciled>,
 }
 
 /// The explanation of a line (`api.md`): the demand and how it was
@@ -415,6 +544,7 @@ fn explain(
         period,
         lead_time: lt,
         flags: line_flags,
+        reconciled,
     } = x;
     let excluded = li.in_stock.iter().filter(|s| !**s).count();
     let step_names = [
@@ -442,6 +572,7 @@ fn explain(
         .map(|e| json!({"term": e.term, "value": round6(e.value), "text": e.text}))
         .collect();
     let mut notes: Vec<String> = Vec::new();
+    notes.extend(reconciled.map(|r| reconciliation_note(&r)));
     notes.extend(pooling_note(&li.accounts, plan.order_quantity));
     if li.bundle {
         notes.push(
@@ -458,6 +589,11 @@ fn explain(
             "coverage_days": period,
             "history_days": li.values.len(),
             "stockout_days_excluded": excluded,
+            "reconciled": reconciled.map(|r| json!({
+                "own_per_day": round6(r.own_per_day),
+                "children_per_day": round6(r.children_per_day),
+                "ratio": r.ratio.map(round6),
+            })),
         },
         "safety_stock": {
             "service_level": li.service_level,
@@ -478,4 +614,46 @@ fn explain(
         "notes": notes,
         "flags": line_flags,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::planning::supply::tests::line;
+
+    #[test]
+    fn a_master_is_reconciled_to_the_sum_of_its_childrens_demand() {
+        let today = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        // Its own fit on the combined history: 3 a day; its children's own
+        // plans: 4.5 a day in all (each lost sales in its own stockouts).
+        let mut li = line(vec![3.0; 200], 0.0);
+        li.children_per_day = Some(4.5);
+        let (row, detail) = compute_line("m", today, li);
+        // Coverage 10.5 + 21 = 31.5 days at 4.5 a day.
+        assert_eq!(row.demand_per_day, 4.5);
+        assert_eq!(row.coverage_demand, 141.75);
+        let e: Value = serde_json::from_str(&detail.explanation).unwrap();
+        assert_eq!(
+            e["demand"]["reconciled"],
+            json!({"own_per_day": 3.0, "children_per_day": 4.5, "ratio": 1.5})
+        );
+        assert!(e["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("(4.5 a day in all)"));
+        // Where the combined history's model forecasts nothing, the
+        // children's rate is used flat, with a Poisson lead-time total.
+        let mut values = vec![2.0; 100];
+        values.extend(vec![0.0; 100]);
+        let mut li = line(values, 0.0);
+        li.children_per_day = Some(2.0);
+        let (row, detail) = compute_line("m", today, li);
+        assert_eq!(row.demand_per_day, 2.0);
+        let e: Value = serde_json::from_str(&detail.explanation).unwrap();
+        assert_eq!(e["demand"]["reconciled"]["ratio"], Value::Null);
+        // A child's line (no children) is its own fit.
+        let (row, detail) = compute_line("c", today, line(vec![3.0; 200], 0.0));
+        assert_eq!(row.demand_per_day, 3.0);
+        assert!(detail.explanation.contains("\"reconciled\":null"));
+    }
 }

@@ -11,7 +11,7 @@ use crate::db::models::planning::{opt_num, ExchangeRate, VariantRow};
 use crate::db::models::Account;
 use crate::domain::sku;
 use crate::planning::edits::LineEdits;
-use crate::planning::line::round6;
+use crate::planning::line::{round6, Flag};
 use crate::planning::rollup::Conflict;
 use crate::planning::snapshot::{ChildData, MasterInputs, Sale};
 
@@ -71,10 +71,51 @@ pub(crate) struct LineInput {
     pub(crate) unit_cost: Option<f64>,
     pub(crate) accounts: Vec<ChildFigures>,
     pub(crate) contributions: Vec<Value>,
+    /// On a master whose children hold separate stock: the sum of the
+    /// children's own plans' demand per day, which the master's forecast is
+    /// reconciled to (`domain.md`: a master's demand adds up its children's).
+    pub(crate) children_per_day: Option<f64>,
+    /// On a master: its children's flags that put the row's demand in
+    /// doubt (a child's long stockout, a child's unsold stock), naming the
+    /// child.
+    pub(crate) child_flags: Vec<Flag>,
     /// Marked not for reorder by the merchant (with the note, if any).
     pub(crate) not_for_reorder: Option<Option<String>>,
     /// The forecast edits that apply to the line, and its conflicts.
     pub(crate) edits: LineEdits,
+}
+
+/// Whether the child's own forecast edits change its line of variant `vi`
+/// (its rate is then the merchant's for that child, not a model the
+/// master's can be reconciled to).
+fn edited(c: &ChildData, vi: usize, key: &str) -> bool {
+    let v = &c.variants[vi];
+    !c.edits
+        .for_line(
+            key,
+            &v.sku,
+            &v.vendor_id.iter().cloned().collect::<Vec<_>>(),
+            v.category.as_deref().unwrap_or_default(),
+            v.brand.as_deref().unwrap_or_default(),
+            &tags_of(v),
+        )
+        .applied
+        .is_empty()
+}
+
+/// The flags of a child's stored line that put its master's demand in
+/// doubt (`long_stockout`, `no_recent_sales`), each message led by the
+/// child's name.
+fn child_flags(stored: &str, child: &str) -> Vec<Flag> {
+    serde_json::from_str::<Vec<Flag>>(stored)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|f| matches!(f.code.as_str(), "long_stockout" | "no_recent_sales"))
+        .map(|f| Flag {
+            message: format!("{child}: {}", f.message),
+            ..f
+        })
+        .collect()
 }
 
 /// Available on each day of `days` for a set of warehouses' change points:
@@ -176,6 +217,8 @@ pub(crate) fn child_line_input(c: &ChildData, i: usize, key: String) -> LineInpu
         unit_cost: t.cost,
         accounts: vec![],
         contributions: vec![],
+        children_per_day: None,
+        child_flags: vec![],
         edits: c.edits.for_line(
             &key_for_edits,
             &v.sku,
@@ -218,6 +261,14 @@ struct Member<'a> {
     stock_in: f64,
     moves: Vec<(f64, Option<NaiveDate>)>,
     series: MemberSeries<'a>,
+    /// What it adds to the children's demand per day the master's forecast
+    /// is reconciled to: its own plan's rate when the master counts all of
+    /// its sales and all of its stock (separate stock, `domain.md`), 0 when
+    /// the master counts none of its sales, `None` when the master counts it
+    /// in part (its own plan's rate is not the demand the master sees).
+    adds: Option<f64>,
+    /// Its own plan's flags that put the master's demand in doubt.
+    flags: Vec<Flag>,
 }
 
 /// Member `vi` of child `ci` as the master counts it (include flags per
@@ -277,11 +328,28 @@ fn member(m: &MasterInputs, ci: usize, vi: usize) -> Member<'_> {
             .map(|(_, p)| p)
             .collect()
     });
+    let all_sales = own_sales.len() == c.sales[vi].len();
+    let all_stock = included.stock
+        && c.stock[vi]
+            .iter()
+            .all(|(w, _)| f.stock(&c.account, Some(w)));
+    let adds = if own_sales.is_empty() && !included.sales {
+        Some(0.0)
+    } else if all_sales && all_stock && !edited(c, vi, &child_key) {
+        own.map(|l| l.demand_per_day)
+    } else {
+        None
+    };
+    let flags = own
+        .map(|l| child_flags(&l.flags, &c.account.name))
+        .unwrap_or_default();
     Member {
         figures,
         contribution,
         stock_in,
         moves,
+        adds,
+        flags,
         series: MemberSeries {
             sales: own_sales,
             stock_points,
@@ -306,14 +374,20 @@ pub(crate) fn master_line_input(
     let mut movements = Vec::new();
     let mut accounts = Vec::new();
     let mut contributions = Vec::new();
+    let mut children_per_day = Some(0.0);
+    let mut child_flags_all = Vec::new();
     for &(ci, vi) in members {
         let Member {
             figures,
             contribution,
             stock_in,
             moves,
+            adds,
+            flags,
             series: one,
         } = member(m, ci, vi);
+        child_flags_all.extend(flags);
+        children_per_day = children_per_day.zip(adds).map(|(a, b)| a + b);
         // One entry per child: variants of one child merged into this row
         // add up.
         match accounts
@@ -388,6 +462,8 @@ pub(crate) fn master_line_input(
         unit_cost,
         accounts,
         contributions,
+        children_per_day: children_per_day.filter(|_| !first.bundle[v0]),
+        child_flags: child_flags_all,
         not_for_reorder: m.not_for_reorder.get(key).cloned(),
         edits: m.edits.for_line(
             key,

@@ -449,7 +449,7 @@ pub(crate) fn line_weeks(
     overrides: &BTreeMap<usize, f64>,
 ) -> Vec<Week> {
     let horizon = line::plan_horizon(li);
-    let (mut fc, lt_total) = line::forecast_line(li, weeks * 7 + horizon);
+    let (mut fc, lt_total, _) = line::forecast_line(li, weeks * 7 + horizon);
     let model = fc.point.clone();
     let long = std::mem::take(&mut fc.point);
     // The order plan's forecast is the first `horizon` days of the long one.
@@ -470,7 +470,7 @@ pub(crate) fn line_weeks(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn d(s: &str) -> NaiveDate {
@@ -589,7 +589,9 @@ mod tests {
         assert_eq!(weeks[5].closing, 30.0);
     }
 
-    fn line(values: Vec<f64>, available: f64) -> LineInput {
+    /// A line's inputs for the engine's tests: lead time 10.5, 21 days of
+    /// stock, MOQ 30, pack 12, max 400, three movements.
+    pub(crate) fn line(values: Vec<f64>, available: f64) -> LineInput {
         let today = d("2026-03-02");
         LineInput {
             sku_key: "a".into(),
@@ -619,6 +621,8 @@ mod tests {
             unit_cost: None,
             accounts: vec![],
             contributions: vec![],
+            children_per_day: None,
+            child_flags: vec![],
             not_for_reorder: None,
             edits: Default::default(),
         }

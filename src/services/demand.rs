@@ -34,6 +34,7 @@ use crate::db::DbConn;
 use crate::domain::sku;
 use crate::forecast::{self, metrics, Options, SeriesInput, Z80};
 use crate::planning::edits;
+use crate::planning::line::Reconciled;
 use crate::planning::rollup::Links;
 use crate::planning::series::{row_demand, tags_of, MemberSeries};
 use crate::planning::snapshot::Sale;
@@ -564,13 +565,21 @@ pub fn analyse(
     let values = demand.values;
 
     // The plan line (safety stock, reorder point, coverage window).
-    let line = store::line(conn, &account.id, &key)?;
+    let stored = store::line_with_explanation(conn, &account.id, &key)?;
+    // A master reconciled to its children's sum shows that forecast, as
+    // its plan uses it.
+    let reconciled = stored.as_ref().and_then(|(_, d)| {
+        serde_json::from_str::<serde_json::Value>(&d.explanation)
+            .ok()
+            .and_then(|e| Reconciled::from_explanation(&e))
+    });
+    let line = stored.map(|(l, _)| l);
     let coverage = line
         .as_ref()
         .map(|l| l.lead_time_days + l.days_of_stock)
         .unwrap_or((account.lead_time_days + account.days_of_stock) as f64);
     let horizon = (coverage.max(0.0).ceil() as usize).max(1);
-    let fc = forecast::forecast(
+    let mut fc = forecast::forecast(
         &SeriesInput {
             values: &values,
             in_stock: Some(&in_stock),
@@ -579,6 +588,9 @@ pub fn analyse(
         horizon,
         &Options { fast: true },
     );
+    if let Some(r) = &reconciled {
+        r.apply(&mut fc.point, &mut fc.low, &mut fc.high);
+    }
 
     // The merchant's edits, as the plan applies them.
     let lt = line
@@ -588,7 +600,14 @@ pub fn analyse(
     let line_edits = edits_of(conn, account, &key, first, today)?;
     let mut edited = fc.point.clone();
     edits::apply(&mut edited, today, lt, &line_edits.applied);
-    let edit_grid = edit_grid(&values, &in_stock, &fc.point, &line_edits, today, lt);
+    let edit_grid = edit_grid(
+        (&values, &in_stock),
+        &fc.point,
+        reconciled.as_ref(),
+        &line_edits,
+        today,
+        lt,
+    );
 
     // Each child once, in roll-up order.
     let mut accounts: Vec<AccountRef> = Vec::new();
@@ -723,9 +742,9 @@ fn edits_of(
 /// the coverage window `point`, then a forecast made for the grid's whole
 /// span), the edit and the result.
 fn edit_grid(
-    values: &[f64],
-    in_stock: &[bool],
+    (values, in_stock): (&[f64], &[bool]),
     point: &[f64],
+    reconciled: Option<&Reconciled>,
     line_edits: &edits::LineEdits,
     today: NaiveDate,
     lt: f64,
@@ -740,7 +759,7 @@ fn edit_grid(
     let span = (last + Duration::days(edits::days_in_month(last)) - today).num_days() as usize;
     let mut model = point.to_vec();
     if span > model.len() {
-        let long = forecast::forecast(
+        let mut long = forecast::forecast(
             &SeriesInput {
                 values,
                 in_stock: Some(in_stock),
@@ -749,6 +768,9 @@ fn edit_grid(
             span,
             &Options { fast: true },
         );
+        if let Some(r) = reconciled {
+            r.apply(&mut long.point, &mut long.low, &mut long.high);
+        }
         model.extend_from_slice(&long.point[model.len().min(long.point.len())..]);
     }
     model.truncate(span);

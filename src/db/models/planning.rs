@@ -687,6 +687,8 @@ pub struct LineFigures {
     pub order_quantity: f64,
     /// Demand per day.
     pub demand_per_day: f64,
+    /// Its flags (JSON list, `api.md`).
+    pub flags: String,
 }
 
 impl From<&PlanLineRow> for LineFigures {
@@ -699,6 +701,7 @@ impl From<&PlanLineRow> for LineFigures {
             coverage_demand: l.coverage_demand,
             order_quantity: l.order_quantity,
             demand_per_day: l.demand_per_day,
+            flags: l.flags.clone(),
         }
     }
 }
