@@ -247,7 +247,7 @@ fn main() {
             let synced = t.elapsed().as_secs_f64();
             wait_plans(&target, &org);
             let full = t.elapsed().as_secs_f64();
-            assert_eq!(job.status, "succeeded", "{}", job.detail);
+            assert_eq!(job.status, tributary::jobs::JobStatus::Succeeded, "{}", job.detail);
 
             // 1 % of each source's variants and orders change.
             let version = last_version + 1;
@@ -265,7 +265,7 @@ fn main() {
             let synced2 = t.elapsed().as_secs_f64();
             wait_plans(&target, &org);
             let incr = t.elapsed().as_secs_f64();
-            assert_eq!(job2.status, "succeeded", "{}", job2.detail);
+            assert_eq!(job2.status, tributary::jobs::JobStatus::Succeeded, "{}", job2.detail);
             let written: u64 = serde_json::from_str::<Vec<sync::ChildStatus>>(&job2.detail)
                 .unwrap()
                 .iter()

@@ -28,6 +28,47 @@ use crate::crypto::new_id;
 use crate::db::models::Account;
 use crate::db::schema::jobs;
 use crate::db::{Db, DbConn};
+use crate::domain::names;
+
+/// What a job does.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// Recompute an account's plan.
+    Plan,
+    /// Sync an account's connection (on a master: load all connections).
+    Sync,
+}
+
+/// Where a job is in its life.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Waiting for a worker.
+    Queued,
+    /// Claimed by a worker (its lease says until when).
+    Running,
+    /// Done.
+    Succeeded,
+    /// Ended with an error.
+    Failed,
+    /// A sync that ended within its budget with more to fetch, or with some
+    /// of its accounts failed: the next one resumes from its cursor.
+    Partial,
+}
+
+names!(JobKind { Plan => "plan", Sync => "sync" });
+names!(JobStatus {
+    Queued => "queued",
+    Running => "running",
+    Succeeded => "succeeded",
+    Failed => "failed",
+    Partial => "partial",
+});
 
 /// How long a claimed job's lease lasts before another worker may take it.
 pub const LEASE_SECONDS: i64 = 60;
@@ -40,12 +81,14 @@ pub struct Job {
     pub id: String,
     /// Organisation.
     pub organisation_id: String,
-    /// `plan` or `sync`.
-    pub kind: String,
+    /// What it does.
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub kind: JobKind,
     /// The account it is for.
     pub account_id: String,
-    /// `queued`, `running`, `succeeded`, `failed`.
-    pub status: String,
+    /// Where it is.
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub status: JobStatus,
     /// Units done.
     pub progress_done: i64,
     /// Units in all.
@@ -79,11 +122,11 @@ impl Job {
     }
 
     /// The queued or running job of a kind for an account, if any.
-    pub fn open_for(conn: &mut DbConn, account: &str, kind: &str) -> QueryResult<Option<Job>> {
+    pub fn open_for(conn: &mut DbConn, account: &str, kind: JobKind) -> QueryResult<Option<Job>> {
         jobs::table
             .filter(jobs::account_id.eq(account))
-            .filter(jobs::kind.eq(kind))
-            .filter(jobs::status.eq_any(["queued", "running"]))
+            .filter(jobs::kind.eq(kind.as_str()))
+            .filter(jobs::status.eq_any([JobStatus::Queued.as_str(), JobStatus::Running.as_str()]))
             .order(jobs::created_at.desc())
             .select(Job::as_select())
             .first(conn)
@@ -91,10 +134,10 @@ impl Job {
     }
 
     /// The latest job of a kind for an account.
-    pub fn latest_for(conn: &mut DbConn, account: &str, kind: &str) -> QueryResult<Option<Job>> {
+    pub fn latest_for(conn: &mut DbConn, account: &str, kind: JobKind) -> QueryResult<Option<Job>> {
         jobs::table
             .filter(jobs::account_id.eq(account))
-            .filter(jobs::kind.eq(kind))
+            .filter(jobs::kind.eq(kind.as_str()))
             .order(jobs::created_at.desc())
             .select(Job::as_select())
             .first(conn)
@@ -105,7 +148,7 @@ impl Job {
 /// Queues a job of `kind` for an account unless one is already queued (a
 /// running one does not count: the data may have changed since it started).
 /// Returns the queued job's id.
-pub fn enqueue(conn: &mut DbConn, account: &Account, kind: &str) -> QueryResult<String> {
+pub fn enqueue(conn: &mut DbConn, account: &Account, kind: JobKind) -> QueryResult<String> {
     // No read-then-write transaction here: on SQLite upgrading a read
     // transaction to a write fails at once (SQLITE_BUSY_SNAPSHOT) when
     // another connection wrote in between. A rare second queued job is
@@ -113,8 +156,8 @@ pub fn enqueue(conn: &mut DbConn, account: &Account, kind: &str) -> QueryResult<
     // whose plan is already fresh recomputes nothing new.
     let queued: Option<String> = jobs::table
         .filter(jobs::account_id.eq(&account.id))
-        .filter(jobs::kind.eq(kind))
-        .filter(jobs::status.eq("queued"))
+        .filter(jobs::kind.eq(kind.as_str()))
+        .filter(jobs::status.eq(JobStatus::Queued.as_str()))
         .select(jobs::id)
         .first(conn)
         .optional()?;
@@ -124,9 +167,9 @@ pub fn enqueue(conn: &mut DbConn, account: &Account, kind: &str) -> QueryResult<
     let job = Job {
         id: new_id("job"),
         organisation_id: account.organisation_id.clone(),
-        kind: kind.to_string(),
+        kind,
         account_id: account.id.clone(),
-        status: "queued".into(),
+        status: JobStatus::Queued,
         progress_done: 0,
         progress_total: 0,
         attempts: 0,
@@ -139,7 +182,7 @@ pub fn enqueue(conn: &mut DbConn, account: &Account, kind: &str) -> QueryResult<
         finished_at: None,
     };
     diesel::insert_into(jobs::table)
-        .values(&job)
+        .values(job.clone())
         .execute(conn)?;
     Ok(job.id)
 }
@@ -155,8 +198,8 @@ struct ClaimedId {
 /// organisation's are claimed).
 #[derive(Debug, Clone, Copy)]
 pub struct Pool {
-    /// `plan` or `sync`.
-    pub kind: &'static str,
+    /// The kind of job it runs.
+    pub kind: JobKind,
     /// Running jobs of this kind one organisation may hold.
     pub per_organisation: i64,
     /// Whether a finished job of this pool may have queued work for another
@@ -174,10 +217,10 @@ pub fn claim(conn: &mut DbConn, owner: &str, pool: Pool) -> QueryResult<Option<J
     // An idle worker only reads: the UPDATE below takes SQLite's write lock
     // even when it matches nothing, and the workers of every pool poll.
     let waiting: Option<String> = jobs::table
-        .filter(jobs::kind.eq(pool.kind))
+        .filter(jobs::kind.eq(pool.kind.as_str()))
         .filter(
-            jobs::status.eq("queued").or(jobs::status
-                .eq("running")
+            jobs::status.eq(JobStatus::Queued.as_str()).or(jobs::status
+                .eq(JobStatus::Running.as_str())
                 .and(jobs::lease_until.lt(Some(now)))),
         )
         .select(jobs::id)
@@ -216,7 +259,7 @@ pub fn claim(conn: &mut DbConn, owner: &str, pool: Pool) -> QueryResult<Option<J
         .bind::<Text, _>(owner)
         .bind::<Timestamp, _>(until)
         .bind::<Timestamp, _>(now)
-        .bind::<Text, _>(pool.kind)
+        .bind::<Text, _>(pool.kind.as_str())
         .bind::<BigInt, _>(pool.per_organisation.max(1))
         .bind::<Timestamp, _>(epoch)
         .load(conn)?;
@@ -240,10 +283,15 @@ pub fn progress(conn: &mut DbConn, id: &str, done: i64, total: i64) -> QueryResu
 }
 
 /// Ends a job.
-pub fn finish(conn: &mut DbConn, id: &str, status: &str, error: Option<String>) -> QueryResult<()> {
+pub fn finish(
+    conn: &mut DbConn,
+    id: &str,
+    status: JobStatus,
+    error: Option<String>,
+) -> QueryResult<()> {
     diesel::update(jobs::table.find(id))
         .set((
-            jobs::status.eq(status),
+            jobs::status.eq(status.as_str()),
             jobs::error.eq(error),
             jobs::lease_owner.eq(None::<String>),
             jobs::finished_at.eq(Some(Utc::now().naive_utc())),
@@ -362,10 +410,10 @@ pub fn work_once(
         Outcome::Recorded => return true,
     };
     let (status, error) = match outcome {
-        Ok(()) => ("succeeded", None),
+        Ok(()) => (JobStatus::Succeeded, None),
         Err(e) => {
             tracing::error!(job = %job.id, account = %job.account_id, error = %e, "job failed");
-            ("failed", Some(e))
+            (JobStatus::Failed, Some(e))
         }
     };
     if let Err(e) = finish(conn, &job.id, status, error) {

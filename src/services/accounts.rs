@@ -13,6 +13,7 @@ use crate::config::SyncConfig;
 use crate::crypto::{new_id, SecretBox};
 use crate::db::models::{Account, AccountChanges, NewAccount, Organisation};
 use crate::db::DbConn;
+use crate::domain::AccountKind;
 use crate::services::{Detail, ServiceError};
 
 /// Default planning lead time (days).
@@ -340,7 +341,7 @@ pub fn create_child(
                         id: new_id("acc"),
                         organisation_id: org.to_string(),
                         name: MASTER_NAME.to_string(),
-                        kind: "master".into(),
+                        kind: AccountKind::Master,
                         master_id: None,
                         currency: first.currency.clone(),
                         timezone: first.timezone.clone(),
@@ -369,7 +370,7 @@ pub fn create_child(
             id: child_id,
             organisation_id: org.to_string(),
             name,
-            kind: "child".into(),
+            kind: AccountKind::Child,
             master_id,
             currency,
             timezone,

@@ -63,7 +63,9 @@ pub async fn fresh(
         if !queued {
             let acc = account.clone();
             if let Err(e) = db
-                .run(move |conn| jobs::enqueue(conn, &acc, "plan").map_err(ServiceError::from))
+                .run(move |conn| {
+                    jobs::enqueue(conn, &acc, jobs::JobKind::Plan).map_err(ServiceError::from)
+                })
                 .await
             {
                 tracing::warn!(error = %e, "could not queue a plan");
@@ -344,6 +346,6 @@ pub fn state(
     Ok(PlanState {
         stale: plans::is_stale(conn, account, today)?,
         header: store::plan_header(conn, &account.id)?,
-        job: Job::open_for(conn, &account.id, "plan")?,
+        job: Job::open_for(conn, &account.id, jobs::JobKind::Plan)?,
     })
 }

@@ -36,12 +36,12 @@ use crate::db::models::{Account, Organisation};
 use crate::db::schema::{jobs, sync_cursors, sync_schedules};
 use crate::db::{Db, DbConn};
 use crate::import::{self, Batch, Entity, ImportContext, KnownIds, ParseError};
-use crate::jobs::{self as job_queue, Job};
+use crate::jobs::{self as job_queue, Job, JobKind, JobStatus};
 use crate::services::accounts::stored_connection;
 use crate::services::ServiceError;
 
 /// The job kind.
-pub const KIND: &str = "sync";
+pub const KIND: JobKind = JobKind::Sync;
 /// Progress units per child (one per entity).
 const UNITS: i64 = 6;
 
@@ -88,9 +88,9 @@ pub fn enqueue(conn: &mut DbConn, account: &Account) -> Result<String, ServiceEr
         let job = Job {
             id: new_id("job"),
             organisation_id: account.organisation_id.clone(),
-            kind: KIND.to_string(),
+            kind: KIND,
             account_id: account.id.clone(),
-            status: "queued".into(),
+            status: JobStatus::Queued,
             progress_done: 0,
             progress_total: 0,
             attempts: 0,
@@ -103,7 +103,7 @@ pub fn enqueue(conn: &mut DbConn, account: &Account) -> Result<String, ServiceEr
             finished_at: None,
         };
         diesel::insert_into(jobs::table)
-            .values(&job)
+            .values(job.clone())
             .execute(conn)?;
         Ok(job.id)
     })?;
@@ -406,7 +406,7 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
         job_queue::finish(
             &mut conn,
             &job.id,
-            "failed",
+            JobStatus::Failed,
             Some("the account is gone".into()),
         )?;
         return Ok(());
@@ -434,7 +434,7 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
     );
     let units: Vec<AtomicUsize> = children.iter().map(|_| AtomicUsize::new(0)).collect();
     let total_units = children.len() as i64 * UNITS;
-    let write = |final_status: Option<(&str, Option<String>)>| {
+    let write = |final_status: Option<(JobStatus, Option<String>)>| {
         let detail = {
             let s = statuses.lock().unwrap_or_else(|e| e.into_inner());
             serde_json::to_string(&*s).unwrap_or_else(|_| "[]".into())
@@ -548,12 +548,12 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
         (count("failed"), count("partial"), s.len())
     };
     let (status, error) = if failed == 0 && stopped == 0 {
-        ("succeeded", None)
+        (JobStatus::Succeeded, None)
     } else if failed == all {
         let s = statuses.lock().unwrap_or_else(|e| e.into_inner());
         let first = s.iter().find_map(|c| c.error.clone()).unwrap_or_default();
         (
-            "failed",
+            JobStatus::Failed,
             Some(if all == 1 {
                 first
             } else {
@@ -562,7 +562,7 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
         )
     } else if failed == 0 {
         (
-            "partial",
+            JobStatus::Partial,
             Some(format!(
                 "{stopped} of {all} connections stopped at this sync's limit ({} s or {} pages per connection); the next sync continues from where they stopped",
                 ctx.config.max_seconds, ctx.config.max_pages
@@ -570,7 +570,7 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
         )
     } else {
         (
-            "partial",
+            JobStatus::Partial,
             Some(format!(
                 "{failed} of {all} connections failed; the others were loaded"
             )),
@@ -607,7 +607,7 @@ pub fn latest_statuses(
 ) -> QueryResult<std::collections::HashMap<String, ChildStatus>> {
     let recent: Vec<Job> = jobs::table
         .filter(jobs::organisation_id.eq(org))
-        .filter(jobs::kind.eq(KIND))
+        .filter(jobs::kind.eq(KIND.as_str()))
         .order(jobs::created_at.desc())
         .limit(50)
         .select(Job::as_select())

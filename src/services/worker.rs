@@ -18,13 +18,13 @@ use diesel::sql_types::Text;
 use crate::db::models::Account;
 use crate::db::schema::accounts;
 use crate::db::{Db, DbConn};
-use crate::jobs::{enqueue, progress, spawn_worker, Job, Outcome, Pool, Runner, Signal};
+use crate::jobs::{enqueue, progress, spawn_worker, Job, JobKind, Outcome, Pool, Runner, Signal};
 use crate::services::sync::{self, SyncContext};
 use crate::services::{plans, ServiceError};
 
 /// The plan jobs' pool: one worker per process, any organisation.
 pub const PLAN_POOL: Pool = Pool {
-    kind: "plan",
+    kind: JobKind::Plan,
     per_organisation: i64::MAX,
     wakes_others: false,
 };
@@ -112,17 +112,18 @@ impl Runner for Jobs {
     }
 
     fn run(&mut self, db: &Db, conn: &mut DbConn, job: &Job) -> Outcome {
-        match job.kind.as_str() {
-            "plan" => Outcome::Done(run_plan(db, conn, job, self.today).map_err(|e| e.to_string())),
+        match job.kind {
+            JobKind::Plan => {
+                Outcome::Done(run_plan(db, conn, job, self.today).map_err(|e| e.to_string()))
+            }
             // A sync writes its own end (succeeded, partial or failed).
-            sync::KIND => match sync::run_job(db, job, &self.sync) {
+            JobKind::Sync => match sync::run_job(db, job, &self.sync) {
                 Ok(()) => {
                     plan_after_sync(conn, job, self.today);
                     Outcome::Recorded
                 }
                 Err(e) => Outcome::Done(Err(e.to_string())),
             },
-            other => Outcome::Done(Err(format!("unknown job kind {other}"))),
         }
     }
 }
@@ -228,8 +229,8 @@ pub fn queue_stale_plans(
         {
             continue;
         }
-        if Job::open_for(conn, &a.id, "plan")?.is_none() {
-            enqueue(conn, a, "plan")?;
+        if Job::open_for(conn, &a.id, JobKind::Plan)?.is_none() {
+            enqueue(conn, a, JobKind::Plan)?;
             queued += 1;
         }
     }
@@ -251,7 +252,7 @@ fn plan_after_sync(conn: &mut DbConn, job: &Job, today: Option<NaiveDate>) {
             None => account,
         };
         if plans::is_stale(conn, &target, today)? {
-            enqueue(conn, &target, "plan")?;
+            enqueue(conn, &target, JobKind::Plan)?;
         }
         Ok(())
     };

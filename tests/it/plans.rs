@@ -595,7 +595,7 @@ async fn a_queued_plan_job_whose_plan_is_current_computes_nothing() {
         let shop = tributary::db::models::Account::find_by_id(&mut conn, &org.shop)
             .unwrap()
             .unwrap();
-        tributary::jobs::enqueue(&mut conn, &shop, "plan").unwrap()
+        tributary::jobs::enqueue(&mut conn, &shop, tributary::jobs::JobKind::Plan).unwrap()
     };
     org.app.state.jobs.wake();
     let started = std::time::Instant::now();
@@ -604,7 +604,7 @@ async fn a_queued_plan_job_whose_plan_is_current_computes_nothing() {
             let mut conn = org.app.state.db.conn().unwrap();
             tributary::jobs::Job::find(&mut conn, &id).unwrap().unwrap()
         };
-        if job.status == "succeeded" {
+        if job.status == tributary::jobs::JobStatus::Succeeded {
             break;
         }
         assert!(started.elapsed().as_secs() < 30, "{job:?}");
@@ -1485,7 +1485,7 @@ async fn a_sku_marked_not_for_reorder_orders_nothing_and_says_so() {
     assert_eq!(
         changed,
         Some(vec![(
-            "master".to_string(),
+            tributary::domain::AccountKind::Master,
             vec!["key:ts-red-m".to_string()]
         )])
     );

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::accounts;
 use crate::db::DbConn;
+pub use crate::domain::AccountKind;
 
 /// An account row.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -18,8 +19,9 @@ pub struct Account {
     pub organisation_id: String,
     /// Display name.
     pub name: String,
-    /// `master` or `child`.
-    pub kind: String,
+    /// Master or child.
+    #[diesel(deserialize_as = String)]
+    pub kind: AccountKind,
     /// The master above a child.
     pub master_id: Option<String>,
     /// ISO 4217 code.
@@ -53,7 +55,7 @@ pub struct Account {
 }
 
 /// An account to insert.
-#[derive(Debug, Insertable)]
+#[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = accounts)]
 pub struct NewAccount {
     /// Opaque id.
@@ -62,8 +64,9 @@ pub struct NewAccount {
     pub organisation_id: String,
     /// Name.
     pub name: String,
-    /// `master` or `child`.
-    pub kind: String,
+    /// Master or child.
+    #[diesel(serialize_as = String)]
+    pub kind: AccountKind,
     /// Master above.
     pub master_id: Option<String>,
     /// Currency.
@@ -119,7 +122,7 @@ pub struct AccountChanges {
 impl Account {
     /// True for the master account.
     pub fn is_master(&self) -> bool {
-        self.kind == "master"
+        self.kind == AccountKind::Master
     }
 
     /// Lists an organisation's accounts, master first, then children by creation.
@@ -183,7 +186,7 @@ impl Account {
     /// Inserts an account.
     pub fn insert(conn: &mut DbConn, account: &NewAccount) -> QueryResult<()> {
         diesel::insert_into(accounts::table)
-            .values(account)
+            .values(account.clone())
             .execute(conn)
             .map(|_| ())
     }
@@ -243,7 +246,7 @@ impl Account {
         diesel::update(
             accounts::table
                 .filter(accounts::organisation_id.eq(org))
-                .filter(accounts::kind.eq("master")),
+                .filter(accounts::kind.eq(AccountKind::Master.as_str())),
         )
         .set(accounts::data_version.eq(accounts::data_version + 1))
         .execute(conn)

@@ -46,8 +46,8 @@ pub struct AccountView {
     pub id: String,
     /// Name.
     pub name: String,
-    /// `master` or `child`.
-    pub kind: String,
+    /// Master or child.
+    pub kind: crate::domain::AccountKind,
     /// The master above this child.
     pub master_id: Option<String>,
     /// ISO 4217 currency.
@@ -81,7 +81,7 @@ impl From<&Account> for AccountView {
         AccountView {
             id: a.id.clone(),
             name: a.name.clone(),
-            kind: a.kind.clone(),
+            kind: a.kind,
             master_id: a.master_id.clone(),
             currency: a.currency.clone(),
             timezone: a.timezone.clone(),

@@ -262,10 +262,10 @@ pub struct PlanStatus {
 pub struct JobView {
     /// Id.
     pub id: String,
-    /// `plan` or `sync`.
-    pub kind: String,
-    /// `queued`, `running`, `succeeded`, `failed`, `partial`.
-    pub status: String,
+    /// What it does.
+    pub kind: crate::jobs::JobKind,
+    /// Where it is.
+    pub status: crate::jobs::JobStatus,
     /// `{"done", "total"}`.
     #[schema(value_type = Object)]
     pub progress: Value,
@@ -284,8 +284,8 @@ impl From<&Job> for JobView {
     fn from(j: &Job) -> Self {
         JobView {
             id: j.id.clone(),
-            kind: j.kind.clone(),
-            status: j.status.clone(),
+            kind: j.kind,
+            status: j.status,
             progress: serde_json::json!({"done": j.progress_done, "total": j.progress_total}),
             accounts: serde_json::from_str(&j.detail).unwrap_or(Value::Array(vec![])),
             error: j.error.clone(),

@@ -2078,7 +2078,7 @@ async fn run_forecast(state: State, req: HttpRequest) -> Res {
     ctx.require_write()?;
     let account = ctx.account.clone();
     db(&state, move |conn| {
-        Ok(jobs::enqueue(conn, &account, "plan")?)
+        Ok(jobs::enqueue(conn, &account, jobs::JobKind::Plan)?)
     })
     .await?;
     state.jobs.wake();
@@ -2090,7 +2090,7 @@ async fn processing_get(state: State, req: HttpRequest) -> Res {
     let account = ctx.account.clone();
     let today = state.config.today;
     let (job, stale) = db(&state, move |conn| {
-        let job = Job::open_for(conn, &account.id, "plan")?;
+        let job = Job::open_for(conn, &account.id, jobs::JobKind::Plan)?;
         let stale = plans::is_stale(conn, &account, today)?;
         Ok((job, stale))
     })
@@ -2106,7 +2106,7 @@ async fn processing_get(state: State, req: HttpRequest) -> Res {
                 "id": int_id(&j.id),
                 "isProcessing": true,
                 "percentageComplete": pct,
-                "statusMessage": if j.status == "running" { "Calculating forecasts" } else { "Forecast calculation queued" },
+                "statusMessage": if j.status == jobs::JobStatus::Running { "Calculating forecasts" } else { "Forecast calculation queued" },
             })
         }
         (None, true) => json!({

@@ -63,7 +63,7 @@ impl From<&Account> for AccountRow {
         AccountRow {
             id: a.id.clone(),
             name: a.name.clone(),
-            kind: a.kind.clone(),
+            kind: a.kind.to_string(),
             connection: match a.connection_kind.as_deref() {
                 Some("manual") => "manual (CSV uploads and API)".into(),
                 Some(k) => k.to_string(),

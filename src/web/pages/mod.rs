@@ -171,7 +171,7 @@ pub async fn shell(
             } else {
                 a.name.clone()
             },
-            kind: a.kind.clone(),
+            kind: a.kind.to_string(),
         })
         .collect();
     Ok((
