@@ -7,10 +7,12 @@
 //! ```
 //!
 //! `services::plans` orchestrates it: freshness, jobs, transactions. Every
-//! stage but the snapshot is pure.
+//! stage but the snapshot is pure. Lines are computed on the planning pool
+//! ([`pool`]), at background priority.
 
 pub mod edits;
 pub mod line;
+pub mod pool;
 pub mod rollup;
 pub mod series;
 pub mod snapshot;

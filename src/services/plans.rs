@@ -64,10 +64,12 @@ fn child_lines(c: &ChildData) -> (Vec<PlanLineRow>, Vec<LineDetail>) {
     let keys = child_keys(c, &mut ignored);
     // Each line's inputs are shaped where it is computed, so that only the
     // lines in flight hold a daily series.
-    keys.into_par_iter()
-        .enumerate()
-        .map(|(i, k)| compute_line(&c.account.id, c.today, child_line_input(c, i, k)))
-        .unzip()
+    crate::planning::pool::run(|| {
+        keys.into_par_iter()
+            .enumerate()
+            .map(|(i, k)| compute_line(&c.account.id, c.today, child_line_input(c, i, k)))
+            .unzip()
+    })
 }
 
 /// How [`load_master`] treats the children's own plans.
@@ -251,14 +253,16 @@ fn master_lines(
 ) -> (Vec<PlanLineRow>, Vec<LineDetail>) {
     let groups: Vec<(&String, &Vec<(usize, usize)>)> = m.rollup.groups.iter().collect();
     // Each line's inputs are shaped where it is computed (see `child_lines`).
-    groups
-        .into_par_iter()
-        .map(|(k, members)| {
-            let mut ignored = Vec::new();
-            let li = master_line_input(m, master, today, k, members, &mut ignored);
-            compute_line(&master.id, today, li)
-        })
-        .unzip()
+    crate::planning::pool::run(|| {
+        groups
+            .into_par_iter()
+            .map(|(k, members)| {
+                let mut ignored = Vec::new();
+                let li = master_line_input(m, master, today, k, members, &mut ignored);
+                compute_line(&master.id, today, li)
+            })
+            .unzip()
+    })
 }
 
 /// The conflicts of a master's roll-up, as of its current data.

@@ -240,16 +240,17 @@ fn child(
     data.fill(conn, Some(ids))?;
     let keys = child_keys(&data, &mut Vec::new());
     let read = data.read.clone().unwrap_or_default();
-    let (lines, details): (Vec<PlanLineRow>, Vec<LineDetail>) = read
-        .par_iter()
-        .map(|&i| {
-            compute_line(
-                &account.id,
-                today,
-                child_line_input(&data, i, keys[i].clone()),
-            )
-        })
-        .unzip();
+    let (lines, details): (Vec<PlanLineRow>, Vec<LineDetail>) = crate::planning::pool::run(|| {
+        read.par_iter()
+            .map(|&i| {
+                compute_line(
+                    &account.id,
+                    today,
+                    child_line_input(&data, i, keys[i].clone()),
+                )
+            })
+            .unzip()
+    });
     let upsert_keys: Vec<String> = read.iter().map(|&i| keys[i].clone()).collect();
     let h = header(account, version, today, &lines, started);
     upsert(conn, account, h, &upsert_keys, &lines, &details)
@@ -324,13 +325,15 @@ fn master(
         .iter()
         .filter(|(k, _)| keys.contains(*k))
         .collect();
-    let (lines, details): (Vec<PlanLineRow>, Vec<LineDetail>) = groups
-        .into_par_iter()
-        .map(|(k, members)| {
-            let li = master_line_input(&m, master, today, k, members, &mut Vec::new());
-            compute_line(&master.id, today, li)
-        })
-        .unzip();
+    let (lines, details): (Vec<PlanLineRow>, Vec<LineDetail>) = crate::planning::pool::run(|| {
+        groups
+            .into_par_iter()
+            .map(|(k, members)| {
+                let li = master_line_input(&m, master, today, k, members, &mut Vec::new());
+                compute_line(&master.id, today, li)
+            })
+            .unzip()
+    });
     let keys: Vec<String> = keys.into_iter().collect();
     let h = header(master, version, today, &lines, started);
     upsert(conn, master, h, &keys, &lines, &details)
