@@ -540,13 +540,14 @@ pub fn plan(input: &PlanInput) -> Plan {
     let order_by_day = below
         .filter(|_| q > 0.0)
         .map(|d| ((d as f64 - lt).floor() as i64).max(0));
+    let days_of_cover = cover(avail, input.open_orders, fc);
     match (below, order_by_day) {
         (Some(d), Some(o)) => say(
             "order_by",
             o as f64,
             format!(
                 "Projected stock falls below safety stock on day {d}; minus lead time {lt} → order by day {o}{}.",
-                if (d as f64) < lt { " (today: it is already late)" } else { "" }
+                late_note(d, lt, days_of_cover, safety_stock)
             ),
         ),
         (Some(d), None) => {
@@ -570,7 +571,6 @@ pub fn plan(input: &PlanInput) -> Plan {
             format!("Projected stock stays above safety stock for the {horizon}-day planning period: no order date."),
         ),
     }
-    let days_of_cover = cover(avail, input.open_orders, fc);
     if let Some(c) = days_of_cover {
         say(
             "days_of_cover",
@@ -590,6 +590,26 @@ pub fn plan(input: &PlanInput) -> Plan {
         order_by_day,
         days_of_cover,
         explanation: ex,
+    }
+}
+
+/// Why an order is due today when stock falls below safety stock on day
+/// `d`, sooner than the lead time `lt`: stock runs out before an order
+/// placed now arrives (late), or it lasts beyond the lead time and only the
+/// safety stock, the buffer against demand above the forecast, would be
+/// used up by then (due, not late).
+fn late_note(d: usize, lt: f64, cover: Option<f64>, safety_stock: f64) -> String {
+    if (d as f64) >= lt {
+        return String::new();
+    }
+    match cover {
+        Some(c) if c >= lt => format!(
+            " (today: stock lasts {c:.1} days at the forecast, longer than the lead time, but an order placed now arrives on day {lt} with less than the safety stock of {safety_stock:.2} left; the safety stock is the buffer against demand above the forecast)"
+        ),
+        Some(c) => format!(
+            " (today: it is already late: stock lasts {c:.1} days, an order placed now arrives on day {lt})"
+        ),
+        None => " (today: it is already late)".into(),
     }
 }
 
@@ -846,7 +866,32 @@ mod tests {
         let fc = [10.0; 60];
         let mut i = base(&fc, &[]);
         i.available = 100.0;
-        assert_eq!(plan(&i).order_by_day, Some(0));
+        let p = plan(&i);
+        assert_eq!(p.order_by_day, Some(0));
+        let text = |p: &Plan| {
+            p.explanation
+                .iter()
+                .find(|e| e.term == "order_by")
+                .unwrap()
+                .text
+                .clone()
+        };
+        assert!(
+            text(&p).ends_with("(today: it is already late: stock lasts 10.0 days, an order placed now arrives on day 14)."),
+            "{}",
+            text(&p)
+        );
+        // 160 available lasts 16 days, past the lead time, but falls below
+        // the safety stock on day 10 (160 − 110 = 50 < 57.5): due today,
+        // and the explanation says it is the buffer, not a stockout.
+        i.available = 160.0;
+        let p = plan(&i);
+        assert_eq!(p.order_by_day, Some(0));
+        assert!(
+            text(&p).contains("order by day 0 (today: stock lasts 16.0 days at the forecast, longer than the lead time, but an order placed now arrives on day 14 with less than the safety stock of 57.51 left"),
+            "{}",
+            text(&p)
+        );
     }
 
     #[test]
