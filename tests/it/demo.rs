@@ -319,6 +319,43 @@ async fn the_demo_plan_for_a_fixed_date_adds_up_and_flags_what_to_doubt() {
             .any(|f| f["message"].as_str().unwrap().starts_with(ims)),
         "{tent}"
     );
+    // 4. An order due now with more days of cover than lead time says why.
+    let due: Vec<&String> = master_rows
+        .iter()
+        .filter(|(_, r)| {
+            r["urgency"] == "now"
+                && r["days_of_cover"].as_f64().unwrap_or(0.0)
+                    > r["lead_time_days"].as_f64().unwrap()
+        })
+        .map(|(k, _)| k)
+        .collect();
+    assert!(!due.is_empty());
+    for key in due {
+        let (_, e) = app
+            .call(
+                "GET",
+                &format!("/api/v1/accounts/{master}/order-plan/{key}"),
+                Some(&token),
+                None,
+            )
+            .await;
+        let order_by = e["explanation"]["terms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["term"] == "order_by")
+            .map(|t| t["text"].to_string())
+            .unwrap_or_default();
+        // Never "already late" while stock outlasts the lead time: either
+        // the order is due on time today, or it says the safety stock
+        // would be used up by the time an order arrives.
+        assert!(!order_by.contains("already late"), "{key}: {order_by}");
+        assert!(
+            order_by.ends_with("order by day 0.\"")
+                || order_by.contains("longer than the lead time, but an order placed now arrives"),
+            "{key}: {order_by}"
+        );
+    }
     let (s, flagged) = app
         .call(
             "GET",
