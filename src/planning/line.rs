@@ -381,6 +381,50 @@ pub(crate) fn plan_input<'a>(
     }
 }
 
+/// Every flag of a line: its own (tracked stock only), its children's
+/// doubts on a master (where the master's own flag does not already say
+/// so: its line stands on that child's demand too), the merchant's mark and
+/// forecast-edit conflicts.
+fn all_flags(
+    li: &LineInput,
+    available: f64,
+    open: &[OpenOrder],
+    daily_forecast: &[f64],
+    today: NaiveDate,
+) -> Vec<Flag> {
+    let mut line_flags = if li.tracked && !li.bundle {
+        flags(
+            &li.values,
+            &li.in_stock,
+            available,
+            open,
+            daily_forecast,
+            today,
+        )
+    } else {
+        vec![]
+    };
+    let own_codes: Vec<String> = line_flags.iter().map(|f| f.code.clone()).collect();
+    line_flags.extend(
+        li.child_flags
+            .iter()
+            .filter(|f| !own_codes.contains(&f.code))
+            .cloned(),
+    );
+    if let Some(note) = &li.not_for_reorder {
+        line_flags.push(Flag {
+            code: "not_for_reorder".into(),
+            days: None,
+            message: match note {
+                Some(n) => format!("Marked not for reorder: {n}"),
+                None => "Marked not for reorder: nothing is ordered for it.".into(),
+            },
+        });
+    }
+    line_flags.extend(edits::conflict_flags(&li.edits.conflicts));
+    line_flags
+}
+
 /// A computed plan line and its details.
 pub(crate) type Computed = (PlanLineRow, LineDetail);
 
@@ -437,31 +481,7 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
     } else {
         0.0
     };
-    let mut line_flags = if li.tracked && !li.bundle {
-        flags(&li.values, &li.in_stock, available, &open, &fc.point, today)
-    } else {
-        vec![]
-    };
-    // A child's doubt is the master's: its line stands on that child's
-    // demand too (unless the master's own flag already says so).
-    let own_codes: Vec<String> = line_flags.iter().map(|f| f.code.clone()).collect();
-    line_flags.extend(
-        li.child_flags
-            .iter()
-            .filter(|f| !own_codes.contains(&f.code))
-            .cloned(),
-    );
-    if let Some(note) = &li.not_for_reorder {
-        line_flags.push(Flag {
-            code: "not_for_reorder".into(),
-            days: None,
-            message: match note {
-                Some(n) => format!("Marked not for reorder: {n}"),
-                None => "Marked not for reorder: nothing is ordered for it.".into(),
-            },
-        });
-    }
-    line_flags.extend(edits::conflict_flags(&li.edits.conflicts));
+    let line_flags = all_flags(&li, available, &open, &fc.point, today);
     let mut explanation = explain(
         &li,
         &fc,

@@ -116,9 +116,6 @@ fn load_master(
 ) -> Result<MasterInputs, ServiceError> {
     let mut kids = Account::list_children(conn, &master.id)?;
     kids.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-    let settings: Vec<WarehouseSetting> = store::warehouse_settings(conn, &master.id)?;
-    let links = store::links(conn, &master.id)?;
-    let rates = store::exchange_rates(conn, &master.organisation_id)?;
     let mut children = Vec::new();
     let mut child_plans = Vec::new();
     let reads = match mode {
@@ -230,17 +227,30 @@ fn load_master(
             None => Ok(()),
         }
     })?;
-    let flags = warehouse_flags(&kids, &settings);
-    let rollup = roll_up(&children, &links);
+    master_inputs(conn, master, today, &kids, children, child_plans)
+}
+
+/// A master's inputs around its children's loaded data and plan figures:
+/// its roll-up settings, links, rates, edits and marks.
+fn master_inputs(
+    conn: &mut DbConn,
+    master: &Account,
+    today: NaiveDate,
+    kids: &[Account],
+    children: Vec<ChildData>,
+    child_plans: Vec<HashMap<String, LineFigures>>,
+) -> Result<MasterInputs, ServiceError> {
+    let settings: Vec<WarehouseSetting> = store::warehouse_settings(conn, &master.id)?;
+    let links = store::links(conn, &master.id)?;
     Ok(MasterInputs {
         edits: crate::planning::edits::EditSet::new(
             &crate::db::models::forecast_edit::ForecastEdit::of_account(conn, &master.id)?,
             today,
         ),
+        flags: warehouse_flags(kids, &settings),
+        rates: store::exchange_rates(conn, &master.organisation_id)?,
+        rollup: roll_up(&children, &links),
         children,
-        flags,
-        rates,
-        rollup,
         child_plans,
         not_for_reorder: crate::db::models::sku_settings::not_for_reorder(conn, &master.id)?,
     })
