@@ -1,8 +1,11 @@
 //! The threads plan lines are computed on: a pool of its own at background
-//! priority (the lowest nice value, `SCHED_BATCH` on Linux), so that while a
-//! plan of tens of thousands of lines takes every core, the server's
-//! requests are still served first. The planning stages are CPU-bound and
-//! throughput-oriented; a request is short and latency-bound.
+//! priority (nice 10 and `SCHED_BATCH` on Linux), so that while a plan of
+//! tens of thousands of lines takes every core, the server's requests are
+//! still served first. The planning stages are CPU-bound and
+//! throughput-oriented; a request is short and latency-bound. Nice 10, not
+//! 19: against the server's own threads (nice 0) planning gets about a
+//! tenth of a core they want, but another busy process on the machine (a
+//! database, a backup) does not starve it.
 
 use std::sync::OnceLock;
 
@@ -36,15 +39,23 @@ fn lower_priority() {
             ThreadSchedulePolicy,
         };
         use thread_priority::ThreadPriority;
+        // The crate maps 0–99 onto the nice values 19 … −20: 22 is nice 10.
+        let Ok(value) = 22u8.try_into() else {
+            return;
+        };
         let _ = set_thread_priority_and_policy(
             thread_native_id(),
-            ThreadPriority::Min,
+            ThreadPriority::Crossplatform(value),
             ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch),
         );
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min);
+        if let Ok(value) = 22u8.try_into() {
+            let _ = thread_priority::set_current_thread_priority(
+                thread_priority::ThreadPriority::Crossplatform(value),
+            );
+        }
     }
 }
 
@@ -81,13 +92,12 @@ mod tests {
             policy,
             ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch)
         );
-        // Nice 19, the kernel's lowest priority (`/proc/thread-self/stat`,
-        // field 19).
+        // Nice 10 (`/proc/thread-self/stat`, field 19).
         let nice = super::run(|| {
             let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
             let after = &stat[stat.rfind(')').unwrap() + 2..];
             after.split(' ').nth(16).unwrap().to_string()
         });
-        assert_eq!(nice, "19");
+        assert_eq!(nice, "10");
     }
 }
