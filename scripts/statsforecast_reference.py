@@ -67,7 +67,13 @@ def fit(models, trains, h):
         secs[name] = time.perf_counter() - t
         col = [c for c in fc.columns if c not in ("unique_id", "ds")][0]
         fc = fc.sort_values(["unique_id", "ds"])
-        out[name] = np.clip(fc[col].to_numpy().reshape(len(trains), h), 0.0, None)
+        v = fc[col].to_numpy().reshape(len(trains), h)
+        # A model that cannot forecast a short history leaves NaN (SeasonalNaive with fewer
+        # points than a season): those series take the historic average, as the fallback would.
+        for i in np.where(~np.isfinite(v).all(axis=1))[0]:
+            y = np.maximum(np.asarray(trains[i], dtype=float), 0.0)
+            v[i] = y.mean() if len(y) else 0.0
+        out[name] = np.clip(v, 0.0, None)
     return out, secs
 
 
