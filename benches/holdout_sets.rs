@@ -9,7 +9,10 @@
 //!   summed to **weeks** (H = 13, season 52) and to **months** (H = 3, season 12): another
 //!   domain and other frequencies on the full model selection, short histories (at most 95
 //!   weeks, 10 months: the data start in December 2010), intermittent demand;
-//! - the same daily series on the server's fast path (H = 28, season 7), last window.
+//! - the same daily series on the server's fast path (H = 28, season 7), last window;
+//! - small public sets that `pmdarima` ships offline (`tests/data/public`): two monthly
+//!   series of other domains (airline passengers, wine sales; H = 12) and three quarterly
+//!   ones (beer, residents, woollen yarn; H = 8).
 //!
 //! Every line reports MASE, MAE, the 80 % interval's coverage, the coverage of the total's
 //! 10 %–90 % range, `service95` and `inventory95` (see [`cli::HoldoutReport`]) and the time.
@@ -68,6 +71,13 @@ fn main() {
     report("aus_retail_monthly_odd_series", &half(&aus, 1), 12, 12);
     report("aus_retail_monthly_even_series", &half(&aus, 0), 12, 12);
     report("aus_retail_quarterly", &aus.aggregate(Step::Quarter), 8, 4);
+    // Small public sets of other domains (tests/data/public/README.md): too few series for
+    // the catalogue calibration, so they show the uncalibrated widths.
+    let public = root.join("tests/data/public");
+    let monthly = cli::read_long_csv(&public.join("pmdarima_monthly.csv")).expect("monthly");
+    report("pmdarima_monthly", &monthly, 12, 12);
+    let quarterly = cli::read_long_csv(&public.join("pmdarima_quarterly.csv")).expect("quarterly");
+    report("pmdarima_quarterly", &quarterly, 8, 4);
 
     let mut text = String::new();
     flate2::read::GzDecoder::new(

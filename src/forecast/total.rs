@@ -9,15 +9,18 @@
 //! - **fast path** (daily SKU series, [`crate::forecast::fast`]): *bootstrapped backtest
 //!   errors of the total*. The chosen configuration is run over the history; at every day of
 //!   the last year that has a full span after it, the forecast total of the next `L` days is
-//!   compared with the actual total. The errors are scaled by `√(forecast + c)` (a count's
+//!   compared with the actual total, both over the span's in-stock days only (a day out of
+//!   stock has no observed demand; the estimate imputed for it is not an outcome to score).
+//!   The errors are scaled by `√(forecast + c)` (a count's
 //!   spread grows with the square root of its mean, so an item that doubled its sales does not
 //!   keep last year's absolute spread), and their root mean square, widened for the `k`
 //!   overlapping windows (about `n = k/L` independent ones) by `√(1 + 1/n)` and by the
 //!   Student t's variance ratio `√((n − 1)/(n − 3))` (a spread estimated from a dozen windows
 //!   understates the next window's), is the spread of an equal
 //!   mixture of two gamma distributions: one around today's forecast total, one around last
-//!   year's rate × `L` (the level is uncertain between the two: items that slowed down or
-//!   stopped pick up again, items that grew fall back). Gamma: non-negative and skewed like a
+//!   year's rate × `L` with the spread of its own errors (the in-stock rate of the year before
+//!   each origin, scored the same way; the level is uncertain between the two: items that
+//!   slowed down or stopped pick up again, items that grew fall back). Gamma: non-negative and skewed like a
 //!   lumpy total, normal-like for large ones. Measured on 2,797 real daily SKU series
 //!   (`benches/daily_accuracy.rs`) this served more series at 95 % with less stock than the
 //!   empirical error quantiles, a compound Poisson/negative binomial fit, empirical lead-time
