@@ -6,6 +6,7 @@
 mod accounts;
 mod api_keys;
 mod auth;
+mod backup;
 mod browser;
 mod cli;
 mod compat;
