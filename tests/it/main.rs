@@ -10,6 +10,7 @@ mod backup;
 mod browser;
 mod cli;
 mod compat;
+mod crash;
 mod demand;
 mod demo;
 mod durability;
