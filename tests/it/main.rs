@@ -16,6 +16,7 @@ mod demo;
 mod durability;
 mod fakes;
 mod forecast_edits;
+mod fuzz;
 mod helpers;
 mod imports;
 mod openapi;
