@@ -68,6 +68,21 @@ enum Command {
         #[arg(long)]
         full: bool,
     },
+    /// Back up the database of DATABASE_URL, even while a server is
+    /// serving it: SQLite with `VACUUM INTO`, PostgreSQL with `pg_dump`
+    /// (custom format). A sealing key kept in a file is copied to FILE.key.
+    Backup {
+        /// The backup file to write (must not exist).
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Restore a backup into the new or empty database of DATABASE_URL
+    /// (SQLite file or PostgreSQL database), with its FILE.key if any.
+    Restore {
+        /// The backup file `tributary backup` wrote.
+        #[arg(long)]
+        from: std::path::PathBuf,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -182,6 +197,41 @@ fn main() -> anyhow::Result<()> {
                 }
             });
             serve(state, &bind)
+        }
+        Command::Backup { to } => {
+            let key_file = config
+                .secret_key
+                .is_none()
+                .then_some(config.secret_key_file.as_path());
+            let done = tributary::db::backup::backup(&config.database_url, &to, key_file)?;
+            println!(
+                "backup written to {} ({} bytes)",
+                done.file.display(),
+                done.bytes
+            );
+            match done.key_file {
+                Some(k) => println!(
+                    "sealing key copied to {}: keep it with the backup, as secret as the database",
+                    k.display()
+                ),
+                None => println!(
+                    "the sealing key is not in the backup: keep TRIBUTARY_SECRET_KEY with it"
+                ),
+            }
+            Ok(())
+        }
+        Command::Restore { from } => {
+            let key_file = config
+                .secret_key
+                .is_none()
+                .then_some(config.secret_key_file.as_path());
+            tributary::db::backup::restore(&from, &config.database_url, key_file)?;
+            println!(
+                "restored {} into {}",
+                from.display(),
+                tributary::db::parse_url(&config.database_url).1
+            );
+            Ok(())
         }
         Command::Forecast { .. } => unreachable!("handled before the configuration is read"),
         Command::Plan { account, full } => {

@@ -7,6 +7,7 @@
 //! saying why. Blocking database work goes through [`Db::run`], which moves
 //! it off the actix worker threads.
 
+pub mod backup;
 pub mod ingest;
 pub mod models;
 pub mod schema;

@@ -333,12 +333,27 @@ impl<R: Read> Rows<'_, R> {
                      unquoted comma or a cut-off line.",
                     rec.len()
                 );
-                cx.problem_at(self.row, String::new(), msg);
+                cx.problem_at(self.row, self.cell_count_field(rec.len()), msg);
                 continue;
             }
             cx.row = self.row;
             return Ok(true);
         }
+    }
+
+    /// The field a row with the wrong number of cells is reported on (every
+    /// problem names one): the first column it lacks, or the last column
+    /// when it has too many (the extra cells follow it); ignored columns
+    /// are passed over.
+    fn cell_count_field(&self, cells: usize) -> String {
+        let names = &self.columns.names;
+        let from = cells.min(names.len().saturating_sub(1));
+        names[from..]
+            .iter()
+            .chain(names[..from].iter().rev())
+            .find_map(|n| *n)
+            .unwrap_or("row")
+            .to_string()
     }
 
     /// Spreads a row's cells over the entity's fields.
@@ -569,6 +584,19 @@ mod tests {
     const SALES_HEADER: &str =
         "id,ordered_at,warehouse_id,currency,cancelled,removed,updated_at,line_id,variant_id,quantity,unit_price\n";
 
+    /// Found by fuzzing: a row with too few or too many cells was reported
+    /// with an empty field.
+    #[test]
+    fn a_row_with_the_wrong_number_of_cells_names_a_field() {
+        let p = problems(csv(Entity::Warehouses, "id,name\nW-1\nW-2,Main,extra\n"));
+        assert_eq!(at(&p), vec![(1, "name"), (2, "name")]);
+        let p = problems(csv(
+            Entity::Warehouses,
+            "id,name,removed\nW-1\nW-2,Main,,extra\n",
+        ));
+        assert_eq!(at(&p), vec![(1, "name"), (2, "removed")]);
+    }
+
     #[test]
     fn bom_and_blank_trailing_lines_are_fine() {
         let body = "\u{feff}id,name\nW-1,Main\n\n\n";
@@ -764,7 +792,7 @@ mod tests {
     #[test]
     fn row_with_wrong_cell_count() {
         let p = problems(csv(Entity::Warehouses, "id,name\nW-1,Main,extra\nW-2,Ok\n"));
-        assert_eq!(at(&p), [(1, "")]);
+        assert_eq!(at(&p), [(1, "name")]);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Background jobs. A job is a row of `jobs`, so it survives a restart and
 //! several server processes can share one queue: a worker claims a job by
 //! writing its lease (`lease_owner`, `lease_until`); a job whose lease ran
-//! out (its process died) can be claimed again. On PostgreSQL the claim uses
+//! out (its process died) can be claimed again, and a server starting on the
+//! same host takes up at once the jobs of a process of its host that is gone
+//! ([`release_dead_leases`]). On PostgreSQL the claim uses
 //! `FOR UPDATE SKIP LOCKED`.
 //!
 //! This module knows the queue and the workers' loop only: what a job of
@@ -269,6 +271,69 @@ pub fn claim(conn: &mut DbConn, owner: &str, pool: Pool) -> QueryResult<Option<J
     }
 }
 
+/// This host's name, where the system tells it (Linux: procfs).
+fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty() && !h.contains(':'))
+}
+
+/// A new lease owner name for one worker of this process: `host:pid:wrk_…`
+/// where the host's name is known (so that a restarted server can tell its
+/// dead predecessor's leases, see [`release_dead_leases`]), else `wrk_…`.
+pub fn new_owner() -> String {
+    match host_name() {
+        Some(host) => format!("{host}:{}:{}", std::process::id(), new_id("wrk")),
+        None => new_id("wrk"),
+    }
+}
+
+/// Lets the running jobs whose lease a process of this host holds that is
+/// gone (killed, crashed: `/proc/PID` no longer exists) be claimed at once,
+/// instead of when their lease runs out ([`LEASE_SECONDS`] later): a server
+/// restarted after a crash resumes its syncs and plans right away. Leases of
+/// other hosts, and of processes still alive, are left alone. Returns how
+/// many were released.
+pub fn release_dead_leases(conn: &mut DbConn) -> QueryResult<usize> {
+    let Some(host) = host_name() else {
+        return Ok(0);
+    };
+    let prefix = format!("{host}:");
+    let now = Utc::now().naive_utc();
+    let held: Vec<(String, Option<String>)> = jobs::table
+        .filter(jobs::status.eq("running"))
+        .filter(jobs::lease_until.ge(Some(now)))
+        .filter(jobs::lease_owner.like(format!("{prefix}%")))
+        .select((jobs::id, jobs::lease_owner))
+        .load(conn)?;
+    let me = std::process::id();
+    let mut released = 0;
+    for (id, owner) in held {
+        let Some(pid) = owner
+            .as_deref()
+            .and_then(|o| o.strip_prefix(&prefix))
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me || std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        // Only if still held by that owner (another worker may have taken it).
+        released += diesel::update(
+            jobs::table
+                .find(&id)
+                .filter(jobs::status.eq("running"))
+                .filter(jobs::lease_owner.eq(owner)),
+        )
+        .set(jobs::lease_until.eq(Some(now - chrono::Duration::seconds(1))))
+        .execute(conn)?;
+    }
+    Ok(released)
+}
+
 /// Records progress and renews the lease of a running job.
 pub fn progress(conn: &mut DbConn, id: &str, done: i64, total: i64) -> QueryResult<()> {
     let until = Utc::now().naive_utc() + chrono::Duration::seconds(LEASE_SECONDS);
@@ -357,7 +422,7 @@ pub trait Runner: Send + 'static {
 /// It stops when its [`Signal`] is dropped (the server's state is gone).
 pub fn spawn_worker(name: &str, db: Db, pool: Pool, mut runner: impl Runner, signal: &Arc<Signal>) {
     let weak: Weak<Signal> = Arc::downgrade(signal);
-    let owner = new_id("wrk");
+    let owner = new_owner();
     let _ = std::thread::Builder::new()
         .name(name.into())
         .spawn(move || {

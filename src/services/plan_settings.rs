@@ -362,8 +362,8 @@ pub struct SkuSettingView {
     pub not_for_reorder: bool,
     /// The merchant's note.
     pub note: Option<String>,
-    /// Last changed (UTC).
-    pub updated_at: chrono::NaiveDateTime,
+    /// Last changed (RFC 3339, UTC).
+    pub updated_at: chrono::DateTime<chrono::Utc>,
     /// Who changed it last.
     pub updated_by: String,
 }
@@ -383,7 +383,7 @@ pub fn sku_settings(
                 sku: s.sku,
                 not_for_reorder: s.not_for_reorder,
                 note: s.note,
-                updated_at: s.updated_at,
+                updated_at: crate::services::accounts::utc(s.updated_at),
                 updated_by: s.updated_by,
             })
             .collect(),

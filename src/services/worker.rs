@@ -45,6 +45,22 @@ pub fn sync_pool(sync: &SyncContext) -> Pool {
 /// queues stale plans and due automatic syncs) and `TRIBUTARY_SYNC_WORKERS`
 /// sync workers. They stop when their [`Signal`] is dropped.
 pub fn spawn(db: &Db, today: Option<NaiveDate>, sync: SyncContext, signal: &Arc<Signal>) {
+    // The jobs a crashed predecessor of this server held are taken up now,
+    // not a lease later.
+    match db
+        .conn()
+        .map_err(|e| e.to_string())
+        .and_then(|mut c| crate::jobs::release_dead_leases(&mut c).map_err(|e| e.to_string()))
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            jobs = n,
+            "resuming the jobs of a server process that is gone"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look for the jobs of a server process that is gone")
+        }
+    }
     let pool = sync_pool(&sync);
     let workers = sync.config.workers.clamp(1, 64);
     for i in 0..workers {

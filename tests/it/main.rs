@@ -6,14 +6,17 @@
 mod accounts;
 mod api_keys;
 mod auth;
+mod backup;
 mod browser;
 mod cli;
 mod compat;
+mod crash;
 mod demand;
 mod demo;
 mod durability;
 mod fakes;
 mod forecast_edits;
+mod fuzz;
 mod helpers;
 mod imports;
 mod openapi;

@@ -94,7 +94,88 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::web::api::forecast_edits::ForecastEditsDoc::openapi());
     doc.merge(crate::web::api::sync::SyncDoc::openapi());
     doc.merge(crate::web::api::supply::SupplyDoc::openapi());
+    common_answers(&mut doc);
     doc
+}
+
+/// Operations that need no credentials.
+const PUBLIC: [(&str, &str); 2] = [
+    ("post", "/api/v1/auth/token"),
+    ("get", "/api/v1/openapi.json"),
+];
+
+/// Documents on every operation the answers the server gives to any of
+/// them, so that a client (or a schema-driven fuzzer) meets no undocumented
+/// status: `401` without valid credentials (every operation but the public
+/// ones), `403` for a write a viewer, a read-only key or an account-scoped
+/// key may not make, `400` for a body that is not JSON (or not of the
+/// documented content type), `413` for one over the size limit and `422`
+/// for one that does not validate (every operation with a body); and the CSV answer of the lists and pages that
+/// take `format=csv`.
+fn common_answers(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::HttpMethod;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let operations = [
+            (HttpMethod::Get, "get", &mut item.get),
+            (HttpMethod::Put, "put", &mut item.put),
+            (HttpMethod::Post, "post", &mut item.post),
+            (HttpMethod::Delete, "delete", &mut item.delete),
+            (HttpMethod::Patch, "patch", &mut item.patch),
+        ];
+        for (method, name, op) in operations {
+            let Some(op) = op.as_mut() else { continue };
+            let answers = &mut op.responses.responses;
+            if !PUBLIC.contains(&(name, path.as_str())) {
+                answers.entry("401".into()).or_insert_with(|| {
+                    error("No valid credentials: send `Authorization: Bearer <token or API key>`")
+                });
+                if method != HttpMethod::Get {
+                    answers.entry("403".into()).or_insert_with(|| {
+                        error("The credential may not make this change (a viewer, a read-only or an account-scoped key)")
+                    });
+                }
+            }
+            if op.request_body.is_some() {
+                answers.entry("400".into()).or_insert_with(|| {
+                    error("The body is not of the documented content type, or not well-formed")
+                });
+                answers
+                    .entry("413".into())
+                    .or_insert_with(|| error("The body is over the size limit"));
+                answers.entry("422".into()).or_insert_with(|| {
+                    error("The body is well-formed but invalid (every problem by row and field)")
+                });
+            }
+            let csv = op
+                .parameters
+                .as_ref()
+                .is_some_and(|ps| ps.iter().any(|p| p.name == "format"));
+            if csv {
+                if let Some(RefOr::T(ok)) = answers.get_mut("200") {
+                    ok.content.entry("text/csv".into()).or_insert_with(|| {
+                        ContentBuilder::new()
+                            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                            .build()
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// Handler used by the route table.

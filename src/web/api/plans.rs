@@ -545,7 +545,8 @@ pub async fn get_links(
 /// Replaces the master's explicit links.
 #[utoipa::path(put, path = "/api/v1/accounts/{id}/links", tag = "roll-up", request_body = Vec<LinkBody>,
     params(("id" = String, Path, description = "Master account id")),
-    responses((status = 200, body = Vec<LinkBody>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<LinkBody>), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub async fn put_links(
     state: web::Data<AppState>,
     caller: Caller,
@@ -584,7 +585,7 @@ pub async fn get_conflicts(
 /// The master's per-warehouse include settings.
 #[utoipa::path(get, path = "/api/v1/accounts/{id}/warehouse-settings", tag = "roll-up",
     params(("id" = String, Path, description = "Master account id")),
-    responses((status = 200, body = Vec<WarehouseSettingBody>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<WarehouseSettingBody>), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn get_warehouse_settings(
     state: web::Data<AppState>,
     caller: Caller,
@@ -598,7 +599,8 @@ pub async fn get_warehouse_settings(
 #[utoipa::path(put, path = "/api/v1/accounts/{id}/warehouse-settings", tag = "roll-up",
     request_body = Vec<WarehouseSettingBody>,
     params(("id" = String, Path, description = "Master account id")),
-    responses((status = 200, body = Vec<WarehouseSettingBody>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<WarehouseSettingBody>), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub async fn put_warehouse_settings(
     state: web::Data<AppState>,
     caller: Caller,

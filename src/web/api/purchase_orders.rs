@@ -393,7 +393,7 @@ pub async fn transfer_suggestions(
     request_body = Accept,
     params(("id" = String, Path, description = "Master account id")),
     responses((status = 201, body = Vec<OrderView>), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn accept_transfers(
     state: web::Data<AppState>,
     caller: Caller,
