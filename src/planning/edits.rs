@@ -8,16 +8,16 @@
 use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate};
-use serde::Serialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::db::models::forecast_edit::ForecastEdit;
 use crate::domain::sku;
+use crate::planning::explain::Explanation;
 use crate::planning::line::{round6, Flag};
 use crate::replenish;
 
 /// How an edit changes a month's forecast.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EditKind {
     /// A quantity for the whole month, spread evenly over its days.
@@ -101,7 +101,7 @@ pub struct ResolvedEdit {
 
 /// Two or more group edits that would change one line in one month: none
 /// of them is applied.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EditConflict {
     /// `YYYY-MM`.
     pub month: String,
@@ -243,7 +243,7 @@ impl EditSet {
 }
 
 /// One edit as applied to a line's forecast.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AppliedEdit {
     /// The edit's id.
     pub id: String,
@@ -345,20 +345,20 @@ pub fn conflict_flags(conflicts: &[EditConflict]) -> Vec<Flag> {
 /// Adds the edits to a line's explanation: `edit` (the first applied, as
 /// `api.md` names it), `edits` (all), `edit_conflicts`, and a note when the
 /// safety stock follows the edited level.
-pub fn explain(explanation: &mut Value, note: Option<&EditNote>, conflicts: &[EditConflict]) {
-    let edits: Vec<Value> = note
-        .map(|n| n.edits.iter().map(|e| json!(e)).collect())
-        .unwrap_or_default();
-    explanation["edit"] = edits.first().cloned().unwrap_or(Value::Null);
-    explanation["edits"] = Value::Array(edits);
-    explanation["edit_conflicts"] = json!(conflicts);
+pub fn explain(
+    explanation: &mut Explanation,
+    note: Option<&EditNote>,
+    conflicts: &[EditConflict],
+) {
+    let edits: Vec<AppliedEdit> = note.map(|n| n.edits.clone()).unwrap_or_default();
+    explanation.edit = edits.first().cloned();
+    explanation.edits = edits;
+    explanation.edit_conflicts = conflicts.to_vec();
     if let Some(n) = note.filter(|n| (n.level_ratio - 1.0).abs() > 1e-12) {
-        if let Some(notes) = explanation["notes"].as_array_mut() {
-            notes.push(json!(format!(
-                "The forecast edits change the demand over the lead time by a factor of {:.4}: the safety stock follows.",
-                n.level_ratio
-            )));
-        }
+        explanation.notes.push(format!(
+            "The forecast edits change the demand over the lead time by a factor of {:.4}: the safety stock follows.",
+            n.level_ratio
+        ));
     }
 }
 

@@ -4,11 +4,14 @@
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use crate::db::models::planning::{LineDetail, PlanLineRow};
 use crate::forecast::{self, Forecast, Options, SeriesInput, TotalDistribution};
 use crate::planning::edits;
+use crate::planning::explain::{
+    CandidateScore, DemandExplained, Explanation, ReconciledExplained, SafetyStockExplained, Step,
+    Term,
+};
 use crate::planning::series::LineInput;
 use crate::planning::supply;
 use crate::replenish::{self, OpenOrder, PlanInput};
@@ -286,12 +289,12 @@ impl Reconciled {
     }
 
     /// The reconciliation a stored explanation records (`demand.reconciled`).
-    pub(crate) fn from_explanation(explanation: &Value) -> Option<Reconciled> {
-        let r = explanation.get("demand")?.get("reconciled")?;
+    pub(crate) fn from_explanation(explanation: &Explanation) -> Option<Reconciled> {
+        let r = explanation.demand.reconciled?;
         Some(Reconciled {
-            own_per_day: r.get("own_per_day")?.as_f64()?,
-            children_per_day: r.get("children_per_day")?.as_f64()?,
-            ratio: r.get("ratio").and_then(Value::as_f64),
+            own_per_day: r.own_per_day,
+            children_per_day: r.children_per_day,
+            ratio: r.ratio,
         })
     }
 }
@@ -532,7 +535,7 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
     };
     let detail = LineDetail {
         accounts: serde_json::to_string(&li.accounts).unwrap_or_else(|_| "[]".into()),
-        explanation: explanation.to_string(),
+        explanation: serde_json::to_string(&explanation).unwrap_or_default(),
         supply,
     };
     (row, detail)
@@ -557,7 +560,7 @@ fn explain(
     lt_total: &forecast::TotalDistribution,
     plan: &replenish::Plan,
     x: Explained,
-) -> Value {
+) -> Explanation {
     let Explained {
         sd,
         per_day,
@@ -578,18 +581,26 @@ fn explain(
         ("order_quantity", "order quantity"),
         ("not_for_reorder", "not for reorder"),
     ];
-    let steps: Vec<Value> = plan
+    let steps: Vec<Step> = plan
         .explanation
         .iter()
         .filter_map(|e| {
             let name = step_names.iter().find(|(t, _)| *t == e.term)?.1;
-            Some(json!({"step": name, "quantity": round6(e.value), "note": e.text}))
+            Some(Step {
+                step: name.to_string(),
+                quantity: round6(e.value),
+                note: e.text.clone(),
+            })
         })
         .collect();
-    let lines_of_text: Vec<Value> = plan
+    let terms: Vec<Term> = plan
         .explanation
         .iter()
-        .map(|e| json!({"term": e.term, "value": round6(e.value), "text": e.text}))
+        .map(|e| Term {
+            term: e.term.clone(),
+            value: round6(e.value),
+            text: e.text.clone(),
+        })
         .collect();
     let mut notes: Vec<String> = Vec::new();
     notes.extend(reconciled.map(|r| reconciliation_note(&r)));
@@ -600,44 +611,53 @@ fn explain(
                 .into(),
         );
     }
-    json!({
-        "demand": {
-            "method": fc.method,
-            "class": fc.class.name(),
-            "candidates": fc.candidates.iter().map(|c| json!({"method": c.method, "score": c.score.map(round6)})).collect::<Vec<_>>(),
-            "per_day": round6(per_day),
-            "coverage_days": period,
-            "history_days": li.values.len(),
-            "stockout_days_excluded": excluded,
-            "reconciled": reconciled.map(|r| json!({
-                "own_per_day": round6(r.own_per_day),
-                "children_per_day": round6(r.children_per_day),
-                "ratio": r.ratio.map(round6),
-            })),
+    Explanation {
+        demand: DemandExplained {
+            method: fc.method.clone(),
+            class: fc.class.name().to_string(),
+            candidates: fc
+                .candidates
+                .iter()
+                .map(|c| CandidateScore {
+                    method: c.method.clone(),
+                    score: c.score.map(round6),
+                })
+                .collect(),
+            per_day: round6(per_day),
+            coverage_days: period,
+            history_days: li.values.len(),
+            stockout_days_excluded: excluded,
+            reconciled: reconciled.map(|r| ReconciledExplained {
+                own_per_day: round6(r.own_per_day),
+                children_per_day: round6(r.children_per_day),
+                ratio: r.ratio.map(round6),
+            }),
         },
-        "safety_stock": {
-            "service_level": li.service_level,
-            "method": if plan.safety_stock_method == "distribution" {
+        safety_stock: SafetyStockExplained {
+            service_level: li.service_level,
+            method: if plan.safety_stock_method == "distribution" {
                 format!("quantile of the lead-time demand ({})", lt_total.method)
             } else {
                 plan.safety_stock_method.to_string()
             },
-            "z": round6(plan.z),
-            "sigma_daily": round6(sd),
-            "lead_time_days": lt,
-            "lead_time_sigma_days": Value::Null,
-            "value": round6(plan.safety_stock),
+            z: round6(plan.z),
+            sigma_daily: round6(sd),
+            lead_time_days: lt,
+            lead_time_sigma_days: None,
+            value: round6(plan.safety_stock),
         },
-        "contributions": li.contributions,
-        "steps": steps,
-        "terms": lines_of_text,
-        "notes": notes,
-        "flags": line_flags,
-    })
+        contributions: li.contributions.clone(),
+        steps,
+        terms,
+        notes,
+        flags: line_flags.to_vec(),
+        ..Explanation::default()
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{json, Value};
     use super::*;
     use crate::planning::supply::tests::line;
 

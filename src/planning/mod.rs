@@ -11,6 +11,7 @@
 //! ([`pool`]), at background priority.
 
 pub mod edits;
+pub mod explain;
 pub mod line;
 pub mod pool;
 pub mod rollup;

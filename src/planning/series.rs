@@ -5,12 +5,13 @@
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+
 
 use crate::db::models::planning::{opt_num, ExchangeRate, VariantRow};
 use crate::db::models::Account;
 use crate::domain::sku;
 use crate::planning::edits::LineEdits;
+use crate::planning::explain::Contribution;
 use crate::planning::line::{round6, Flag};
 use crate::planning::rollup::Conflict;
 use crate::planning::snapshot::{ChildData, MasterInputs, Sale};
@@ -70,7 +71,7 @@ pub(crate) struct LineInput {
     pub(crate) max_stock: Option<f64>,
     pub(crate) unit_cost: Option<f64>,
     pub(crate) accounts: Vec<ChildFigures>,
-    pub(crate) contributions: Vec<Value>,
+    pub(crate) contributions: Vec<Contribution>,
     /// On a master whose children hold separate stock: the sum of the
     /// children's own plans' demand per day, which the master's forecast is
     /// reconciled to (`domain.md`: a master's demand adds up its children's).
@@ -257,7 +258,7 @@ pub fn convert(
 /// What one member (a child's variant) brings to a master row.
 struct Member<'a> {
     figures: ChildFigures,
-    contribution: Value,
+    contribution: Contribution,
     stock_in: f64,
     moves: Vec<(f64, Option<NaiveDate>)>,
     series: MemberSeries<'a>,
@@ -310,17 +311,26 @@ fn member(m: &MasterInputs, ci: usize, vi: usize) -> Member<'_> {
         demand_per_day: own.map(|l| l.demand_per_day).unwrap_or(0.0),
         included,
     };
-    let contribution = json!({
-        "account_id": c.account.id,
-        "account_name": c.account.name,
-        "variant_id": c.variants[vi].id,
-        "sku": c.variants[vi].sku,
-        "available": round6(stock_in),
-        "on_order": round6(moves.iter().filter(|(q, _)| *q > 0.0).map(|(q, _)| q).sum::<f64>()),
-        "sales_counted": round6(sold),
-        "demand_per_day": own.map(|l| l.demand_per_day).unwrap_or(0.0),
-        "included": {"stock": included.stock, "sales": included.sales},
-    });
+    let contribution = Contribution {
+        account_id: c.account.id.clone(),
+        account_name: c.account.name.clone(),
+        variant_id: c.variants[vi].id.clone(),
+        sku: c.variants[vi].sku.clone(),
+        available: round6(stock_in),
+        on_order: round6(
+            moves
+                .iter()
+                .filter(|(q, _)| *q > 0.0)
+                .map(|(q, _)| q)
+                .sum::<f64>(),
+        ),
+        sales_counted: round6(sold),
+        demand_per_day: own.map(|l| l.demand_per_day).unwrap_or(0.0),
+        included,
+        // Filled in once the row's demand is shaped.
+        lost_sales_estimated: 0.0,
+        stockout_days_estimated: 0,
+    };
     let stock_points = included.stock.then(|| {
         c.history[vi]
             .iter()
@@ -410,8 +420,8 @@ pub(crate) fn master_line_input(
     }
     let demand = row_demand(&series, today);
     for (c, m) in contributions.iter_mut().zip(&demand.members) {
-        c["stockout_days_estimated"] = json!(m.estimated_days);
-        c["lost_sales_estimated"] = json!(round6(m.lost));
+        c.stockout_days_estimated = m.estimated_days;
+        c.lost_sales_estimated = round6(m.lost);
     }
     let cost_currency = v
         .currency

@@ -34,6 +34,7 @@ use crate::db::DbConn;
 use crate::domain::sku;
 use crate::forecast::{self, metrics, Options, SeriesInput, Z80};
 use crate::planning::edits;
+use crate::planning::explain::Explanation;
 use crate::planning::line::Reconciled;
 use crate::planning::rollup::Links;
 use crate::planning::series::{row_demand, tags_of, MemberSeries};
@@ -569,9 +570,7 @@ pub fn analyse(
     // A master reconciled to its children's sum shows that forecast, as
     // its plan uses it.
     let reconciled = stored.as_ref().and_then(|(_, d)| {
-        serde_json::from_str::<serde_json::Value>(&d.explanation)
-            .ok()
-            .and_then(|e| Reconciled::from_explanation(&e))
+        Explanation::parse(&d.explanation).and_then(|e| Reconciled::from_explanation(&e))
     });
     let line = stored.map(|(l, _)| l);
     let coverage = line

@@ -23,6 +23,7 @@ use crate::db::models::Account;
 use crate::db::DbConn;
 use crate::jobs::Signal;
 use crate::planning::edits::{self, days_in_month, month_start, target_key, EditKind};
+use crate::planning::explain::Explanation;
 use crate::planning::rollup::Links;
 use crate::services::accounts::utc;
 use crate::services::{Detail, ServiceError};
@@ -530,19 +531,9 @@ pub async fn conflicts(
             else {
                 continue;
             };
-            let ex: Value = serde_json::from_str(&detail.explanation).unwrap_or(Value::Null);
-            let list: Vec<edits::EditConflict> = ex["edit_conflicts"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|c| {
-                    Some(edits::EditConflict {
-                        month: c["month"].as_str()?.to_string(),
-                        edit_ids: serde_json::from_value(c["edit_ids"].clone()).ok()?,
-                        targets: serde_json::from_value(c["targets"].clone()).ok()?,
-                    })
-                })
-                .collect();
+            let list = Explanation::parse(&detail.explanation)
+                .map(|e| e.edit_conflicts)
+                .unwrap_or_default();
             for (c, flag) in list.iter().zip(edits::conflict_flags(&list)) {
                 out.push(ConflictView {
                     sku: row.sku.clone(),

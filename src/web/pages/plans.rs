@@ -8,10 +8,10 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::db::models::planning::{PlanLineRow, PlanSummary};
 use crate::db::models::Account;
+use crate::planning::explain::Explanation;
 use crate::services::order_plan::{self, Extras, PlanParams};
 use crate::services::plans::ChildFigures;
 use crate::state::AppState;
@@ -566,16 +566,6 @@ pub struct PlanLinePage {
     pub not_for_reorder: bool,
 }
 
-fn fmt_value(v: &Value) -> String {
-    match v {
-        Value::Number(n) => n.as_f64().map(qty).unwrap_or_default(),
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => b.to_string(),
-        Value::Null => "—".into(),
-        other => other.to_string(),
-    }
-}
-
 /// The explanation of one line: every number followed back to its inputs.
 pub async fn explanation(
     state: web::Data<AppState>,
@@ -596,95 +586,78 @@ pub async fn explanation(
     )
     .await?;
     shell.title = format!("{} · {}", line.sku, account.name);
-    let e: Value = serde_json::from_str(&detail.explanation).unwrap_or(Value::Null);
-    let d = &e["demand"];
-    let ss = &e["safety_stock"];
-    let list = |v: &Value| v.as_array().cloned().unwrap_or_default();
+    let e = Explanation::parse(&detail.explanation).unwrap_or_default();
+    let d = &e.demand;
+    let ss = &e.safety_stock;
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    // "quantile of the lead-time demand (code)": the code named.
+    let ss_method = match (ss.method.rfind('('), ss.method.ends_with(')')) {
+        (Some(at), true) => format!(
+            "{}({})",
+            &ss.method[..at],
+            crate::forecast::method_label(&ss.method[at + 1..ss.method.len() - 1])
+        ),
+        _ => ss.method.clone(),
+    };
     render(&PlanLinePage {
         shell,
         account_id: account.id.clone(),
         row: row_view(&line, &order_plan::child_figures(&detail.accounts)),
-        method: crate::forecast::method_label(&fmt_value(&d["method"])),
-        class: fmt_value(&d["class"]),
-        candidates: list(&d["candidates"])
+        method: crate::forecast::method_label(&d.method),
+        class: d.class.clone(),
+        candidates: d
+            .candidates
             .iter()
             .map(|c| {
                 (
-                    crate::forecast::method_label(&fmt_value(&c["method"])),
-                    c["score"]
-                        .as_f64()
+                    crate::forecast::method_label(&c.method),
+                    c.score
                         .map_or_else(|| "not measured".to_string(), |v| format!("{v:.3}")),
                 )
             })
             .collect(),
-        history_days: fmt_value(&d["history_days"]),
-        stockout_days: fmt_value(&d["stockout_days_excluded"]),
-        safety: [
-            "service_level",
-            "method",
-            "z",
-            "sigma_daily",
-            "lead_time_days",
-            "value",
-        ]
-        .iter()
-        .map(|k| {
-            let v = fmt_value(&ss[*k]);
-            // "quantile of the lead-time demand (code)": the code named.
-            let v = match (*k, v.rfind('('), v.ends_with(')')) {
-                ("method", Some(at), true) => format!(
-                    "{}({})",
-                    &v[..at],
-                    crate::forecast::method_label(&v[at + 1..v.len() - 1])
-                ),
-                _ => v,
-            };
-            (k.replace('_', " "), v)
-        })
-        .collect(),
-        contributions: list(&e["contributions"])
+        history_days: qty(d.history_days as f64),
+        stockout_days: qty(d.stockout_days_excluded as f64),
+        safety: vec![
+            ("service level".into(), qty(ss.service_level)),
+            ("method".into(), ss_method),
+            ("z".into(), qty(ss.z)),
+            ("sigma daily".into(), qty(ss.sigma_daily)),
+            ("lead time days".into(), qty(ss.lead_time_days)),
+            ("value".into(), qty(ss.value)),
+        ],
+        contributions: e
+            .contributions
             .iter()
             .map(|c| {
                 (
-                    fmt_value(&c["account_name"]),
-                    fmt_value(&c["available"]),
-                    fmt_value(&c["on_order"]),
-                    fmt_value(&c["sales_counted"]),
+                    c.account_name.clone(),
+                    qty(c.available),
+                    qty(c.on_order),
+                    qty(c.sales_counted),
                     format!(
                         "stock {}, sales {}",
-                        if c["included"]["stock"] == true {
-                            "yes"
-                        } else {
-                            "no"
-                        },
-                        if c["included"]["sales"] == true {
-                            "yes"
-                        } else {
-                            "no"
-                        }
+                        yes_no(c.included.stock),
+                        yes_no(c.included.sales)
                     ),
                 )
             })
             .collect(),
-        steps: list(&e["steps"])
+        steps: e
+            .steps
             .iter()
-            .map(|s| {
-                (
-                    fmt_value(&s["step"]),
-                    fmt_value(&s["quantity"]),
-                    fmt_value(&s["note"]),
-                )
-            })
+            .map(|s| (s.step.clone(), qty(s.quantity), s.note.clone()))
             .collect(),
-        terms: list(&e["terms"])
+        terms: e
+            .terms
             .iter()
             .map(|t| Term {
-                term: fmt_value(&t["term"]),
-                value: fmt_value(&t["value"]),
-                text: fmt_value(&t["text"]),
+                term: t.term.clone(),
+                value: qty(t.value),
+                text: t.text.clone(),
             })
             .collect(),
-        notes: list(&e["notes"]).iter().map(fmt_value).collect(),
+        notes: e.notes.clone(),
         can_write: caller.require_write().is_ok(),
         not_for_reorder: line.flags.contains("\"not_for_reorder\""),
     })
