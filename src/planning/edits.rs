@@ -345,11 +345,7 @@ pub fn conflict_flags(conflicts: &[EditConflict]) -> Vec<Flag> {
 /// Adds the edits to a line's explanation: `edit` (the first applied, as
 /// `api.md` names it), `edits` (all), `edit_conflicts`, and a note when the
 /// safety stock follows the edited level.
-pub fn explain(
-    explanation: &mut Explanation,
-    note: Option<&EditNote>,
-    conflicts: &[EditConflict],
-) {
+pub fn explain(explanation: &mut Explanation, note: Option<&EditNote>, conflicts: &[EditConflict]) {
     let edits: Vec<AppliedEdit> = note.map(|n| n.edits.clone()).unwrap_or_default();
     explanation.edit = edits.first().cloned();
     explanation.edits = edits;

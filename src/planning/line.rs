@@ -9,8 +9,8 @@ use crate::db::models::planning::{LineDetail, PlanLineRow};
 use crate::forecast::{self, Forecast, Options, SeriesInput, TotalDistribution};
 use crate::planning::edits;
 use crate::planning::explain::{
-    CandidateScore, DemandExplained, Explanation, ReconciledExplained, SafetyStockExplained, Step,
-    Term,
+    CandidateScore, Contribution, DemandExplained, Explanation, ReconciledExplained,
+    SafetyStockExplained, Step, Term,
 };
 use crate::planning::series::LineInput;
 use crate::planning::supply;
@@ -433,7 +433,7 @@ pub(crate) type Computed = (PlanLineRow, LineDetail);
 
 /// Runs the engine on one line's inputs and shapes the stored line and its
 /// explanation.
-pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) -> Computed {
+pub(crate) fn compute_line(account_id: &str, today: NaiveDate, mut li: LineInput) -> Computed {
     let lt = li.lead_time_days.max(0.0);
     let cycle = li.days_of_stock.max(0.0);
     let (mut fc, mut lt_total, reconciled) = forecast_line(&li, plan_horizon(&li));
@@ -459,7 +459,7 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
     if let Some(note) = &li.not_for_reorder {
         hold(&mut plan, note.as_deref());
     }
-    let stored = supply::Stored::of(&input);
+    let stored = supply::Stored::of(&input, &plan);
     let stored = if li.not_for_reorder.is_some() {
         stored.held()
     } else {
@@ -485,6 +485,7 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
         0.0
     };
     let line_flags = all_flags(&li, available, &open, &fc.point, today);
+    let contributions = std::mem::take(&mut li.contributions);
     let mut explanation = explain(
         &li,
         &fc,
@@ -498,6 +499,7 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
             flags: &line_flags,
             reconciled,
         },
+        contributions,
     );
     edits::explain(&mut explanation, edit.as_ref(), &li.edits.conflicts);
     let on_order: f64 = open.iter().map(|o| o.quantity).sum();
@@ -560,6 +562,7 @@ fn explain(
     lt_total: &forecast::TotalDistribution,
     plan: &replenish::Plan,
     x: Explained,
+    contributions: Vec<Contribution>,
 ) -> Explanation {
     let Explained {
         sd,
@@ -646,7 +649,7 @@ fn explain(
             lead_time_sigma_days: None,
             value: round6(plan.safety_stock),
         },
-        contributions: li.contributions.clone(),
+        contributions,
         steps,
         terms,
         notes,
@@ -657,9 +660,9 @@ fn explain(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{json, Value};
     use super::*;
     use crate::planning::supply::tests::line;
+    use serde_json::{json, Value};
 
     #[test]
     fn a_master_is_reconciled_to_the_sum_of_its_childrens_demand() {

@@ -6,7 +6,6 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-
 use crate::db::models::planning::{opt_num, ExchangeRate, VariantRow};
 use crate::db::models::Account;
 use crate::domain::sku;

@@ -333,7 +333,9 @@ impl Stored {
     }
 
     /// The stored form of an order plan's engine input.
-    pub fn of(input: &PlanInput) -> Stored {
+    /// `plan` is the line's plan from `input` (its lead-time quantile is
+    /// reused rather than computed again).
+    pub fn of(input: &PlanInput, plan: &replenish::Plan) -> Stored {
         let fc = input.daily_forecast;
         let period = if fc.iter().all(|v| *v == fc[0]) {
             1
@@ -365,9 +367,13 @@ impl Stored {
             min: input.min_stock,
             mean: input.mean_daily_demand,
             sd: input.demand_sd,
-            dist: input
-                .lead_time_demand
-                .map(|d| (d.periods, d.mean, d.quantile(sl))),
+            dist: input.lead_time_demand.map(|d| {
+                (
+                    d.periods,
+                    d.mean,
+                    plan.lead_time_quantile.unwrap_or_else(|| d.quantile(sl)),
+                )
+            }),
             horizon: fc.len(),
             forecast: fc[..period.min(fc.len())].to_vec(),
         }
