@@ -11,6 +11,10 @@ use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use serde_json::Value;
 
+/// A hash map with a fast hasher, for the read's per-line lookups (keys
+/// are ids from the account's own records).
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 use crate::db::models::forecast_edit::ForecastEdit;
 use crate::db::models::planning::{
     self as store, num, opt_num, ExchangeRate, LineFigures, VariantRow, VendorTerms,
@@ -71,7 +75,7 @@ pub(crate) struct ChildData {
     /// Variants that are bundles (sold as their components).
     pub(crate) bundle: Vec<bool>,
     /// Variant id → position.
-    pub(crate) index: HashMap<String, usize>,
+    pub(crate) index: FastMap<String, usize>,
     /// Per variant: its components (position, quantity per unit).
     pub(crate) components: Vec<Vec<(usize, f64)>>,
     /// After a subset read: the positions whose records were read (the
@@ -145,7 +149,7 @@ pub(crate) fn with_catalogue(
     today: NaiveDate,
     variants: Vec<VariantRow>,
 ) -> Result<ChildData, ServiceError> {
-    let index: HashMap<String, usize> = variants
+    let index: FastMap<String, usize> = variants
         .iter()
         .enumerate()
         .map(|(i, v)| (v.id.clone(), i))
@@ -294,7 +298,7 @@ fn read_sales(
     conn: &mut DbConn,
     account: &Account,
     today: NaiveDate,
-    index: &HashMap<String, usize>,
+    index: &FastMap<String, usize>,
     bundle: &[bool],
     components: &[Vec<(usize, f64)>],
     only: Option<&[String]>,
@@ -305,7 +309,7 @@ fn read_sales(
     let mut wh_index: HashMap<String, u32> = HashMap::new();
     // Orders by id: their local day and warehouse (those from today on do
     // not count yet).
-    let mut orders: HashMap<String, (NaiveDate, u32)> = HashMap::new();
+    let mut orders: FastMap<String, (NaiveDate, u32)> = FastMap::default();
     // A subset's lines come by the variant index, with their orders; the
     // whole account's orders are read first and its lines streamed.
     let (order_rows, subset_lines) = match only {
@@ -329,8 +333,19 @@ fn read_sales(
         };
         orders.insert(id, (day, warehouse));
     }
+    // A line's order is most often the previous line's (lines come in
+    // their orders' order): looked up once per order.
+    let mut last: Option<(String, Option<(NaiveDate, u32)>)> = None;
     let mut each = |(order_id, variant_id, quantity): store::SaleLine| {
-        let Some(&(day, warehouse)) = orders.get(&order_id) else {
+        let found = match &last {
+            Some((id, found)) if *id == order_id => *found,
+            _ => {
+                let found = orders.get(&order_id).copied();
+                last = Some((order_id, found));
+                found
+            }
+        };
+        let Some((day, warehouse)) = found else {
             return;
         };
         let Some(&i) = index.get(&variant_id) else {
@@ -382,7 +397,7 @@ pub(crate) fn read_records(
     conn: &mut DbConn,
     account: &Account,
     today: NaiveDate,
-    index: &HashMap<String, usize>,
+    index: &FastMap<String, usize>,
     bundle: &[bool],
     components: &[Vec<(usize, f64)>],
     only: Option<&[String]>,
