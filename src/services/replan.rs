@@ -273,11 +273,13 @@ fn master(
             compute_and_store(conn, k, fixed_today, None, &mut |_, _| {})?;
         }
     }
+    let children_s = started.elapsed().as_secs_f64();
     let link_rows = store::links(conn, &master.id)?;
     let links = Links::new(&link_rows);
     let settings = store::warehouse_settings(conn, &master.id)?;
     let rates = store::exchange_rates(conn, &master.organisation_id)?;
     let (mut children, keys) = member_catalogues(conn, &kids, today, &links, changed)?;
+    let catalogues_s = started.elapsed().as_secs_f64();
     let mut child_plans = Vec::with_capacity(children.len());
     for c in &mut children {
         let members: BTreeSet<String> = c
@@ -306,6 +308,7 @@ fn master(
                 .collect(),
         );
     }
+    let records_s = started.elapsed().as_secs_f64();
     let rollup = roll_up(&children, &link_rows);
     let m = MasterInputs {
         edits: crate::planning::edits::EditSet::new(
@@ -334,6 +337,14 @@ fn master(
             })
             .unzip()
     });
+    tracing::debug!(
+        account = %master.id,
+        children_s,
+        catalogues_s,
+        records_s,
+        computed_s = started.elapsed().as_secs_f64(),
+        "master lines recomputed"
+    );
     let keys: Vec<String> = keys.into_iter().collect();
     let h = header(master, version, today, &lines, started);
     upsert(conn, master, h, &keys, &lines, &details)

@@ -213,7 +213,7 @@ pub type DemandOrder = (String, NaiveDateTime, Option<String>);
 /// hash join done by the planner: SQLite would probe the orders' B-tree once
 /// per line, ten times slower than two scans.
 pub fn demand_orders(conn: &mut DbConn, account: &str) -> QueryResult<Vec<DemandOrder>> {
-    sales_orders::table
+    let query = sales_orders::table
         .filter(sales_orders::account_id.eq(account))
         .filter(sales_orders::cancelled.eq(false))
         .filter(sales_orders::removed.eq(false))
@@ -221,8 +221,14 @@ pub fn demand_orders(conn: &mut DbConn, account: &str) -> QueryResult<Vec<Demand
             sales_orders::id,
             sales_orders::ordered_at,
             sales_orders::warehouse_id,
-        ))
-        .load(conn)
+        ));
+    // Backend-specific: on each backend's own connection, not through the
+    // multi-backend one, whose per-value dispatch the read of a few hundred
+    // thousand orders would pay for every column.
+    match conn {
+        DbConn::Sqlite(c) => query.load(c),
+        DbConn::Pg(c) => query.load(c),
+    }
 }
 
 /// A sales order line: order id, variant id, quantity (decimal text;
@@ -237,16 +243,26 @@ pub fn each_sale_line(
     mut each: impl FnMut(SaleLine),
 ) -> QueryResult<()> {
     use diesel::connection::DefaultLoadingMode;
-    let rows = sales_order_lines::table
+    let query = sales_order_lines::table
         .filter(sales_order_lines::account_id.eq(account))
         .select((
             sales_order_lines::order_id,
             sales_order_lines::variant_id,
             sales_order_lines::quantity,
-        ))
-        .load_iter::<SaleLine, DefaultLoadingMode>(conn)?;
-    for row in rows {
-        each(row?);
+        ));
+    // Backend-specific: streamed on each backend's own connection (see
+    // `demand_orders`).
+    match conn {
+        DbConn::Sqlite(c) => {
+            for row in query.load_iter::<SaleLine, DefaultLoadingMode>(c)? {
+                each(row?);
+            }
+        }
+        DbConn::Pg(c) => {
+            for row in query.load_iter::<SaleLine, DefaultLoadingMode>(c)? {
+                each(row?);
+            }
+        }
     }
     Ok(())
 }
