@@ -80,7 +80,7 @@ pub struct VariantSaleLine {
 /// [`variant_lines`] on SQLite: the index is named.
 const SQLITE_VARIANT_LINES: &str = "SELECT l.order_id, l.line_id, o.ordered_at, o.warehouse_id, \
     o.currency, o.cancelled, o.removed, l.quantity, l.unit_price \
-    FROM sales_order_lines AS l INDEXED BY sales_order_lines_variant \
+    FROM sales_order_lines AS l INDEXED BY sales_order_lines_by_variant \
     INNER JOIN sales_orders AS o ON o.account_id = l.account_id AND o.id = l.order_id \
     WHERE l.account_id = ? AND l.variant_id = ?";
 
