@@ -1511,8 +1511,13 @@ mod tests {
 /// code is returned as it is.
 pub fn method_label(code: &str) -> String {
     if let Some(inner) = code.strip_prefix("mean(").and_then(|r| r.strip_suffix(')')) {
-        let parts: Vec<String> = inner.split(',').map(method_label).collect();
-        return format!("average of {}", parts.join(" and "));
+        let mut parts: Vec<String> = inner.split(',').map(method_label).collect();
+        let last = parts.pop().unwrap_or_default();
+        return if parts.is_empty() {
+            format!("average of {last}")
+        } else {
+            format!("average of {} and {last}", parts.join(", "))
+        };
     }
     if let Some(base) = code.strip_suffix("_dow") {
         return format!("{} with a weekday pattern", method_label(base));
@@ -1525,6 +1530,7 @@ pub fn method_label(code: &str) -> String {
         "tsb" => "Teunter–Syntetos–Babai (for intermittent demand that may stop)",
         "croston" => "Croston (for intermittent demand)",
         "historic_average" => "historic average",
+        "adida" => "smoothing of demand summed over its usual interval (ADIDA)",
         "naive" => "last value",
         "seasonal_naive" => "same period last season",
         "theta" => "theta method",
@@ -1566,6 +1572,11 @@ mod label_tests {
         assert_eq!(
             method_label("backtest_errors_gamma_mixture"),
             "from past forecast errors (gamma mixture)"
+        );
+        assert_eq!(
+            method_label("mean(ses,historic_average,adida)_dow"),
+            "average of exponential smoothing, historic average and smoothing of demand \
+             summed over its usual interval (ADIDA) with a weekday pattern"
         );
         assert_eq!(method_label("something_new"), "something_new");
     }
