@@ -18,6 +18,9 @@
 //!   its service, and the inventory it needs once its safety stock is inflated until it, too,
 //!   reaches 95 %.
 //!
+//! Each window's MASE and MAE are printed beside statsforecast's best single model and best
+//! equal-weight combination on the same split (`benches/data/statsforecast_reference.json`).
+//!
 //! Run with `cargo bench --bench daily_accuracy`.
 
 use std::collections::HashMap;
@@ -27,6 +30,8 @@ use std::time::Instant;
 use rayon::prelude::*;
 use tributary::forecast::{forecast_many_with_total, metrics, Options, SeriesInput};
 use tributary::replenish::demand_stats;
+
+mod reference;
 
 const WINDOW: usize = 28;
 const WINDOWS: usize = 4;
@@ -170,6 +175,7 @@ fn main() {
     let opts = Options { fast: true };
     let mut all: Vec<Row> = Vec::new();
     let mut lines = Vec::new();
+    let mut refs = Vec::new();
     let mut fit_secs = 0.0;
     for w in (0..WINDOWS).rev() {
         // Window w ends w·28 days before the last day; the fit sees what precedes it.
@@ -223,12 +229,22 @@ fn main() {
             })
             .collect();
         lines.push(line(&format!("window_end-{}d", w * WINDOW), &rows));
+        let s = summarise(&rows);
+        refs.push(reference::compare(
+            "daily_accuracy",
+            &format!("daily_window_end-{}d", w * WINDOW),
+            s.mase.0 / s.mase.1.max(1) as f64,
+            s.mae / s.series.max(1) as f64,
+        ));
         all.extend(rows);
     }
     for l in &lines {
         println!("daily_accuracy {l}");
     }
     println!("daily_accuracy {}", line("overall", &all));
+    for r in &refs {
+        println!("{r}");
+    }
     println!(
         "daily_accuracy seconds: read={read_secs:.2} forecast+totals={fit_secs:.2} ({} windows × ~{} series) total={:.2}",
         WINDOWS,

@@ -4,6 +4,8 @@ use std::time::Instant;
 
 use tributary::forecast::{cli, Options};
 
+mod reference;
+
 fn main() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/aus_retail_monthly.csv");
@@ -21,5 +23,9 @@ fn main() {
         report.bias,
         report.coverage80,
         report.seconds
+    );
+    println!(
+        "{}",
+        reference::compare("forecast_accuracy", "aus_retail", report.mase, report.mae)
     );
 }

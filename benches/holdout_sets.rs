@@ -16,14 +16,20 @@
 //!
 //! Every line reports MASE, MAE, the 80 % interval's coverage, the coverage of the total's
 //! 10 %–90 % range, `service95` and `inventory95` (see [`cli::HoldoutReport`]) and the time.
-//! Run with `cargo bench --bench holdout_sets`.
+//! Where statsforecast's figures for a set are in `benches/data/statsforecast_reference.json`,
+//! a second line compares the engine's MASE and MAE with its best single model and best
+//! equal-weight combination. Run with `cargo bench --bench holdout_sets`.
 
 use std::io::Read;
 use std::time::Instant;
 
 use tributary::forecast::cli::{self, LongData, Step};
 
-fn report(name: &str, data: &LongData, h: usize, season: usize) {
+mod reference;
+
+/// Runs the holdout on `data` and prints its line; with `reference_set`, also the engine
+/// against statsforecast's figures for that set ([`reference::compare`]).
+fn report(name: &str, data: &LongData, h: usize, season: usize, reference_set: Option<&str>) {
     let t = Instant::now();
     let r = cli::holdout(data, h, season, &cli::options_for(data.step));
     println!(
@@ -39,6 +45,9 @@ fn report(name: &str, data: &LongData, h: usize, season: usize) {
         r.inventory95,
         t.elapsed().as_secs_f64()
     );
+    if let Some(set) = reference_set {
+        println!("{}", reference::compare("holdout_sets", set, r.mase, r.mae));
+    }
 }
 
 /// `data` with the last `k` periods of every series removed (series left too short dropped).
@@ -66,18 +75,54 @@ fn half(data: &LongData, parity: usize) -> LongData {
 fn main() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let aus = cli::read_long_csv(&root.join("tests/data/aus_retail_monthly.csv")).expect("aus");
-    report("aus_retail_monthly_last12", &aus, 12, 12);
-    report("aus_retail_monthly_earlier12", &cut(&aus, 12), 12, 12);
-    report("aus_retail_monthly_odd_series", &half(&aus, 1), 12, 12);
-    report("aus_retail_monthly_even_series", &half(&aus, 0), 12, 12);
-    report("aus_retail_quarterly", &aus.aggregate(Step::Quarter), 8, 4);
+    report(
+        "aus_retail_monthly_last12",
+        &aus,
+        12,
+        12,
+        Some("aus_retail"),
+    );
+    report("aus_retail_monthly_earlier12", &cut(&aus, 12), 12, 12, None);
+    report(
+        "aus_retail_monthly_odd_series",
+        &half(&aus, 1),
+        12,
+        12,
+        None,
+    );
+    report(
+        "aus_retail_monthly_even_series",
+        &half(&aus, 0),
+        12,
+        12,
+        None,
+    );
+    report(
+        "aus_retail_quarterly",
+        &aus.aggregate(Step::Quarter),
+        8,
+        4,
+        None,
+    );
     // Small public sets of other domains (tests/data/public/README.md): too few series for
     // the catalogue calibration, so they show the uncalibrated widths.
     let public = root.join("tests/data/public");
     let monthly = cli::read_long_csv(&public.join("pmdarima_monthly.csv")).expect("monthly");
-    report("pmdarima_monthly", &monthly, 12, 12);
+    report(
+        "pmdarima_monthly",
+        &monthly,
+        12,
+        12,
+        Some("pmdarima_monthly"),
+    );
     let quarterly = cli::read_long_csv(&public.join("pmdarima_quarterly.csv")).expect("quarterly");
-    report("pmdarima_quarterly", &quarterly, 8, 4);
+    report(
+        "pmdarima_quarterly",
+        &quarterly,
+        8,
+        4,
+        Some("pmdarima_quarterly"),
+    );
 
     let mut text = String::new();
     flate2::read::GzDecoder::new(
@@ -90,8 +135,32 @@ fn main() {
     std::fs::write(&tmp, text).expect("temp file");
     let daily = cli::read_long_csv(&tmp).expect("daily");
     std::fs::remove_file(&tmp).ok();
-    report("wholesaler_weekly", &daily.aggregate(Step::Week), 13, 52);
-    report("wholesaler_monthly", &daily.aggregate(Step::Month), 3, 12);
-    report("wholesaler_daily_fast_last28", &daily, 28, 7);
-    report("wholesaler_daily_fast_earlier28", &cut(&daily, 28), 28, 7);
+    report(
+        "wholesaler_weekly",
+        &daily.aggregate(Step::Week),
+        13,
+        52,
+        None,
+    );
+    report(
+        "wholesaler_monthly",
+        &daily.aggregate(Step::Month),
+        3,
+        12,
+        None,
+    );
+    report(
+        "wholesaler_daily_fast_last28",
+        &daily,
+        28,
+        7,
+        Some("daily_window_end-0d"),
+    );
+    report(
+        "wholesaler_daily_fast_earlier28",
+        &cut(&daily, 28),
+        28,
+        7,
+        Some("daily_window_end-28d"),
+    );
 }

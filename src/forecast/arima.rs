@@ -120,30 +120,46 @@ fn admissible(o: &Order, coef: &[f64]) -> bool {
         && stheta.iter().all(|v| v.abs() < 0.99)
 }
 
-/// Conditional sum of squares of `w − mean`: residuals from index `start` (the largest AR lag),
-/// earlier ones zero, summed from `sum_from`.
+/// Conditional sum of squares of the centred series `wc` (`w − mean`): residuals from index
+/// `start` (the largest AR lag), earlier ones zero, summed from `sum_from`. The hottest loop
+/// of the full path: the steps before the largest MA lag check that lag, the rest run
+/// without the check.
 fn css(
-    w: &[f64],
-    mean: f64,
+    wc: &[f64],
     ar: &[(usize, f64)],
     ma: &[(usize, f64)],
     start: usize,
     sum_from: usize,
     e: &mut Vec<f64>,
 ) -> f64 {
-    let n = w.len();
+    let n = wc.len();
     e.clear();
     e.resize(n, 0.0);
+    let max_ma = ma.iter().map(|&(l, _)| l).max().unwrap_or(0);
+    let split = start.max(max_ma).min(n);
     let mut s = 0.0;
-    for t in start..n {
-        let mut v = w[t] - mean;
+    for t in start..split {
+        let mut v = wc[t];
         for &(l, c) in ar {
-            v -= c * (w[t - l] - mean);
+            v -= c * wc[t - l];
         }
         for &(l, c) in ma {
             if l <= t {
                 v -= c * e[t - l];
             }
+        }
+        e[t] = v;
+        if t >= sum_from {
+            s += v * v;
+        }
+    }
+    for t in split.max(start)..n {
+        let mut v = wc[t];
+        for &(l, c) in ar {
+            v -= c * wc[t - l];
+        }
+        for &(l, c) in ma {
+            v -= c * e[t - l];
         }
         e[t] = v;
         if t >= sum_from {
@@ -170,12 +186,13 @@ fn fit_order(
     };
     let k = o.npar();
     let start = o.p + o.sp * o.m;
+    let wc: Vec<f64> = w.iter().map(|v| v - mean).collect();
     let obj = |x: &[f64], e: &mut Vec<f64>| -> f64 {
         if !admissible(o, x) {
             return f64::INFINITY;
         }
         let (ar, ma) = expand(o, x);
-        css(w, mean, &ar, &ma, start, sum_from, e)
+        css(&wc, &ar, &ma, start, sum_from, e)
     };
     let (coef, v) = if k == 0 {
         (Vec::new(), obj(&[], e))

@@ -358,6 +358,8 @@ fn ets_run(p: &EtsParams, y: &[f64], mut emit: Option<(usize, usize, &mut Vec<f6
     let phi = if p.damped { p.phi } else { 0.0 };
     let mut sse = 0.0;
     let mut sum_log = 0.0;
+    // Position in the season (t mod m), kept as a counter: no division per step.
+    let mut j = 0;
     for t in 0..=n {
         if let Some((from, h, out)) = emit.as_mut() {
             if t >= *from {
@@ -379,7 +381,6 @@ fn ets_run(p: &EtsParams, y: &[f64], mut emit: Option<(usize, usize, &mut Vec<f6
         if t == n {
             break;
         }
-        let j = t % m;
         let lb = l + phi * b;
         match p.season {
             Season::None => {
@@ -408,6 +409,10 @@ fn ets_run(p: &EtsParams, y: &[f64], mut emit: Option<(usize, usize, &mut Vec<f6
                 b = phi * b + p.beta * e / s[j];
                 s[j] += p.gamma * e / lb;
             }
+        }
+        j += 1;
+        if j == m {
+            j = 0;
         }
     }
     match p.season {

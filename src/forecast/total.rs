@@ -53,6 +53,11 @@ pub struct TotalDistribution {
     /// transforms of past outcomes; quantile `p` of the distribution is the model's quantile
     /// at their `p` quantile (empty: none).
     levels: Vec<f64>,
+    /// Bound on a recalibrated quantile ([`TotalDistribution::limit`]): the largest total the
+    /// series had over a span of this length, added to the model's own quantile (`None`: no
+    /// bound).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<f64>,
 }
 
 impl TotalDistribution {
@@ -77,6 +82,7 @@ impl TotalDistribution {
             quantiles: q,
             gamma: Vec::new(),
             levels: Vec::new(),
+            limit: None,
         }
     }
 
@@ -109,13 +115,27 @@ impl TotalDistribution {
         } else {
             0.5
         };
-        let p = if self.levels.is_empty() {
-            p
-        } else {
-            let mut l = self.levels.clone();
-            crate::forecast::quantile(&mut l, p).clamp(0.0, MAX_LEVEL)
-        };
-        self.model_quantile(p)
+        if self.levels.is_empty() {
+            return self.model_quantile(p);
+        }
+        let mut l = self.levels.clone();
+        let q = self.model_quantile(crate::forecast::quantile(&mut l, p).clamp(0.0, MAX_LEVEL));
+        match self.limit {
+            Some(cap) => q.min(cap + self.model_quantile(p)),
+            None => q,
+        }
+    }
+
+    /// Bounds the recalibrated quantiles: quantile `p` is at most the model's own quantile `p`
+    /// plus `cap`, the largest total the series had over a span of `periods` in its history.
+    /// The pooled transforms describe the pool; on a very skewed distribution (a lumpy total)
+    /// the level they map a quantile to, near 1, reads a total far beyond anything the series
+    /// has done (a 95 % quantile a hundred times the mean). The bound keeps the pool's
+    /// correction up to room for a total as large as any before on top of what the model
+    /// expects, and cannot run away; it has no constant. No effect without recalibration; a
+    /// non-finite or negative `cap` is ignored.
+    pub fn limit(&mut self, cap: f64) {
+        self.limit = (cap.is_finite() && cap >= 0.0).then_some(cap);
     }
 
     /// Recalibrates the distribution by the probability integral transforms `pits` of past
@@ -595,6 +615,31 @@ mod tests {
                 last = q;
             }
         }
+    }
+
+    /// Table quantiles 0, 1, 2, 3, 4, 1000 at 0, 0.2, …, 1. Transforms all at 0.99 map the
+    /// median to the model's 99 % quantile, 4 + (0.99·5 − 4)·996 = 950.2; bounded by a largest
+    /// past total of 20 it reads the model's own median plus 20, 2.5 + 20 = 22.5; of 1, 3.5.
+    /// A bound never raises a quantile: transforms at 0.1 read the model's 10 % quantile, 0.5,
+    /// with or without it.
+    #[test]
+    fn a_recalibrated_quantile_is_bounded_by_the_largest_past_total() {
+        let mut d = TotalDistribution::from_quantiles(5, 3.0, &[0.0, 1.0, 2.0, 3.0, 4.0, 1000.0]);
+        assert!((d.quantile(0.5) - 2.5).abs() < 1e-9);
+        d.recalibrate(&[0.99; 60]);
+        assert!(
+            (d.quantile(0.5) - 950.2).abs() < 1e-9,
+            "{}",
+            d.quantile(0.5)
+        );
+        d.limit(20.0);
+        assert!((d.quantile(0.5) - 22.5).abs() < 1e-9);
+        d.limit(1.0);
+        assert!((d.quantile(0.5) - 3.5).abs() < 1e-9);
+        d.recalibrate(&[0.1; 60]);
+        assert!((d.quantile(0.5) - 0.5).abs() < 1e-9);
+        d.limit(f64::NAN);
+        assert!((d.quantile(0.5) - 0.5).abs() < 1e-9);
     }
 
     #[test]
