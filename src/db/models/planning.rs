@@ -481,24 +481,36 @@ pub struct PlanSummary {
 impl PlanSummary {
     /// The summary of a plan's lines.
     pub fn of(lines: &[PlanLineRow]) -> PlanSummary {
+        PlanSummary::of_parts(lines.iter().map(|l| SummaryParts {
+            urgency: &l.urgency,
+            order_quantity: l.order_quantity,
+            order_value: l.order_value,
+            vendor: &l.vendor,
+            category: &l.category,
+            brand: &l.brand,
+        }))
+    }
+
+    /// The summary from the parts of each line it reads.
+    pub fn of_parts<'a>(lines: impl Iterator<Item = SummaryParts<'a>>) -> PlanSummary {
         use std::collections::{BTreeMap, BTreeSet};
         let mut totals: BTreeMap<&str, (i64, f64, f64)> = BTreeMap::new();
         let (mut vendors, mut categories, mut brands) =
             (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
         for l in lines {
             if l.order_quantity > 0.0 {
-                let t = totals.entry(&l.urgency).or_default();
+                let t = totals.entry(l.urgency).or_default();
                 t.0 += 1;
                 t.1 += l.order_quantity;
                 t.2 += l.order_value.unwrap_or(0.0);
             }
             for (set, v) in [
-                (&mut vendors, &l.vendor),
-                (&mut categories, &l.category),
-                (&mut brands, &l.brand),
+                (&mut vendors, l.vendor),
+                (&mut categories, l.category),
+                (&mut brands, l.brand),
             ] {
                 if !v.is_empty() {
-                    set.insert(v.as_str());
+                    set.insert(v);
                 }
             }
         }
@@ -513,6 +525,49 @@ impl PlanSummary {
             brands: owned(brands),
         }
     }
+}
+
+/// What [`PlanSummary`] reads of a line.
+pub struct SummaryParts<'a> {
+    /// Urgency.
+    pub urgency: &'a str,
+    /// Order quantity.
+    pub order_quantity: f64,
+    /// Order value, where costed.
+    pub order_value: Option<f64>,
+    /// Vendor.
+    pub vendor: &'a str,
+    /// Category.
+    pub category: &'a str,
+    /// Brand.
+    pub brand: &'a str,
+}
+
+/// The summary of an account's stored lines, reading only the columns it
+/// needs (in the lines' key order, as a whole plan sums them).
+fn stored_summary(conn: &mut DbConn, account: &str) -> QueryResult<(i64, PlanSummary)> {
+    type Row = (String, f64, Option<f64>, String, String, String);
+    let rows: Vec<Row> = plan_lines::table
+        .filter(plan_lines::account_id.eq(account))
+        .order(plan_lines::sku_key)
+        .select((
+            plan_lines::urgency,
+            plan_lines::order_quantity,
+            plan_lines::order_value,
+            plan_lines::vendor,
+            plan_lines::category,
+            plan_lines::brand,
+        ))
+        .load(conn)?;
+    let summary = PlanSummary::of_parts(rows.iter().map(|r| SummaryParts {
+        urgency: &r.0,
+        order_quantity: r.1,
+        order_value: r.2,
+        vendor: &r.3,
+        category: &r.4,
+        brand: &r.5,
+    }));
+    Ok((rows.len() as i64, summary))
 }
 
 /// One stored plan line.
@@ -1237,10 +1292,10 @@ pub fn upsert_lines(
                 })
                 .execute(conn)?;
         }
-        let all = all_lines(conn, acc)?;
+        let (line_count, summary) = stored_summary(conn, acc)?;
         let header = PlanHeader {
-            line_count: all.len() as i64,
-            summary: serde_json::to_string(&PlanSummary::of(&all)).unwrap_or_else(|_| "{}".into()),
+            line_count,
+            summary: serde_json::to_string(&summary).unwrap_or_else(|_| "{}".into()),
             ..header.clone()
         };
         diesel::delete(plans::table.find(acc)).execute(conn)?;
