@@ -1075,45 +1075,45 @@ pub fn plan_summary(conn: &mut DbConn, account: &str) -> QueryResult<PlanSummary
 /// Ids per `IN` list of the subset reads below.
 const IN_CHUNK: usize = 500;
 
-/// The sale lines of some variants (by the `(account_id, variant_id)`
-/// index) and the orders among theirs that count as demand.
+/// The sale lines of some variants and the orders among theirs that count
+/// as demand, in one join: each line from the covering `(account_id,
+/// variant_id)` index, its order by primary key (a hot variant's tens of
+/// thousands of lines cost one index range and a probe each).
 pub fn sales_of(
     conn: &mut DbConn,
     account: &str,
     ids: &[String],
 ) -> QueryResult<(Vec<DemandOrder>, Vec<SaleLine>)> {
+    type Joined = (String, String, String, NaiveDateTime, Option<String>);
+    let mut orders: Vec<DemandOrder> = Vec::new();
     let mut lines: Vec<SaleLine> = Vec::new();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     for chunk in ids.chunks(IN_CHUNK) {
-        lines.extend(
-            sales_order_lines::table
-                .filter(sales_order_lines::account_id.eq(account))
-                .filter(sales_order_lines::variant_id.eq_any(chunk))
-                .select((
-                    sales_order_lines::order_id,
-                    sales_order_lines::variant_id,
-                    sales_order_lines::quantity,
-                ))
-                .load::<SaleLine>(conn)?,
-        );
-    }
-    let mut order_ids: Vec<&String> = lines.iter().map(|l| &l.0).collect();
-    order_ids.sort();
-    order_ids.dedup();
-    let mut orders = Vec::new();
-    for chunk in order_ids.chunks(IN_CHUNK) {
-        orders.extend(
-            sales_orders::table
-                .filter(sales_orders::account_id.eq(account))
-                .filter(sales_orders::id.eq_any(chunk))
-                .filter(sales_orders::cancelled.eq(false))
-                .filter(sales_orders::removed.eq(false))
-                .select((
-                    sales_orders::id,
-                    sales_orders::ordered_at,
-                    sales_orders::warehouse_id,
-                ))
-                .load::<DemandOrder>(conn)?,
-        );
+        let rows: Vec<Joined> = sales_order_lines::table
+            .inner_join(
+                sales_orders::table.on(sales_orders::account_id
+                    .eq(sales_order_lines::account_id)
+                    .and(sales_orders::id.eq(sales_order_lines::order_id))),
+            )
+            .filter(sales_order_lines::account_id.eq(account))
+            .filter(sales_order_lines::variant_id.eq_any(chunk))
+            .filter(sales_orders::cancelled.eq(false))
+            .filter(sales_orders::removed.eq(false))
+            .select((
+                sales_order_lines::order_id,
+                sales_order_lines::variant_id,
+                sales_order_lines::quantity,
+                sales_orders::ordered_at,
+                sales_orders::warehouse_id,
+            ))
+            .load(conn)?;
+        for (order_id, variant_id, quantity, ordered_at, warehouse_id) in rows {
+            if !seen.contains(&order_id) {
+                seen.insert(order_id.clone());
+                orders.push((order_id.clone(), ordered_at, warehouse_id));
+            }
+            lines.push((order_id, variant_id, quantity));
+        }
     }
     Ok((orders, lines))
 }
