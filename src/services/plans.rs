@@ -28,7 +28,7 @@ use crate::services::replan;
 /// The version of the planner's rules, part of every plan's inputs version:
 /// bumped when a change to planning changes what a plan computes, so that
 /// every stored plan is recomputed whole once.
-pub const PLANNER_VERSION: u32 = 5;
+pub const PLANNER_VERSION: u32 = 6;
 
 /// The planning date of an account: `TRIBUTARY_TODAY` if set, else today in
 /// the account's time zone.
