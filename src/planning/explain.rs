@@ -97,13 +97,13 @@ pub struct DemandExplained {
     pub stockout_days_excluded: usize,
 }
 
-/// One candidate method and its backtest score.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// A forecast method considered, with its backtest score (lower is better).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct CandidateScore {
     /// Method or combination name.
     pub method: String,
-    /// Backtest score; `None` when not measured.
+    /// Score; `None`: not measured (no in-stock day to score it on).
     pub score: Option<f64>,
 }
 

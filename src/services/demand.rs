@@ -157,15 +157,9 @@ pub struct ForecastRow {
     pub high: f64,
 }
 
-/// A forecast method considered, with its backtest score (lower is better).
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
-pub struct CandidateScore {
-    /// Method.
-    pub method: String,
-    /// Score.
-    /// `None`: not measured (no in-stock day to score it on).
-    pub score: Option<f64>,
-}
+/// A forecast method considered, with its backtest score (lower is better):
+/// the one type the plan's explanation and the demand read share.
+pub use crate::planning::explain::CandidateScore;
 
 /// Accuracy of past forecasts, measured out of sample (null: not enough
 /// history).
