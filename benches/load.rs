@@ -24,6 +24,8 @@
 //! Run: `cargo bench --bench load` (SQLite), with
 //! `LOAD_POSTGRES_URL=postgres:///tributary_load?host=/var/run/postgresql`
 //! for PostgreSQL (the database must exist and be empty).
+//! `LOAD_SERVER_BIN` runs another build of the server (an earlier one, to
+//! compare).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -68,8 +70,13 @@ const ENV: [(&str, &str); 6] = [
     ("RUST_LOG", "warn"),
 ];
 
+/// The server binary: this build's, or `LOAD_SERVER_BIN`.
+fn server_bin() -> String {
+    std::env::var("LOAD_SERVER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_tributary").into())
+}
+
 fn add_user(database_url: &str, dir: &std::path::Path, email: &str, org: &str) {
-    let status = Command::new(env!("CARGO_BIN_EXE_tributary"))
+    let status = Command::new(server_bin())
         .args([
             "user",
             "add",
@@ -95,7 +102,7 @@ fn start(database_url: &str, dir: &std::path::Path) -> Server {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_tributary"))
+    let child = Command::new(server_bin())
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .envs(ENV)
         .env("DATABASE_URL", database_url)
