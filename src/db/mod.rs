@@ -191,7 +191,10 @@ const READERS: u32 = 24;
 /// IMMEDIATE`): a deferred transaction that reads first and then writes
 /// fails at once with "database is locked" (`SQLITE_BUSY_SNAPSHOT`, no
 /// busy wait) when another connection committed a write in between. On
-/// PostgreSQL it is an ordinary transaction.
+/// PostgreSQL it is an ordinary transaction. An outermost transaction that
+/// lasts over a second is logged (a warning naming its caller): on SQLite
+/// every other writer waited that long.
+#[track_caller]
 pub fn transaction<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
@@ -211,7 +214,16 @@ where
         }
         _ => Tm::begin_transaction(conn)?,
     }
-    match f(conn) {
+    let (started, caller) = (std::time::Instant::now(), std::panic::Location::caller());
+    let result = f(conn);
+    if outermost && started.elapsed() > Duration::from_secs(1) {
+        tracing::warn!(
+            ms = started.elapsed().as_millis() as u64,
+            at = %caller,
+            "a write transaction held the database for over a second"
+        );
+    }
+    match result {
         Ok(value) => {
             Tm::commit_transaction(conn)?;
             Ok(value)

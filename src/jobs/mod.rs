@@ -199,6 +199,34 @@ pub fn queued_id(conn: &mut DbConn, account: &str, kind: JobKind) -> QueryResult
         .optional()
 }
 
+/// How long a job of `kind` for an account takes: the longest of its last
+/// five that succeeded (a job that found its plan current ends at once;
+/// the longest is what a wait can expect), and the start of the one
+/// running now (if any).
+pub fn timing(
+    conn: &mut DbConn,
+    account: &str,
+    kind: JobKind,
+) -> QueryResult<(Option<chrono::Duration>, Option<NaiveDateTime>)> {
+    let last: Vec<(Option<NaiveDateTime>, Option<NaiveDateTime>)> = jobs::table
+        .filter(jobs::account_id.eq(account))
+        .filter(jobs::kind.eq(kind.as_str()))
+        .filter(jobs::status.eq(JobStatus::Succeeded.as_str()))
+        .order(jobs::finished_at.desc())
+        .select((jobs::started_at, jobs::finished_at))
+        .limit(5)
+        .load(conn)?;
+    let running: Option<Option<NaiveDateTime>> = jobs::table
+        .filter(jobs::account_id.eq(account))
+        .filter(jobs::kind.eq(kind.as_str()))
+        .filter(jobs::status.eq(JobStatus::Running.as_str()))
+        .select(jobs::started_at)
+        .first(conn)
+        .optional()?;
+    let took = last.into_iter().filter_map(|(s, f)| Some(f? - s?)).max();
+    Ok((took, running.flatten()))
+}
+
 #[derive(QueryableByName)]
 struct ClaimedId {
     #[diesel(sql_type = Text)]

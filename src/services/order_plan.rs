@@ -56,13 +56,14 @@ pub async fn fresh(
     // Subscribed before the first read, so that no job's end is missed.
     let mut ends = worker.job_ends();
     let acc = account.clone();
-    let (target, header, queued) = db
+    let (target, header, queued, timing) = db
         .read(move |conn| {
             let day = plans::planning_date(&acc, today);
             let target = plans::inputs_version(conn, &acc, day)?;
             let header = store::plan_header(conn, &acc.id)?;
             let queued = jobs::queued_id(conn, &acc.id, jobs::JobKind::Plan)?.is_some();
-            Ok::<_, ServiceError>((target, header, queued))
+            let timing = jobs::timing(conn, &acc.id, jobs::JobKind::Plan)?;
+            Ok::<_, ServiceError>((target, header, queued, timing))
         })
         .await?;
     let covered = |h: &Option<PlanHeader>| {
@@ -75,6 +76,12 @@ pub async fn fresh(
             stale: false,
         });
     }
+    let hopeless = header.is_some()
+        && beyond(
+            timing,
+            chrono::Utc::now().naive_utc(),
+            deadline.saturating_duration_since(Instant::now()),
+        );
     // A job queued already starts after this read began: it will do. Else
     // one is queued (the only write of a read).
     if !queued {
@@ -89,6 +96,15 @@ pub async fn fresh(
         }
     }
     worker.wake();
+    // The plan that covers this read cannot be stored within the wait (the
+    // last one took longer): the stored plan now, marked stale, rather than
+    // the same answer after the whole wait.
+    if hopeless {
+        return Ok(Freshness {
+            header,
+            stale: true,
+        });
+    }
     let mut header = header;
     loop {
         let now = Instant::now();
@@ -112,6 +128,24 @@ pub async fn fresh(
             });
         }
     }
+}
+
+/// Whether a plan that starts now (or after the one running, `timing.1`,
+/// which started before this read and so may not cover it) would end after
+/// `wait`, if it takes as long as the last one (`timing.0`).
+fn beyond(
+    timing: (Option<chrono::Duration>, Option<chrono::NaiveDateTime>),
+    now: chrono::NaiveDateTime,
+    wait: Duration,
+) -> bool {
+    let (Some(took), running) = timing else {
+        return false;
+    };
+    let start = running.map_or(now, |r| (r + took).max(now));
+    let Ok(wait) = chrono::Duration::from_std(wait) else {
+        return false;
+    };
+    start + took > now + wait
 }
 
 /// Whether a stored plan's inputs version (`plans::inputs_version`:
@@ -426,7 +460,26 @@ pub fn state(
 
 #[cfg(test)]
 mod tests {
-    use super::covers;
+    use super::{beyond, covers};
+    use std::time::Duration;
+
+    #[test]
+    fn a_read_stops_waiting_for_a_plan_that_cannot_come_in_time() {
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
+        let s = chrono::Duration::seconds;
+        let wait = Duration::from_secs(10);
+        // Never planned yet, or quick: wait.
+        assert!(!beyond((None, None), now, wait));
+        assert!(!beyond((Some(s(2)), None), now, wait));
+        // Quick, but one of 6 s started 1 s ago: 5 s more, then 6 s.
+        assert!(beyond((Some(s(6)), Some(now - s(1))), now, wait));
+        assert!(!beyond((Some(s(4)), Some(now - s(1))), now, wait));
+        // Slower than the wait.
+        assert!(beyond((Some(s(12)), None), now, wait));
+    }
 
     #[test]
     fn a_newer_plan_covers_an_older_version_of_the_same_inputs() {
