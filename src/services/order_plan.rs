@@ -132,7 +132,8 @@ pub async fn fresh(
 
 /// Whether a plan that starts now (or after the one running, `timing.1`,
 /// which started before this read and so may not cover it) would end after
-/// `wait`, if it takes as long as the last one (`timing.0`).
+/// `wait`, if it takes as long as the longest of the last ones (`timing.0`)
+/// or the one running so far, whichever is longer.
 fn beyond(
     timing: (Option<chrono::Duration>, Option<chrono::NaiveDateTime>),
     now: chrono::NaiveDateTime,
@@ -141,6 +142,8 @@ fn beyond(
     let (Some(took), running) = timing else {
         return false;
     };
+    // A running job already longer than the estimate is the better one.
+    let took = running.map_or(took, |r| took.max(now - r));
     let start = running.map_or(now, |r| (r + took).max(now));
     let Ok(wait) = chrono::Duration::from_std(wait) else {
         return false;
@@ -479,6 +482,8 @@ mod tests {
         assert!(!beyond((Some(s(4)), Some(now - s(1))), now, wait));
         // Slower than the wait.
         assert!(beyond((Some(s(12)), None), now, wait));
+        // The last ones took 1 s, but the one running has taken 11 s so far.
+        assert!(beyond((Some(s(1)), Some(now - s(11))), now, wait));
     }
 
     #[test]
