@@ -597,8 +597,10 @@ fn main() {
         println!("{json}");
         errors > 0 || lock_over > 0
     });
-    // The server goes first (it would outlive an early exit).
+    // The server and its database go first (an early exit would leave
+    // them behind).
     drop(server);
+    drop(dir);
     if failed {
         std::process::exit(1);
     }
