@@ -330,7 +330,7 @@ pub async fn login(
 ) -> Result<User, ServiceError> {
     let attempt = limiter.begin(&email, address)?;
     let user = db
-        .run(move |conn| User::find_by_email(conn, &email).map_err(ServiceError::from))
+        .read(move |conn| User::find_by_email(conn, &email).map_err(ServiceError::from))
         .await?;
     let (user, ok) = actix_web::web::block(move || {
         let ok = crypto::verify_login_password(
@@ -497,7 +497,7 @@ pub async fn authenticate(
             let claims = jwt.verify(&credential).ok_or_else(bad)?;
             let (ver, org) = (claims.ver, claims.org.clone());
             let user = db
-                .run(move |conn| User::find_by_id(conn, &claims.sub).map_err(ServiceError::from))
+                .read(move |conn| User::find_by_id(conn, &claims.sub).map_err(ServiceError::from))
                 .await?
                 .filter(|u| u.token_version == ver && u.organisation_id == org)
                 .ok_or_else(bad)?;
@@ -513,7 +513,7 @@ pub async fn authenticate(
         Via::ApiKey => {
             let hash = crypto::hash_api_key(&credential);
             let found = db
-                .run(move |conn| {
+                .read(move |conn| {
                     let Some(key) = ApiKey::find_live_by_hash(conn, &hash)? else {
                         return Ok::<_, ServiceError>(None);
                     };

@@ -15,6 +15,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://tributary.db";
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 1 << 30;
 /// Default number of imports running at once (per database).
 pub const DEFAULT_MAX_CONCURRENT_IMPORTS: usize = 4;
+/// Default for `MAX_CONCURRENT_IMPORTS_PER_ORGANISATION`.
+pub const DEFAULT_MAX_CONCURRENT_IMPORTS_PER_ORGANISATION: usize = 2;
 /// Default wait for a free import slot before answering 429, in seconds.
 pub const DEFAULT_IMPORT_WAIT_SECONDS: u64 = 10;
 /// Default JWT lifetime: 12 hours.
@@ -52,6 +54,10 @@ pub struct Config {
     pub max_record_bytes: usize,
     /// `MAX_CONCURRENT_IMPORTS`: imports running at once; others wait.
     pub max_concurrent_imports: usize,
+    /// `MAX_CONCURRENT_IMPORTS_PER_ORGANISATION`: of those, at most this many
+    /// for one organisation, so that one tenant's imports cannot take every
+    /// slot.
+    pub max_concurrent_imports_per_organisation: usize,
     /// `IMPORT_WAIT_SECONDS`: how long an import waits for a slot before
     /// answering 429 with `Retry-After`.
     pub import_wait_seconds: u64,
@@ -302,6 +308,10 @@ impl Config {
             "MAX_CONCURRENT_IMPORTS",
             DEFAULT_MAX_CONCURRENT_IMPORTS as u64,
         )?);
+        let max_concurrent_imports_per_organisation = as_usize(positive(
+            "MAX_CONCURRENT_IMPORTS_PER_ORGANISATION",
+            DEFAULT_MAX_CONCURRENT_IMPORTS_PER_ORGANISATION as u64,
+        )?);
         let import_wait_seconds = match non_empty("IMPORT_WAIT_SECONDS") {
             Some(v) => v.trim().parse::<u64>().ok().ok_or(ConfigError {
                 name: "IMPORT_WAIT_SECONDS",
@@ -436,6 +446,7 @@ impl Config {
             max_field_bytes,
             max_record_bytes,
             max_concurrent_imports,
+            max_concurrent_imports_per_organisation,
             import_wait_seconds,
             body_read_seconds,
             today,
@@ -483,6 +494,7 @@ mod tests {
         assert_eq!(c.max_field_bytes, 64 * 1024);
         assert_eq!(c.max_record_bytes, 4 * 1024 * 1024);
         assert_eq!(c.max_concurrent_imports, 4);
+        assert_eq!(c.max_concurrent_imports_per_organisation, 2);
         assert_eq!(c.import_wait_seconds, 10);
         assert_eq!(c.secret_key_file, PathBuf::from("tributary.key"));
         assert!(!c.sync.allow_private);

@@ -257,7 +257,7 @@ pub fn apply_then(
     let received = received_at.naive_utc();
     let acc = account.id.as_str();
     let currency = account.currency.as_str();
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let mut seq = Account::reserve_seq(conn, acc, batch.len() as i64)?;
         let mut next_seq = || {
             let s = seq;

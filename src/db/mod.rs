@@ -4,8 +4,17 @@
 //!
 //! Nothing outside this module builds diesel queries. Backend-specific SQL is
 //! allowed only here, as an explicit `match` on [`DbConn`] with a comment
-//! saying why. Blocking database work goes through [`Db::run`], which moves
-//! it off the actix worker threads.
+//! saying why. Blocking database work goes through [`Db::run`] (writers) or
+//! [`Db::read`] (reads only), which move it off the actix worker threads.
+//!
+//! Two pools: the writers' (small; background jobs and every request that
+//! writes) and the readers' (sized for request concurrency; on SQLite its
+//! connections are `query_only`, and in WAL mode a reader never waits for
+//! the write lock). A transaction that writes goes through
+//! [`transaction`]: on SQLite it takes the write lock at `BEGIN`
+//! (`BEGIN IMMEDIATE`), so that it waits its turn under the busy timeout
+//! instead of failing with "database is locked" when it reads first and
+//! another connection writes before its own first write.
 
 pub mod backup;
 pub mod ingest;
@@ -82,6 +91,8 @@ pub fn parse_url(url: &str) -> (Backend, String) {
 pub struct Manager {
     backend: Backend,
     target: String,
+    /// The readers' pool: SQLite connections refuse writes (`query_only`).
+    read_only: bool,
 }
 
 impl ManageConnection for Manager {
@@ -105,6 +116,10 @@ impl ManageConnection for Manager {
                      PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
+                if self.read_only {
+                    conn.batch_execute("PRAGMA query_only = ON;")
+                        .map_err(r2d2::Error::QueryError)?;
+                }
                 Ok(DbConn::Sqlite(conn))
             }
         }
@@ -152,34 +167,110 @@ pub fn is_reusable(conn: &mut DbConn) -> bool {
     matches!(depth, Ok(None)) && !broken
 }
 
+fn migrate(conn: &mut DbConn) -> Result<(), DbError> {
+    let result = match conn {
+        DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+    };
+    result.map_err(|e| DbError::Migration(e.to_string()))
+}
+
 /// A pooled connection.
 pub type PooledConn = PooledConnection<Manager>;
 
-/// The database handle shared by the server: a pool plus the backend kind.
+/// The writers' pool size: background jobs (a plan job holds up to three
+/// connections, each sync worker one or two) and the requests that write.
+const WRITERS: u32 = 8;
+/// The readers' pool size: requests that only read (plans, demand, pages,
+/// most GETs), sized for request concurrency rather than for the one
+/// writer SQLite allows at a time.
+const READERS: u32 = 24;
+
+/// Runs `f` in a transaction meant to write, nested ones as savepoints. On
+/// SQLite the outermost takes the write lock at `BEGIN` (`BEGIN
+/// IMMEDIATE`): a deferred transaction that reads first and then writes
+/// fails at once with "database is locked" (`SQLITE_BUSY_SNAPSHOT`, no
+/// busy wait) when another connection committed a write in between. On
+/// PostgreSQL it is an ordinary transaction. An outermost transaction that
+/// lasts over a second is logged (a warning naming its caller): on SQLite
+/// every other writer waited that long.
+#[track_caller]
+pub fn transaction<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Tm = <DbConn as Connection>::TransactionManager;
+    let outermost = matches!(
+        Tm::transaction_manager_status_mut(conn).transaction_depth(),
+        Ok(None)
+    );
+    // Backend-specific: SQLite's lock mode is chosen at BEGIN; diesel's
+    // generic transaction issues a deferred BEGIN.
+    match conn {
+        DbConn::Sqlite(c) if outermost => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
+        _ => Tm::begin_transaction(conn)?,
+    }
+    let (started, caller) = (std::time::Instant::now(), std::panic::Location::caller());
+    let result = f(conn);
+    if outermost && started.elapsed() > Duration::from_secs(1) {
+        tracing::warn!(
+            ms = started.elapsed().as_millis() as u64,
+            at = %caller,
+            "a write transaction held the database for over a second"
+        );
+    }
+    match result {
+        Ok(value) => {
+            Tm::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => match Tm::rollback_transaction(conn) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(e),
+            Err(rollback) => Err(rollback.into()),
+        },
+    }
+}
+
+/// The database handle shared by the server: the writers' and the readers'
+/// pools plus the backend kind.
 #[derive(Clone)]
 pub struct Db {
     pool: r2d2::Pool<Manager>,
+    readers: r2d2::Pool<Manager>,
     backend: Backend,
 }
 
 impl Db {
-    /// Opens a pool on `url` and runs pending migrations.
+    /// Opens the pools on `url` and runs pending migrations.
     pub fn connect(url: &str) -> Result<Db, DbError> {
         let (backend, target) = parse_url(url);
-        let manager = Manager { backend, target };
-        let size = match backend {
-            Backend::Sqlite => 8,
-            Backend::Postgres => 12,
+        let build = |read_only: bool, size: u32| {
+            r2d2::Pool::builder()
+                .max_size(size)
+                .min_idle(Some(1))
+                .connection_timeout(Duration::from_secs(30))
+                .build(Manager {
+                    backend,
+                    target: target.clone(),
+                    read_only,
+                })
+                .map_err(|e| DbError::Pool(e.to_string()))
         };
-        let pool = r2d2::Pool::builder()
-            .max_size(size)
-            .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(30))
-            .build(manager)
-            .map_err(|e| DbError::Pool(e.to_string()))?;
-        let db = Db { pool, backend };
-        db.migrate()?;
-        Ok(db)
+        let pool = build(false, WRITERS)?;
+        let mut conn = pool.get().map_err(|e| DbError::Pool(e.to_string()))?;
+        migrate(&mut conn)?;
+        drop(conn);
+        // After the migrations: a SQLite reader cannot create the schema.
+        let readers = build(true, READERS)?;
+        Ok(Db {
+            pool,
+            readers,
+            backend,
+        })
     }
 
     /// The backend this database runs on.
@@ -200,23 +291,40 @@ impl Db {
         self.pool.get_timeout(Duration::from_millis(200)).ok()
     }
 
-    fn migrate(&self) -> Result<(), DbError> {
-        let mut conn = self.conn()?;
-        let result = match &mut *conn {
-            DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
-            DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
-        };
-        result.map_err(|e| DbError::Migration(e.to_string()))
+    /// A connection of the readers' pool (on SQLite it refuses writes).
+    pub fn read_conn(&self) -> Result<PooledConn, DbError> {
+        self.readers.get().map_err(|e| DbError::Pool(e.to_string()))
     }
 
-    /// Runs blocking database work on the blocking thread pool and awaits it.
+    /// Runs blocking database work that may write on the blocking thread
+    /// pool, with a connection of the writers' pool, and awaits it.
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        Self::on(self.pool.clone(), f).await
+    }
+
+    /// [`Db::run`] for work that only reads, with a connection of the
+    /// readers' pool: it never waits for a writer's connection (nor, on
+    /// SQLite, for the write lock).
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        Self::on(self.readers.clone(), f).await
+    }
+
+    async fn on<T, E, F>(pool: r2d2::Pool<Manager>, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
         let joined = actix_web::web::block(move || {
             let mut conn = pool
                 .get()
@@ -228,5 +336,80 @@ impl Db {
             Ok(result) => result,
             Err(_) => Err(E::from(DbError::Cancelled)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::sql_types::BigInt;
+    use diesel::RunQueryDsl;
+    use std::sync::mpsc;
+
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    /// A transaction that reads, then writes after another connection
+    /// committed a write meanwhile, waits its turn and commits (a deferred
+    /// `BEGIN` fails it at once with "database is locked").
+    #[test]
+    fn a_transaction_that_reads_then_writes_waits_for_the_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let db = Db::connect(&url).unwrap();
+        db.conn()
+            .unwrap()
+            .batch_execute("CREATE TABLE t (n BIGINT NOT NULL); INSERT INTO t VALUES (0);")
+            .unwrap();
+        let (read, go) = (mpsc::channel::<()>(), mpsc::channel::<()>());
+        let (read_tx, read_rx) = read;
+        let (go_tx, go_rx) = go;
+        let other = {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                read_rx.recv().unwrap();
+                let mut c = db.conn().unwrap();
+                // Waits for the first transaction's lock (or, deferred,
+                // commits before it writes).
+                let r = transaction(&mut c, |c| {
+                    diesel::sql_query("UPDATE t SET n = n + 1").execute(c)
+                });
+                go_tx.send(()).unwrap();
+                r
+            })
+        };
+        let mut c = db.conn().unwrap();
+        let first = transaction(&mut c, |c| {
+            let before = diesel::sql_query("SELECT n FROM t").get_result::<N>(c)?.n;
+            read_tx.send(()).unwrap();
+            // The other writer commits meanwhile if it can.
+            let _ = go_rx.recv_timeout(std::time::Duration::from_millis(500));
+            diesel::sql_query(format!("UPDATE t SET n = {}", before + 10)).execute(c)
+        });
+        assert!(first.is_ok(), "{first:?}");
+        assert!(other.join().unwrap().is_ok());
+        let n = diesel::sql_query("SELECT n FROM t")
+            .get_result::<N>(&mut c)
+            .unwrap()
+            .n;
+        assert_eq!(n, 11, "both writes, one after the other");
+    }
+
+    /// The readers' pool refuses writes on SQLite.
+    #[test]
+    fn a_reader_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let db = Db::connect(&url).unwrap();
+        db.conn()
+            .unwrap()
+            .batch_execute("CREATE TABLE t (n BIGINT NOT NULL);")
+            .unwrap();
+        let mut r = db.read_conn().unwrap();
+        assert!(r.batch_execute("INSERT INTO t VALUES (1);").is_err());
+        assert!(r.batch_execute("SELECT n FROM t;").is_ok());
     }
 }

@@ -151,42 +151,80 @@ impl Job {
 /// running one does not count: the data may have changed since it started).
 /// Returns the queued job's id.
 pub fn enqueue(conn: &mut DbConn, account: &Account, kind: JobKind) -> QueryResult<String> {
-    // No read-then-write transaction here: on SQLite upgrading a read
-    // transaction to a write fails at once (SQLITE_BUSY_SNAPSHOT) when
-    // another connection wrote in between. A rare second queued job is
-    // harmless: the claim runs one job per account at a time, and a job
-    // whose plan is already fresh recomputes nothing new.
-    let queued: Option<String> = jobs::table
-        .filter(jobs::account_id.eq(&account.id))
+    // Mostly one is queued already: found without the write lock. Else one
+    // write transaction (on SQLite it holds the write lock from its start,
+    // so two callers cannot both find none queued). On PostgreSQL two may
+    // still race: a rare second queued job is harmless, the claim runs one
+    // job per account at a time and a job whose plan is already fresh
+    // recomputes nothing new.
+    if let Some(id) = queued_id(conn, &account.id, kind)? {
+        return Ok(id);
+    }
+    crate::db::transaction(conn, |conn| {
+        if let Some(id) = queued_id(conn, &account.id, kind)? {
+            return Ok(id);
+        }
+        let job = Job {
+            id: new_id("job"),
+            organisation_id: account.organisation_id.clone(),
+            kind,
+            account_id: account.id.clone(),
+            status: JobStatus::Queued,
+            progress_done: 0,
+            progress_total: 0,
+            attempts: 0,
+            lease_owner: None,
+            lease_until: None,
+            detail: "[]".into(),
+            error: None,
+            created_at: Utc::now().naive_utc(),
+            started_at: None,
+            finished_at: None,
+        };
+        diesel::insert_into(jobs::table)
+            .values(job.clone())
+            .execute(conn)?;
+        Ok(job.id)
+    })
+}
+
+/// The job of `kind` queued (not yet running) for an account, if any.
+pub fn queued_id(conn: &mut DbConn, account: &str, kind: JobKind) -> QueryResult<Option<String>> {
+    jobs::table
+        .filter(jobs::account_id.eq(account))
         .filter(jobs::kind.eq(kind.as_str()))
         .filter(jobs::status.eq(JobStatus::Queued.as_str()))
         .select(jobs::id)
         .first(conn)
+        .optional()
+}
+
+/// How long a job of `kind` for an account takes: the longest of its last
+/// five that succeeded (a job that found its plan current ends at once;
+/// the longest is what a wait can expect), and the start of the one
+/// running now (if any).
+pub fn timing(
+    conn: &mut DbConn,
+    account: &str,
+    kind: JobKind,
+) -> QueryResult<(Option<chrono::Duration>, Option<NaiveDateTime>)> {
+    let last: Vec<(Option<NaiveDateTime>, Option<NaiveDateTime>)> = jobs::table
+        .filter(jobs::account_id.eq(account))
+        .filter(jobs::kind.eq(kind.as_str()))
+        .filter(jobs::status.eq(JobStatus::Succeeded.as_str()))
+        .order(jobs::finished_at.desc())
+        .select((jobs::started_at, jobs::finished_at))
+        .limit(5)
+        .load(conn)?;
+    let running: Option<Option<NaiveDateTime>> = jobs::table
+        .filter(jobs::account_id.eq(account))
+        .filter(jobs::kind.eq(kind.as_str()))
+        .filter(jobs::status.eq(JobStatus::Running.as_str()))
+        .select(jobs::started_at)
+        .first(conn)
         .optional()?;
-    if let Some(id) = queued {
-        return Ok(id);
-    }
-    let job = Job {
-        id: new_id("job"),
-        organisation_id: account.organisation_id.clone(),
-        kind,
-        account_id: account.id.clone(),
-        status: JobStatus::Queued,
-        progress_done: 0,
-        progress_total: 0,
-        attempts: 0,
-        lease_owner: None,
-        lease_until: None,
-        detail: "[]".into(),
-        error: None,
-        created_at: Utc::now().naive_utc(),
-        started_at: None,
-        finished_at: None,
-    };
-    diesel::insert_into(jobs::table)
-        .values(job.clone())
-        .execute(conn)?;
-    Ok(job.id)
+    let took = last.into_iter().filter_map(|(s, f)| Some(f? - s?)).max();
+    Ok((took, running.flatten()))
 }
 
 #[derive(QueryableByName)]
@@ -365,15 +403,31 @@ pub fn finish(
         .map(|_| ())
 }
 
-/// Wakes the workers when there is new work.
+/// Wakes the workers when there is new work, and tells readers waiting for
+/// a plan when a job of this process ended.
 #[derive(Default)]
 pub struct Signal {
     /// Bumped by every wake; each worker remembers the last one it saw.
     generation: Mutex<u64>,
     cond: Condvar,
+    /// Bumped after every job this process ran (a plan stored, a sync
+    /// ended): what a read waiting for its plan waits on, instead of asking
+    /// the database again and again.
+    ended: tokio::sync::watch::Sender<u64>,
 }
 
 impl Signal {
+    /// A receiver that sees the next job end of this process (see
+    /// [`tokio::sync::watch::Receiver::changed`]).
+    pub fn job_ends(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.ended.subscribe()
+    }
+
+    /// Tells the waiting readers that a job ended.
+    fn job_ended(&self) {
+        self.ended.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     /// Wakes the workers now.
     pub fn wake(&self) {
         if let Ok(mut g) = self.generation.lock() {
@@ -438,6 +492,9 @@ pub fn spawn_worker(name: &str, db: Db, pool: Pool, mut runner: impl Runner, sig
                         false
                     }
                 };
+                if worked {
+                    signal.job_ended();
+                }
                 if worked && pool.wakes_others {
                     // The job queued work for another pool (a sync its
                     // plan): that pool's workers take it now.

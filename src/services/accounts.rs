@@ -6,7 +6,6 @@
 //! `web::api::accounts`.
 
 use chrono::{NaiveDateTime, TimeZone, Utc};
-use diesel::Connection as _;
 use serde_json::{Map, Value};
 
 use crate::config::SyncConfig;
@@ -288,7 +287,7 @@ fn seal(secrets: &Map<String, Value>, sealer: &SecretBox, account_id: &str) -> O
 pub fn reseal_unbound(conn: &mut DbConn, sealer: &SecretBox) -> Result<usize, ServiceError> {
     use crate::db::schema::accounts;
     use diesel::prelude::*;
-    let n = conn.transaction(|conn| {
+    let n = crate::db::transaction(conn, |conn| {
         let sealed: Vec<(String, String)> = accounts::table
             .filter(accounts::connection_secret.is_not_null())
             .select((accounts::id, accounts::connection_secret.assume_not_null()))
@@ -329,7 +328,7 @@ pub fn create_child(
         None => parse_connection(&serde_json::json!({"kind": "manual"}), None)?,
     };
     check_address(&connection, net)?;
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         Organisation::lock_accounts(conn, org)?;
         let existing = Account::list_by_organisation(conn, org)?;
         let now = Utc::now().naive_utc();
@@ -478,7 +477,7 @@ pub fn update(
     net: &SyncConfig,
 ) -> Result<Account, ServiceError> {
     let changes = changes_for(account, patch, sealer, net)?;
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         Account::update(conn, &account.id, &changes)?;
         Account::find_by_id(conn, &account.id)?.ok_or_else(|| ServiceError::not_found("account"))
     })

@@ -11,7 +11,6 @@ use std::collections::{BTreeSet, HashSet};
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel::Connection as _;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -437,7 +436,7 @@ pub fn put(
         .map(|v| (v.target_kind.clone(), v.key.clone()))
         .collect();
     let touched = touched_by(conn, account, &keys)?;
-    let out = conn.transaction(|conn| {
+    let out = crate::db::transaction(conn, |conn| {
         let mut out = Vec::with_capacity(valid.len());
         for v in valid {
             let old =
@@ -483,7 +482,7 @@ pub fn delete(
         account,
         &[(e.target_kind.clone(), e.target_key.clone())],
     )?;
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         e.delete(conn, Utc::now().naive_utc(), by)?;
         bump(conn, account, &touched)
     })?;

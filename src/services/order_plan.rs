@@ -1,8 +1,9 @@
 //! Reads of the stored order plan, shared by the API (`web::api::plans`),
 //! the pages (`web::pages::plans`) and the StockTrim surface
 //! (`web::compat::stocktrim`): one definition of "a fresh enough plan"
-//! (queue its recompute, wait for it up to [`PLAN_WAIT`], else answer the
-//! last stored plan marked stale), of the filters, sort and paging of a
+//! (queue its recompute, wait up to [`PLAN_WAIT`] for a plan of the data
+//! as it was when the read started, else answer the last stored plan marked
+//! stale), of the filters, sort and paging of a
 //! read (checked strictly for the API, leniently for the pages), and of a
 //! master row's per-child figures.
 
@@ -36,9 +37,14 @@ pub struct Freshness {
     pub stale: bool,
 }
 
-/// Makes sure a fresh plan is coming and waits for it up to `wait`; returns
-/// the stored header (if any) and whether it is still stale. A read never
-/// fails for want of queueing: the worker queues stale plans itself too.
+/// Makes sure a plan of the data as it is when the read starts is coming
+/// and waits for it up to `wait`; returns the stored header (if any) and
+/// whether it is still older than that data. A plan stored meanwhile from
+/// newer data answers too: a read waits for the changes made before it,
+/// not for a stream of imports to pause. The wait asks the database again
+/// only when a job of this process ended (or each second, for another
+/// process's). A read never fails for want of queueing: the worker queues
+/// stale plans itself too.
 pub async fn fresh(
     db: &Db,
     worker: &Signal,
@@ -46,35 +52,140 @@ pub async fn fresh(
     today: Option<NaiveDate>,
     wait: Duration,
 ) -> Result<Freshness, ServiceError> {
-    let started = Instant::now();
-    let mut queued = false;
-    loop {
-        let acc = account.clone();
-        let (header, stale) = db
-            .run(move |conn| {
-                let stale = plans::is_stale(conn, &acc, today)?;
-                let header = store::plan_header(conn, &acc.id)?;
-                Ok::<_, ServiceError>((header, stale))
-            })
-            .await?;
-        if !stale || started.elapsed() >= wait {
-            return Ok(Freshness { header, stale });
-        }
-        if !queued {
-            let acc = account.clone();
-            if let Err(e) = db
-                .run(move |conn| {
-                    jobs::enqueue(conn, &acc, jobs::JobKind::Plan).map_err(ServiceError::from)
-                })
-                .await
-            {
-                tracing::warn!(error = %e, "could not queue a plan");
-            }
-            worker.wake();
-            queued = true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let deadline = Instant::now() + wait;
+    // Subscribed before the first read, so that no job's end is missed.
+    let mut ends = worker.job_ends();
+    let acc = account.clone();
+    let (target, header, queued, timing) = db
+        .read(move |conn| {
+            let day = plans::planning_date(&acc, today);
+            let target = plans::inputs_version(conn, &acc, day)?;
+            let header = store::plan_header(conn, &acc.id)?;
+            let queued = jobs::queued_id(conn, &acc.id, jobs::JobKind::Plan)?.is_some();
+            let timing = jobs::timing(conn, &acc.id, jobs::JobKind::Plan)?;
+            Ok::<_, ServiceError>((target, header, queued, timing))
+        })
+        .await?;
+    let covered = |h: &Option<PlanHeader>| {
+        h.as_ref()
+            .is_some_and(|h| covers(&h.inputs_version, &target))
+    };
+    if covered(&header) {
+        return Ok(Freshness {
+            header,
+            stale: false,
+        });
     }
+    let hopeless = header.is_some()
+        && beyond(
+            timing,
+            chrono::Utc::now().naive_utc(),
+            deadline.saturating_duration_since(Instant::now()),
+        );
+    // A job queued already starts after this read began: it will do. Else
+    // one is queued (the only write of a read).
+    if !queued {
+        let acc = account.clone();
+        if let Err(e) = db
+            .run(move |conn| {
+                jobs::enqueue(conn, &acc, jobs::JobKind::Plan).map_err(ServiceError::from)
+            })
+            .await
+        {
+            tracing::warn!(error = %e, "could not queue a plan");
+        }
+    }
+    worker.wake();
+    // The plan that covers this read cannot be stored within the wait (the
+    // last one took longer): the stored plan now, marked stale, rather than
+    // the same answer after the whole wait.
+    if hopeless {
+        return Ok(Freshness {
+            header,
+            stale: true,
+        });
+    }
+    let mut header = header;
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(Freshness {
+                header,
+                stale: true,
+            });
+        }
+        let _ = tokio::time::timeout((deadline - now).min(Duration::from_secs(1)), ends.changed())
+            .await;
+        ends.borrow_and_update();
+        let id = account.id.clone();
+        header = db
+            .read(move |conn| store::plan_header(conn, &id).map_err(ServiceError::from))
+            .await?;
+        if covered(&header) {
+            return Ok(Freshness {
+                header,
+                stale: false,
+            });
+        }
+    }
+}
+
+/// Whether a plan that starts now (or after the one running, `timing.1`,
+/// which started before this read and so may not cover it) would end after
+/// `wait`, if it takes as long as the longest of the last ones (`timing.0`)
+/// or the one running so far, whichever is longer.
+fn beyond(
+    timing: (Option<chrono::Duration>, Option<chrono::NaiveDateTime>),
+    now: chrono::NaiveDateTime,
+    wait: Duration,
+) -> bool {
+    let (Some(took), running) = timing else {
+        return false;
+    };
+    // A running job already longer than the estimate is the better one.
+    let took = running.map_or(took, |r| took.max(now - r));
+    let start = running.map_or(now, |r| (r + took).max(now));
+    let Ok(wait) = chrono::Duration::from_std(wait) else {
+        return false;
+    };
+    start + took > now + wait
+}
+
+/// Whether a stored plan's inputs version (`plans::inputs_version`:
+/// `{data version}@{planning date}~p{planner}` then, on a master,
+/// `|{child}:{data version}:{include flags}` per child) covers `target`:
+/// the same planning date, planner, children and include flags, and every
+/// data version at least the target's (versions only grow).
+pub fn covers(stored: &str, target: &str) -> bool {
+    if stored == target {
+        return true;
+    }
+    /// A data version, the rest of the first part, the children's
+    /// `(id, data version, flags)`.
+    type Parts<'a> = (i64, &'a str, Vec<(&'a str, i64, &'a str)>);
+    fn parts(v: &str) -> Option<Parts<'_>> {
+        let mut segs = v.split('|');
+        let (version, rest) = segs.next()?.split_once('@')?;
+        let children = segs
+            .map(|c| {
+                let mut p = c.rsplitn(3, ':');
+                let flags = p.next()?;
+                let version = p.next()?.parse().ok()?;
+                Some((p.next()?, version, flags))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some((version.parse().ok()?, rest, children))
+    }
+    let (Some(s), Some(t)) = (parts(stored), parts(target)) else {
+        return false;
+    };
+    s.0 >= t.0
+        && s.1 == t.1
+        && s.2.len() == t.2.len()
+        && t.2.iter().all(|(id, version, flags)| {
+            s.2.iter()
+                .any(|(i, v, f)| i == id && f == flags && v >= version)
+        })
 }
 
 /// The filters, sort and paging of an order-plan read as a caller gives
@@ -256,7 +367,7 @@ pub async fn read_page(
     let accounts = account.is_master() && extras != Extras::Rows;
     let summary = extras == Extras::AccountsAndSummary;
     let (total, rows, accounts, summary) = db
-        .run(move |conn| {
+        .read(move |conn| {
             let offset = (req.page - 1).saturating_mul(req.per_page);
             let (total, rows) = store::page_lines(
                 conn,
@@ -318,7 +429,7 @@ pub async fn read_line(
     let key = sku::normalise(sku_text);
     let id = account.id.clone();
     let (line, detail) = db
-        .run(move |conn| store::line_with_explanation(conn, &id, &key).map_err(ServiceError::from))
+        .read(move |conn| store::line_with_explanation(conn, &id, &key).map_err(ServiceError::from))
         .await?
         .ok_or_else(|| {
             ServiceError::NotFound("This account's plan has no line for that SKU.".into())
@@ -348,4 +459,56 @@ pub fn state(
         header: store::plan_header(conn, &account.id)?,
         job: Job::open_for(conn, &account.id, jobs::JobKind::Plan)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{beyond, covers};
+    use std::time::Duration;
+
+    #[test]
+    fn a_read_stops_waiting_for_a_plan_that_cannot_come_in_time() {
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
+        let s = chrono::Duration::seconds;
+        let wait = Duration::from_secs(10);
+        // Never planned yet, or quick: wait.
+        assert!(!beyond((None, None), now, wait));
+        assert!(!beyond((Some(s(2)), None), now, wait));
+        // Quick, but one of 6 s started 1 s ago: 5 s more, then 6 s.
+        assert!(beyond((Some(s(6)), Some(now - s(1))), now, wait));
+        assert!(!beyond((Some(s(4)), Some(now - s(1))), now, wait));
+        // Slower than the wait.
+        assert!(beyond((Some(s(12)), None), now, wait));
+        // The last ones took 1 s, but the one running has taken 11 s so far.
+        assert!(beyond((Some(s(1)), Some(now - s(11))), now, wait));
+    }
+
+    #[test]
+    fn a_newer_plan_covers_an_older_version_of_the_same_inputs() {
+        let t = "5@2026-01-01~p5|acc_a:10:11|acc_b:3:10";
+        assert!(covers(t, t));
+        assert!(covers("5@2026-01-01~p5|acc_a:12:11|acc_b:3:10", t));
+        assert!(covers("6@2026-01-01~p5|acc_b:4:10|acc_a:10:11", t));
+        assert!(covers("7@2026-01-01~p5", "7@2026-01-01~p5"));
+        assert!(covers("8@2026-01-01~p5", "7@2026-01-01~p5"));
+    }
+
+    #[test]
+    fn an_older_or_different_plan_does_not() {
+        let t = "5@2026-01-01~p5|acc_a:10:11|acc_b:3:10";
+        // A child older.
+        assert!(!covers("5@2026-01-01~p5|acc_a:9:11|acc_b:3:10", t));
+        // The master older.
+        assert!(!covers("4@2026-01-01~p5|acc_a:10:11|acc_b:3:10", t));
+        // Another planning date, planner, include flag or set of children.
+        assert!(!covers("5@2026-01-02~p5|acc_a:10:11|acc_b:3:10", t));
+        assert!(!covers("5@2026-01-01~p6|acc_a:10:11|acc_b:3:10", t));
+        assert!(!covers("5@2026-01-01~p5|acc_a:10:01|acc_b:3:10", t));
+        assert!(!covers("5@2026-01-01~p5|acc_a:10:11", t));
+        assert!(!covers("5@2026-01-01~p5|acc_a:10:11|acc_c:3:10", t));
+        assert!(!covers("garbage", t));
+    }
 }

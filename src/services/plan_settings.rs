@@ -7,7 +7,6 @@
 
 use std::collections::HashSet;
 
-use diesel::Connection as _;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -86,7 +85,7 @@ fn change_plans(
             details,
         ));
     }
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         write(conn)?;
         match changes {
             Changes::Master(id) => Account::bump_data_version(conn, id),
@@ -449,7 +448,7 @@ pub fn put_sku_settings(
         ));
     }
     let keys: Vec<String> = rows.iter().map(|r| r.sku_key.clone()).collect();
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         marks::upsert(conn, &account.id, &rows)?;
         Account::bump_data_version(conn, &account.id)?;
         let version = Account::data_version_of(conn, &account.id)?;

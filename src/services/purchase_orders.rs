@@ -15,7 +15,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use diesel::Connection;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -616,7 +615,7 @@ fn mutate(
     ) -> Result<Change, ServiceError>,
 ) -> Result<OrderView, ServiceError> {
     let (account, head) = find(conn, visible, po_id)?;
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let mut d = load_draft(conn, &head)?;
         let today = plans::planning_date(&account, actor.today);
         let mut meta = orders::meta(conn, &account.id, &head.id)?.unwrap_or_else(|| {
@@ -1449,7 +1448,7 @@ pub fn from_plan(
             recommended: s.recommended,
         });
     }
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let mut out = Vec::new();
         for group in group_wants(wants) {
             let child = &children[group[0].child];
@@ -1490,7 +1489,15 @@ pub fn from_plan(
                 "lines": group.iter().map(|w| json!({"sku": w.sku, "quantity": f(w.quantity), "recommended": w.recommended})).collect::<Vec<_>>(),
             });
             let now = Utc::now().naive_utc();
-            orders::add_history(conn, &child.id, &d.id, now, &actor.email, "created", &detail)?;
+            orders::add_history(
+                conn,
+                &child.id,
+                &d.id,
+                now,
+                &actor.email,
+                "created",
+                &detail,
+            )?;
             let head = orders::find(conn, std::slice::from_ref(&child.id), &d.id)?
                 .ok_or_else(|| ServiceError::not_found("order"))?;
             out.push(view(conn, child, &head, actor.today)?);
@@ -1605,7 +1612,7 @@ fn record_push(
     actor: &Actor,
 ) -> Result<OrderView, ServiceError> {
     let (account, head) = find(conn, visible, po_id)?;
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let today = plans::planning_date(&account, actor.today);
         let mut meta = orders::meta(conn, &account.id, &head.id)?.unwrap_or_else(|| {
             // An imported order, changed here: not created here.

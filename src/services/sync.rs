@@ -79,7 +79,7 @@ pub struct ChildStatus {
 /// Queues a sync of `account` (a child: its connection; a master: every
 /// child's), or returns the queued or running one. Returns the job id.
 pub fn enqueue(conn: &mut DbConn, account: &Account) -> Result<String, ServiceError> {
-    let id = conn.transaction(|conn| {
+    let id = crate::db::transaction(conn, |conn| {
         // Serialises concurrent requests of the organisation (one job each).
         Organisation::lock_accounts(conn, &account.organisation_id)?;
         if let Some(open) = Job::open_for(conn, &account.id, KIND)? {
@@ -294,7 +294,7 @@ fn store_once(
     batches: &[Batch],
     next: Option<&str>,
 ) -> Result<Counts, StoreError> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let mut counts = Counts::default();
         for batch in batches {
             let c = ingest::apply(conn, account, batch, Utc::now(), tz)?;
@@ -646,7 +646,7 @@ pub fn set_schedule(
             ));
         }
     }
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         diesel::delete(sync_schedules::table.find(org)).execute(conn)?;
         if let Some(m) = minutes {
             diesel::insert_into(sync_schedules::table)

@@ -20,7 +20,6 @@
 use std::collections::HashMap;
 
 use chrono::{Duration, Utc};
-use diesel::Connection;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -275,7 +274,7 @@ pub fn accept(
             details,
         ));
     }
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let mut out = Vec::new();
         for (from, to, vf, vt, quantity) in planned {
             let base = crate::crypto::new_id("tr");

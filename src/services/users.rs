@@ -5,7 +5,6 @@
 //! user's sessions (its `token_version` is bumped by the model).
 
 use chrono::Utc;
-use diesel::Connection as _;
 
 use crate::crypto::{hash_password, new_id, verify_password};
 use crate::db::models::{NewUser, Organisation, User};
@@ -153,7 +152,7 @@ fn upsert_user(
         ));
     }
     let hash = hash_password(password);
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let now = Utc::now().naive_utc();
         let (org, created) = match Organisation::find_by_name(conn, organisation)? {
             Some(o) => (o, false),
@@ -225,7 +224,7 @@ pub fn change_role(
             "must be admin or viewer",
         ));
     }
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let user = User::find_by_id(conn, user_id)?
             .filter(|u| u.organisation_id == organisation_id)
             .ok_or_else(|| ServiceError::not_found("user"))?;

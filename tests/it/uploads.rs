@@ -199,6 +199,73 @@ async fn imports_beyond_the_bound_wait_then_answer_429_with_retry_after() {
     );
 }
 
+/// One organisation's imports cannot take every import slot: past its share
+/// it gets 429 naming the per-organisation bound, while another
+/// organisation's import goes through at once.
+#[actix_web::test]
+async fn one_organisation_cannot_take_every_import_slot() {
+    let app = TestApp::spawn_with(|c| {
+        c.max_concurrent_imports = 4;
+        c.max_concurrent_imports_per_organisation = 1;
+        c.import_wait_seconds = 1;
+    })
+    .await;
+    let token = app.admin("Acme").await;
+    let id = app.create_child(&token, "Store").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = app.admin("Other").await;
+    let other_id = app.create_child(&other, "Shop").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Acme's one slot is held while a body is still arriving.
+    let (resp, slow) = hanging_upload(
+        &app,
+        "PUT",
+        &format!("/api/v1/accounts/{id}/warehouses"),
+        &[
+            ("Content-Type", "application/json".to_string()),
+            ("Authorization", format!("Bearer {token}")),
+        ],
+        b"[{\"id\": \"W1\", ",
+        Duration::from_millis(300),
+    )
+    .await;
+    assert!(resp.is_none(), "{resp:?}");
+    let (s, b) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/accounts/{id}/warehouses"),
+            Some(&token),
+            Some(json!([{"id": "W2", "name": "Second"}])),
+        )
+        .await;
+    assert_eq!(s, 429, "{b}");
+    assert_error(&b, "too_many_requests");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("MAX_CONCURRENT_IMPORTS_PER_ORGANISATION"),
+        "{b}"
+    );
+    // Another organisation's import does not wait for Acme's.
+    let started = std::time::Instant::now();
+    let (s, b) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/accounts/{other_id}/warehouses"),
+            Some(&other),
+            Some(json!([{"id": "W1", "name": "Main"}])),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert!(started.elapsed() < Duration::from_millis(900));
+    drop(slow);
+}
+
 #[actix_web::test]
 async fn a_huge_csv_cell_or_json_string_is_refused_naming_the_row() {
     let app = TestApp::spawn().await;

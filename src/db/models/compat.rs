@@ -374,7 +374,7 @@ pub fn upsert_customer(
 ) -> QueryResult<()> {
     let text = body.to_string();
     let now = Utc::now().naive_utc();
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         diesel::delete(
             compat_customers::table
                 .filter(compat_customers::account_id.eq(account))

@@ -678,7 +678,7 @@ pub fn store_plan(
             supply: &d.supply,
         })
         .collect();
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         // Backend-specific: two PostgreSQL sessions storing the same
         // account's plan at once would both delete nothing and then insert
         // the same keys; a transaction advisory lock on the account makes
@@ -1258,7 +1258,7 @@ pub fn upsert_lines(
     details: &[LineDetail],
 ) -> QueryResult<PlanHeader> {
     let acc = &header.account_id;
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         if let DbConn::Pg(c) = conn {
             diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
                 .bind::<diesel::sql_types::Text, _>(acc)

@@ -69,7 +69,7 @@ pub fn set_override(
     quantity: f64,
 ) -> QueryResult<()> {
     let now = Utc::now().naive_utc();
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         clear_override(conn, account, sku_key, first_day)?;
         diesel::insert_into(supply_overrides::table)
             .values((

@@ -123,7 +123,7 @@ pub async fn load(
     let sku = sku.to_string();
     let found = state
         .db
-        .run(move |conn| demand::analyse(conn, &acc, &sku, today, period, max_sales))
+        .read(move |conn| demand::analyse(conn, &acc, &sku, today, period, max_sales))
         .await?;
     let demand = found
         .ok_or_else(|| AppError::NotFound("This account sells no variant with that SKU.".into()))?;

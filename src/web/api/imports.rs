@@ -1,8 +1,10 @@
 //! Imports into a child account: a JSON batch upsert and a CSV upload per
 //! entity, and the import log. The account and the caller's permission are
 //! checked before any of the body is read; then the import waits for one of
-//! `MAX_CONCURRENT_IMPORTS` slots (up to `IMPORT_WAIT_SECONDS`, then 429 with
-//! `Retry-After`). Bodies of both formats are spooled to a temporary file
+//! its organisation's `MAX_CONCURRENT_IMPORTS_PER_ORGANISATION` slots and
+//! one of the server's `MAX_CONCURRENT_IMPORTS` (up to `IMPORT_WAIT_SECONDS`
+//! in all, then 429 with `Retry-After`), so one tenant's imports cannot take
+//! every slot. Bodies of both formats are spooled to a temporary file
 //! with the configured limit (413 past it, without reading the rest) and
 //! parsed from it as a stream. Every import is logged, whatever stopped it.
 
@@ -104,26 +106,39 @@ pub async fn csv_body(
 
 /// The import slots of each database: at most `MAX_CONCURRENT_IMPORTS`
 /// imports run at once against one database, from the first byte of the
-/// body to the answer. Keyed by the database URL, so servers sharing a
-/// process (the tests) keep their own.
-fn gate(state: &AppState) -> Arc<Semaphore> {
-    static GATES: OnceLock<Mutex<HashMap<String, Arc<Semaphore>>>> = OnceLock::new();
+/// body to the answer, and at most `MAX_CONCURRENT_IMPORTS_PER_ORGANISATION`
+/// of them for one organisation. Keyed by the database URL, so servers
+/// sharing a process (the tests) keep their own. Returns the server's
+/// semaphore and the organisation's (both first come, first served).
+fn gates(state: &AppState, organisation: &str) -> (Arc<Semaphore>, Arc<Semaphore>) {
+    /// Keyed by database URL and organisation (`""`: the server's).
+    type Gates = HashMap<(String, String), Arc<Semaphore>>;
+    static GATES: OnceLock<Mutex<Gates>> = OnceLock::new();
     let mut gates = GATES
         .get_or_init(Mutex::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    Arc::clone(
-        gates
-            .entry(state.config.database_url.clone())
-            .or_insert_with(|| {
-                Arc::new(Semaphore::new(
-                    state
-                        .config
-                        .max_concurrent_imports
-                        .clamp(1, Semaphore::MAX_PERMITS),
-                ))
-            }),
-    )
+    let all = state
+        .config
+        .max_concurrent_imports
+        .clamp(1, Semaphore::MAX_PERMITS);
+    let url = &state.config.database_url;
+    let mut gate = |org: &str, permits: usize| {
+        Arc::clone(
+            gates
+                .entry((url.clone(), org.to_string()))
+                .or_insert_with(|| Arc::new(Semaphore::new(permits))),
+        )
+    };
+    let server = gate("", all);
+    let mine = gate(
+        organisation,
+        state
+            .config
+            .max_concurrent_imports_per_organisation
+            .clamp(1, all),
+    );
+    (server, mine)
 }
 
 /// The problems an import refused or failed outside the service is logged
@@ -144,7 +159,7 @@ pub struct Admitted {
     entity: Entity,
     format: &'static str,
     started_at: chrono::DateTime<Utc>,
-    _slot: OwnedSemaphorePermit,
+    _slots: (OwnedSemaphorePermit, OwnedSemaphorePermit),
 }
 
 /// Checks that `caller` may import into `account` (visible, writable, a
@@ -173,17 +188,31 @@ pub async fn admit_writer(
     started_at: chrono::DateTime<Utc>,
 ) -> Result<Admitted, AppError> {
     imports::require_child(&account)?;
-    let wait = std::time::Duration::from_secs(state.config.import_wait_seconds);
-    let slot = match tokio::time::timeout(wait, gate(state).acquire_owned()).await {
-        Ok(Ok(slot)) => slot,
-        _ => {
-            let err = AppError::TooMany {
-                message: format!(
-                    "The server is running as many imports as it takes at once (MAX_CONCURRENT_IMPORTS = {}); nothing was written. Send the import again in a little while.",
-                    state.config.max_concurrent_imports
-                ),
-                retry_after: state.config.import_wait_seconds.clamp(1, 60),
-            };
+    let deadline = tokio::time::Instant::now()
+        + std::time::Duration::from_secs(state.config.import_wait_seconds);
+    let (server, mine) = gates(state, &account.organisation_id);
+    let too_many = |message: String| AppError::TooMany {
+        message,
+        retry_after: state.config.import_wait_seconds.clamp(1, 60),
+    };
+    // The organisation's slot first: an organisation over its share waits
+    // in its own queue, not in front of the others'.
+    let slots = match tokio::time::timeout_at(deadline, mine.acquire_owned()).await {
+        Ok(Ok(own)) => match tokio::time::timeout_at(deadline, server.acquire_owned()).await {
+            Ok(Ok(slot)) => Ok((own, slot)),
+            _ => Err(too_many(format!(
+                "The server is running as many imports as it takes at once (MAX_CONCURRENT_IMPORTS = {}); nothing was written. Send the import again in a little while.",
+                state.config.max_concurrent_imports
+            ))),
+        },
+        _ => Err(too_many(format!(
+            "This organisation is running as many imports as it may at once (MAX_CONCURRENT_IMPORTS_PER_ORGANISATION = {}); nothing was written. Send the import again once one has finished.",
+            state.config.max_concurrent_imports_per_organisation
+        ))),
+    };
+    let slots = match slots {
+        Ok(slots) => slots,
+        Err(err) => {
             log_failure(state, &account.id, email, entity, format, started_at, &err).await;
             return Err(err);
         }
@@ -194,7 +223,7 @@ pub async fn admit_writer(
         entity,
         format,
         started_at,
-        _slot: slot,
+        _slots: slots,
     })
 }
 
@@ -391,7 +420,7 @@ macro_rules! entity_routes {
                     (status = 409, body = ErrorBody, description = "A master account holds no data"),
                     (status = 413, body = ErrorBody, description = "Larger than MAX_UPLOAD_BYTES"),
                     (status = 422, body = ErrorBody, description = "Invalid records (every problem by row and field), a value out of range, or a field or record over its size cap"),
-                    (status = 429, body = ErrorBody, description = "MAX_CONCURRENT_IMPORTS imports are running; try again after Retry-After seconds")))]
+                    (status = 429, body = ErrorBody, description = "MAX_CONCURRENT_IMPORTS imports (or MAX_CONCURRENT_IMPORTS_PER_ORGANISATION of the organisation's) are running; try again after Retry-After seconds")))]
             pub async fn $json_fn(state: web::Data<AppState>, caller: Caller, req: HttpRequest, path: web::Path<String>, payload: web::Payload) -> Result<HttpResponse, AppError> {
                 put_json(state, caller, req, path, payload, $entity).await
             }
@@ -409,7 +438,7 @@ macro_rules! entity_routes {
                     (status = 409, body = ErrorBody, description = "A master account holds no data"),
                     (status = 413, body = ErrorBody, description = "Larger than MAX_UPLOAD_BYTES"),
                     (status = 422, body = ErrorBody, description = "Invalid records (every problem by row and field), a value out of range, or a cell or row over its size cap"),
-                    (status = 429, body = ErrorBody, description = "MAX_CONCURRENT_IMPORTS imports are running; try again after Retry-After seconds")))]
+                    (status = 429, body = ErrorBody, description = "MAX_CONCURRENT_IMPORTS imports (or MAX_CONCURRENT_IMPORTS_PER_ORGANISATION of the organisation's) are running; try again after Retry-After seconds")))]
             pub async fn $csv_fn(state: web::Data<AppState>, caller: Caller, req: HttpRequest, path: web::Path<String>, payload: web::Payload) -> Result<HttpResponse, AppError> {
                 post_csv(state, caller, req, path, payload, $entity).await
             }

@@ -60,7 +60,7 @@ pub async fn visible_account(
     let org = caller.organisation_id.clone();
     state
         .db
-        .run(move |conn| Account::find_in_organisation(conn, &org, &id).map_err(AppError::from))
+        .read(move |conn| Account::find_in_organisation(conn, &org, &id).map_err(AppError::from))
         .await?
         .ok_or_else(|| AppError::not_found("account"))
 }

@@ -480,7 +480,7 @@ pub async fn plan_status(
     let today = state.config.today;
     let s = state
         .db
-        .run(move |conn| order_plan::state(conn, &account, today))
+        .read(move |conn| order_plan::state(conn, &account, today))
         .await?;
     Ok(web::Json(PlanStatus {
         computed_at: s.header.as_ref().map(|h| utc(h.computed_at)),
@@ -505,7 +505,7 @@ async fn read_setting<T: Send + 'static>(
     read: fn(&mut DbConn, &Account) -> Result<Vec<T>, ServiceError>,
 ) -> Result<web::Json<Vec<T>>, AppError> {
     let master = master_of(state, caller, id).await?;
-    let rows = state.db.run(move |conn| read(conn, &master)).await?;
+    let rows = state.db.read(move |conn| read(conn, &master)).await?;
     Ok(web::Json(rows))
 }
 
@@ -577,7 +577,7 @@ pub async fn get_conflicts(
     let today = plans::planning_date(&master, state.config.today);
     let rows = state
         .db
-        .run(move |conn| plans::conflicts(conn, &master, today))
+        .read(move |conn| plans::conflicts(conn, &master, today))
         .await?;
     Ok(web::Json(rows))
 }
@@ -623,7 +623,7 @@ pub async fn get_sku_settings(
     let account = visible_account(&state, &caller, path.into_inner()).await?;
     let rows = state
         .db
-        .run(move |conn| plan_settings::sku_settings(conn, &account))
+        .read(move |conn| plan_settings::sku_settings(conn, &account))
         .await?;
     Ok(web::Json(rows))
 }
@@ -665,7 +665,7 @@ pub async fn get_rates(
     let org = caller.organisation_id.clone();
     let rows = state
         .db
-        .run(move |conn| plan_settings::rates(conn, &org))
+        .read(move |conn| plan_settings::rates(conn, &org))
         .await?;
     Ok(web::Json(rows))
 }
@@ -704,7 +704,7 @@ pub async fn get_job(
     let id = path.into_inner();
     let job = state
         .db
-        .run(move |conn| Job::find(conn, &id).map_err(AppError::from))
+        .read(move |conn| Job::find(conn, &id).map_err(AppError::from))
         .await?
         .filter(|j| j.organisation_id == caller.organisation_id && caller.can_see(&j.account_id))
         .ok_or_else(|| AppError::not_found("job"))?;

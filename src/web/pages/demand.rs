@@ -580,7 +580,7 @@ pub async fn show(
     let sku2 = sku.clone();
     let selling: Vec<bool> = state
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             candidates
                 .iter()
                 .map(|a| demand::sells(conn, a, &sku2).map_err(AppError::from))
@@ -611,7 +611,7 @@ pub async fn show(
             let (acc, text) = (account.id.clone(), sku.clone());
             let (_, near) = state
                 .db
-                .run(move |conn| {
+                .read(move |conn| {
                     crate::db::models::planning::page_lines(
                         conn,
                         &acc,

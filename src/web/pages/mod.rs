@@ -154,7 +154,7 @@ pub async fn shell(
     let org = caller.organisation_id.clone();
     let accounts = state
         .db
-        .run(move |conn| Account::list_by_organisation(conn, &org).map_err(AppError::from))
+        .read(move |conn| Account::list_by_organisation(conn, &org).map_err(AppError::from))
         .await?;
     let session = req
         .cookie(SESSION_COOKIE)
@@ -245,7 +245,7 @@ async fn home(state: web::Data<AppState>, caller: PageCaller) -> Result<HttpResp
     let org = caller.organisation_id.clone();
     let accounts = state
         .db
-        .run(move |conn| Account::list_by_organisation(conn, &org).map_err(AppError::from))
+        .read(move |conn| Account::list_by_organisation(conn, &org).map_err(AppError::from))
         .await?;
     let visible: Vec<&Account> = accounts.iter().filter(|a| caller.can_see(&a.id)).collect();
     Ok(match visible.first() {
