@@ -114,6 +114,27 @@ pub struct Job {
 }
 
 impl Job {
+    /// A new queued job of `kind` on `account` (not yet stored).
+    pub fn queued(account: &Account, kind: JobKind) -> Job {
+        Job {
+            id: new_id("job"),
+            organisation_id: account.organisation_id.clone(),
+            kind,
+            account_id: account.id.clone(),
+            status: JobStatus::Queued,
+            progress_done: 0,
+            progress_total: 0,
+            attempts: 0,
+            lease_owner: None,
+            lease_until: None,
+            detail: "[]".into(),
+            error: None,
+            created_at: Utc::now().naive_utc(),
+            started_at: None,
+            finished_at: None,
+        }
+    }
+
     /// A job by id.
     pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Job>> {
         jobs::table
@@ -164,23 +185,7 @@ pub fn enqueue(conn: &mut DbConn, account: &Account, kind: JobKind) -> QueryResu
         if let Some(id) = queued_id(conn, &account.id, kind)? {
             return Ok(id);
         }
-        let job = Job {
-            id: new_id("job"),
-            organisation_id: account.organisation_id.clone(),
-            kind,
-            account_id: account.id.clone(),
-            status: JobStatus::Queued,
-            progress_done: 0,
-            progress_total: 0,
-            attempts: 0,
-            lease_owner: None,
-            lease_until: None,
-            detail: "[]".into(),
-            error: None,
-            created_at: Utc::now().naive_utc(),
-            started_at: None,
-            finished_at: None,
-        };
+        let job = Job::queued(account, kind);
         diesel::insert_into(jobs::table)
             .values(job.clone())
             .execute(conn)?;

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::SyncConfig;
 use crate::connectors::{self, Connector, Page, SyncError};
-use crate::crypto::{new_id, SecretBox};
+use crate::crypto::SecretBox;
 use crate::db::ingest::{self, Counts};
 use crate::db::models::records::known_ids;
 use crate::db::models::{Account, Organisation};
@@ -85,23 +85,7 @@ pub fn enqueue(conn: &mut DbConn, account: &Account) -> Result<String, ServiceEr
         if let Some(open) = Job::open_for(conn, &account.id, KIND)? {
             return Ok::<_, diesel::result::Error>(open.id);
         }
-        let job = Job {
-            id: new_id("job"),
-            organisation_id: account.organisation_id.clone(),
-            kind: KIND,
-            account_id: account.id.clone(),
-            status: JobStatus::Queued,
-            progress_done: 0,
-            progress_total: 0,
-            attempts: 0,
-            lease_owner: None,
-            lease_until: None,
-            detail: "[]".into(),
-            error: None,
-            created_at: Utc::now().naive_utc(),
-            started_at: None,
-            finished_at: None,
-        };
+        let job = Job::queued(account, KIND);
         diesel::insert_into(jobs::table)
             .values(job.clone())
             .execute(conn)?;
