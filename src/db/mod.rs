@@ -20,6 +20,7 @@ pub mod backup;
 pub mod ingest;
 pub mod models;
 pub mod schema;
+pub mod values;
 
 use std::time::Duration;
 

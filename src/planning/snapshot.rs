@@ -20,6 +20,7 @@ use crate::db::models::planning::{
     self as store, num, opt_num, ExchangeRate, LineFigures, VariantRow, VendorTerms,
 };
 use crate::db::models::Account;
+use crate::db::values::IdHash;
 use crate::db::DbConn;
 use crate::planning::edits::EditSet;
 use crate::planning::rollup::{Rollup, WarehouseFlags};
@@ -309,7 +310,9 @@ fn read_sales(
     let mut wh_index: HashMap<String, u32> = HashMap::new();
     // Orders by id: their local day and warehouse (those from today on do
     // not count yet).
-    let mut orders: FastMap<String, (NaiveDate, u32)> = FastMap::default();
+    let mut orders: FastMap<IdHash, (NaiveDate, u32)> = FastMap::default();
+    // Variants by the hash their lines carry.
+    let by_hash: FastMap<IdHash, usize> = index.iter().map(|(id, &i)| (IdHash::of(id), i)).collect();
     // A subset's lines come by the variant index, with their orders; the
     // whole account's orders are read first and its lines streamed.
     let (order_rows, subset_lines) = match only {
@@ -335,7 +338,7 @@ fn read_sales(
     }
     // A line's order is most often the previous line's (lines come in
     // their orders' order): looked up once per order.
-    let mut last: Option<(String, Option<(NaiveDate, u32)>)> = None;
+    let mut last: Option<(IdHash, Option<(NaiveDate, u32)>)> = None;
     let mut each = |(order_id, variant_id, quantity): store::SaleLine| {
         let found = match &last {
             Some((id, found)) if *id == order_id => *found,
@@ -348,10 +351,10 @@ fn read_sales(
         let Some((day, warehouse)) = found else {
             return;
         };
-        let Some(&i) = index.get(&variant_id) else {
+        let Some(&i) = by_hash.get(&variant_id) else {
             return;
         };
-        let q = num(&quantity);
+        let q = quantity.0;
         if bundle[i] {
             for &(c, k) in &components[i] {
                 sales[c].push(Sale {

@@ -12,6 +12,7 @@ use crate::db::schema::{
     sku_links, stock_history, stock_levels, stock_order_lines, stock_orders, variants, vendors,
     warehouse_settings, warehouses,
 };
+use crate::db::values::{Decimal, IdHash};
 use crate::db::DbConn;
 
 pub use super::records::VariantRow;
@@ -207,7 +208,7 @@ pub fn history(
 
 /// An order that counts as demand (neither cancelled nor removed): id, order
 /// time (UTC) and warehouse.
-pub type DemandOrder = (String, NaiveDateTime, Option<String>);
+pub type DemandOrder = (IdHash, NaiveDateTime, Option<String>);
 
 /// The account's orders that count as demand. With [`sale_lines`] this is a
 /// hash join done by the planner: SQLite would probe the orders' B-tree once
@@ -231,9 +232,9 @@ pub fn demand_orders(conn: &mut DbConn, account: &str) -> QueryResult<Vec<Demand
     }
 }
 
-/// A sales order line: order id, variant id, quantity (decimal text;
-/// negative: a return).
-pub type SaleLine = (String, String, String);
+/// A sales order line: order id, variant id (as hashes: they are only
+/// matched), quantity (negative: a return).
+pub type SaleLine = (IdHash, IdHash, Decimal);
 
 /// Calls `each` with every sales order line of the account (of any order;
 /// see [`demand_orders`]), streamed: a million lines are never held at once.
@@ -1089,10 +1090,12 @@ pub fn sales_of(
     // an account has one order: the planner then scans every order of the
     // account for every line (minutes for 400,000). The lines' order ids
     // are probed by primary key instead, which no statistics can undo.
-    if let DbConn::Sqlite(c) = conn {
-        return sales_of_joined(c, account, ids);
-    }
-    let mut lines: Vec<SaleLine> = Vec::new();
+    let conn = match conn {
+        DbConn::Sqlite(c) => return sales_of_joined(c, account, ids),
+        DbConn::Pg(c) => c,
+    };
+    // The lines with their order ids as text: the orders are probed by them.
+    let mut lines: Vec<(String, IdHash, Decimal)> = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
         lines.extend(
             sales_order_lines::table
@@ -1103,7 +1106,7 @@ pub fn sales_of(
                     sales_order_lines::variant_id,
                     sales_order_lines::quantity,
                 ))
-                .load::<SaleLine>(conn)?,
+                .load::<(String, IdHash, Decimal)>(conn)?,
         );
     }
     let mut order_ids: Vec<&String> = lines.iter().map(|l| &l.0).collect();
@@ -1125,6 +1128,10 @@ pub fn sales_of(
                 .load::<DemandOrder>(conn)?,
         );
     }
+    let lines = lines
+        .into_iter()
+        .map(|(order, variant, quantity)| (IdHash::of(&order), variant, quantity))
+        .collect();
     Ok((orders, lines))
 }
 
@@ -1134,10 +1141,10 @@ fn sales_of_joined(
     account: &str,
     ids: &[String],
 ) -> QueryResult<(Vec<DemandOrder>, Vec<SaleLine>)> {
-    type Joined = (String, String, String, NaiveDateTime, Option<String>);
+    type Joined = (IdHash, IdHash, Decimal, NaiveDateTime, Option<String>);
     let mut orders: Vec<DemandOrder> = Vec::new();
     let mut lines: Vec<SaleLine> = Vec::new();
-    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut seen: std::collections::HashSet<IdHash> = std::collections::HashSet::new();
     for chunk in ids.chunks(IN_CHUNK) {
         let rows: Vec<Joined> = sales_order_lines::table
             .inner_join(
@@ -1158,9 +1165,8 @@ fn sales_of_joined(
             ))
             .load(conn)?;
         for (order_id, variant_id, quantity, ordered_at, warehouse_id) in rows {
-            if !seen.contains(&order_id) {
-                seen.insert(order_id.clone());
-                orders.push((order_id.clone(), ordered_at, warehouse_id));
+            if seen.insert(order_id) {
+                orders.push((order_id, ordered_at, warehouse_id));
             }
             lines.push((order_id, variant_id, quantity));
         }
