@@ -15,6 +15,9 @@ use serde_json::Value;
 /// are ids from the account's own records).
 pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
+/// A hash set with a fast hasher (see [`FastMap`]).
+pub(crate) type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
+
 use crate::db::models::forecast_edit::ForecastEdit;
 use crate::db::models::planning::{
     self as store, num, opt_num, ExchangeRate, LineFigures, VariantRow, VendorTerms,
@@ -312,7 +315,8 @@ fn read_sales(
     // not count yet).
     let mut orders: FastMap<IdHash, (NaiveDate, u32)> = FastMap::default();
     // Variants by the hash their lines carry.
-    let by_hash: FastMap<IdHash, usize> = index.iter().map(|(id, &i)| (IdHash::of(id), i)).collect();
+    let by_hash: FastMap<IdHash, usize> =
+        index.iter().map(|(id, &i)| (IdHash::of(id), i)).collect();
     // A subset's lines come by the variant index, with their orders; the
     // whole account's orders are read first and its lines streamed.
     let (order_rows, subset_lines) = match only {

@@ -15,10 +15,10 @@ use crate::db::models::planning::{
 };
 use crate::db::models::Account;
 use crate::db::DbConn;
-use crate::planning::line::compute_line;
-use crate::planning::rollup::{child_keys, roll_up, WarehouseFlags};
+use crate::planning::line::{compute_line_fitted, Computed, Fit, Fitted};
+use crate::planning::rollup::{child_keys, roll_up, Rollup, WarehouseFlags};
 use crate::planning::series::{child_line_input, master_line_input};
-use crate::planning::snapshot::{load_child, ChildData, MasterInputs, Reads};
+use crate::planning::snapshot::{load_child, ChildData, FastMap, FastSet, MasterInputs, Reads};
 use crate::services::ServiceError;
 
 pub use crate::planning::rollup::Conflict;
@@ -60,16 +60,44 @@ pub fn inputs_version(
 }
 
 fn child_lines(c: &ChildData) -> (Vec<PlanLineRow>, Vec<LineDetail>) {
+    let (lines, details, _) = child_lines_keeping(c, &FastSet::default());
+    (lines, details)
+}
+
+/// A child's lines, keeping the engine's fit of the variants in `keep` (by
+/// position: those that are a master row's only member) for the master.
+fn child_lines_keeping(
+    c: &ChildData,
+    keep: &FastSet<usize>,
+) -> (Vec<PlanLineRow>, Vec<LineDetail>, Vec<(usize, Fitted)>) {
     let mut ignored = Vec::new();
     let keys = child_keys(c, &mut ignored);
     // Each line's inputs are shaped where it is computed, so that only the
     // lines in flight hold a daily series.
-    crate::planning::pool::run(|| {
+    let computed: Vec<(Computed, Option<(usize, Fitted)>)> = crate::planning::pool::run(|| {
         keys.into_par_iter()
             .enumerate()
-            .map(|(i, k)| compute_line(&c.account.id, c.today, child_line_input(c, i, k)))
-            .unzip()
-    })
+            .map(|(i, k)| {
+                let fit = if keep.contains(&i) {
+                    Fit::Keep
+                } else {
+                    Fit::Fresh
+                };
+                let (line, fitted) =
+                    compute_line_fitted(&c.account.id, c.today, child_line_input(c, i, k), fit);
+                (line, fitted.map(|f| (i, f)))
+            })
+            .collect()
+    });
+    let mut lines = Vec::with_capacity(computed.len());
+    let mut details = Vec::with_capacity(computed.len());
+    let mut fits = Vec::new();
+    for ((line, detail), fitted) in computed {
+        lines.push(line);
+        details.push(detail);
+        fits.extend(fitted);
+    }
+    (lines, details, fits)
 }
 
 /// How [`load_master`] treats the children's own plans.
@@ -108,24 +136,49 @@ pub(crate) fn warehouse_flags(
         .collect()
 }
 
+/// The engine's fits of the children's lines that are a master row's only
+/// member, by (child, variant) position: the master's row reuses them.
+type Fits = FastMap<(usize, usize), Fitted>;
+
 fn load_master(
     conn: &mut DbConn,
     master: &Account,
     today: NaiveDate,
     mut mode: Children,
-) -> Result<MasterInputs, ServiceError> {
+) -> Result<(MasterInputs, Fits), ServiceError> {
     let mut kids = Account::list_children(conn, &master.id)?;
     kids.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
     let mut children = Vec::new();
     let mut child_plans = Vec::new();
-    let reads = match mode {
-        Children::CatalogueOnly => Reads::Catalogue,
-        Children::Refresh { .. } => Reads::All,
-    };
+    let refresh = matches!(mode, Children::Refresh { .. });
+    // Every child's catalogue first: the roll-up, and so which of a child's
+    // lines are a master row's only member, is known before any child is
+    // planned.
+    let links = store::links(conn, &master.id)?;
+    let mut catalogues = Vec::with_capacity(kids.len());
+    for k in &kids {
+        catalogues.push(load_child(conn, k, today, Reads::Catalogue)?);
+    }
+    let rollup = roll_up(&catalogues, &links);
+    let mut keep: Vec<FastSet<usize>> = vec![FastSet::default(); kids.len()];
+    if refresh {
+        for members in rollup.groups.values() {
+            if let [(c, v)] = members[..] {
+                keep[c].insert(v);
+            }
+        }
+    }
+    let mut fits = Fits::default();
     // A stale child's plan is computed (on the worker pool) while the next
     // child's records are read; its lines are stored once that read is done
     // (the connection is this thread's).
-    type Pending = (ChildData, PlanHeader, Vec<PlanLineRow>, Vec<LineDetail>);
+    type Pending = (
+        ChildData,
+        PlanHeader,
+        Vec<PlanLineRow>,
+        Vec<LineDetail>,
+        Vec<(usize, Fitted)>,
+    );
     type Computed = (PlanHeader, Vec<PlanLineRow>, Vec<LineDetail>);
     let writer = match &mut mode {
         Children::Refresh { writer, .. } => writer.take(),
@@ -148,8 +201,15 @@ fn load_master(
         // and figures for the master.
         let finish = |conn: &mut DbConn,
                       handle: std::thread::ScopedJoinHandle<Pending>|
-         -> Result<(ChildData, HashMap<String, LineFigures>), ServiceError> {
-            let (data, h, lines, details) = handle.join().map_err(|_| {
+         -> Result<
+            (
+                ChildData,
+                HashMap<String, LineFigures>,
+                Vec<(usize, Fitted)>,
+            ),
+            ServiceError,
+        > {
+            let (data, h, lines, details, kept) = handle.join().map_err(|_| {
                 ServiceError::Internal("a child's plan computation panicked".into())
             })?;
             let figures = lines
@@ -163,21 +223,23 @@ fn load_master(
                 }
                 None => store_lines(conn, &h, &lines, &details)?,
             }
-            Ok((data, figures))
+            Ok((data, figures, kept))
         };
         let done = |mode: &mut Children, n: usize| {
             if let Children::Refresh { progress, .. } = mode {
                 progress(n as i64);
             }
         };
-        for k in &kids {
+        for (ci, (k, mut data)) in kids.iter().zip(catalogues).enumerate() {
             // The child's inputs version is read before its records, as in
             // `compute_and_store`: a write in between leaves the plan stale.
             let stale = match &mode {
                 Children::Refresh { fixed_today, .. } => stale_version(conn, k, *fixed_today)?,
                 Children::CatalogueOnly => None,
             };
-            let data = load_child(conn, k, today, reads)?;
+            if refresh {
+                data.fill(conn, None)?;
+            }
             let own = match &stale {
                 Some((_, k_today)) if *k_today != today => {
                     Some(load_child(conn, k, *k_today, Reads::All)?)
@@ -185,7 +247,8 @@ fn load_master(
                 _ => None,
             };
             if let Some(handle) = pending.take() {
-                let (data, figures) = finish(conn, handle)?;
+                let (data, figures, kept) = finish(conn, handle)?;
+                fits.extend(kept.into_iter().map(|(v, f)| ((children.len(), v), f)));
                 children.push(data);
                 child_plans.push(figures);
                 done(&mut mode, children.len());
@@ -193,11 +256,18 @@ fn load_master(
             match stale {
                 Some((version, k_today)) => {
                     let k = k.clone();
+                    // A child planned for another day than the master's
+                    // fits other series: nothing of it is kept.
+                    let keep = match own {
+                        None => std::mem::take(&mut keep[ci]),
+                        Some(_) => FastSet::default(),
+                    };
                     pending = Some(scope.spawn(move || {
                         let started = std::time::Instant::now();
-                        let (lines, details) = child_lines(own.as_ref().unwrap_or(&data));
+                        let (lines, details, kept) =
+                            child_lines_keeping(own.as_ref().unwrap_or(&data), &keep);
                         let h = header(&k, version, k_today, &lines, started);
-                        (data, h, lines, details)
+                        (data, h, lines, details, kept)
                     }));
                 }
                 None => {
@@ -213,7 +283,8 @@ fn load_master(
             }
         }
         if let Some(handle) = pending.take() {
-            let (data, figures) = finish(conn, handle)?;
+            let (data, figures, kept) = finish(conn, handle)?;
+            fits.extend(kept.into_iter().map(|(v, f)| ((children.len(), v), f)));
             children.push(data);
             child_plans.push(figures);
             done(&mut mode, children.len());
@@ -227,7 +298,15 @@ fn load_master(
             None => Ok(()),
         }
     })?;
-    master_inputs(conn, master, today, &kids, children, child_plans)
+    let inputs = master_inputs(
+        conn,
+        master,
+        today,
+        &kids,
+        (children, rollup, links),
+        child_plans,
+    )?;
+    Ok((inputs, fits))
 }
 
 /// A master's inputs around its children's loaded data and plan figures:
@@ -237,11 +316,11 @@ fn master_inputs(
     master: &Account,
     today: NaiveDate,
     kids: &[Account],
-    children: Vec<ChildData>,
+    (children, rollup, links): (Vec<ChildData>, Rollup, Vec<store::SkuLink>),
     child_plans: Vec<HashMap<String, LineFigures>>,
 ) -> Result<MasterInputs, ServiceError> {
     let settings: Vec<WarehouseSetting> = store::warehouse_settings(conn, &master.id)?;
-    let links = store::links(conn, &master.id)?;
+    let _ = links;
     Ok(MasterInputs {
         edits: crate::planning::edits::EditSet::new(
             &crate::db::models::forecast_edit::ForecastEdit::of_account(conn, &master.id)?,
@@ -249,7 +328,7 @@ fn master_inputs(
         ),
         flags: warehouse_flags(kids, &settings),
         rates: store::exchange_rates(conn, &master.organisation_id)?,
-        rollup: roll_up(&children, &links),
+        rollup,
         children,
         child_plans,
         not_for_reorder: crate::db::models::sku_settings::not_for_reorder(conn, &master.id)?,
@@ -260,16 +339,31 @@ fn master_lines(
     m: &MasterInputs,
     master: &Account,
     today: NaiveDate,
+    mut fits: Fits,
 ) -> (Vec<PlanLineRow>, Vec<LineDetail>) {
-    let groups: Vec<(&String, &Vec<(usize, usize)>)> = m.rollup.groups.iter().collect();
+    // A row with one member takes that child's line's fit where its series
+    // is the same (see `Fitted`).
+    let groups: Vec<(&String, &Vec<(usize, usize)>, Fit)> = m
+        .rollup
+        .groups
+        .iter()
+        .map(|(k, members)| {
+            let fit = match members[..] {
+                [one] => fits.remove(&one).map_or(Fit::Fresh, Fit::Reuse),
+                _ => Fit::Fresh,
+            };
+            (k, members, fit)
+        })
+        .collect();
+    drop(fits);
     // Each line's inputs are shaped where it is computed (see `child_lines`).
     crate::planning::pool::run(|| {
         groups
             .into_par_iter()
-            .map(|(k, members)| {
+            .map(|(k, members, fit)| {
                 let mut ignored = Vec::new();
                 let li = master_line_input(m, master, today, k, members, &mut ignored);
-                compute_line(&master.id, today, li)
+                compute_line_fitted(&master.id, today, li, fit).0
             })
             .unzip()
     })
@@ -281,7 +375,7 @@ pub fn conflicts(
     master: &Account,
     today: NaiveDate,
 ) -> Result<Vec<Conflict>, ServiceError> {
-    let m = load_master(conn, master, today, Children::CatalogueOnly)?;
+    let (m, _) = load_master(conn, master, today, Children::CatalogueOnly)?;
     let mut out = m.rollup.conflicts.clone();
     for (k, members) in &m.rollup.groups {
         master_line_input(&m, master, today, k, members, &mut out);
@@ -339,7 +433,7 @@ fn full(
         // The master's version first: a child's plan stored below is not
         // one of its inputs, its children's records are.
         let version = inputs_version(conn, account, today)?;
-        let m = load_master(
+        let (m, fits) = load_master(
             conn,
             account,
             today,
@@ -350,7 +444,7 @@ fn full(
             },
         )?;
         let loaded = started.elapsed().as_secs_f64();
-        let (lines, details) = master_lines(&m, account, today);
+        let (lines, details) = master_lines(&m, account, today, fits);
         drop(m);
         let header = header(account, version, today, &lines, started);
         store_lines(conn, &header, &lines, &details)?;
