@@ -321,7 +321,7 @@ pub(crate) enum Fit {
     /// Fits the series and hands the fit back, for a master's row to reuse.
     Keep,
     /// Uses this fit where it was made from the same inputs, else fits.
-    Reuse(Fitted),
+    Reuse(Box<Fitted>),
 }
 
 /// The hash of what the engine's fit of a line depends on: its series, its
@@ -798,7 +798,8 @@ mod tests {
         assert_eq!(child, compute_line("c", today, line(series.clone(), 5.0)));
         // The same series on a master (other stock): the kept fit, the same row.
         let master = || line(series.clone(), 40.0);
-        let (reused, none) = compute_line_fitted("m", today, master(), Fit::Reuse(kept.clone()));
+        let (reused, none) =
+            compute_line_fitted("m", today, master(), Fit::Reuse(Box::new(kept.clone())));
         assert!(none.is_none());
         assert_eq!(reused, compute_line("m", today, master()));
         // Another series, another lead time, another horizon: each its own
@@ -820,7 +821,8 @@ mod tests {
         };
         for li in [&other as &dyn Fn() -> LineInput, &longer, &cycle] {
             let fresh = compute_line("m", today, li());
-            let (with_kept, _) = compute_line_fitted("m", today, li(), Fit::Reuse(kept.clone()));
+            let (with_kept, _) =
+                compute_line_fitted("m", today, li(), Fit::Reuse(Box::new(kept.clone())));
             assert_eq!(with_kept, fresh);
             // Had the guard let the kept fit through, the row would differ.
             let o = li();
@@ -830,7 +832,7 @@ mod tests {
                 ..kept.clone()
             };
             assert_ne!(
-                compute_line_fitted("m", today, o, Fit::Reuse(forged)).0,
+                compute_line_fitted("m", today, o, Fit::Reuse(Box::new(forged))).0,
                 fresh
             );
         }

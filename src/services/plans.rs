@@ -180,6 +180,12 @@ fn load_master(
         Vec<(usize, Fitted)>,
     );
     type Computed = (PlanHeader, Vec<PlanLineRow>, Vec<LineDetail>);
+    // A stored child: its data, its lines' figures and the fits it kept.
+    type Finished = (
+        ChildData,
+        HashMap<String, LineFigures>,
+        Vec<(usize, Fitted)>,
+    );
     let writer = match &mut mode {
         Children::Refresh { writer, .. } => writer.take(),
         Children::CatalogueOnly => None,
@@ -201,14 +207,7 @@ fn load_master(
         // and figures for the master.
         let finish = |conn: &mut DbConn,
                       handle: std::thread::ScopedJoinHandle<Pending>|
-         -> Result<
-            (
-                ChildData,
-                HashMap<String, LineFigures>,
-                Vec<(usize, Fitted)>,
-            ),
-            ServiceError,
-        > {
+         -> Result<Finished, ServiceError> {
             let (data, h, lines, details, kept) = handle.join().map_err(|_| {
                 ServiceError::Internal("a child's plan computation panicked".into())
             })?;
@@ -343,13 +342,16 @@ fn master_lines(
 ) -> (Vec<PlanLineRow>, Vec<LineDetail>) {
     // A row with one member takes that child's line's fit where its series
     // is the same (see `Fitted`).
-    let groups: Vec<(&String, &Vec<(usize, usize)>, Fit)> = m
+    type Row<'a> = (&'a String, &'a Vec<(usize, usize)>, Fit);
+    let groups: Vec<Row> = m
         .rollup
         .groups
         .iter()
         .map(|(k, members)| {
             let fit = match members[..] {
-                [one] => fits.remove(&one).map_or(Fit::Fresh, Fit::Reuse),
+                [one] => fits
+                    .remove(&one)
+                    .map_or(Fit::Fresh, |f| Fit::Reuse(Box::new(f))),
                 _ => Fit::Fresh,
             };
             (k, members, fit)
