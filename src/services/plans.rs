@@ -140,6 +140,24 @@ pub(crate) fn warehouse_flags(
 /// member, by (child, variant) position: the master's row reuses them.
 type Fits = FastMap<(usize, usize), Fitted>;
 
+/// Every child's catalogue, and the master's roll-up over them: read before
+/// any child is planned, so that which of a child's lines are a master
+/// row's only member is known when the child's plan is computed.
+fn catalogues(
+    conn: &mut DbConn,
+    master: &Account,
+    kids: &[Account],
+    today: NaiveDate,
+) -> Result<(Vec<ChildData>, Rollup), ServiceError> {
+    let links = store::links(conn, &master.id)?;
+    let mut catalogues = Vec::with_capacity(kids.len());
+    for k in kids {
+        catalogues.push(load_child(conn, k, today, Reads::Catalogue)?);
+    }
+    let rollup = roll_up(&catalogues, &links);
+    Ok((catalogues, rollup))
+}
+
 fn load_master(
     conn: &mut DbConn,
     master: &Account,
@@ -151,15 +169,8 @@ fn load_master(
     let mut children = Vec::new();
     let mut child_plans = Vec::new();
     let refresh = matches!(mode, Children::Refresh { .. });
-    // Every child's catalogue first: the roll-up, and so which of a child's
-    // lines are a master row's only member, is known before any child is
-    // planned.
-    let links = store::links(conn, &master.id)?;
-    let mut catalogues = Vec::with_capacity(kids.len());
-    for k in &kids {
-        catalogues.push(load_child(conn, k, today, Reads::Catalogue)?);
-    }
-    let rollup = roll_up(&catalogues, &links);
+    let (catalogues, rollup) = catalogues(conn, master, &kids, today)?;
+    // What each child's plan keeps of its fits for the master.
     let mut keep: Vec<FastSet<usize>> = vec![FastSet::default(); kids.len()];
     if refresh {
         for members in rollup.groups.values() {
@@ -297,29 +308,21 @@ fn load_master(
             None => Ok(()),
         }
     })?;
-    let inputs = master_inputs(
-        conn,
-        master,
-        today,
-        &kids,
-        (children, rollup, links),
-        child_plans,
-    )?;
+    let inputs = master_inputs(conn, master, today, &kids, (children, rollup), child_plans)?;
     Ok((inputs, fits))
 }
 
-/// A master's inputs around its children's loaded data and plan figures:
-/// its roll-up settings, links, rates, edits and marks.
+/// A master's inputs around its children's loaded data, roll-up and plan
+/// figures: its warehouse settings, rates, edits and marks.
 fn master_inputs(
     conn: &mut DbConn,
     master: &Account,
     today: NaiveDate,
     kids: &[Account],
-    (children, rollup, links): (Vec<ChildData>, Rollup, Vec<store::SkuLink>),
+    (children, rollup): (Vec<ChildData>, Rollup),
     child_plans: Vec<HashMap<String, LineFigures>>,
 ) -> Result<MasterInputs, ServiceError> {
     let settings: Vec<WarehouseSetting> = store::warehouse_settings(conn, &master.id)?;
-    let _ = links;
     Ok(MasterInputs {
         edits: crate::planning::edits::EditSet::new(
             &crate::db::models::forecast_edit::ForecastEdit::of_account(conn, &master.id)?,
