@@ -17,27 +17,6 @@ pub fn run<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     pool().install(f)
 }
 
-/// Runs `f` on a thread of its own at the planning pool's background
-/// priority; the calling thread waits for it. A full replan runs whole on
-/// one (its reads and stores as well as its lines, and any thread it
-/// spawns inherits the priority), so that the server's requests are served
-/// first while it takes every core.
-pub fn background<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|scope| {
-        let handle = std::thread::Builder::new()
-            .name("planning-full".into())
-            .spawn_scoped(scope, || {
-                lower_priority();
-                f()
-            })
-            .expect("a thread for a full replan");
-        match handle.join() {
-            Ok(v) => v,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    })
-}
-
 fn pool() -> &'static ThreadPool {
     static POOL: OnceLock<ThreadPool> = OnceLock::new();
     POOL.get_or_init(|| {
@@ -102,26 +81,6 @@ mod tests {
         );
     }
 
-    /// A thread's nice value (`/proc/thread-self/stat`, field 19).
-    #[cfg(target_os = "linux")]
-    fn nice() -> String {
-        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
-        let after = &stat[stat.rfind(')').unwrap() + 2..];
-        after.split(' ').nth(16).unwrap().to_string()
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn a_full_replan_and_the_threads_it_spawns_run_at_background_priority() {
-        let caller = nice();
-        let (own, spawned) = super::background(|| {
-            let spawned = std::thread::spawn(nice).join().unwrap();
-            (nice(), spawned)
-        });
-        assert_eq!((own.as_str(), spawned.as_str()), ("10", "10"));
-        assert_eq!(nice(), caller, "the caller keeps its priority");
-    }
-
     #[cfg(target_os = "linux")]
     #[test]
     fn the_planning_threads_run_at_background_priority() {
@@ -133,6 +92,12 @@ mod tests {
             policy,
             ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch)
         );
-        assert_eq!(super::run(nice), "10");
+        // Nice 10 (`/proc/thread-self/stat`, field 19).
+        let nice = super::run(|| {
+            let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+            let after = &stat[stat.rfind(')').unwrap() + 2..];
+            after.split(' ').nth(16).unwrap().to_string()
+        });
+        assert_eq!(nice, "10");
     }
 }

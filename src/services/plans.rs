@@ -399,7 +399,7 @@ pub fn compute_and_store(
     account: &Account,
     fixed_today: Option<NaiveDate>,
     writer: Option<&mut DbConn>,
-    progress: &mut (dyn FnMut(i64, i64) + Send),
+    progress: &mut dyn FnMut(i64, i64),
 ) -> Result<PlanHeader, ServiceError> {
     let today = planning_date(account, fixed_today);
     if let Some(stored) = store::plan_header(conn, &account.id)? {
@@ -412,24 +412,13 @@ pub fn compute_and_store(
 }
 
 /// Computes an account's whole plan (a master: its stale children first,
-/// each whole) and stores it; returns the stored header. It runs at the
-/// planning pool's background priority (`planning::pool::background`).
+/// each whole) and stores it; returns the stored header.
 pub fn compute_full(
     conn: &mut DbConn,
     account: &Account,
     fixed_today: Option<NaiveDate>,
     writer: Option<&mut DbConn>,
-    progress: &mut (dyn FnMut(i64, i64) + Send),
-) -> Result<PlanHeader, ServiceError> {
-    crate::planning::pool::background(|| full(conn, account, fixed_today, writer, progress))
-}
-
-fn full(
-    conn: &mut DbConn,
-    account: &Account,
-    fixed_today: Option<NaiveDate>,
-    writer: Option<&mut DbConn>,
-    progress: &mut (dyn FnMut(i64, i64) + Send),
+    progress: &mut dyn FnMut(i64, i64),
 ) -> Result<PlanHeader, ServiceError> {
     let started = std::time::Instant::now();
     let today = planning_date(account, fixed_today);
