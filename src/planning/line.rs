@@ -389,9 +389,21 @@ fn forecast_line_fitted(
             &Options { fast: true },
         ),
     };
+    // Kept without its band, which a plan line does not read (a master
+    // keeps tens of thousands of fits until its own lines are computed).
     let kept = keep.then(|| Fitted {
         input,
-        forecast: fc.clone(),
+        forecast: Forecast {
+            point: fc.point.clone(),
+            low: Vec::new(),
+            high: Vec::new(),
+            method: fc.method.clone(),
+            class: fc.class,
+            classification: fc.classification,
+            candidates: fc.candidates.clone(),
+            accuracy: fc.accuracy,
+            stockout_periods: fc.stockout_periods,
+        },
         lt_total: lt_total.clone(),
     });
     let reconciled = reconcile(li, &mut fc, &mut lt_total);
