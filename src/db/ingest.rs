@@ -1,11 +1,13 @@
 //! The one write path for child-account records. Every source (CSV and
 //! JSON imports, connectors) hands a validated [`Batch`] to [`apply`], which
-//! in one transaction: reserves change sequence numbers on the account (which
-//! also serialises writers of that account), classifies each record against
-//! the stored one (`unchanged` by content fingerprint whatever its timestamp,
-//! `stale` when older, else created/updated/removed), replaces changed rows
-//! (an order's whole set of lines), and folds stock readings into the stock
-//! history's change points. It never half-writes: any error rolls back.
+//! classifies each record against the stored one (`unchanged` by content
+//! fingerprint whatever its timestamp, `stale` when older, else
+//! created/updated/removed) and then, in one transaction, reserves change
+//! sequence numbers on the account (which also serialises writers of that
+//! account), replaces changed rows (an order's whole set of lines), and folds
+//! stock readings into the stock history's change points. The reading and
+//! sorting out happen before the write transaction when they can (see
+//! [`apply_then`]). It never half-writes: any error rolls back.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -243,9 +245,54 @@ pub fn apply(
     apply_then(conn, account, batch, received_at, tz, |_, _| Ok(()))
 }
 
-/// [`apply`], then `then` with the counts inside the same transaction (the
-/// import's log row), so the data and its record commit together or not at
-/// all.
+/// Records of one kind to write, with their stamps, and the ids whose
+/// stored rows they replace.
+type Writes<'a, R> = (Vec<(&'a R, Stamp)>, Vec<&'a str>);
+
+/// What a batch changes, worked out from the stored rows (reads and
+/// computation only; [`write`] writes it).
+enum Work<'a> {
+    Warehouses(Writes<'a, crate::import::WarehouseRecord>),
+    Vendors(Writes<'a, crate::import::VendorRecord>),
+    Variants(
+        Writes<'a, crate::import::VariantRecord>,
+        HashMap<String, NaiveDateTime>,
+    ),
+    Stock {
+        rows: Vec<NewStockLevel<'a>>,
+        replaced: Vec<(&'a str, &'a str)>,
+        history: HistoryChanges,
+    },
+    SalesOrders(Writes<'a, crate::import::SalesOrderRecord>),
+    StockOrders(Writes<'a, crate::import::StockOrderRecord>),
+}
+
+/// A batch worked out against the stored rows as of change sequence
+/// `first_seq - 1` of its account.
+struct Prepared<'a> {
+    /// The first change sequence number its records are stamped with.
+    first_seq: i64,
+    /// Stands in for a missing `updated_at` (and a new variant's creation).
+    received: NaiveDateTime,
+    counts: Counts,
+    /// The variants whose plan inputs the write changes (`None`: anything
+    /// — a catalogue, vendor or warehouse change).
+    touched: Option<Vec<String>>,
+    work: Work<'a>,
+}
+
+/// Applies a validated batch ([`apply`]), then `then` with the counts inside
+/// the same transaction (the import's log row), so the data and its record
+/// commit together or not at all.
+///
+/// Called outside a transaction (an import), it reads the stored rows and
+/// sorts out what is new or changed before it takes the write lock, noting
+/// the account's change sequence; in the write transaction it only checks
+/// that the sequence has not moved (no other write of the account came in
+/// between; else it works the batch out again, under the lock) and writes.
+/// On SQLite, where one writer at a time holds the database, other writers
+/// so wait for the writing alone. Called inside a transaction (a sync
+/// page), everything happens in it.
 pub fn apply_then(
     conn: &mut DbConn,
     account: &Account,
@@ -257,231 +304,329 @@ pub fn apply_then(
     let received = received_at.naive_utc();
     let acc = account.id.as_str();
     let currency = account.currency.as_str();
+    let n = batch.len() as i64;
+    let ahead = if crate::db::in_transaction(conn) {
+        None
+    } else {
+        let before = Account::change_seq_of(conn, acc)?;
+        let prepared = prepare(conn, acc, batch, received, tz, before + 1)?;
+        #[cfg(any(test, feature = "fault-injection"))]
+        fault::prepared(acc);
+        Some(prepared)
+    };
     crate::db::transaction(conn, |conn| {
-        let mut seq = Account::reserve_seq(conn, acc, batch.len() as i64)?;
-        let mut next_seq = || {
-            let s = seq;
-            seq += 1;
-            s
+        let first = Account::reserve_seq(conn, acc, n)?;
+        let prepared = match ahead {
+            Some(p) if p.first_seq == first => p,
+            Some(_) => {
+                tracing::debug!(
+                    account = acc,
+                    "another write came in; working the batch out again"
+                );
+                prepare(conn, acc, batch, received, tz, first)?
+            }
+            None => prepare(conn, acc, batch, received, tz, first)?,
         };
-        let mut counts = Counts::default();
-        // The variants whose plan inputs this write changes (`None`:
-        // anything — a catalogue, vendor or warehouse change).
-        let mut touched: Option<Vec<String>> = None;
-        match batch {
-            Batch::Warehouses(records) => {
-                let stored = stored_warehouses(conn, acc, &keys(records))?;
-                let (writes, replaced) =
-                    sort_out(records, &stored, received, &mut counts, &mut next_seq);
-                let rows: Vec<_> = writes
-                    .iter()
-                    .map(|(r, st)| NewWarehouse {
-                        account_id: acc,
-                        id: &r.id,
-                        name: &r.name,
-                        updated_at: st.at,
-                        removed: r.removed,
-                        fingerprint: st.fingerprint,
-                        seq: st.seq,
-                    })
-                    .collect();
-                delete_ids!(conn, warehouses, id, acc, replaced);
-                insert_all!(conn, warehouses::table, rows, 7);
-            }
-            Batch::Vendors(records) => {
-                let stored = stored_vendors(conn, acc, &keys(records))?;
-                let (writes, replaced) =
-                    sort_out(records, &stored, received, &mut counts, &mut next_seq);
-                let rows: Vec<_> = writes
-                    .iter()
-                    .map(|(r, st)| NewVendor {
-                        account_id: acc,
-                        id: &r.id,
-                        name: &r.name,
-                        currency: r.currency.as_ref().map(|c| c.as_str()),
-                        lead_time_days: r.lead_time_days.map(days_i32),
-                        minimum_order_quantity: opt_dec(&r.minimum_order_quantity),
-                        pack_size: opt_dec(&r.pack_size),
-                        updated_at: st.at,
-                        removed: r.removed,
-                        fingerprint: st.fingerprint,
-                        seq: st.seq,
-                    })
-                    .collect();
-                delete_ids!(conn, vendors, id, acc, replaced);
-                insert_all!(conn, vendors::table, rows, 11);
-            }
-            Batch::Variants(records) => {
-                let stored = stored_variants(conn, acc, &keys(records))?;
-                let created_at = variant_created_at(conn, acc, &keys(records))?;
-                let (writes, replaced) =
-                    sort_out(records, &stored, received, &mut counts, &mut next_seq);
-                let rows: Vec<_> = writes
-                    .iter()
-                    .map(|(r, st)| {
-                        let created = created_at.get(&*r.id).copied().unwrap_or(received);
-                        variant_row(acc, r, st, created)
-                    })
-                    .collect();
-                delete_ids!(conn, variants, id, acc, replaced);
-                insert_all!(conn, variants::table, rows, 27);
-            }
-            Batch::Stock(records) => {
-                let variant_ids: Vec<&str> = records.iter().map(|r| &*r.variant_id).collect();
-                let stored = stored_stock_levels(conn, acc, &variant_ids)?;
-                // A batch may carry several readings of one (variant,
-                // warehouse): the latest sets the level, the others only
-                // fill in history (and count as stale).
-                let mut latest: HashMap<(&str, &str), (NaiveDateTime, usize)> = HashMap::new();
-                for (i, r) in records.iter().enumerate() {
-                    let at = r.updated_at.map(|t| t.naive_utc()).unwrap_or(received);
-                    let e = latest
-                        .entry((&*r.variant_id, &*r.warehouse_id))
-                        .or_insert((at, i));
-                    if at >= e.0 {
-                        *e = (at, i);
-                    }
-                }
-                let mut rows = Vec::new();
-                let mut replaced: Vec<(&str, &str)> = Vec::new();
-                for (i, r) in records.iter().enumerate() {
-                    if latest[&(&*r.variant_id, &*r.warehouse_id)].1 != i {
-                        counts.stale += 1;
-                        continue;
-                    }
-                    let at = r.updated_at.map(|t| t.naive_utc()).unwrap_or(received);
-                    let fp = r.fingerprint();
-                    let s = stored.get(&(r.variant_id.to_string(), r.warehouse_id.to_string()));
-                    let action = classify(s, fp, at);
-                    if tally(&mut counts, &action, false, false) {
-                        if matches!(action, Action::Update) {
-                            replaced.push((&r.variant_id, &r.warehouse_id));
-                        }
-                        rows.push(NewStockLevel {
-                            account_id: acc,
-                            variant_id: &r.variant_id,
-                            warehouse_id: &r.warehouse_id,
-                            on_hand: dec(&r.on_hand),
-                            allocated: dec(&r.allocated),
-                            updated_at: at,
-                            fingerprint: fp,
-                            seq: next_seq(),
-                        });
-                    }
-                }
-                for (v, w) in replaced {
-                    diesel::delete(
-                        stock_levels::table
-                            .filter(stock_levels::account_id.eq(acc))
-                            .filter(stock_levels::variant_id.eq(v))
-                            .filter(stock_levels::warehouse_id.eq(w)),
-                    )
-                    .execute(conn)?;
-                }
-                insert_all!(conn, stock_levels::table, rows, 8);
-                update_history(conn, acc, records, received, tz)?;
-                touched = Some(records.iter().map(|r| r.variant_id.to_string()).collect());
-            }
-            Batch::SalesOrders(records) => {
-                let stored = stored_sales_orders(conn, acc, &keys(records))?;
-                let (writes, replaced) =
-                    sort_out(records, &stored, received, &mut counts, &mut next_seq);
-                let headers = writes.iter().map(|(r, st)| NewSalesOrder {
-                    account_id: acc,
-                    id: &r.id,
-                    ordered_at: r.ordered_at.naive_utc(),
-                    warehouse_id: r.warehouse_id.as_deref(),
-                    currency: r.currency.as_ref().map(|c| c.as_str()).unwrap_or(currency),
-                    cancelled: r.cancelled,
-                    removed: r.removed,
-                    updated_at: st.at,
-                    fingerprint: st.fingerprint,
-                    seq: st.seq,
-                });
-                let lines = writes.iter().flat_map(|(r, _)| {
-                    r.lines.iter().map(|l| NewSalesLine {
-                        account_id: acc,
-                        order_id: &r.id,
-                        line_id: &l.id,
-                        variant_id: &l.variant_id,
-                        quantity: dec(&l.quantity),
-                        unit_price: opt_dec(&l.unit_price),
-                    })
-                });
-                let mut ids = line_variants!(conn, sales_order_lines, acc, replaced);
-                ids.extend(
-                    writes
-                        .iter()
-                        .flat_map(|(r, _)| r.lines.iter().map(|l| l.variant_id.to_string())),
-                );
-                touched = Some(ids);
-                delete_ids!(conn, sales_order_lines, order_id, acc, replaced);
-                delete_ids!(conn, sales_orders, id, acc, replaced);
-                insert_all!(conn, sales_orders::table, headers, 10);
-                insert_all!(conn, sales_order_lines::table, lines, 6);
-            }
-            Batch::StockOrders(records) => {
-                let stored = stored_stock_orders(conn, acc, &keys(records))?;
-                let (writes, replaced) =
-                    sort_out(records, &stored, received, &mut counts, &mut next_seq);
-                let headers = writes.iter().map(|(r, st)| NewStockOrder {
-                    account_id: acc,
-                    id: &r.id,
-                    kind: r.kind.as_str(),
-                    status: r.status.as_str(),
-                    vendor_id: r.vendor_id.as_deref(),
-                    source_warehouse_id: r.source_warehouse_id.as_deref(),
-                    destination_warehouse_id: r.destination_warehouse_id.as_deref(),
-                    expected_at: r.expected_at,
-                    currency: r.currency.as_ref().map(|c| c.as_str()).unwrap_or(currency),
-                    updated_at: st.at,
-                    removed: r.removed,
-                    fingerprint: st.fingerprint,
-                    seq: st.seq,
-                });
-                let lines = writes.iter().flat_map(|(r, _)| {
-                    r.lines.iter().enumerate().map(|(i, l)| NewStockOrderLine {
-                        account_id: acc,
-                        order_id: &r.id,
-                        line_no: i32::try_from(i + 1).unwrap_or(i32::MAX),
-                        line_id: l.id.as_deref(),
-                        variant_id: &l.variant_id,
-                        quantity: dec(&l.quantity),
-                        received_quantity: opt_dec(&l.received_quantity),
-                        unit_cost: opt_dec(&l.unit_cost),
-                    })
-                });
-                let mut ids = line_variants!(conn, stock_order_lines, acc, replaced);
-                ids.extend(
-                    writes
-                        .iter()
-                        .flat_map(|(r, _)| r.lines.iter().map(|l| l.variant_id.to_string())),
-                );
-                touched = Some(ids);
-                delete_ids!(conn, stock_order_lines, order_id, acc, replaced);
-                delete_ids!(conn, stock_orders, id, acc, replaced);
-                insert_all!(conn, stock_orders::table, headers, 13);
-                insert_all!(conn, stock_order_lines::table, lines, 8);
-            }
-        }
-        // Plans depend on the data: only a write that changed something
-        // makes them stale (an import of identical records does not).
-        if counts.created + counts.updated + counts.removed > 0 {
-            Account::bump_data_version(conn, acc)?;
-            // What the new version touched, for incremental replanning.
-            let version = Account::data_version_of(conn, acc)?;
-            if let Some(ids) = &mut touched {
-                ids.sort_unstable();
-                ids.dedup();
-            }
-            planning::record_touches(conn, acc, version, touched.as_deref())?;
-        }
+        let counts = write(conn, acc, currency, prepared)?;
         // Every row is written, nothing committed yet.
         #[cfg(any(test, feature = "fault-injection"))]
         fault::point(acc)?;
         then(conn, &counts)?;
         Ok(counts)
     })
+}
+
+/// Works a batch out against the stored rows: classifies every record,
+/// tallies the counts and gathers what to write, stamping the records with
+/// change sequence numbers from `first_seq`. Reads only.
+fn prepare<'a>(
+    conn: &mut DbConn,
+    acc: &'a str,
+    batch: &'a Batch,
+    received: NaiveDateTime,
+    tz: chrono_tz::Tz,
+    first_seq: i64,
+) -> QueryResult<Prepared<'a>> {
+    let mut seq = first_seq;
+    let mut next_seq = || {
+        let s = seq;
+        seq += 1;
+        s
+    };
+    let mut counts = Counts::default();
+    let mut touched: Option<Vec<String>> = None;
+    let work = match batch {
+        Batch::Warehouses(records) => {
+            let stored = stored_warehouses(conn, acc, &keys(records))?;
+            Work::Warehouses(sort_out(
+                records,
+                &stored,
+                received,
+                &mut counts,
+                &mut next_seq,
+            ))
+        }
+        Batch::Vendors(records) => {
+            let stored = stored_vendors(conn, acc, &keys(records))?;
+            Work::Vendors(sort_out(
+                records,
+                &stored,
+                received,
+                &mut counts,
+                &mut next_seq,
+            ))
+        }
+        Batch::Variants(records) => {
+            let stored = stored_variants(conn, acc, &keys(records))?;
+            let created_at = variant_created_at(conn, acc, &keys(records))?;
+            Work::Variants(
+                sort_out(records, &stored, received, &mut counts, &mut next_seq),
+                created_at,
+            )
+        }
+        Batch::Stock(records) => {
+            let variant_ids: Vec<&str> = records.iter().map(|r| &*r.variant_id).collect();
+            let stored = stored_stock_levels(conn, acc, &variant_ids)?;
+            // A batch may carry several readings of one (variant,
+            // warehouse): the latest sets the level, the others only
+            // fill in history (and count as stale).
+            let mut latest: HashMap<(&str, &str), (NaiveDateTime, usize)> = HashMap::new();
+            for (i, r) in records.iter().enumerate() {
+                let at = r.updated_at.map(|t| t.naive_utc()).unwrap_or(received);
+                let e = latest
+                    .entry((&*r.variant_id, &*r.warehouse_id))
+                    .or_insert((at, i));
+                if at >= e.0 {
+                    *e = (at, i);
+                }
+            }
+            let mut rows = Vec::new();
+            let mut replaced: Vec<(&str, &str)> = Vec::new();
+            for (i, r) in records.iter().enumerate() {
+                if latest[&(&*r.variant_id, &*r.warehouse_id)].1 != i {
+                    counts.stale += 1;
+                    continue;
+                }
+                let at = r.updated_at.map(|t| t.naive_utc()).unwrap_or(received);
+                let fp = r.fingerprint();
+                let s = stored.get(&(r.variant_id.to_string(), r.warehouse_id.to_string()));
+                let action = classify(s, fp, at);
+                if tally(&mut counts, &action, false, false) {
+                    if matches!(action, Action::Update) {
+                        replaced.push((&r.variant_id, &r.warehouse_id));
+                    }
+                    rows.push(NewStockLevel {
+                        account_id: acc,
+                        variant_id: &r.variant_id,
+                        warehouse_id: &r.warehouse_id,
+                        on_hand: dec(&r.on_hand),
+                        allocated: dec(&r.allocated),
+                        updated_at: at,
+                        fingerprint: fp,
+                        seq: next_seq(),
+                    });
+                }
+            }
+            let history = history_changes(conn, acc, records, received, tz)?;
+            touched = Some(records.iter().map(|r| r.variant_id.to_string()).collect());
+            Work::Stock {
+                rows,
+                replaced,
+                history,
+            }
+        }
+        Batch::SalesOrders(records) => {
+            let stored = stored_sales_orders(conn, acc, &keys(records))?;
+            let (writes, replaced) =
+                sort_out(records, &stored, received, &mut counts, &mut next_seq);
+            let mut ids = line_variants!(conn, sales_order_lines, acc, replaced);
+            ids.extend(
+                writes
+                    .iter()
+                    .flat_map(|(r, _)| r.lines.iter().map(|l| l.variant_id.to_string())),
+            );
+            touched = Some(ids);
+            Work::SalesOrders((writes, replaced))
+        }
+        Batch::StockOrders(records) => {
+            let stored = stored_stock_orders(conn, acc, &keys(records))?;
+            let (writes, replaced) =
+                sort_out(records, &stored, received, &mut counts, &mut next_seq);
+            let mut ids = line_variants!(conn, stock_order_lines, acc, replaced);
+            ids.extend(
+                writes
+                    .iter()
+                    .flat_map(|(r, _)| r.lines.iter().map(|l| l.variant_id.to_string())),
+            );
+            touched = Some(ids);
+            Work::StockOrders((writes, replaced))
+        }
+    };
+    if let Some(ids) = &mut touched {
+        ids.sort_unstable();
+        ids.dedup();
+    }
+    Ok(Prepared {
+        first_seq,
+        received,
+        counts,
+        touched,
+        work,
+    })
+}
+
+/// Writes what [`prepare`] worked out: replaces the changed rows, and on
+/// any change bumps the account's data version and records what it
+/// touched. Returns the counts.
+fn write(
+    conn: &mut DbConn,
+    acc: &str,
+    currency: &str,
+    prepared: Prepared<'_>,
+) -> QueryResult<Counts> {
+    let Prepared {
+        counts,
+        touched,
+        work,
+        received,
+        ..
+    } = prepared;
+    match work {
+        Work::Warehouses((writes, replaced)) => {
+            let rows: Vec<_> = writes
+                .iter()
+                .map(|(r, st)| NewWarehouse {
+                    account_id: acc,
+                    id: &r.id,
+                    name: &r.name,
+                    updated_at: st.at,
+                    removed: r.removed,
+                    fingerprint: st.fingerprint,
+                    seq: st.seq,
+                })
+                .collect();
+            delete_ids!(conn, warehouses, id, acc, replaced);
+            insert_all!(conn, warehouses::table, rows, 7);
+        }
+        Work::Vendors((writes, replaced)) => {
+            let rows: Vec<_> = writes
+                .iter()
+                .map(|(r, st)| NewVendor {
+                    account_id: acc,
+                    id: &r.id,
+                    name: &r.name,
+                    currency: r.currency.as_ref().map(|c| c.as_str()),
+                    lead_time_days: r.lead_time_days.map(days_i32),
+                    minimum_order_quantity: opt_dec(&r.minimum_order_quantity),
+                    pack_size: opt_dec(&r.pack_size),
+                    updated_at: st.at,
+                    removed: r.removed,
+                    fingerprint: st.fingerprint,
+                    seq: st.seq,
+                })
+                .collect();
+            delete_ids!(conn, vendors, id, acc, replaced);
+            insert_all!(conn, vendors::table, rows, 11);
+        }
+        Work::Variants((writes, replaced), created_at) => {
+            let rows: Vec<_> = writes
+                .iter()
+                .map(|(r, st)| {
+                    let created = created_at.get(&*r.id).copied().unwrap_or(received);
+                    variant_row(acc, r, st, created)
+                })
+                .collect();
+            delete_ids!(conn, variants, id, acc, replaced);
+            insert_all!(conn, variants::table, rows, 27);
+        }
+        Work::Stock {
+            rows,
+            replaced,
+            history,
+        } => {
+            for (v, w) in replaced {
+                diesel::delete(
+                    stock_levels::table
+                        .filter(stock_levels::account_id.eq(acc))
+                        .filter(stock_levels::variant_id.eq(v))
+                        .filter(stock_levels::warehouse_id.eq(w)),
+                )
+                .execute(conn)?;
+            }
+            insert_all!(conn, stock_levels::table, rows, 8);
+            write_history(conn, acc, history)?;
+        }
+        Work::SalesOrders((writes, replaced)) => {
+            let headers = writes.iter().map(|(r, st)| NewSalesOrder {
+                account_id: acc,
+                id: &r.id,
+                ordered_at: r.ordered_at.naive_utc(),
+                warehouse_id: r.warehouse_id.as_deref(),
+                currency: r.currency.as_ref().map(|c| c.as_str()).unwrap_or(currency),
+                cancelled: r.cancelled,
+                removed: r.removed,
+                updated_at: st.at,
+                fingerprint: st.fingerprint,
+                seq: st.seq,
+            });
+            let lines = writes.iter().flat_map(|(r, _)| {
+                r.lines.iter().map(|l| NewSalesLine {
+                    account_id: acc,
+                    order_id: &r.id,
+                    line_id: &l.id,
+                    variant_id: &l.variant_id,
+                    quantity: dec(&l.quantity),
+                    unit_price: opt_dec(&l.unit_price),
+                })
+            });
+            delete_ids!(conn, sales_order_lines, order_id, acc, replaced);
+            delete_ids!(conn, sales_orders, id, acc, replaced);
+            insert_all!(conn, sales_orders::table, headers, 10);
+            insert_all!(conn, sales_order_lines::table, lines, 6);
+        }
+        Work::StockOrders((writes, replaced)) => {
+            let headers = writes.iter().map(|(r, st)| NewStockOrder {
+                account_id: acc,
+                id: &r.id,
+                kind: r.kind.as_str(),
+                status: r.status.as_str(),
+                vendor_id: r.vendor_id.as_deref(),
+                source_warehouse_id: r.source_warehouse_id.as_deref(),
+                destination_warehouse_id: r.destination_warehouse_id.as_deref(),
+                expected_at: r.expected_at,
+                currency: r.currency.as_ref().map(|c| c.as_str()).unwrap_or(currency),
+                updated_at: st.at,
+                removed: r.removed,
+                fingerprint: st.fingerprint,
+                seq: st.seq,
+            });
+            let lines = writes.iter().flat_map(|(r, _)| {
+                r.lines.iter().enumerate().map(|(i, l)| NewStockOrderLine {
+                    account_id: acc,
+                    order_id: &r.id,
+                    line_no: i32::try_from(i + 1).unwrap_or(i32::MAX),
+                    line_id: l.id.as_deref(),
+                    variant_id: &l.variant_id,
+                    quantity: dec(&l.quantity),
+                    received_quantity: opt_dec(&l.received_quantity),
+                    unit_cost: opt_dec(&l.unit_cost),
+                })
+            });
+            delete_ids!(conn, stock_order_lines, order_id, acc, replaced);
+            delete_ids!(conn, stock_orders, id, acc, replaced);
+            insert_all!(conn, stock_orders::table, headers, 13);
+            insert_all!(conn, stock_order_lines::table, lines, 8);
+        }
+    }
+    // Plans depend on the data: only a write that changed something
+    // makes them stale (an import of identical records does not).
+    if counts.created + counts.updated + counts.removed > 0 {
+        Account::bump_data_version(conn, acc)?;
+        // What the new version touched, for incremental replanning.
+        let version = Account::data_version_of(conn, acc)?;
+        planning::record_touches(conn, acc, version, touched.as_deref())?;
+    }
+    Ok(counts)
 }
 
 /// A computation on stored values that does not fit the decimal type. Input
@@ -500,13 +645,14 @@ impl std::error::Error for Overflow {}
 
 /// Fault points for tests: a failure injected inside the write transaction,
 /// after every row of the batch is written and before the commit, for one
-/// account and one import. Compiled only into the crate's unit tests and
+/// account and one import; and a pause once a batch is worked out, before
+/// it is written. Compiled only into the crate's unit tests and
 /// with the `fault-injection` feature (which the integration tests use, via
 /// `cargo test --all-features`); a release build has no fault point.
 #[cfg(any(test, feature = "fault-injection"))]
 #[doc(hidden)]
 pub mod fault {
-    use std::sync::Mutex;
+    use std::sync::{mpsc, Mutex};
 
     /// What an armed fault point does.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -518,6 +664,42 @@ pub mod fault {
     }
 
     static ARMED: Mutex<Vec<(String, Fault)>> = Mutex::new(Vec::new());
+
+    /// A pause armed for an account: tells that the point was reached, then
+    /// waits to be released.
+    type Pause = (String, mpsc::Sender<()>, mpsc::Receiver<()>);
+
+    static PAUSES: Mutex<Vec<Pause>> = Mutex::new(Vec::new());
+
+    /// Holds the next import into `account_id` once its batch is worked out
+    /// against the stored rows, before anything is written: the first
+    /// receiver hears when it got there; it goes on when the sender sends
+    /// (or is dropped).
+    pub fn pause_when_prepared(account_id: &str) -> (mpsc::Receiver<()>, mpsc::Sender<()>) {
+        let (reached_tx, reached_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel();
+        PAUSES.lock().unwrap_or_else(|e| e.into_inner()).push((
+            account_id.to_string(),
+            reached_tx,
+            release_rx,
+        ));
+        (reached_rx, release_tx)
+    }
+
+    /// Holds here if a pause is armed for `account_id`.
+    pub(crate) fn prepared(account_id: &str) {
+        let pause = {
+            let mut pauses = PAUSES.lock().unwrap_or_else(|e| e.into_inner());
+            pauses
+                .iter()
+                .position(|(a, _, _)| a == account_id)
+                .map(|i| pauses.remove(i))
+        };
+        if let Some((_, reached, release)) = pause {
+            let _ = reached.send(());
+            let _ = release.recv();
+        }
+    }
 
     /// Makes the next import into `account_id` fail inside its write
     /// transaction (once).
@@ -614,17 +796,26 @@ fn available(r: &StockLevelRecord) -> QueryResult<Decimal> {
     })
 }
 
+/// A stock history point's key: variant and warehouse.
+type Key = (String, String);
+
+/// The change points stock readings delete and insert.
+struct HistoryChanges {
+    to_delete: Vec<(Key, NaiveDate)>,
+    to_insert: Vec<HistoryPoint>,
+}
+
 /// Folds stock readings into the history's change points: a reading holds
 /// from its local day; the last reading of a day wins; older readings fill
 /// in history (back-filling); a point equal to the one before it is dropped.
-fn update_history(
+/// Reads only: [`write_history`] writes the changes.
+fn history_changes(
     conn: &mut DbConn,
     acc: &str,
     records: &[StockLevelRecord],
     received: NaiveDateTime,
     tz: chrono_tz::Tz,
-) -> QueryResult<()> {
-    type Key = (String, String);
+) -> QueryResult<HistoryChanges> {
     let mut readings: HashMap<Key, Vec<(NaiveDate, Decimal, NaiveDateTime)>> = HashMap::new();
     for r in records {
         let at = r.updated_at.map(|t| t.naive_utc()).unwrap_or(received);
@@ -685,6 +876,18 @@ fn update_history(
             }
         }
     }
+    Ok(HistoryChanges {
+        to_delete,
+        to_insert,
+    })
+}
+
+/// Writes the change points [`history_changes`] worked out.
+fn write_history(conn: &mut DbConn, acc: &str, changes: HistoryChanges) -> QueryResult<()> {
+    let HistoryChanges {
+        to_delete,
+        to_insert,
+    } = changes;
     for ((v, w), day) in to_delete {
         diesel::delete(
             stock_history::table

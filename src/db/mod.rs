@@ -187,6 +187,16 @@ const WRITERS: u32 = 8;
 /// writer SQLite allows at a time.
 const READERS: u32 = 24;
 
+/// Whether `conn` is inside a transaction.
+pub fn in_transaction(conn: &mut DbConn) -> bool {
+    use diesel::connection::TransactionManager;
+    type Tm = <DbConn as Connection>::TransactionManager;
+    !matches!(
+        Tm::transaction_manager_status_mut(conn).transaction_depth(),
+        Ok(None)
+    )
+}
+
 /// Runs `f` in a transaction meant to write, nested ones as savepoints. On
 /// SQLite the outermost takes the write lock at `BEGIN` (`BEGIN
 /// IMMEDIATE`): a deferred transaction that reads first and then writes

@@ -105,7 +105,7 @@ pub async fn fresh(
             stale: true,
         });
     }
-    let mut header = header;
+    let (mut header, mut timing) = (header, timing);
     loop {
         let now = Instant::now();
         if now >= deadline {
@@ -114,17 +114,47 @@ pub async fn fresh(
                 stale: true,
             });
         }
-        let _ = tokio::time::timeout((deadline - now).min(Duration::from_secs(1)), ends.changed())
-            .await;
+        let ended =
+            tokio::time::timeout((deadline - now).min(Duration::from_secs(1)), ends.changed())
+                .await
+                .is_ok();
         ends.borrow_and_update();
         let id = account.id.clone();
-        header = db
-            .read(move |conn| store::plan_header(conn, &id).map_err(ServiceError::from))
+        // The jobs' timing is asked again only when a job ended (a new
+        // one may have started); meanwhile the running one's length so far
+        // grows with the clock.
+        let (h, t) = db
+            .read(move |conn| {
+                let h = store::plan_header(conn, &id)?;
+                let t = match ended {
+                    true => Some(jobs::timing(conn, &id, jobs::JobKind::Plan)?),
+                    false => None,
+                };
+                Ok::<_, ServiceError>((h, t))
+            })
             .await?;
+        header = h;
+        timing = t.unwrap_or(timing);
         if covered(&header) {
             return Ok(Freshness {
                 header,
                 stale: false,
+            });
+        }
+        // The estimate made at the start may have been too hopeful (a job
+        // running longer than the last ones took): once the covering plan
+        // can no longer come within what is left of the wait, the stored
+        // plan now rather than after the whole wait.
+        if header.is_some()
+            && beyond(
+                timing,
+                chrono::Utc::now().naive_utc(),
+                deadline.saturating_duration_since(Instant::now()),
+            )
+        {
+            return Ok(Freshness {
+                header,
+                stale: true,
             });
         }
     }

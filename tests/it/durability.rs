@@ -124,6 +124,125 @@ async fn a_write_that_errors_midway_loses_no_later_write() {
     later_writes_are_all_stored(&app, &token, &id).await;
 }
 
+/// `PUT /accounts/{id}/warehouses` with `body`, against a pause armed on
+/// `paused` (which holds its import once the batch is worked out): while it
+/// is held, `during` runs and is timed (at most 10 s); then the held import
+/// goes on. Returns the held import's answer and `during`'s answer (none:
+/// still waiting after 10 s) and time.
+#[cfg(feature = "fault-injection")]
+async fn while_an_import_is_held<F: std::future::Future<Output = (u16, serde_json::Value)>>(
+    app: &TestApp,
+    token: &str,
+    paused: &str,
+    body: serde_json::Value,
+    during: F,
+) -> (
+    (u16, serde_json::Value),
+    Option<(u16, serde_json::Value)>,
+    Duration,
+) {
+    let (reached, release) = fault::pause_when_prepared(paused);
+    let path = format!("/api/v1/accounts/{paused}/warehouses");
+    let held = app.call("PUT", &path, Some(token), Some(body));
+    let meanwhile = async move {
+        let got_there =
+            actix_web::web::block(move || reached.recv_timeout(Duration::from_secs(30)))
+                .await
+                .unwrap();
+        assert!(got_there.is_ok(), "the import reached its pause");
+        let started = std::time::Instant::now();
+        let answer = tokio::time::timeout(Duration::from_secs(10), during)
+            .await
+            .ok();
+        let took = started.elapsed();
+        drop(release);
+        (answer, took)
+    };
+    let (held, (answer, took)) = tokio::join!(held, meanwhile);
+    (held, answer, took)
+}
+
+/// An import reads the stored rows and sorts out what is new before it
+/// takes the write lock: while one is held there, a write to another
+/// account is answered at once. (It used to do so inside its write
+/// transaction: on SQLite every other writer waited for the whole import.)
+#[cfg(feature = "fault-injection")]
+#[actix_web::test]
+async fn a_write_does_not_wait_while_another_import_is_worked_out() {
+    let app = TestApp::spawn().await;
+    let (token, a) = child_with_v_and_w(&app).await;
+    let b = app.create_child(&token, "Other").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/api/v1/accounts/{b}/warehouses");
+    let other = app.call(
+        "PUT",
+        &path,
+        Some(&token),
+        Some(json!([{"id": "b-1", "name": "Elsewhere"}])),
+    );
+    let (held, answer, took) = while_an_import_is_held(
+        &app,
+        &token,
+        &a,
+        json!([{"id": "a-1", "name": "One"}, {"id": "a-2", "name": "Two"}]),
+        other,
+    )
+    .await;
+    let (s, body) = answer.expect("the other write is answered while the import is held");
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["created"], 1, "{body}");
+    assert!(
+        took < Duration::from_secs(3),
+        "the other write took {took:?}"
+    );
+    assert_eq!(held.0, 200, "{}", held.1);
+    assert_eq!(held.1["created"], 2, "{}", held.1);
+}
+
+/// An import worked out before another write of the same account came in
+/// is worked out again under the write lock: it counts what that write
+/// stored, and writes nothing twice.
+#[cfg(feature = "fault-injection")]
+#[actix_web::test]
+async fn an_import_overtaken_by_a_write_of_its_account_is_worked_out_again() {
+    let app = TestApp::spawn().await;
+    let (token, a) = child_with_v_and_w(&app).await;
+    let records = json!([{"id": "x-1", "name": "One"}, {"id": "x-2", "name": "Two"}]);
+    let path = format!("/api/v1/accounts/{a}/warehouses");
+    let same = app.call(
+        "PUT",
+        &path,
+        Some(&token),
+        Some(json!([{"id": "x-1", "name": "One"}, {"id": "x-2", "name": "Renamed"}])),
+    );
+    let (held, answer, _) = while_an_import_is_held(&app, &token, &a, records, same).await;
+    let (s, body) = answer.expect("the other write is answered while the import is held");
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["created"], 2, "{body}");
+    // The held import (received first) now finds x-1 stored as it is, and
+    // x-2 changed after it: stale, kept as the later write left it.
+    assert_eq!(held.0, 200, "{}", held.1);
+    assert_eq!(
+        (&held.1["created"], &held.1["unchanged"], &held.1["stale"]),
+        (&json!(0), &json!(1), &json!(1)),
+        "{}",
+        held.1
+    );
+    for (filter, n) in [("", 2), (" AND name = 'Renamed'", 1)] {
+        let url = app.state.config.database_url.clone();
+        let sql = format!(
+            "SELECT count(*) AS n FROM warehouses WHERE account_id = '{a}' AND id LIKE 'x-%'{filter}"
+        );
+        let query = sql.clone();
+        let stored = actix_web::web::block(move || count_committed(&url, &query))
+            .await
+            .unwrap();
+        assert_eq!(stored, n, "{sql}");
+    }
+}
+
 /// A server process on `url`, started from the built binary.
 struct Server {
     child: std::process::Child,

@@ -1766,3 +1766,59 @@ async fn a_read_during_a_stream_of_imports_waits_only_for_its_own_data() {
     assert_eq!(b["stale"], false, "{b}");
     assert_eq!(num(&b["rows"][0]["available"]), 77.0, "{b}");
 }
+
+/// A read waiting for a plan stops waiting once the plan that would cover
+/// it can no longer come within the wait: here the master's plan job has
+/// been running for 6 s when the read starts (the last ones took far less)
+/// and never ends. The estimate at the read's start still hopes (6 s more
+/// would fit the 10 s); a second or so later the running job has outlasted
+/// it and the read answers the stored plan, marked stale. (A read used to
+/// keep its first estimate and answered stale after the whole 10 s.)
+#[actix_web::test]
+async fn a_read_stops_waiting_once_the_running_plan_job_outlasts_what_is_left() {
+    use diesel::RunQueryDsl;
+    use tributary::jobs::{Job, JobKind, JobStatus};
+    let org = two_children().await;
+    let (app, token) = (&org.app, &org.token);
+    let plan = format!("/api/v1/accounts/{}/order-plan", org.master);
+    while app.call("GET", &plan, Some(token), None).await.1["stale"] != false {}
+    // A plan job of the master that another process has been running for
+    // 6 s, under a live lease.
+    let master = org.master.clone();
+    app.state
+        .db
+        .run(move |conn| {
+            let account =
+                tributary::db::models::Account::find_by_id(conn, &master)?.expect("the master");
+            let now = chrono::Utc::now().naive_utc();
+            let mut job = Job::queued(&account, JobKind::Plan);
+            job.status = JobStatus::Running;
+            job.attempts = 1;
+            job.lease_owner = Some("another-process".into());
+            job.lease_until = Some(now + chrono::Duration::minutes(10));
+            job.started_at = Some(now - chrono::Duration::seconds(6));
+            diesel::insert_into(tributary::db::schema::jobs::table)
+                .values(job)
+                .execute(conn)?;
+            Ok::<_, tributary::services::ServiceError>(())
+        })
+        .await
+        .unwrap();
+    put(
+        app,
+        token,
+        &org.shop,
+        "stock",
+        json!([{"variant_id": "V1", "warehouse_id": "W1", "on_hand": 77}]),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let (s, b) = app.call("GET", &plan, Some(token), None).await;
+    let waited = started.elapsed();
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["stale"], true, "{b}");
+    assert!(
+        waited < std::time::Duration::from_secs(7),
+        "waited {waited:?}"
+    );
+}

@@ -224,6 +224,15 @@ impl Account {
         Ok(last - n + 1)
     }
 
+    /// The last change sequence number reserved on an account: it moves
+    /// with every write of the account's records ([`Account::reserve_seq`]).
+    pub fn change_seq_of(conn: &mut DbConn, id: &str) -> QueryResult<i64> {
+        accounts::table
+            .find(id)
+            .select(accounts::change_seq)
+            .first(conn)
+    }
+
     /// The current data version of an account.
     pub fn data_version_of(conn: &mut DbConn, id: &str) -> QueryResult<i64> {
         accounts::table
