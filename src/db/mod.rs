@@ -302,6 +302,16 @@ impl Db {
         self.pool.get_timeout(Duration::from_millis(200)).ok()
     }
 
+    /// A connection if one is free now, without waiting: for writes that
+    /// may be skipped (a job's progress, which the next report writes
+    /// again). A job that waited for a connection to report its progress
+    /// would hold its own while it waits, and with several such jobs the
+    /// writers' pool runs dry (a load-all stalled for the pool's 30 s
+    /// timeout once per child).
+    pub fn try_conn(&self) -> Option<PooledConn> {
+        self.pool.try_get()
+    }
+
     /// A connection of the readers' pool (on SQLite it refuses writes).
     pub fn read_conn(&self) -> Result<PooledConn, DbError> {
         self.readers.get().map_err(|e| DbError::Pool(e.to_string()))
@@ -422,5 +432,20 @@ mod tests {
         let mut r = db.read_conn().unwrap();
         assert!(r.batch_execute("INSERT INTO t VALUES (1);").is_err());
         assert!(r.batch_execute("SELECT n FROM t;").is_ok());
+    }
+
+    /// With every writer's connection taken, a progress report's
+    /// `try_conn` answers at once (a `conn` would wait the pool's 30 s).
+    #[test]
+    fn try_conn_does_not_wait_for_a_taken_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let db = Db::connect(&url).unwrap();
+        let held: Vec<_> = (0..WRITERS).map(|_| db.conn().unwrap()).collect();
+        let started = std::time::Instant::now();
+        assert!(db.try_conn().is_none());
+        assert!(started.elapsed() < Duration::from_millis(100));
+        drop(held);
+        assert!(db.try_conn().is_some());
     }
 }

@@ -357,6 +357,8 @@ pub fn sync_child(
             let page = connector.fetch(*stream, at.as_deref())?;
             let mut conn = db.conn().map_err(db_error)?;
             let counts = store_page(&mut conn, account, *stream, &page, &mut known)?;
+            // Released before the report, which may want a connection.
+            drop(conn);
             add(&mut total, counts);
             report(&total, i, streams.len());
             pages += 1;
@@ -418,13 +420,20 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
     );
     let units: Vec<AtomicUsize> = children.iter().map(|_| AtomicUsize::new(0)).collect();
     let total_units = children.len() as i64 * UNITS;
-    let write = |final_status: Option<(JobStatus, Option<String>)>| {
+    // Writes the job's progress and lease; the final status always, a
+    // report on the way only when a connection is free now (`Db::try_conn`:
+    // the next report writes it again).
+    let write = |final_status: Option<(JobStatus, Option<String>)>, wait: bool| {
         let detail = {
             let s = statuses.lock().unwrap_or_else(|e| e.into_inner());
             serde_json::to_string(&*s).unwrap_or_else(|_| "[]".into())
         };
         let done: usize = units.iter().map(|u| u.load(Ordering::Relaxed)).sum();
-        if let Ok(mut c) = db.conn() {
+        let conn = match wait || final_status.is_some() {
+            true => db.conn().ok(),
+            false => db.try_conn(),
+        };
+        if let Some(mut c) = conn {
             let until =
                 Utc::now().naive_utc() + chrono::Duration::seconds(job_queue::LEASE_SECONDS);
             let _ = diesel::update(jobs::table.find(&job.id))
@@ -440,7 +449,7 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
             }
         }
     };
-    write(None);
+    write(None, true);
     let deadline = Instant::now() + Duration::from_secs(ctx.config.max_seconds);
     let next = AtomicUsize::new(0);
     let finished = AtomicBool::new(false);
@@ -455,7 +464,8 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                write(None);
+                // The lease must be kept: this one waits.
+                write(None, true);
             }
         });
         let workers: Vec<_> = (0..parallel)
@@ -466,7 +476,7 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
                         return;
                     };
                     set_status(&statuses, i, |s| s.status = "running".into());
-                    write(None);
+                    write(None, false);
                     let mut report = |c: &Counts, done: usize, of: usize| {
                         let u = (done * UNITS as usize)
                             .checked_div(of)
@@ -476,7 +486,7 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
                             s.counts = *c;
                             s.records = written(c);
                         });
-                        write(None);
+                        write(None, false);
                     };
                     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         sync_child(db, child, ctx, deadline, &mut report)
@@ -517,7 +527,7 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
                             })
                         }
                     }
-                    write(None);
+                    write(None, false);
                 })
             })
             .collect();
@@ -560,7 +570,7 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
             )),
         )
     };
-    write(Some((status, error)));
+    write(Some((status, error)), true);
     Ok(())
 }
 

@@ -165,8 +165,9 @@ fn run_plan(
             .execute(conn)?;
     }
     let id = job.id.clone();
+    // Progress only when a connection is free now (`Db::try_conn`).
     let mut report = |done: i64, total: i64| {
-        if let Ok(mut c) = db.conn() {
+        if let Some(mut c) = db.try_conn() {
             let _ = progress(&mut c, &id, done, total);
         }
     };
