@@ -351,12 +351,13 @@ pub(crate) fn forecast_line(
     li: &LineInput,
     days: usize,
 ) -> (Forecast, TotalDistribution, Option<Reconciled>) {
-    let (fc, lt_total, reconciled, _) = forecast_line_fitted(li, days, Fit::Fresh);
+    let (fc, lt_total, reconciled, _, _) = forecast_line_fitted(li, days, Fit::Fresh);
     (fc, lt_total, reconciled)
 }
 
 /// [`forecast_line`], with what to do with the engine's fit (`fit`); hands
-/// the fit back when asked to keep it.
+/// the fit back when asked to keep it, and says whether a kept fit was
+/// used.
 fn forecast_line_fitted(
     li: &LineInput,
     days: usize,
@@ -366,6 +367,7 @@ fn forecast_line_fitted(
     TotalDistribution,
     Option<Reconciled>,
     Option<Fitted>,
+    bool,
 ) {
     // The lead-time total's distribution sets the safety stock (the
     // service-level quantile minus its mean), fit for intermittent demand.
@@ -376,8 +378,9 @@ fn forecast_line_fitted(
         Fit::Keep | Fit::Reuse(_) => fit_input(li, horizon, lt_days),
     };
     let keep = matches!(fit, Fit::Keep);
+    let reused = matches!(&fit, Fit::Reuse(f) if f.input == input);
     let (mut fc, mut lt_total) = match fit {
-        Fit::Reuse(f) if f.input == input => (f.forecast, f.lt_total),
+        Fit::Reuse(f) if reused => (f.forecast, f.lt_total),
         _ => forecast::forecast_with_total(
             &SeriesInput {
                 values: &li.values,
@@ -414,7 +417,7 @@ fn forecast_line_fitted(
             v.push(v[start + (v.len() - start) % week]);
         }
     }
-    (fc, lt_total, reconciled, kept)
+    (fc, lt_total, reconciled, kept, reused)
 }
 
 /// A line's stock position on the planning date: available stock (less
@@ -523,17 +526,22 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) ->
     compute_line_fitted(account_id, today, li, Fit::Fresh).0
 }
 
+/// What [`compute_line_fitted`] gives: the line, the fit it was asked to
+/// keep, and whether it used a kept fit.
+pub(crate) type ComputedFitted = (Computed, Option<Fitted>, bool);
+
 /// [`compute_line`], with what to do with the engine's fit ([`Fit`]);
-/// hands the fit back when asked to keep it.
+/// hands the fit back when asked to keep it, and says whether it used a
+/// kept fit.
 pub(crate) fn compute_line_fitted(
     account_id: &str,
     today: NaiveDate,
     mut li: LineInput,
     fit: Fit,
-) -> (Computed, Option<Fitted>) {
+) -> ComputedFitted {
     let lt = li.lead_time_days.max(0.0);
     let cycle = li.days_of_stock.max(0.0);
-    let (mut fc, mut lt_total, reconciled, fitted) =
+    let (mut fc, mut lt_total, reconciled, fitted, reused) =
         forecast_line_fitted(&li, plan_horizon(&li), fit);
     let (mut mean, mut sd) = replenish::demand_stats(&li.values, Some(&li.in_stock));
     // The textbook safety stock's demand statistics follow the reconciled
@@ -638,7 +646,7 @@ pub(crate) fn compute_line_fitted(
         explanation: serde_json::to_string(&explanation).unwrap_or_default(),
         supply,
     };
-    ((row, detail), fitted)
+    ((row, detail), fitted, reused)
 }
 
 /// Figures of a line that its explanation shows besides the engine's.
@@ -805,14 +813,15 @@ mod tests {
     fn a_kept_fit_is_reused_only_for_the_same_series_lead_time_and_horizon() {
         let today = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
         let series: Vec<f64> = (0..200).map(|d| (d % 7) as f64 + 1.0).collect();
-        let (child, kept) = compute_line_fitted("c", today, line(series.clone(), 5.0), Fit::Keep);
+        let (child, kept, _) =
+            compute_line_fitted("c", today, line(series.clone(), 5.0), Fit::Keep);
         let kept = kept.expect("a kept fit");
         assert_eq!(child, compute_line("c", today, line(series.clone(), 5.0)));
         // The same series on a master (other stock): the kept fit, the same row.
         let master = || line(series.clone(), 40.0);
-        let (reused, none) =
+        let (reused, none, used) =
             compute_line_fitted("m", today, master(), Fit::Reuse(Box::new(kept.clone())));
-        assert!(none.is_none());
+        assert!(none.is_none() && used);
         assert_eq!(reused, compute_line("m", today, master()));
         // Another series, another lead time, another horizon: each its own
         // fit, not the kept one.
@@ -833,9 +842,10 @@ mod tests {
         };
         for li in [&other as &dyn Fn() -> LineInput, &longer, &cycle] {
             let fresh = compute_line("m", today, li());
-            let (with_kept, _) =
+            let (with_kept, _, used) =
                 compute_line_fitted("m", today, li(), Fit::Reuse(Box::new(kept.clone())));
             assert_eq!(with_kept, fresh);
+            assert!(!used);
             // Had the guard let the kept fit through, the row would differ.
             let o = li();
             let lt_days = (o.lead_time_days.ceil() as usize).max(1);

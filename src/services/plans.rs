@@ -83,7 +83,7 @@ fn child_lines_keeping(
                 } else {
                     Fit::Fresh
                 };
-                let (line, fitted) =
+                let (line, fitted, _) =
                     compute_line_fitted(&c.account.id, c.today, child_line_input(c, i, k), fit);
                 (line, fitted.map(|f| (i, f)))
             })
@@ -361,17 +361,25 @@ fn master_lines(
         })
         .collect();
     drop(fits);
+    let offered = groups
+        .iter()
+        .filter(|g| matches!(g.2, Fit::Reuse(_)))
+        .count();
     // Each line's inputs are shaped where it is computed (see `child_lines`).
-    crate::planning::pool::run(|| {
+    let computed: Vec<(Computed, bool)> = crate::planning::pool::run(|| {
         groups
             .into_par_iter()
             .map(|(k, members, fit)| {
                 let mut ignored = Vec::new();
                 let li = master_line_input(m, master, today, k, members, &mut ignored);
-                compute_line_fitted(&master.id, today, li, fit).0
+                let (line, _, reused) = compute_line_fitted(&master.id, today, li, fit);
+                (line, reused)
             })
-            .unzip()
-    })
+            .collect()
+    });
+    let reused = computed.iter().filter(|c| c.1).count();
+    tracing::debug!(account = %master.id, rows = computed.len(), offered, reused, "master rows that reused a child's fit");
+    computed.into_iter().map(|(line, _)| line).unzip()
 }
 
 /// The conflicts of a master's roll-up, as of its current data.
