@@ -1409,31 +1409,7 @@ mod tests {
     /// its 95 % quantile is at most its own model's quantile plus its largest 28-day total.
     #[test]
     fn a_pooled_recalibration_cannot_run_away_on_a_skewed_series() {
-        let n = 300;
-        let mut series: Vec<Vec<f64>> = (0..60)
-            .map(|i| {
-                (0..n)
-                    .map(|t| {
-                        let base = 5.0 + ((t * 7 + i) % 3) as f64;
-                        if t >= n - 84 {
-                            10.0 * base
-                        } else {
-                            base
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
-        let lumpy: Vec<f64> = (0..n)
-            .map(|t| {
-                if t % 17 == 0 {
-                    ((t * 31 % 7) as f64 + 1.0) * 10.0
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        series.push(lumpy.clone());
+        let series = jumped_catalogue(300);
         let inputs: Vec<SeriesInput> = series
             .iter()
             .map(|v| SeriesInput {
