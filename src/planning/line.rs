@@ -299,116 +299,27 @@ impl Reconciled {
     }
 }
 
-/// The engine's fit of a line's series (its forecast over the plan's
-/// horizon and its lead-time total, before any reconciliation or edit),
-/// with the hash of the inputs it was fitted on. A master's row whose
-/// series is one child's line's series, fitted moments before in the same
-/// replan, takes the child's fit instead of fitting it again: the engine is
-/// deterministic, so the row is what its own fit would make it.
-#[derive(Debug, Clone)]
-pub(crate) struct Fitted {
-    input: u128,
-    forecast: Forecast,
-    lt_total: TotalDistribution,
-}
-
-/// What [`compute_line`] does with the engine's fit of a line.
-#[derive(Debug, Default)]
-pub(crate) enum Fit {
-    /// Fits the series.
-    #[default]
-    Fresh,
-    /// Fits the series and hands the fit back, for a master's row to reuse.
-    Keep,
-    /// Uses this fit where it was made from the same inputs, else fits.
-    Reuse(Box<Fitted>),
-}
-
-/// The hash of what the engine's fit of a line depends on: its series, its
-/// in-stock days, the plan's horizon and the lead time in days.
-fn fit_input(li: &LineInput, horizon: usize, lt_days: usize) -> u128 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    for v in &li.values {
-        h.update(&v.to_bits().to_le_bytes());
-    }
-    h.update(&[0xff]);
-    for &ok in &li.in_stock {
-        h.update(&[ok as u8]);
-    }
-    h.update(&(horizon as u64).to_le_bytes());
-    h.update(&(lt_days as u64).to_le_bytes());
-    h.digest128()
-}
-
 /// The daily forecast of a line for `days` days from the planning date and
 /// the distribution of its lead-time total: what the plan and the supply
 /// plan both use. The engine runs over the plan's horizon
 /// ([`plan_horizon`]); beyond it the forecast's last seven days repeat. A
 /// master whose children hold separate stock is reconciled to their sum
 /// ([`Reconciled`]).
-#[cfg(test)]
 pub(crate) fn forecast_line(
     li: &LineInput,
     days: usize,
 ) -> (Forecast, TotalDistribution, Option<Reconciled>) {
-    let (fc, lt_total, reconciled, _, _) = forecast_line_fitted(li, days, Fit::Fresh);
-    (fc, lt_total, reconciled)
-}
-
-/// [`forecast_line`], with what to do with the engine's fit (`fit`); hands
-/// the fit back when asked to keep it, and says whether a kept fit was
-/// used.
-fn forecast_line_fitted(
-    li: &LineInput,
-    days: usize,
-    fit: Fit,
-) -> (
-    Forecast,
-    TotalDistribution,
-    Option<Reconciled>,
-    Option<Fitted>,
-    bool,
-) {
+    let input = SeriesInput {
+        values: &li.values,
+        in_stock: Some(&li.in_stock),
+        season: 7,
+    };
     // The lead-time total's distribution sets the safety stock (the
     // service-level quantile minus its mean), fit for intermittent demand.
     let lt_days = (li.lead_time_days.max(0.0).ceil() as usize).max(1);
     let horizon = plan_horizon(li);
-    let input = match fit {
-        Fit::Fresh => 0,
-        Fit::Keep | Fit::Reuse(_) => fit_input(li, horizon, lt_days),
-    };
-    let keep = matches!(fit, Fit::Keep);
-    let reused = matches!(&fit, Fit::Reuse(f) if f.input == input);
-    let (mut fc, mut lt_total) = match fit {
-        Fit::Reuse(f) if reused => (f.forecast, f.lt_total),
-        _ => forecast::forecast_with_total(
-            &SeriesInput {
-                values: &li.values,
-                in_stock: Some(&li.in_stock),
-                season: 7,
-            },
-            horizon,
-            lt_days,
-            &Options { fast: true },
-        ),
-    };
-    // Kept without its band, which a plan line does not read (a master
-    // keeps tens of thousands of fits until its own lines are computed).
-    let kept = keep.then(|| Fitted {
-        input,
-        forecast: Forecast {
-            point: fc.point.clone(),
-            low: Vec::new(),
-            high: Vec::new(),
-            method: fc.method.clone(),
-            class: fc.class,
-            classification: fc.classification,
-            candidates: fc.candidates.clone(),
-            accuracy: fc.accuracy,
-            stockout_periods: fc.stockout_periods,
-        },
-        lt_total: lt_total.clone(),
-    });
+    let (mut fc, mut lt_total) =
+        forecast::forecast_with_total(&input, horizon, lt_days, &Options { fast: true });
     let reconciled = reconcile(li, &mut fc, &mut lt_total);
     for v in [&mut fc.point, &mut fc.low, &mut fc.high] {
         let week = v.len().min(7);
@@ -417,7 +328,7 @@ fn forecast_line_fitted(
             v.push(v[start + (v.len() - start) % week]);
         }
     }
-    (fc, lt_total, reconciled, kept, reused)
+    (fc, lt_total, reconciled)
 }
 
 /// A line's stock position on the planning date: available stock (less
@@ -522,27 +433,10 @@ pub(crate) type Computed = (PlanLineRow, LineDetail);
 
 /// Runs the engine on one line's inputs and shapes the stored line and its
 /// explanation.
-pub(crate) fn compute_line(account_id: &str, today: NaiveDate, li: LineInput) -> Computed {
-    compute_line_fitted(account_id, today, li, Fit::Fresh).0
-}
-
-/// What [`compute_line_fitted`] gives: the line, the fit it was asked to
-/// keep, and whether it used a kept fit.
-pub(crate) type ComputedFitted = (Computed, Option<Fitted>, bool);
-
-/// [`compute_line`], with what to do with the engine's fit ([`Fit`]);
-/// hands the fit back when asked to keep it, and says whether it used a
-/// kept fit.
-pub(crate) fn compute_line_fitted(
-    account_id: &str,
-    today: NaiveDate,
-    mut li: LineInput,
-    fit: Fit,
-) -> ComputedFitted {
+pub(crate) fn compute_line(account_id: &str, today: NaiveDate, mut li: LineInput) -> Computed {
     let lt = li.lead_time_days.max(0.0);
     let cycle = li.days_of_stock.max(0.0);
-    let (mut fc, mut lt_total, reconciled, fitted, reused) =
-        forecast_line_fitted(&li, plan_horizon(&li), fit);
+    let (mut fc, mut lt_total, reconciled) = forecast_line(&li, plan_horizon(&li));
     let (mut mean, mut sd) = replenish::demand_stats(&li.values, Some(&li.in_stock));
     // The textbook safety stock's demand statistics follow the reconciled
     // level as the forecast does.
@@ -646,7 +540,7 @@ pub(crate) fn compute_line_fitted(
         explanation: serde_json::to_string(&explanation).unwrap_or_default(),
         supply,
     };
-    ((row, detail), fitted, reused)
+    (row, detail)
 }
 
 /// Figures of a line that its explanation shows besides the engine's.
@@ -804,59 +698,5 @@ mod tests {
         let (row, detail) = compute_line("c", today, line(vec![3.0; 200], 0.0));
         assert_eq!(row.demand_per_day, 3.0);
         assert!(detail.explanation.contains("\"reconciled\":null"));
-    }
-
-    /// A kept fit is reused only by a line fitted on the same inputs: a
-    /// master's row over one child's series is the row its own fit makes,
-    /// and a row over another series, lead time or horizon fits its own.
-    #[test]
-    fn a_kept_fit_is_reused_only_for_the_same_series_lead_time_and_horizon() {
-        let today = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
-        let series: Vec<f64> = (0..200).map(|d| (d % 7) as f64 + 1.0).collect();
-        let (child, kept, _) =
-            compute_line_fitted("c", today, line(series.clone(), 5.0), Fit::Keep);
-        let kept = kept.expect("a kept fit");
-        assert_eq!(child, compute_line("c", today, line(series.clone(), 5.0)));
-        // The same series on a master (other stock): the kept fit, the same row.
-        let master = || line(series.clone(), 40.0);
-        let (reused, none, used) =
-            compute_line_fitted("m", today, master(), Fit::Reuse(Box::new(kept.clone())));
-        assert!(none.is_none() && used);
-        assert_eq!(reused, compute_line("m", today, master()));
-        // Another series, another lead time, another horizon: each its own
-        // fit, not the kept one.
-        let other = || {
-            let mut v = series.clone();
-            v[199] = 60.0;
-            line(v, 40.0)
-        };
-        let longer = || {
-            let mut li = master();
-            li.lead_time_days = 30.0;
-            li
-        };
-        let cycle = || {
-            let mut li = master();
-            li.days_of_stock = 60.0;
-            li
-        };
-        for li in [&other as &dyn Fn() -> LineInput, &longer, &cycle] {
-            let fresh = compute_line("m", today, li());
-            let (with_kept, _, used) =
-                compute_line_fitted("m", today, li(), Fit::Reuse(Box::new(kept.clone())));
-            assert_eq!(with_kept, fresh);
-            assert!(!used);
-            // Had the guard let the kept fit through, the row would differ.
-            let o = li();
-            let lt_days = (o.lead_time_days.ceil() as usize).max(1);
-            let forged = Fitted {
-                input: fit_input(&o, plan_horizon(&o), lt_days),
-                ..kept.clone()
-            };
-            assert_ne!(
-                compute_line_fitted("m", today, o, Fit::Reuse(Box::new(forged))).0,
-                fresh
-            );
-        }
     }
 }

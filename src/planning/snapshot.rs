@@ -15,9 +15,6 @@ use serde_json::Value;
 /// are ids from the account's own records).
 pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// A hash set with a fast hasher (see [`FastMap`]).
-pub(crate) type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
-
 use crate::db::models::forecast_edit::ForecastEdit;
 use crate::db::models::planning::{
     self as store, num, opt_num, ExchangeRate, LineFigures, VariantRow, VendorTerms,

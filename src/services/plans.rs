@@ -15,10 +15,10 @@ use crate::db::models::planning::{
 };
 use crate::db::models::Account;
 use crate::db::DbConn;
-use crate::planning::line::{compute_line_fitted, Computed, Fit, Fitted};
-use crate::planning::rollup::{child_keys, roll_up, Rollup, WarehouseFlags};
+use crate::planning::line::compute_line;
+use crate::planning::rollup::{child_keys, roll_up, WarehouseFlags};
 use crate::planning::series::{child_line_input, master_line_input};
-use crate::planning::snapshot::{load_child, ChildData, FastMap, FastSet, MasterInputs, Reads};
+use crate::planning::snapshot::{load_child, ChildData, MasterInputs, Reads};
 use crate::services::ServiceError;
 
 pub use crate::planning::rollup::Conflict;
@@ -60,44 +60,16 @@ pub fn inputs_version(
 }
 
 fn child_lines(c: &ChildData) -> (Vec<PlanLineRow>, Vec<LineDetail>) {
-    let (lines, details, _) = child_lines_keeping(c, &FastSet::default());
-    (lines, details)
-}
-
-/// A child's lines, keeping the engine's fit of the variants in `keep` (by
-/// position: those that are a master row's only member) for the master.
-fn child_lines_keeping(
-    c: &ChildData,
-    keep: &FastSet<usize>,
-) -> (Vec<PlanLineRow>, Vec<LineDetail>, Vec<(usize, Fitted)>) {
     let mut ignored = Vec::new();
     let keys = child_keys(c, &mut ignored);
     // Each line's inputs are shaped where it is computed, so that only the
     // lines in flight hold a daily series.
-    let computed: Vec<(Computed, Option<(usize, Fitted)>)> = crate::planning::pool::run(|| {
+    crate::planning::pool::run(|| {
         keys.into_par_iter()
             .enumerate()
-            .map(|(i, k)| {
-                let fit = if keep.contains(&i) {
-                    Fit::Keep
-                } else {
-                    Fit::Fresh
-                };
-                let (line, fitted, _) =
-                    compute_line_fitted(&c.account.id, c.today, child_line_input(c, i, k), fit);
-                (line, fitted.map(|f| (i, f)))
-            })
-            .collect()
-    });
-    let mut lines = Vec::with_capacity(computed.len());
-    let mut details = Vec::with_capacity(computed.len());
-    let mut fits = Vec::new();
-    for ((line, detail), fitted) in computed {
-        lines.push(line);
-        details.push(detail);
-        fits.extend(fitted);
-    }
-    (lines, details, fits)
+            .map(|(i, k)| compute_line(&c.account.id, c.today, child_line_input(c, i, k)))
+            .unzip()
+    })
 }
 
 /// How [`load_master`] treats the children's own plans.
@@ -136,67 +108,25 @@ pub(crate) fn warehouse_flags(
         .collect()
 }
 
-/// The engine's fits of the children's lines that are a master row's only
-/// member, by (child, variant) position: the master's row reuses them.
-type Fits = FastMap<(usize, usize), Fitted>;
-
-/// Every child's catalogue, and the master's roll-up over them: read before
-/// any child is planned, so that which of a child's lines are a master
-/// row's only member is known when the child's plan is computed.
-fn catalogues(
-    conn: &mut DbConn,
-    master: &Account,
-    kids: &[Account],
-    today: NaiveDate,
-) -> Result<(Vec<ChildData>, Rollup), ServiceError> {
-    let links = store::links(conn, &master.id)?;
-    let mut catalogues = Vec::with_capacity(kids.len());
-    for k in kids {
-        catalogues.push(load_child(conn, k, today, Reads::Catalogue)?);
-    }
-    let rollup = roll_up(&catalogues, &links);
-    Ok((catalogues, rollup))
-}
-
 fn load_master(
     conn: &mut DbConn,
     master: &Account,
     today: NaiveDate,
     mut mode: Children,
-) -> Result<(MasterInputs, Fits), ServiceError> {
+) -> Result<MasterInputs, ServiceError> {
     let mut kids = Account::list_children(conn, &master.id)?;
     kids.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
     let mut children = Vec::new();
     let mut child_plans = Vec::new();
-    let refresh = matches!(mode, Children::Refresh { .. });
-    let (catalogues, rollup) = catalogues(conn, master, &kids, today)?;
-    // What each child's plan keeps of its fits for the master.
-    let mut keep: Vec<FastSet<usize>> = vec![FastSet::default(); kids.len()];
-    if refresh {
-        for members in rollup.groups.values() {
-            if let [(c, v)] = members[..] {
-                keep[c].insert(v);
-            }
-        }
-    }
-    let mut fits = Fits::default();
+    let reads = match mode {
+        Children::CatalogueOnly => Reads::Catalogue,
+        Children::Refresh { .. } => Reads::All,
+    };
     // A stale child's plan is computed (on the worker pool) while the next
     // child's records are read; its lines are stored once that read is done
     // (the connection is this thread's).
-    type Pending = (
-        ChildData,
-        PlanHeader,
-        Vec<PlanLineRow>,
-        Vec<LineDetail>,
-        Vec<(usize, Fitted)>,
-    );
+    type Pending = (ChildData, PlanHeader, Vec<PlanLineRow>, Vec<LineDetail>);
     type Computed = (PlanHeader, Vec<PlanLineRow>, Vec<LineDetail>);
-    // A stored child: its data, its lines' figures and the fits it kept.
-    type Finished = (
-        ChildData,
-        HashMap<String, LineFigures>,
-        Vec<(usize, Fitted)>,
-    );
     let writer = match &mut mode {
         Children::Refresh { writer, .. } => writer.take(),
         Children::CatalogueOnly => None,
@@ -218,8 +148,8 @@ fn load_master(
         // and figures for the master.
         let finish = |conn: &mut DbConn,
                       handle: std::thread::ScopedJoinHandle<Pending>|
-         -> Result<Finished, ServiceError> {
-            let (data, h, lines, details, kept) = handle.join().map_err(|_| {
+         -> Result<(ChildData, HashMap<String, LineFigures>), ServiceError> {
+            let (data, h, lines, details) = handle.join().map_err(|_| {
                 ServiceError::Internal("a child's plan computation panicked".into())
             })?;
             let figures = lines
@@ -233,23 +163,21 @@ fn load_master(
                 }
                 None => store_lines(conn, &h, &lines, &details)?,
             }
-            Ok((data, figures, kept))
+            Ok((data, figures))
         };
         let done = |mode: &mut Children, n: usize| {
             if let Children::Refresh { progress, .. } = mode {
                 progress(n as i64);
             }
         };
-        for (ci, (k, mut data)) in kids.iter().zip(catalogues).enumerate() {
+        for k in &kids {
             // The child's inputs version is read before its records, as in
             // `compute_and_store`: a write in between leaves the plan stale.
             let stale = match &mode {
                 Children::Refresh { fixed_today, .. } => stale_version(conn, k, *fixed_today)?,
                 Children::CatalogueOnly => None,
             };
-            if refresh {
-                data.fill(conn, None)?;
-            }
+            let data = load_child(conn, k, today, reads)?;
             let own = match &stale {
                 Some((_, k_today)) if *k_today != today => {
                     Some(load_child(conn, k, *k_today, Reads::All)?)
@@ -257,8 +185,7 @@ fn load_master(
                 _ => None,
             };
             if let Some(handle) = pending.take() {
-                let (data, figures, kept) = finish(conn, handle)?;
-                fits.extend(kept.into_iter().map(|(v, f)| ((children.len(), v), f)));
+                let (data, figures) = finish(conn, handle)?;
                 children.push(data);
                 child_plans.push(figures);
                 done(&mut mode, children.len());
@@ -266,18 +193,11 @@ fn load_master(
             match stale {
                 Some((version, k_today)) => {
                     let k = k.clone();
-                    // A child planned for another day than the master's
-                    // fits other series: nothing of it is kept.
-                    let keep = match own {
-                        None => std::mem::take(&mut keep[ci]),
-                        Some(_) => FastSet::default(),
-                    };
                     pending = Some(scope.spawn(move || {
                         let started = std::time::Instant::now();
-                        let (lines, details, kept) =
-                            child_lines_keeping(own.as_ref().unwrap_or(&data), &keep);
+                        let (lines, details) = child_lines(own.as_ref().unwrap_or(&data));
                         let h = header(&k, version, k_today, &lines, started);
-                        (data, h, lines, details, kept)
+                        (data, h, lines, details)
                     }));
                 }
                 None => {
@@ -293,8 +213,7 @@ fn load_master(
             }
         }
         if let Some(handle) = pending.take() {
-            let (data, figures, kept) = finish(conn, handle)?;
-            fits.extend(kept.into_iter().map(|(v, f)| ((children.len(), v), f)));
+            let (data, figures) = finish(conn, handle)?;
             children.push(data);
             child_plans.push(figures);
             done(&mut mode, children.len());
@@ -308,21 +227,21 @@ fn load_master(
             None => Ok(()),
         }
     })?;
-    let inputs = master_inputs(conn, master, today, &kids, (children, rollup), child_plans)?;
-    Ok((inputs, fits))
+    master_inputs(conn, master, today, &kids, children, child_plans)
 }
 
-/// A master's inputs around its children's loaded data, roll-up and plan
-/// figures: its warehouse settings, rates, edits and marks.
+/// A master's inputs around its children's loaded data and plan figures:
+/// its roll-up settings, links, rates, edits and marks.
 fn master_inputs(
     conn: &mut DbConn,
     master: &Account,
     today: NaiveDate,
     kids: &[Account],
-    (children, rollup): (Vec<ChildData>, Rollup),
+    children: Vec<ChildData>,
     child_plans: Vec<HashMap<String, LineFigures>>,
 ) -> Result<MasterInputs, ServiceError> {
     let settings: Vec<WarehouseSetting> = store::warehouse_settings(conn, &master.id)?;
+    let links = store::links(conn, &master.id)?;
     Ok(MasterInputs {
         edits: crate::planning::edits::EditSet::new(
             &crate::db::models::forecast_edit::ForecastEdit::of_account(conn, &master.id)?,
@@ -330,7 +249,7 @@ fn master_inputs(
         ),
         flags: warehouse_flags(kids, &settings),
         rates: store::exchange_rates(conn, &master.organisation_id)?,
-        rollup,
+        rollup: roll_up(&children, &links),
         children,
         child_plans,
         not_for_reorder: crate::db::models::sku_settings::not_for_reorder(conn, &master.id)?,
@@ -341,45 +260,19 @@ fn master_lines(
     m: &MasterInputs,
     master: &Account,
     today: NaiveDate,
-    mut fits: Fits,
 ) -> (Vec<PlanLineRow>, Vec<LineDetail>) {
-    // A row with one member takes that child's line's fit where its series
-    // is the same (see `Fitted`).
-    type Row<'a> = (&'a String, &'a Vec<(usize, usize)>, Fit);
-    let groups: Vec<Row> = m
-        .rollup
-        .groups
-        .iter()
-        .map(|(k, members)| {
-            let fit = match members[..] {
-                [one] => fits
-                    .remove(&one)
-                    .map_or(Fit::Fresh, |f| Fit::Reuse(Box::new(f))),
-                _ => Fit::Fresh,
-            };
-            (k, members, fit)
-        })
-        .collect();
-    drop(fits);
-    let offered = groups
-        .iter()
-        .filter(|g| matches!(g.2, Fit::Reuse(_)))
-        .count();
+    let groups: Vec<(&String, &Vec<(usize, usize)>)> = m.rollup.groups.iter().collect();
     // Each line's inputs are shaped where it is computed (see `child_lines`).
-    let computed: Vec<(Computed, bool)> = crate::planning::pool::run(|| {
+    crate::planning::pool::run(|| {
         groups
             .into_par_iter()
-            .map(|(k, members, fit)| {
+            .map(|(k, members)| {
                 let mut ignored = Vec::new();
                 let li = master_line_input(m, master, today, k, members, &mut ignored);
-                let (line, _, reused) = compute_line_fitted(&master.id, today, li, fit);
-                (line, reused)
+                compute_line(&master.id, today, li)
             })
-            .collect()
-    });
-    let reused = computed.iter().filter(|c| c.1).count();
-    tracing::debug!(account = %master.id, rows = computed.len(), offered, reused, "master rows that reused a child's fit");
-    computed.into_iter().map(|(line, _)| line).unzip()
+            .unzip()
+    })
 }
 
 /// The conflicts of a master's roll-up, as of its current data.
@@ -388,7 +281,7 @@ pub fn conflicts(
     master: &Account,
     today: NaiveDate,
 ) -> Result<Vec<Conflict>, ServiceError> {
-    let (m, _) = load_master(conn, master, today, Children::CatalogueOnly)?;
+    let m = load_master(conn, master, today, Children::CatalogueOnly)?;
     let mut out = m.rollup.conflicts.clone();
     for (k, members) in &m.rollup.groups {
         master_line_input(&m, master, today, k, members, &mut out);
@@ -435,7 +328,7 @@ pub fn compute_full(
         // The master's version first: a child's plan stored below is not
         // one of its inputs, its children's records are.
         let version = inputs_version(conn, account, today)?;
-        let (m, fits) = load_master(
+        let m = load_master(
             conn,
             account,
             today,
@@ -446,7 +339,7 @@ pub fn compute_full(
             },
         )?;
         let loaded = started.elapsed().as_secs_f64();
-        let (lines, details) = master_lines(&m, account, today, fits);
+        let (lines, details) = master_lines(&m, account, today);
         drop(m);
         let header = header(account, version, today, &lines, started);
         store_lines(conn, &header, &lines, &details)?;
