@@ -1410,14 +1410,7 @@ mod tests {
     #[test]
     fn a_pooled_recalibration_cannot_run_away_on_a_skewed_series() {
         let series = jumped_catalogue(300);
-        let inputs: Vec<SeriesInput> = series
-            .iter()
-            .map(|v| SeriesInput {
-                values: v,
-                in_stock: None,
-                season: 7,
-            })
-            .collect();
+        let inputs = daily_inputs(&series);
         let opts = Options { fast: true };
         let own = forecast_with_total(&inputs[60], 28, 28, &opts).1;
         let out = forecast_many_with_total(&inputs, 28, 28, &opts);
@@ -1430,6 +1423,18 @@ mod tests {
             q95 > own.quantile(0.95),
             "recalibration still raises it: {q95}"
         );
+    }
+
+    /// Daily inputs (weekly season, no stock mask) over `series`.
+    fn daily_inputs(series: &[Vec<f64>]) -> Vec<SeriesInput<'_>> {
+        series
+            .iter()
+            .map(|v| SeriesInput {
+                values: v,
+                in_stock: None,
+                season: 7,
+            })
+            .collect()
     }
 
     /// Sixty daily series whose sales jumped tenfold three lead times ago, and a lumpy one.
@@ -1468,14 +1473,7 @@ mod tests {
     #[test]
     fn a_fitted_calibration_applied_line_by_line_matches_the_catalogue_run() {
         let series = jumped_catalogue(300);
-        let inputs: Vec<SeriesInput> = series
-            .iter()
-            .map(|v| SeriesInput {
-                values: v,
-                in_stock: None,
-                season: 7,
-            })
-            .collect();
+        let inputs = daily_inputs(&series);
         let opts = Options { fast: true };
         let batch = forecast_many_with_total(&inputs, 28, 28, &opts);
         let cal = Calibration::fit(&inputs, 28, 28, &opts);
@@ -1502,14 +1500,7 @@ mod tests {
     #[test]
     fn a_calibration_applies_to_another_lead_time_and_needs_a_catalogue() {
         let series = jumped_catalogue(300);
-        let inputs: Vec<SeriesInput> = series
-            .iter()
-            .map(|v| SeriesInput {
-                values: v,
-                in_stock: None,
-                season: 7,
-            })
-            .collect();
+        let inputs = daily_inputs(&series);
         let opts = Options { fast: true };
         let cal = Calibration::fit(&inputs, 28, 28, &opts);
         let (mut f, mut t) = forecast_with_total(&inputs[3], 14, 14, &opts);
