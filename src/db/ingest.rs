@@ -276,7 +276,7 @@ struct Prepared<'a> {
     received: NaiveDateTime,
     counts: Counts,
     /// The variants whose plan inputs the write changes (`None`: anything
-    /// — a catalogue, vendor or warehouse change).
+    /// — a new, removed or re-keyed variant, a vendor or warehouse change).
     touched: Option<Vec<String>>,
     work: Work<'a>,
 }
@@ -378,11 +378,12 @@ fn prepare<'a>(
         }
         Batch::Variants(records) => {
             let stored = stored_variants(conn, acc, &keys(records))?;
-            let created_at = variant_created_at(conn, acc, &keys(records))?;
-            Work::Variants(
-                sort_out(records, &stored, received, &mut counts, &mut next_seq),
-                created_at,
-            )
+            let rows = stored_variant_rows(conn, acc, &keys(records))?;
+            let (writes, replaced) =
+                sort_out(records, &stored, received, &mut counts, &mut next_seq);
+            touched = variant_touches(&writes, &rows);
+            let created_at = rows.into_iter().map(|(id, r)| (id, r.created_at)).collect();
+            Work::Variants((writes, replaced), created_at)
         }
         Batch::Stock(records) => {
             let variant_ids: Vec<&str> = records.iter().map(|r| &*r.variant_id).collect();
@@ -733,6 +734,40 @@ fn json_list<T: Serialize>(items: &[T]) -> Option<String> {
     (!items.is_empty()).then(|| serde_json::to_string(items).unwrap_or_default())
 }
 
+/// A variant's bill of materials as stored.
+fn components_text(r: &crate::import::VariantRecord) -> Option<String> {
+    let components: Vec<serde_json::Value> = r
+        .components
+        .iter()
+        .map(|c| serde_json::json!({"variant_id": &*c.variant_id, "quantity": dec(&c.quantity)}))
+        .collect();
+    json_list(&components)
+}
+
+/// The variants a catalogue write touches for planning: their own lines
+/// alone when every write updates a live variant and keeps its row (the
+/// normalised SKU), its bill of materials and whether it is an assembly.
+/// Otherwise `None` (everything): a new, removed or restored variant, or
+/// one that moves row or changes components, changes which variants make
+/// up a row, the keys of its row's other lines or other rows' demand.
+fn variant_touches(
+    writes: &[(&crate::import::VariantRecord, Stamp)],
+    stored: &HashMap<String, StoredVariant>,
+) -> Option<Vec<String>> {
+    writes
+        .iter()
+        .map(|(r, _)| {
+            let s = stored.get(&*r.id)?;
+            let keeps = !s.removed
+                && !r.removed
+                && s.assembly == r.assembly
+                && s.sku_norm == crate::import::sku_normalise(&r.sku)
+                && s.components == components_text(r);
+            keeps.then(|| r.id.to_string())
+        })
+        .collect()
+}
+
 fn variant_row(
     acc: &str,
     r: &crate::import::VariantRecord,
@@ -752,11 +787,6 @@ fn variant_row(
                 "vendor_sku": v.vendor_sku,
             })
         })
-        .collect();
-    let components: Vec<serde_json::Value> = r
-        .components
-        .iter()
-        .map(|c| serde_json::json!({"variant_id": &*c.variant_id, "quantity": dec(&c.quantity)}))
         .collect();
     VariantRow {
         account_id: acc.to_string(),
@@ -779,7 +809,7 @@ fn variant_row(
         lead_time_days: r.lead_time_days.map(days_i32),
         min_stock: opt_dec(&r.min_stock),
         max_stock: opt_dec(&r.max_stock),
-        components: json_list(&components),
+        components: components_text(r),
         assembly: r.assembly,
         updated_at: st.at,
         removed: r.removed,

@@ -5,8 +5,9 @@
 //! is accounted for by such records, recomputes only the lines of those
 //! variants — in a child, its own lines; in a master, the rows the touched
 //! variants belong to, from every child's members of those rows — and
-//! upserts them. Anything else (a setting, a link, the catalogue, a new
-//! planning date, a new planner version, more than [`INCREMENTAL_LIMIT`]
+//! upserts them. A product edit that keeps the variant's SKU, bill of
+//! materials and kind touches the variant alone. Anything else (a setting,
+//! a link, a new, removed or re-keyed variant, a new planning date, a new planner version, more than [`INCREMENTAL_LIMIT`]
 //! variants) replans whole. Either way the stored lines are the same, row
 //! for row (tested in `tests/it/plans.rs`).
 

@@ -1042,19 +1042,7 @@ async fn an_incremental_replan_equals_a_full_replan_row_for_row() {
     };
     plan(&org, &master, "").await;
     plan(&org, &shop, "").await;
-    let before = {
-        let db = org.app.state.db.clone();
-        let m = master.clone();
-        actix_web::web::block(move || {
-            let mut conn = db.conn().unwrap();
-            tributary::db::models::planning::plan_header(&mut conn, &m)
-                .unwrap()
-                .unwrap()
-                .inputs_version
-        })
-        .await
-        .unwrap()
-    };
+    let before = stored_inputs_version(&org.app, &master).await;
     // The changes: 15 orders on LAMP-1 and LAMP-2 at the shop, a stock
     // reading of lamp-1 and a purchase order of BAG at the wholesaler.
     let mut orders = run_of_sales("NEW-A", "V0", 3, "2026-02-15", 8);
@@ -1085,33 +1073,25 @@ async fn an_incremental_replan_equals_a_full_replan_row_for_row() {
                 "lines": [{"id": "1", "variant_id": "V1", "quantity": 12}]}]),
     )
     .await;
+    // A product edit at the wholesaler: TENT's cost, vendor terms and
+    // title change, its SKU stays.
+    put(
+        &org.app,
+        &org.token,
+        &wholesale,
+        "variants",
+        json!([{"id": "V2", "sku": "tent ", "title": "Tent, 2 persons", "vendor_id": "ACME",
+                "cost_price": "4.25", "lead_time_days": 21, "min_stock": 5}]),
+    )
+    .await;
     // What the master's replan recomputes: the rows of those variants.
-    let db = org.app.state.db.clone();
-    let m = master.clone();
-    let changed = actix_web::web::block(move || {
-        let mut conn = db.conn().unwrap();
-        let acc = tributary::db::models::Account::find_by_id(&mut conn, &m)
-            .unwrap()
-            .unwrap();
-        let today = TODAY.parse().unwrap();
-        let now = tributary::services::plans::inputs_version(&mut conn, &acc, today).unwrap();
-        tributary::services::replan::changes(&mut conn, &acc, &before, &now)
-            .unwrap()
-            .map(|c| {
-                c.into_iter()
-                    .map(|(a, ids)| (a.name, ids.into_iter().collect::<Vec<_>>()))
-                    .collect::<Vec<_>>()
-            })
-    })
-    .await
-    .unwrap();
     assert_eq!(
-        changed,
+        changes_since(&org.app, &master, &before).await,
         Some(vec![
             ("Shop".to_string(), vec!["V0".to_string(), "V1".to_string()]),
             (
                 "Wholesale".to_string(),
-                vec!["V0".to_string(), "V1".to_string()]
+                vec!["V0".to_string(), "V1".to_string(), "V2".to_string()]
             ),
         ])
     );
@@ -1168,6 +1148,120 @@ async fn an_incremental_replan_equals_a_full_replan_row_for_row() {
         }
     }
     assert_eq!(full[2].len(), 4, "LAMP-1, LAMP-2, TENT, BAG");
+}
+
+/// The inputs version of an account's stored plan.
+async fn stored_inputs_version(app: &TestApp, account: &str) -> String {
+    let db = app.state.db.clone();
+    let acc = account.to_string();
+    actix_web::web::block(move || {
+        let mut conn = db.conn().unwrap();
+        tributary::db::models::planning::plan_header(&mut conn, &acc)
+            .unwrap()
+            .unwrap()
+            .inputs_version
+    })
+    .await
+    .unwrap()
+}
+
+/// What an account's replan would recompute since inputs version
+/// `before`: per account (by name) the variants touched, or `None` for
+/// everything.
+async fn changes_since(
+    app: &TestApp,
+    account: &str,
+    before: &str,
+) -> Option<Vec<(String, Vec<String>)>> {
+    let db = app.state.db.clone();
+    let (acc, before) = (account.to_string(), before.to_string());
+    actix_web::web::block(move || {
+        let mut conn = db.conn().unwrap();
+        let acc = tributary::db::models::Account::find_by_id(&mut conn, &acc)
+            .unwrap()
+            .unwrap();
+        let today = TODAY.parse().unwrap();
+        let now = tributary::services::plans::inputs_version(&mut conn, &acc, today).unwrap();
+        tributary::services::replan::changes(&mut conn, &acc, &before, &now)
+            .unwrap()
+            .map(|c| {
+                c.into_iter()
+                    .map(|(a, ids)| (a.name, ids.into_iter().collect::<Vec<_>>()))
+                    .collect()
+            })
+    })
+    .await
+    .unwrap()
+}
+
+/// A product edit that keeps the variant's SKU touches its own rows; a
+/// new SKU moves it to another row, a new variant joins one, and a removed
+/// one leaves its row: each of those replans whole.
+#[actix_web::test]
+async fn a_product_edit_touches_its_rows_and_a_move_touches_everything() {
+    let app = app().await;
+    let token = app.admin("Acme").await;
+    let shop = app.create_child(&token, "Shop").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let warehouses = json!([{"id": "W1", "name": "Main"}]);
+    put(&app, &token, &shop, "warehouses", warehouses).await;
+    let variants = json!([{"id": "V1", "sku": "LAMP"}, {"id": "V2", "sku": "TENT"}]);
+    put(&app, &token, &shop, "variants", variants).await;
+    put(
+        &app,
+        &token,
+        &shop,
+        "sales-orders",
+        Value::Array(run_of_sales("S", "V1", 2, "2026-02-01", 20)),
+    )
+    .await;
+    let org = Org {
+        app,
+        token,
+        shop: shop.clone(),
+        wholesale: String::new(),
+        master: String::new(),
+    };
+    plan(&org, &shop, "").await;
+    let mut before = stored_inputs_version(&org.app, &shop).await;
+    let edits: [(Value, Option<Vec<&str>>); 5] = [
+        (
+            json!([{"id": "V1", "sku": " lamp", "cost_price": "3", "lead_time_days": 20}]),
+            Some(vec!["V1"]),
+        ),
+        (json!([{"id": "V2", "sku": "TENT-XL"}]), None),
+        (json!([{"id": "V3", "sku": "BAG"}]), None),
+        (
+            json!([{"id": "V1", "sku": "LAMP", "components": [{"variant_id": "V3", "quantity": 2}]}]),
+            None,
+        ),
+        (
+            json!([{"id": "V2", "sku": "TENT-XL", "removed": true}]),
+            None,
+        ),
+    ];
+    for (body, want) in edits {
+        let label = body.to_string();
+        put(&org.app, &org.token, &shop, "variants", body).await;
+        let want = want.map(|ids| {
+            vec![(
+                "Shop".to_string(),
+                ids.into_iter().map(String::from).collect(),
+            )]
+        });
+        assert_eq!(
+            changes_since(&org.app, &shop, &before).await,
+            want,
+            "{label}"
+        );
+        // The next edit is measured from the plan that follows this one.
+        plan(&org, &shop, "").await;
+        let now = stored_inputs_version(&org.app, &shop).await;
+        assert_ne!(now, before, "{label}");
+        before = now;
+    }
 }
 
 /// The details of an error body as (row, field, message).

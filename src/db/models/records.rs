@@ -384,25 +384,64 @@ pub fn stored_stock_levels(
         .collect())
 }
 
-/// Creation times of the account's variants `ids` (kept across updates;
-/// see [`BY_ID_LIMIT`]).
-pub fn variant_created_at(
+/// What an update of a stored variant keeps, and what tells whether it
+/// changes more than the variant's own plan line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredVariant {
+    /// Created at (kept across updates).
+    pub created_at: NaiveDateTime,
+    /// The normalised SKU: the plan row it belongs to.
+    pub sku_norm: String,
+    /// Its bill of materials as stored (JSON text).
+    pub components: Option<String>,
+    /// Produced in advance from its components.
+    pub assembly: bool,
+    /// Marked removed.
+    pub removed: bool,
+}
+
+/// The account's stored variants `ids` (see [`BY_ID_LIMIT`]).
+pub fn stored_variant_rows(
     conn: &mut DbConn,
     account: &str,
     ids: &[&str],
-) -> QueryResult<std::collections::HashMap<String, NaiveDateTime>> {
+) -> QueryResult<std::collections::HashMap<String, StoredVariant>> {
+    type Row = (String, NaiveDateTime, String, Option<String>, bool, bool);
     let query = || {
         variants::table
             .filter(variants::account_id.eq(account))
-            .select((variants::id, variants::created_at))
+            .select((
+                variants::id,
+                variants::created_at,
+                variants::sku_norm,
+                variants::components,
+                variants::assembly,
+                variants::removed,
+            ))
     };
-    let rows: Vec<(String, NaiveDateTime)> = by_ids(
+    let rows: Vec<Row> = by_ids(
         conn,
         ids,
         |c| query().load(c),
         |c, chunk| query().filter(variants::id.eq_any(chunk)).load(c),
     )?;
-    Ok(rows.into_iter().collect())
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, created_at, sku_norm, components, assembly, removed)| {
+                (
+                    id,
+                    StoredVariant {
+                        created_at,
+                        sku_norm,
+                        components,
+                        assembly,
+                        removed,
+                    },
+                )
+            },
+        )
+        .collect())
 }
 
 /// Ids of the account's warehouses, vendors and variants (references), and
