@@ -19,6 +19,7 @@
 pub mod backup;
 pub mod ingest;
 pub mod models;
+pub mod plan_orders;
 pub mod schema;
 pub mod values;
 
@@ -247,12 +248,14 @@ where
 }
 
 /// The database handle shared by the server: the writers' and the readers'
-/// pools plus the backend kind.
+/// pools plus the backend kind, and the orderings of stored plans read
+/// (`plan_orders`).
 #[derive(Clone)]
 pub struct Db {
     pool: r2d2::Pool<Manager>,
     readers: r2d2::Pool<Manager>,
     backend: Backend,
+    plan_orders: std::sync::Arc<plan_orders::PlanOrders>,
 }
 
 impl Db {
@@ -281,12 +284,18 @@ impl Db {
             pool,
             readers,
             backend,
+            plan_orders: Default::default(),
         })
     }
 
     /// The backend this database runs on.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The orderings of stored plans read through this handle.
+    pub fn plan_orders(&self) -> &std::sync::Arc<plan_orders::PlanOrders> {
+        &self.plan_orders
     }
 
     /// A connection from the pool, for blocking code that is already off

@@ -7,6 +7,7 @@
 //! read (checked strictly for the API, leniently for the pages), and of a
 //! master row's per-child figures.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
@@ -16,6 +17,7 @@ use crate::db::models::planning::{
     self as store, LineDetail, LineFilter, PlanHeader, PlanLineRow, PlanSummary, SORT_FIELDS,
 };
 use crate::db::models::Account;
+use crate::db::plan_orders::{PlanOrders, View, ViewKey, MIN_LINES};
 use crate::db::{Db, DbConn};
 use crate::domain::sku;
 use crate::jobs::{self, Job, Signal};
@@ -396,18 +398,26 @@ pub async fn read_page(
     let id = account.id.clone();
     let accounts = account.is_master() && extras != Extras::Rows;
     let summary = extras == Extras::AccountsAndSummary;
+    let orders = db.plan_orders().clone();
     let (total, rows, accounts, summary) = db
         .read(move |conn| {
             let offset = (req.page - 1).saturating_mul(req.per_page);
-            let (total, rows) = store::page_lines(
-                conn,
-                &id,
-                &req.filter,
-                &req.sort,
-                req.descending,
-                offset,
-                req.per_page,
-            )?;
+            let view = view_of(conn, &orders, &id, &req)?;
+            let (total, rows) = match &view {
+                Some(v) => (
+                    v.keys.len() as i64,
+                    store::lines_in_order(conn, &id, v.page(offset, req.per_page))?,
+                ),
+                None => store::page_lines(
+                    conn,
+                    &id,
+                    &req.filter,
+                    &req.sort,
+                    req.descending,
+                    offset,
+                    req.per_page,
+                )?,
+            };
             let accounts = if accounts {
                 Some(
                     store::line_accounts(conn, &id, &rows)?
@@ -423,7 +433,11 @@ pub async fn read_page(
             let summary = if summary {
                 let mut s = store::plan_summary(conn, &id)?;
                 if req.filter.is_active() {
-                    s.totals = store::filtered_totals(conn, &id, &req.filter)?;
+                    let mut totals = || store::filtered_totals(conn, &id, &req.filter);
+                    s.totals = match &view {
+                        Some(v) => v.totals(totals)?,
+                        None => totals()?,
+                    };
                 }
                 Some(s)
             } else {
@@ -439,6 +453,38 @@ pub async fn read_page(
         accounts,
         summary,
     })
+}
+
+/// The view a read asks for, from the orderings held or read now and held
+/// (`db::plan_orders`); `None` for a plan too small to hold (the database
+/// sorts it at every read).
+fn view_of(
+    conn: &mut DbConn,
+    orders: &PlanOrders,
+    account: &str,
+    req: &PageRequest,
+) -> Result<Option<Arc<View>>, ServiceError> {
+    let Some(h) = store::plan_header(conn, account)? else {
+        return Ok(None);
+    };
+    if h.line_count < MIN_LINES {
+        return Ok(None);
+    }
+    let key = ViewKey {
+        account: account.to_string(),
+        inputs_version: h.inputs_version,
+        computed_at: h.computed_at,
+        filter: req.filter.clone(),
+        sort: req.sort.clone(),
+        descending: req.descending,
+    };
+    if let Some(v) = orders.get(&key) {
+        return Ok(Some(v));
+    }
+    let keys = store::ordered_keys(conn, account, &req.filter, &req.sort, req.descending)?;
+    let view = Arc::new(View::new(keys));
+    orders.put(key, view.clone());
+    Ok(Some(view))
 }
 
 /// A master line's stored per-child figures (none when unreadable).

@@ -961,6 +961,150 @@ async fn stored_plan(
     .unwrap()
 }
 
+/// A large plan's views are held in order (`db::plan_orders`): every page
+/// of a held view is the page the database sorts, with the same count and
+/// totals, and a new plan is read in its own order, never a held one.
+#[actix_web::test]
+async fn a_large_plans_held_views_match_the_database_and_follow_a_new_plan() {
+    use tributary::db::models::planning::{page_lines, LineFilter};
+    let app = app().await;
+    let token = app.admin("Acme").await;
+    let shop = app.create_child(&token, "Shop").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    const CATEGORIES: [&str; 3] = ["Lamps", "Tents", "Bags"];
+    let n = tributary::db::plan_orders::MIN_LINES as usize + 100;
+    put(
+        &app,
+        &token,
+        &shop,
+        "warehouses",
+        json!([{"id": "W1", "name": "Main"}]),
+    )
+    .await;
+    let variants: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({"id": format!("V{i}"), "sku": format!("SKU-{i:05}"),
+                        "title": format!("Item {}", (i * 7919) % n), "cost_price": "2",
+                        "category": CATEGORIES[i % 3]})
+        })
+        .collect();
+    put(&app, &token, &shop, "variants", Value::Array(variants)).await;
+    let stock: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({"variant_id": format!("V{i}"), "warehouse_id": "W1", "on_hand": (i * 37) % 101,
+                        "updated_at": "2026-01-01T00:00:00Z"})
+        })
+        .collect();
+    put(&app, &token, &shop, "stock", Value::Array(stock)).await;
+    let mut orders = Vec::new();
+    for i in 0..40 {
+        orders.extend(run_of_sales(
+            &format!("S{i}"),
+            &format!("V{}", i * 50),
+            1 + i % 4,
+            "2026-02-01",
+            20,
+        ));
+    }
+    put(&app, &token, &shop, "sales-orders", Value::Array(orders)).await;
+    let org = Org {
+        app,
+        token,
+        shop: shop.clone(),
+        wholesale: String::new(),
+        master: String::new(),
+    };
+    // What the database sorts, page by page.
+    let database = |filter: LineFilter, sort: &'static str, desc: bool, offset: i64| {
+        let db = org.app.state.db.clone();
+        let shop = shop.clone();
+        async move {
+            actix_web::web::block(move || {
+                let mut conn = db.conn().unwrap();
+                let (total, rows) =
+                    page_lines(&mut conn, &shop, &filter, sort, desc, offset, 100).unwrap();
+                (
+                    total,
+                    rows.into_iter().map(|r| r.sku_key).collect::<Vec<_>>(),
+                )
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let keys = |b: &Value| -> Vec<String> {
+        b["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["sku"].as_str().unwrap().to_lowercase())
+            .collect()
+    };
+    let tents = LineFilter {
+        category: Some("Tents".into()),
+        ..LineFilter::default()
+    };
+    let views: [(&str, LineFilter, &'static str, bool, i64); 6] = [
+        ("", LineFilter::default(), "urgency", false, 0),
+        (
+            "sort=available",
+            LineFilter::default(),
+            "available",
+            false,
+            0,
+        ),
+        (
+            "sort=available&order=desc&page=3",
+            LineFilter::default(),
+            "available",
+            true,
+            200,
+        ),
+        (
+            "sort=title&page=21",
+            LineFilter::default(),
+            "title",
+            false,
+            2000,
+        ),
+        (
+            "category=Tents&sort=on_order&order=desc&page=2",
+            tents.clone(),
+            "on_order",
+            true,
+            100,
+        ),
+        ("category=Tents&sort=sku", tents, "sku", false, 0),
+    ];
+    for (query, filter, sort, desc, offset) in views {
+        // The first read holds the view, the second reads it from there.
+        for _ in 0..2 {
+            let b = plan(&org, &shop, &format!("?per_page=100&{query}")).await;
+            let (total, want) = database(filter.clone(), sort, desc, offset).await;
+            assert_eq!(b["total"], json!(total), "{query}");
+            assert_eq!(keys(&b), want, "{query}");
+        }
+    }
+    let (views_held, _) = org.app.state.db.plan_orders().held();
+    assert_eq!(views_held, 6);
+    // A new plan: V7 now has the most stock.
+    put(
+        &org.app,
+        &org.token,
+        &shop,
+        "stock",
+        json!([{"variant_id": "V7", "warehouse_id": "W1", "on_hand": 5000, "updated_at": "2026-02-25T00:00:00Z"}]),
+    )
+    .await;
+    let b = plan(&org, &shop, "?per_page=100&sort=available&order=desc").await;
+    assert_eq!(keys(&b)[0], "sku-00007");
+    let (total, want) = database(LineFilter::default(), "available", true, 0).await;
+    assert_eq!(b["total"], json!(total));
+    assert_eq!(keys(&b), want);
+}
+
 /// Incremental replanning gives the plan a full replan gives, row for row:
 /// an organisation is planned, then 15 new orders on two SKUs of the shop,
 /// a stock reading at the wholesaler and an open purchase order arrive; what

@@ -881,7 +881,7 @@ diesel::define_sql_function! {
 }
 
 /// Filters of an order-plan read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct LineFilter {
     /// Substring of the normalised SKU or the title (case-insensitive).
     pub q: Option<String>,
@@ -995,6 +995,60 @@ macro_rules! filtered_lines {
     }};
 }
 
+/// Orders a boxed query of plan lines by one of [`SORT_FIELDS`] (the
+/// urgency for any other), ties broken by the key.
+macro_rules! ordered_lines {
+    ($q:expr, $sort:expr, $descending:expr) => {{
+        let q = $q;
+        let descending: bool = $descending;
+        macro_rules! by {
+            ($col:expr) => {
+                if descending {
+                    q.order(($col.desc(), plan_lines::sku_key.asc()))
+                } else {
+                    q.order(($col.asc(), plan_lines::sku_key.asc()))
+                }
+            };
+        }
+        match $sort {
+            "sku" => by!(plan_lines::sku_key),
+            "title" => by!(plan_lines::title),
+            "vendor" => by!(plan_lines::vendor),
+            "category" => by!(plan_lines::category),
+            "brand" => by!(plan_lines::brand),
+            "available" => by!(plan_lines::available),
+            "on_order" => by!(plan_lines::on_order),
+            "demand_per_day" => by!(plan_lines::demand_per_day),
+            "lead_time_days" => by!(plan_lines::lead_time_days),
+            "days_of_stock" => by!(plan_lines::days_of_stock),
+            "coverage_demand" => by!(plan_lines::coverage_demand),
+            "safety_stock" => by!(plan_lines::safety_stock),
+            "reorder_point" => by!(plan_lines::reorder_point),
+            "order_quantity" => by!(plan_lines::order_quantity),
+            "order_by" => by!(plan_lines::order_by),
+            "days_of_cover" => by!(plan_lines::days_of_cover),
+            "forecast_method" => by!(plan_lines::forecast_method),
+            "unit_cost" => by!(plan_lines::unit_cost),
+            "order_value" => by!(plan_lines::order_value),
+            _ => {
+                if descending {
+                    q.order((
+                        plan_lines::urgency_rank.desc(),
+                        plan_lines::order_by.desc(),
+                        plan_lines::sku_key.asc(),
+                    ))
+                } else {
+                    q.order((
+                        plan_lines::urgency_rank.asc(),
+                        plan_lines::order_by.asc(),
+                        plan_lines::sku_key.asc(),
+                    ))
+                }
+            }
+        }
+    }};
+}
+
 /// One page of an account's stored plan lines, filtered and sorted in the
 /// database; returns the number of matching lines and the page.
 pub fn page_lines(
@@ -1007,58 +1061,45 @@ pub fn page_lines(
     limit: i64,
 ) -> QueryResult<(i64, Vec<PlanLineRow>)> {
     let total: i64 = filtered_lines!(account, filter).count().get_result(conn)?;
-    let mut q = filtered_lines!(account, filter);
-    macro_rules! by {
-        ($col:expr) => {
-            if descending {
-                q.order(($col.desc(), plan_lines::sku_key.asc()))
-            } else {
-                q.order(($col.asc(), plan_lines::sku_key.asc()))
-            }
-        };
-    }
-    q = match sort {
-        "sku" => by!(plan_lines::sku_key),
-        "title" => by!(plan_lines::title),
-        "vendor" => by!(plan_lines::vendor),
-        "category" => by!(plan_lines::category),
-        "brand" => by!(plan_lines::brand),
-        "available" => by!(plan_lines::available),
-        "on_order" => by!(plan_lines::on_order),
-        "demand_per_day" => by!(plan_lines::demand_per_day),
-        "lead_time_days" => by!(plan_lines::lead_time_days),
-        "days_of_stock" => by!(plan_lines::days_of_stock),
-        "coverage_demand" => by!(plan_lines::coverage_demand),
-        "safety_stock" => by!(plan_lines::safety_stock),
-        "reorder_point" => by!(plan_lines::reorder_point),
-        "order_quantity" => by!(plan_lines::order_quantity),
-        "order_by" => by!(plan_lines::order_by),
-        "days_of_cover" => by!(plan_lines::days_of_cover),
-        "forecast_method" => by!(plan_lines::forecast_method),
-        "unit_cost" => by!(plan_lines::unit_cost),
-        "order_value" => by!(plan_lines::order_value),
-        _ => {
-            if descending {
-                q.order((
-                    plan_lines::urgency_rank.desc(),
-                    plan_lines::order_by.desc(),
-                    plan_lines::sku_key.asc(),
-                ))
-            } else {
-                q.order((
-                    plan_lines::urgency_rank.asc(),
-                    plan_lines::order_by.asc(),
-                    plan_lines::sku_key.asc(),
-                ))
-            }
-        }
-    };
-    let rows = q
+    let rows = ordered_lines!(filtered_lines!(account, filter), sort, descending)
         .offset(offset)
         .limit(limit)
         .select(PlanLineRow::as_select())
         .load(conn)?;
     Ok((total, rows))
+}
+
+/// The keys of every line of an account's stored plan that `filter` keeps,
+/// in the order of [`page_lines`].
+pub fn ordered_keys(
+    conn: &mut DbConn,
+    account: &str,
+    filter: &LineFilter,
+    sort: &str,
+    descending: bool,
+) -> QueryResult<Vec<String>> {
+    ordered_lines!(filtered_lines!(account, filter), sort, descending)
+        .select(plan_lines::sku_key)
+        .load(conn)
+}
+
+/// The lines `keys` of an account's stored plan, in that order (a key
+/// without a line is left out).
+pub fn lines_in_order(
+    conn: &mut DbConn,
+    account: &str,
+    keys: &[String],
+) -> QueryResult<Vec<PlanLineRow>> {
+    let mut rows: std::collections::HashMap<String, PlanLineRow> = Default::default();
+    for chunk in keys.chunks(IN_CHUNK) {
+        let found: Vec<PlanLineRow> = plan_lines::table
+            .filter(plan_lines::account_id.eq(account))
+            .filter(plan_lines::sku_key.eq_any(chunk))
+            .select(PlanLineRow::as_select())
+            .load(conn)?;
+        rows.extend(found.into_iter().map(|r| (r.sku_key.clone(), r)));
+    }
+    Ok(keys.iter().filter_map(|k| rows.remove(k)).collect())
 }
 
 /// The summary of an account's stored plan (empty when none is stored).
