@@ -5,26 +5,30 @@
 //! (about 25 ms for a master of 92,000 rows, twice that while a replan
 //! takes the cores), and counting the matches reads them again. A merchant
 //! paging through one view, or several people reading the same view, paid
-//! that at every page. Now the first read of a view keeps its line keys in
-//! order, and every later page of it reads only its own rows by key.
+//! that at every page. Now the first read of a view keeps its lines' order,
+//! and every later page of it reads only its own rows by key.
 //!
-//! An entry is keyed by the stored plan's header (its inputs version and
-//! when it was stored): a new plan, whole or upserted, is never read in an
-//! old plan's order. Plans of fewer than [`MIN_LINES`] lines are sorted by
-//! the database at every read. The least recently used views go first once
-//! the cache holds [`MAX_KEYS`] line keys in all.
+//! A view is keyed by the stored plan (its inputs version and when it was
+//! computed), so a new plan, whole or upserted, is never read in an old
+//! plan's order. A view names its lines by position in one table of the
+//! plan's line keys (4 bytes a line), which all views of the plan share.
+//! Plans of fewer than [`MIN_LINES`] lines are sorted by the database at
+//! every read. The least recently used views go first once the views and
+//! their tables take more than [`MAX_BYTES`].
 
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use chrono::NaiveDateTime;
 use lru::LruCache;
 
 use crate::db::models::planning::LineFilter;
 
-/// Most line keys held in all views together (a key takes about 40 bytes:
-/// some 80 MB).
-pub const MAX_KEYS: usize = 2_000_000;
+/// Most bytes the held views take together, with the key tables of their
+/// plans (a view of a plan of n lines takes 4·n bytes; its plan's key
+/// table, shared by all its views, about 70 bytes a line).
+pub const MAX_BYTES: usize = 64 << 20;
 
 /// Plans with fewer lines are sorted by the database at every read (it
 /// takes well under a millisecond).
@@ -33,15 +37,23 @@ pub const MIN_LINES: i64 = 2_000;
 /// Most views held, whatever their size.
 const MAX_VIEWS: usize = 1_024;
 
-/// What a view is: one stored plan, a filter and a sort.
+/// One stored plan: the account, its inputs version and when it was
+/// computed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ViewKey {
+pub struct PlanId {
     /// The account.
     pub account: String,
     /// The stored plan's inputs version.
     pub inputs_version: String,
     /// When the stored plan was computed.
     pub computed_at: NaiveDateTime,
+}
+
+/// What a view is: one stored plan, a filter and a sort.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ViewKey {
+    /// The stored plan.
+    pub plan: PlanId,
     /// The filter.
     pub filter: LineFilter,
     /// The sort field.
@@ -50,32 +62,78 @@ pub struct ViewKey {
     pub descending: bool,
 }
 
+/// Every line key of one stored plan, each once; views name lines by
+/// their position here.
+#[derive(Debug)]
+pub struct PlanKeys {
+    keys: Vec<Box<str>>,
+    position: HashMap<Box<str>, u32>,
+    bytes: usize,
+}
+
+impl PlanKeys {
+    /// The table of these keys.
+    pub fn new(keys: Vec<String>) -> PlanKeys {
+        let keys: Vec<Box<str>> = keys.into_iter().map(String::into_boxed_str).collect();
+        let position = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i as u32))
+            .collect();
+        let bytes = keys.iter().map(|k| 2 * k.len() + 56).sum();
+        PlanKeys {
+            keys,
+            position,
+            bytes,
+        }
+    }
+}
+
 /// The lines a view keeps, in order, and the totals of what they ask to
 /// buy once a read needed them.
 #[derive(Debug)]
 pub struct View {
-    /// The lines' keys, in the view's order.
-    pub keys: Vec<String>,
+    table: Arc<PlanKeys>,
+    order: Vec<u32>,
     totals: OnceLock<Vec<(String, i64, f64, f64)>>,
 }
 
 impl View {
-    /// A view of these keys.
-    pub fn new(keys: Vec<String>) -> View {
+    /// A view of `keys` in this order, each a key of `table` (others are
+    /// left out: a line stored after the table was read).
+    pub fn new(table: Arc<PlanKeys>, keys: &[String]) -> View {
+        let order = keys
+            .iter()
+            .filter_map(|k| table.position.get(k.as_str()).copied())
+            .collect();
         View {
-            keys,
+            table,
+            order,
             totals: OnceLock::new(),
         }
     }
 
+    /// How many lines it keeps.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether it keeps no line.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
     /// The keys of one page (`offset`, at most `limit` lines).
-    pub fn page(&self, offset: i64, limit: i64) -> &[String] {
-        let len = self.keys.len();
+    pub fn page(&self, offset: i64, limit: i64) -> Vec<String> {
+        let len = self.order.len();
         let from = usize::try_from(offset).unwrap_or(usize::MAX).min(len);
         let to = from
             .saturating_add(usize::try_from(limit).unwrap_or(0))
             .min(len);
-        &self.keys[from..to]
+        self.order[from..to]
+            .iter()
+            .map(|&i| self.table.keys[i as usize].to_string())
+            .collect()
     }
 
     /// The totals by urgency, computed by `compute` the first time.
@@ -91,16 +149,21 @@ impl View {
         let _ = self.totals.set(t.clone());
         Ok(t)
     }
+
+    fn bytes(&self) -> usize {
+        4 * self.order.len() + 256
+    }
 }
 
-/// The views held, least recently used first out.
+/// The views held, least recently used first out, and the key tables of
+/// their plans.
 pub struct PlanOrders {
     inner: Mutex<Held>,
 }
 
 struct Held {
     views: LruCache<ViewKey, Arc<View>>,
-    keys: usize,
+    tables: HashMap<PlanId, Weak<PlanKeys>>,
 }
 
 impl Default for PlanOrders {
@@ -108,7 +171,7 @@ impl Default for PlanOrders {
         PlanOrders {
             inner: Mutex::new(Held {
                 views: LruCache::new(NonZeroUsize::new(MAX_VIEWS).expect("not zero")),
-                keys: 0,
+                tables: HashMap::new(),
             }),
         }
     }
@@ -116,10 +179,22 @@ impl Default for PlanOrders {
 
 impl std::fmt::Debug for PlanOrders {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let held = self.inner.lock().map(|h| (h.views.len(), h.keys));
         f.debug_struct("PlanOrders")
-            .field("held", &held.ok())
+            .field("held", &self.held())
             .finish()
+    }
+}
+
+impl Held {
+    /// The bytes the held views and their plans' tables take.
+    fn bytes(&self) -> usize {
+        let mut tables: HashMap<*const PlanKeys, usize> = HashMap::new();
+        let mut bytes = 0;
+        for (_, v) in self.views.iter() {
+            bytes += v.bytes();
+            tables.insert(Arc::as_ptr(&v.table), v.table.bytes);
+        }
+        bytes + tables.values().sum::<usize>()
     }
 }
 
@@ -130,33 +205,47 @@ impl PlanOrders {
         held.views.get(key).cloned()
     }
 
-    /// Holds a view, letting the least recently used go while the keys
-    /// held exceed [`MAX_KEYS`]. A view larger than that is not held.
+    /// Whether the view is held (without making it the most recently used).
+    pub fn holds(&self, key: &ViewKey) -> bool {
+        self.inner.lock().is_ok_and(|held| held.views.contains(key))
+    }
+
+    /// The key table of a plan that a held view (or a read under way) uses.
+    pub fn table(&self, plan: &PlanId) -> Option<Arc<PlanKeys>> {
+        let held = self.inner.lock().ok()?;
+        held.tables.get(plan).and_then(Weak::upgrade)
+    }
+
+    /// Holds a view, letting the least recently used go while the views and
+    /// their tables take more than [`MAX_BYTES`] (a view larger than that
+    /// alone is not held).
     pub fn put(&self, key: ViewKey, view: Arc<View>) {
-        if view.keys.len() > MAX_KEYS {
+        if view.bytes() + view.table.bytes > MAX_BYTES {
             return;
         }
         let Ok(mut held) = self.inner.lock() else {
             return;
         };
-        let added = view.keys.len();
-        if let Some((_, old)) = held.views.push(key, view) {
-            held.keys -= old.keys.len();
-        }
-        held.keys += added;
-        while held.keys > MAX_KEYS {
-            match held.views.pop_lru() {
-                Some((_, old)) => held.keys -= old.keys.len(),
-                None => break,
-            }
+        held.tables
+            .insert(key.plan.clone(), Arc::downgrade(&view.table));
+        held.views.put(key, view);
+        while held.bytes() > MAX_BYTES && held.views.pop_lru().is_some() {}
+        held.tables.retain(|_, t| t.strong_count() > 0);
+    }
+
+    /// Lets every view go.
+    pub fn clear(&self) {
+        if let Ok(mut held) = self.inner.lock() {
+            held.views.clear();
+            held.tables.clear();
         }
     }
 
-    /// How many views and line keys are held.
+    /// How many views are held, and the bytes they and their tables take.
     pub fn held(&self) -> (usize, usize) {
         self.inner
             .lock()
-            .map(|h| (h.views.len(), h.keys))
+            .map(|h| (h.views.len(), h.bytes()))
             .unwrap_or_default()
     }
 }
@@ -165,11 +254,17 @@ impl PlanOrders {
 mod tests {
     use super::*;
 
-    fn key(account: &str, sort: &str) -> ViewKey {
-        ViewKey {
+    fn plan(account: &str) -> PlanId {
+        PlanId {
             account: account.into(),
             inputs_version: "1@2026-03-01~1".into(),
             computed_at: "2026-03-01T00:00:00".parse().unwrap(),
+        }
+    }
+
+    fn key(account: &str, sort: &str) -> ViewKey {
+        ViewKey {
+            plan: plan(account),
             filter: LineFilter::default(),
             sort: sort.into(),
             descending: false,
@@ -177,43 +272,74 @@ mod tests {
     }
 
     fn keys(n: usize) -> Vec<String> {
-        (0..n).map(|i| format!("K{i}")).collect()
+        (0..n).map(|i| format!("K{i:07}")).collect()
     }
 
     #[test]
-    fn a_page_is_a_slice_of_the_views_keys() {
-        let v = View::new(keys(5));
-        assert_eq!(v.page(0, 2), ["K0", "K1"]);
-        assert_eq!(v.page(4, 100), ["K4"]);
+    fn a_view_names_its_lines_in_its_order_and_pages_slice_it() {
+        let table = Arc::new(PlanKeys::new(keys(5)));
+        let mut order = keys(5);
+        order.reverse();
+        order.push("stored later".into());
+        let v = View::new(table, &order);
+        assert_eq!(v.len(), 5);
+        assert_eq!(v.page(0, 2), ["K0000004", "K0000003"]);
+        assert_eq!(v.page(4, 100), ["K0000000"]);
         assert!(v.page(5, 10).is_empty());
         assert!(v.page(i64::MAX, i64::MAX).is_empty());
-        assert_eq!(v.page(3, i64::MAX), ["K3", "K4"]);
+        assert_eq!(v.page(3, i64::MAX), ["K0000001", "K0000000"]);
     }
 
     #[test]
-    fn the_least_recently_used_views_go_once_too_many_keys_are_held() {
+    fn views_of_a_plan_share_its_table_and_the_least_recently_used_go_first() {
         let orders = PlanOrders::default();
-        let half = MAX_KEYS / 2;
-        orders.put(key("a", "sku"), Arc::new(View::new(keys(half))));
-        orders.put(key("b", "sku"), Arc::new(View::new(keys(half))));
-        assert_eq!(orders.held(), (2, MAX_KEYS));
-        // `a` is read, so `b` is the least recently used.
-        assert!(orders.get(&key("a", "sku")).is_some());
-        orders.put(key("c", "sku"), Arc::new(View::new(keys(10))));
-        assert_eq!(orders.held(), (2, half + 10));
-        assert!(orders.get(&key("b", "sku")).is_none());
-        assert!(orders.get(&key("a", "sku")).is_some());
-        // The same view again replaces it.
-        orders.put(key("c", "sku"), Arc::new(View::new(keys(20))));
-        assert_eq!(orders.held(), (2, half + 20));
-        // Too large to hold.
-        orders.put(key("d", "sku"), Arc::new(View::new(keys(MAX_KEYS + 1))));
-        assert!(orders.get(&key("d", "sku")).is_none());
+        // A table of about 6.4 MB and views of 400 kB each.
+        let n = 100_000;
+        let all = keys(n);
+        let a = Arc::new(PlanKeys::new(all.clone()));
+        let table_bytes = a.bytes;
+        for sort in ["sku", "title"] {
+            orders.put(key("a", sort), Arc::new(View::new(a.clone(), &all)));
+        }
+        assert_eq!(orders.held(), (2, table_bytes + 2 * (4 * n + 256)));
+        assert!(orders
+            .table(&plan("a"))
+            .is_some_and(|t| Arc::ptr_eq(&t, &a)));
+        // Other plans until the budget is spent; `b`, read after each, is
+        // never the least recently used.
+        let b = Arc::new(PlanKeys::new(all.clone()));
+        orders.put(key("b", "sku"), Arc::new(View::new(b, &all)));
+        let mut i = 0;
+        while orders.holds(&key("a", "sku")) {
+            let t = Arc::new(PlanKeys::new(all.clone()));
+            orders.put(key(&format!("p{i}"), "sku"), Arc::new(View::new(t, &all)));
+            assert!(orders.get(&key("b", "sku")).is_some());
+            i += 1;
+        }
+        assert!(i > 3, "{i}");
+        let (views, bytes) = orders.held();
+        assert!(bytes <= MAX_BYTES, "{bytes}");
+        assert_eq!(views, MAX_BYTES / (table_bytes + 4 * n + 256), "{bytes}");
+        // Freeing `a`'s table took both its views.
+        assert!(!orders.holds(&key("a", "title")));
+        drop(a);
+        assert!(orders.table(&plan("a")).is_none());
+        orders.clear();
+        assert_eq!(orders.held(), (0, 0));
+    }
+
+    #[test]
+    fn a_view_larger_than_the_budget_is_not_held() {
+        let orders = PlanOrders::default();
+        let all = keys(MAX_BYTES / 60);
+        let t = Arc::new(PlanKeys::new(all.clone()));
+        orders.put(key("a", "sku"), Arc::new(View::new(t, &all)));
+        assert_eq!(orders.held(), (0, 0));
     }
 
     #[test]
     fn totals_are_computed_once() {
-        let v = View::new(keys(1));
+        let v = View::new(Arc::new(PlanKeys::new(keys(1))), &keys(1));
         let t = vec![("now".to_string(), 1, 2.0, 3.0)];
         assert_eq!(v.totals(|| Ok::<_, ()>(t.clone())), Ok(t.clone()));
         assert_eq!(v.totals(|| Err(())), Ok(t));

@@ -17,7 +17,7 @@ use crate::db::models::planning::{
     self as store, LineDetail, LineFilter, PlanHeader, PlanLineRow, PlanSummary, SORT_FIELDS,
 };
 use crate::db::models::Account;
-use crate::db::plan_orders::{PlanOrders, View, ViewKey, MIN_LINES};
+use crate::db::plan_orders::{PlanId, PlanKeys, PlanOrders, View, ViewKey, MIN_LINES};
 use crate::db::{Db, DbConn};
 use crate::domain::sku;
 use crate::jobs::{self, Job, Signal};
@@ -405,8 +405,8 @@ pub async fn read_page(
             let view = view_of(conn, &orders, &id, &req)?;
             let (total, rows) = match &view {
                 Some(v) => (
-                    v.keys.len() as i64,
-                    store::lines_in_order(conn, &id, v.page(offset, req.per_page))?,
+                    v.len() as i64,
+                    store::lines_in_order(conn, &id, &v.page(offset, req.per_page))?,
                 ),
                 None => store::page_lines(
                     conn,
@@ -470,10 +470,13 @@ fn view_of(
     if h.line_count < MIN_LINES {
         return Ok(None);
     }
-    let key = ViewKey {
+    let plan = PlanId {
         account: account.to_string(),
         inputs_version: h.inputs_version,
         computed_at: h.computed_at,
+    };
+    let key = ViewKey {
+        plan: plan.clone(),
         filter: req.filter.clone(),
         sort: req.sort.clone(),
         descending: req.descending,
@@ -482,7 +485,20 @@ fn view_of(
         return Ok(Some(v));
     }
     let keys = store::ordered_keys(conn, account, &req.filter, &req.sort, req.descending)?;
-    let view = Arc::new(View::new(keys));
+    // The plan's table of keys: held with its other views, else these
+    // keys when the view keeps every line, else read.
+    let table = match orders.table(&plan) {
+        Some(t) => t,
+        None if !req.filter.is_active() => Arc::new(PlanKeys::new(keys.clone())),
+        None => Arc::new(PlanKeys::new(store::ordered_keys(
+            conn,
+            account,
+            &LineFilter::default(),
+            "sku",
+            false,
+        )?)),
+    };
+    let view = Arc::new(View::new(table, &keys));
     orders.put(key, view.clone());
     Ok(Some(view))
 }
