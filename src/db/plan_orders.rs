@@ -5,8 +5,9 @@
 //! (about 25 ms for a master of 92,000 rows, twice that while a replan
 //! takes the cores), and counting the matches reads them again. A merchant
 //! paging through one view, or several people reading the same view, paid
-//! that at every page. Now the first read of a view keeps its lines' order,
-//! and every later page of it reads only its own rows by key.
+//! that at every page. Now, once the first read of a view is answered (by
+//! the database, as before), the view's order is worked out and kept, and
+//! every later page of it reads only its own rows by key.
 //!
 //! A view is keyed by the stored plan (its inputs version and when it was
 //! computed), so a new plan, whole or upserted, is never read in an old
@@ -164,6 +165,8 @@ pub struct PlanOrders {
 struct Held {
     views: LruCache<ViewKey, Arc<View>>,
     tables: HashMap<PlanId, Weak<PlanKeys>>,
+    /// Views being worked out.
+    building: std::collections::HashSet<ViewKey>,
 }
 
 impl Default for PlanOrders {
@@ -172,6 +175,7 @@ impl Default for PlanOrders {
             inner: Mutex::new(Held {
                 views: LruCache::new(NonZeroUsize::new(MAX_VIEWS).expect("not zero")),
                 tables: HashMap::new(),
+                building: Default::default(),
             }),
         }
     }
@@ -205,6 +209,21 @@ impl PlanOrders {
         held.views.get(key).cloned()
     }
 
+    /// Claims the working out of a view not held: `false` when it is held
+    /// or another read is working it out.
+    pub fn start(&self, key: &ViewKey) -> bool {
+        self.inner
+            .lock()
+            .is_ok_and(|mut held| !held.views.contains(key) && held.building.insert(key.clone()))
+    }
+
+    /// Gives up working out a view (it is not held).
+    pub fn abandon(&self, key: &ViewKey) {
+        if let Ok(mut held) = self.inner.lock() {
+            held.building.remove(key);
+        }
+    }
+
     /// Whether the view is held (without making it the most recently used).
     pub fn holds(&self, key: &ViewKey) -> bool {
         self.inner.lock().is_ok_and(|held| held.views.contains(key))
@@ -220,12 +239,13 @@ impl PlanOrders {
     /// their tables take more than [`MAX_BYTES`] (a view larger than that
     /// alone is not held).
     pub fn put(&self, key: ViewKey, view: Arc<View>) {
-        if view.bytes() + view.table.bytes > MAX_BYTES {
-            return;
-        }
         let Ok(mut held) = self.inner.lock() else {
             return;
         };
+        held.building.remove(&key);
+        if view.bytes() + view.table.bytes > MAX_BYTES {
+            return;
+        }
         held.tables
             .insert(key.plan.clone(), Arc::downgrade(&view.table));
         held.views.put(key, view);
@@ -238,6 +258,7 @@ impl PlanOrders {
         if let Ok(mut held) = self.inner.lock() {
             held.views.clear();
             held.tables.clear();
+            held.building.clear();
         }
     }
 
@@ -335,6 +356,21 @@ mod tests {
         let t = Arc::new(PlanKeys::new(all.clone()));
         orders.put(key("a", "sku"), Arc::new(View::new(t, &all)));
         assert_eq!(orders.held(), (0, 0));
+    }
+
+    #[test]
+    fn one_read_works_a_view_out_at_a_time() {
+        let orders = PlanOrders::default();
+        let k = key("a", "sku");
+        assert!(orders.start(&k));
+        assert!(!orders.start(&k), "another read is working it out");
+        orders.abandon(&k);
+        assert!(orders.start(&k), "given up: the next read may");
+        let t = Arc::new(PlanKeys::new(keys(3)));
+        orders.put(k.clone(), Arc::new(View::new(t, &keys(3))));
+        assert!(!orders.start(&k), "held");
+        orders.clear();
+        assert!(orders.start(&k));
     }
 
     #[test]

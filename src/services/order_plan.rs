@@ -399,10 +399,16 @@ pub async fn read_page(
     let accounts = account.is_master() && extras != Extras::Rows;
     let summary = extras == Extras::AccountsAndSummary;
     let orders = db.plan_orders().clone();
-    let (total, rows, accounts, summary) = db
+    let (total, rows, accounts, summary, unheld) = db
         .read(move |conn| {
             let offset = (req.page - 1).saturating_mul(req.per_page);
-            let view = view_of(conn, &orders, &id, &req)?;
+            let (view, unheld) = match view_key(conn, &id, &req)? {
+                None => (None, None),
+                Some(key) => match orders.get(&key) {
+                    Some(v) => (Some(v), None),
+                    None => (None, Some(key)),
+                },
+            };
             let (total, rows) = match &view {
                 Some(v) => (
                     v.len() as i64,
@@ -443,9 +449,22 @@ pub async fn read_page(
             } else {
                 None
             };
-            Ok::<_, ServiceError>((total, rows, accounts, summary))
+            Ok::<_, ServiceError>((total, rows, accounts, summary, unheld))
         })
         .await?;
+    // A large plan's view read for the first time: its order is held for
+    // the next reads, worked out after this one is answered.
+    if let Some(key) = unheld {
+        if db.plan_orders().start(&key) {
+            let (db, orders) = (db.clone(), db.plan_orders().clone());
+            actix_web::rt::spawn(async move {
+                let built = db.read(move |conn| hold_view(conn, &orders, key)).await;
+                if let Err(e) = built {
+                    tracing::warn!(error = %e, "order-plan view not held");
+                }
+            });
+        }
+    }
     Ok(PlanPage {
         freshness,
         total,
@@ -455,52 +474,72 @@ pub async fn read_page(
     })
 }
 
-/// The view a read asks for, from the orderings held or read now and held
-/// (`db::plan_orders`); `None` for a plan too small to hold (the database
-/// sorts it at every read).
-fn view_of(
+/// The view a read asks for (`db::plan_orders`); `None` for a plan too
+/// small to hold (the database sorts it at every read).
+fn view_key(
     conn: &mut DbConn,
-    orders: &PlanOrders,
     account: &str,
     req: &PageRequest,
-) -> Result<Option<Arc<View>>, ServiceError> {
+) -> Result<Option<ViewKey>, ServiceError> {
     let Some(h) = store::plan_header(conn, account)? else {
         return Ok(None);
     };
     if h.line_count < MIN_LINES {
         return Ok(None);
     }
-    let plan = PlanId {
-        account: account.to_string(),
-        inputs_version: h.inputs_version,
-        computed_at: h.computed_at,
-    };
-    let key = ViewKey {
-        plan: plan.clone(),
+    Ok(Some(ViewKey {
+        plan: PlanId {
+            account: account.to_string(),
+            inputs_version: h.inputs_version,
+            computed_at: h.computed_at,
+        },
         filter: req.filter.clone(),
         sort: req.sort.clone(),
         descending: req.descending,
-    };
-    if let Some(v) = orders.get(&key) {
-        return Ok(Some(v));
+    }))
+}
+
+/// Works out a view's order and holds it. Its plan may have been replaced
+/// meanwhile: then the view is not held (no read asks for it any more).
+fn hold_view(conn: &mut DbConn, orders: &PlanOrders, key: ViewKey) -> Result<(), ServiceError> {
+    let result = (|| {
+        let account = key.plan.account.as_str();
+        let keys = store::ordered_keys(conn, account, &key.filter, &key.sort, key.descending)?;
+        let current = store::plan_header(conn, account)?.is_some_and(|h| {
+            h.inputs_version == key.plan.inputs_version && h.computed_at == key.plan.computed_at
+        });
+        if !current {
+            return Ok(None);
+        }
+        // The plan's table of keys: held with its other views, else these
+        // keys when the view keeps every line, else read.
+        let table = match orders.table(&key.plan) {
+            Some(t) => t,
+            None if !key.filter.is_active() => Arc::new(PlanKeys::new(keys.clone())),
+            None => Arc::new(PlanKeys::new(store::ordered_keys(
+                conn,
+                account,
+                &LineFilter::default(),
+                "sku",
+                false,
+            )?)),
+        };
+        Ok::<_, ServiceError>(Some(Arc::new(View::new(table, &keys))))
+    })();
+    match result {
+        Ok(Some(view)) => {
+            orders.put(key, view);
+            Ok(())
+        }
+        Ok(None) => {
+            orders.abandon(&key);
+            Ok(())
+        }
+        Err(e) => {
+            orders.abandon(&key);
+            Err(e)
+        }
     }
-    let keys = store::ordered_keys(conn, account, &req.filter, &req.sort, req.descending)?;
-    // The plan's table of keys: held with its other views, else these
-    // keys when the view keeps every line, else read.
-    let table = match orders.table(&plan) {
-        Some(t) => t,
-        None if !req.filter.is_active() => Arc::new(PlanKeys::new(keys.clone())),
-        None => Arc::new(PlanKeys::new(store::ordered_keys(
-            conn,
-            account,
-            &LineFilter::default(),
-            "sku",
-            false,
-        )?)),
-    };
-    let view = Arc::new(View::new(table, &keys));
-    orders.put(key, view.clone());
-    Ok(Some(view))
 }
 
 /// A master line's stored per-child figures (none when unreadable).
