@@ -117,6 +117,20 @@ pub(crate) async fn two_children() -> Org {
     }
 }
 
+/// An organisation with one child, "Shop", that has a warehouse W1; the
+/// admin's token.
+async fn one_shop() -> (TestApp, String, String) {
+    let app = app().await;
+    let token = app.admin("Acme").await;
+    let shop = app.create_child(&token, "Shop").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let warehouses = json!([{"id": "W1", "name": "Main"}]);
+    put(&app, &token, &shop, "warehouses", warehouses).await;
+    (app, token, shop)
+}
+
 async fn plan(org: &Org, account: &str, query: &str) -> Value {
     let (s, b) = org
         .app
@@ -731,20 +745,7 @@ async fn a_master_adds_up_children_whose_stockouts_fall_on_different_days() {
 /// shows the estimate on a series that is not constant).
 #[actix_web::test]
 async fn a_product_out_of_stock_now_keeps_its_in_stock_rate() {
-    let app = app().await;
-    let token = app.admin("Acme").await;
-    let shop = app.create_child(&token, "Shop").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    put(
-        &app,
-        &token,
-        &shop,
-        "warehouses",
-        json!([{"id": "W1", "name": "Main"}]),
-    )
-    .await;
+    let (app, token, shop) = one_shop().await;
     put(
         &app,
         &token,
@@ -829,20 +830,7 @@ fn run_of_sales(prefix: &str, variant: &str, per_day: u32, from: &str, days: i64
 ///   runs out on day 5 (03-06), 25 days before the order arrives.
 #[actix_web::test]
 async fn doubtful_lines_are_flagged_and_filterable() {
-    let app = app().await;
-    let token = app.admin("Acme").await;
-    let shop = app.create_child(&token, "Shop").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    put(
-        &app,
-        &token,
-        &shop,
-        "warehouses",
-        json!([{"id": "W1", "name": "Main"}]),
-    )
-    .await;
+    let (app, token, shop) = one_shop().await;
     put(
         &app,
         &token,
@@ -976,22 +964,9 @@ async fn held(app: &TestApp, n: usize) {
 #[actix_web::test]
 async fn a_large_plans_held_views_match_the_database_and_follow_a_new_plan() {
     use tributary::db::models::planning::{page_lines, LineFilter};
-    let app = app().await;
-    let token = app.admin("Acme").await;
-    let shop = app.create_child(&token, "Shop").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (app, token, shop) = one_shop().await;
     const CATEGORIES: [&str; 3] = ["Lamps", "Tents", "Bags"];
     let n = tributary::db::plan_orders::MIN_LINES as usize + 100;
-    put(
-        &app,
-        &token,
-        &shop,
-        "warehouses",
-        json!([{"id": "W1", "name": "Main"}]),
-    )
-    .await;
     let variants: Vec<Value> = (0..n)
         .map(|i| {
             json!({"id": format!("V{i}"), "sku": format!("SKU-{i:05}"),
@@ -1197,7 +1172,7 @@ async fn an_incremental_replan_equals_a_full_replan_row_for_row() {
     };
     plan(&org, &master, "").await;
     plan(&org, &shop, "").await;
-    let before = stored_inputs_version(&org.app, &master).await;
+    let before = stored_version(&org.app, &master).await;
     // The changes: 15 orders on LAMP-1 and LAMP-2 at the shop, a stock
     // reading of lamp-1 and a purchase order of BAG at the wholesaler.
     let mut orders = run_of_sales("NEW-A", "V0", 3, "2026-02-15", 8);
@@ -1305,21 +1280,6 @@ async fn an_incremental_replan_equals_a_full_replan_row_for_row() {
     assert_eq!(full[2].len(), 4, "LAMP-1, LAMP-2, TENT, BAG");
 }
 
-/// The inputs version of an account's stored plan.
-async fn stored_inputs_version(app: &TestApp, account: &str) -> String {
-    let db = app.state.db.clone();
-    let acc = account.to_string();
-    actix_web::web::block(move || {
-        let mut conn = db.conn().unwrap();
-        tributary::db::models::planning::plan_header(&mut conn, &acc)
-            .unwrap()
-            .unwrap()
-            .inputs_version
-    })
-    .await
-    .unwrap()
-}
-
 /// What an account's replan would recompute since inputs version
 /// `before`: per account (by name) the variants touched, or `None` for
 /// everything.
@@ -1354,14 +1314,7 @@ async fn changes_since(
 /// one leaves its row: each of those replans whole.
 #[actix_web::test]
 async fn a_product_edit_touches_its_rows_and_a_move_touches_everything() {
-    let app = app().await;
-    let token = app.admin("Acme").await;
-    let shop = app.create_child(&token, "Shop").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let warehouses = json!([{"id": "W1", "name": "Main"}]);
-    put(&app, &token, &shop, "warehouses", warehouses).await;
+    let (app, token, shop) = one_shop().await;
     let variants = json!([{"id": "V1", "sku": "LAMP"}, {"id": "V2", "sku": "TENT"}]);
     put(&app, &token, &shop, "variants", variants).await;
     put(
@@ -1380,7 +1333,7 @@ async fn a_product_edit_touches_its_rows_and_a_move_touches_everything() {
         master: String::new(),
     };
     plan(&org, &shop, "").await;
-    let mut before = stored_inputs_version(&org.app, &shop).await;
+    let mut before = stored_version(&org.app, &shop).await;
     let edits: [(Value, Option<Vec<&str>>); 5] = [
         (
             json!([{"id": "V1", "sku": " lamp", "cost_price": "3", "lead_time_days": 20}]),
@@ -1413,7 +1366,7 @@ async fn a_product_edit_touches_its_rows_and_a_move_touches_everything() {
         );
         // The next edit is measured from the plan that follows this one.
         plan(&org, &shop, "").await;
-        let now = stored_inputs_version(&org.app, &shop).await;
+        let now = stored_version(&org.app, &shop).await;
         assert_ne!(now, before, "{label}");
         before = now;
     }
@@ -1790,6 +1743,7 @@ async fn a_sku_marked_not_for_reorder_orders_nothing_and_says_so() {
     assert_eq!(b, json!([]), "nothing written");
 }
 
+/// The inputs version of an account's stored plan.
 async fn stored_version(app: &TestApp, account: &str) -> String {
     let db = app.state.db.clone();
     let a = account.to_string();
