@@ -249,6 +249,9 @@ pub struct PlanParams {
     pub flag: Option<String>,
 }
 
+/// Most rows a page of the order plan holds.
+pub const MAX_PER_PAGE: i64 = 1000;
+
 /// A checked order-plan read: filters, sort and the page.
 #[derive(Debug, Clone)]
 pub struct PageRequest {
@@ -282,8 +285,11 @@ impl PlanParams {
             return Err(ServiceError::invalid_field("page", "must be 1 or more"));
         }
         let per_page = self.per_page.unwrap_or(50);
-        if !(1..=1000).contains(&per_page) {
-            return Err(ServiceError::invalid_field("per_page", "must be 1 to 1000"));
+        if !(1..=MAX_PER_PAGE).contains(&per_page) {
+            return Err(ServiceError::invalid_field(
+                "per_page",
+                format!("must be 1 to {MAX_PER_PAGE}"),
+            ));
         }
         let sort = self.sort.clone().unwrap_or_else(|| "urgency".into());
         if !SORT_FIELDS.contains(&sort.as_str()) {
@@ -348,7 +354,7 @@ impl PlanParams {
                 .unwrap_or_else(|| "urgency".into()),
             descending: self.order.as_deref() == Some("desc"),
             page: self.page.unwrap_or(1).max(1),
-            per_page: self.per_page.unwrap_or(50).clamp(1, 1000),
+            per_page: self.per_page.unwrap_or(50).clamp(1, MAX_PER_PAGE),
         }
     }
 }
@@ -402,7 +408,14 @@ pub async fn read_page(
     let (total, rows, accounts, summary, unheld) = db
         .read(move |conn| {
             let offset = (req.page - 1).saturating_mul(req.per_page);
-            let (view, unheld) = match view_key(conn, &id, &req)? {
+            // A read of every row (an export) reads them in one pass.
+            let paged = req.per_page <= MAX_PER_PAGE;
+            let key = if paged {
+                view_key(conn, &id, &req)?
+            } else {
+                None
+            };
+            let (view, unheld) = match key {
                 None => (None, None),
                 Some(key) => match orders.get(&key) {
                     Some(v) => (Some(v), None),
