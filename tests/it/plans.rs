@@ -1244,6 +1244,7 @@ async fn an_incremental_replan_equals_a_full_replan_row_for_row() {
         stored_plan(&org.app, &wholesale).await,
         stored_plan(&org.app, &master).await,
     ];
+    let incremental_summaries = stored_summaries(&org.app, [&shop, &wholesale, &master]).await;
     // The same data, planned whole.
     let db = org.app.state.db.clone();
     let ids = [shop.clone(), wholesale.clone(), master.clone()];
@@ -1270,6 +1271,11 @@ async fn an_incremental_replan_equals_a_full_replan_row_for_row() {
         stored_plan(&org.app, &wholesale).await,
         stored_plan(&org.app, &master).await,
     ];
+    assert_eq!(
+        incremental_summaries,
+        stored_summaries(&org.app, [&shop, &wholesale, &master]).await,
+        "the plans' summaries and line counts"
+    );
     for (inc, full) in incremental.iter().zip(&full) {
         assert_eq!(inc.len(), full.len());
         for (a, b) in inc.iter().zip(full) {
@@ -1278,6 +1284,26 @@ async fn an_incremental_replan_equals_a_full_replan_row_for_row() {
         }
     }
     assert_eq!(full[2].len(), 4, "LAMP-1, LAMP-2, TENT, BAG");
+}
+
+/// The stored plans' summaries and line counts.
+async fn stored_summaries(app: &TestApp, accounts: [&String; 3]) -> Vec<(i64, String)> {
+    let db = app.state.db.clone();
+    let accounts = accounts.map(|a| a.to_string());
+    actix_web::web::block(move || {
+        let mut conn = db.conn().unwrap();
+        accounts
+            .iter()
+            .map(|a| {
+                let h = tributary::db::models::planning::plan_header(&mut conn, a)
+                    .unwrap()
+                    .unwrap();
+                (h.line_count, h.summary)
+            })
+            .collect()
+    })
+    .await
+    .unwrap()
 }
 
 /// What an account's replan would recompute since inputs version

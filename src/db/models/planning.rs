@@ -480,9 +480,12 @@ pub struct PlanSummary {
 }
 
 impl PlanSummary {
-    /// The summary of a plan's lines.
+    /// The summary of a plan's lines, added up in the byte order of their
+    /// keys (as a stored plan's is, so that both give the same sums).
     pub fn of(lines: &[PlanLineRow]) -> PlanSummary {
-        PlanSummary::of_parts(lines.iter().map(|l| SummaryParts {
+        let mut lines: Vec<&PlanLineRow> = lines.iter().collect();
+        lines.sort_unstable_by(|a, b| a.sku_key.cmp(&b.sku_key));
+        PlanSummary::of_parts(lines.into_iter().map(|l| SummaryParts {
             urgency: &l.urgency,
             order_quantity: l.order_quantity,
             order_value: l.order_value,
@@ -547,28 +550,46 @@ pub struct SummaryParts<'a> {
 /// The summary of an account's stored lines, reading only the columns it
 /// needs (in the lines' key order, as a whole plan sums them).
 fn stored_summary(conn: &mut DbConn, account: &str) -> QueryResult<(i64, PlanSummary)> {
-    type Row = (String, f64, Option<f64>, String, String, String);
-    let rows: Vec<Row> = plan_lines::table
-        .filter(plan_lines::account_id.eq(account))
-        .order(plan_lines::sku_key)
+    let lines = || plan_lines::table.filter(plan_lines::account_id.eq(account));
+    let count: i64 = lines().count().get_result(conn)?;
+    // The lines that order, in key order: the totals add up in the order a
+    // whole plan's do (`PlanSummary::of`), so an upserted plan's summary is
+    // the one its full replan stores. The other lines only add names.
+    let mut ordering: Vec<(String, String, f64, Option<f64>)> = lines()
+        .filter(plan_lines::order_quantity.gt(0.0))
         .select((
+            plan_lines::sku_key,
             plan_lines::urgency,
             plan_lines::order_quantity,
             plan_lines::order_value,
-            plan_lines::vendor,
-            plan_lines::category,
-            plan_lines::brand,
         ))
         .load(conn)?;
-    let summary = PlanSummary::of_parts(rows.iter().map(|r| SummaryParts {
-        urgency: &r.0,
-        order_quantity: r.1,
-        order_value: r.2,
-        vendor: &r.3,
-        category: &r.4,
-        brand: &r.5,
+    // Byte order of the key, whatever the database's collation.
+    ordering.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut summary = PlanSummary::of_parts(ordering.iter().map(|r| SummaryParts {
+        urgency: &r.1,
+        order_quantity: r.2,
+        order_value: r.3,
+        vendor: "",
+        category: "",
+        brand: "",
     }));
-    Ok((rows.len() as i64, summary))
+    macro_rules! names {
+        ($col:expr) => {{
+            let mut names: Vec<String> = lines()
+                .filter($col.ne(""))
+                .select($col)
+                .distinct()
+                .load(conn)?;
+            // Byte order, as `of_parts` sorts them.
+            names.sort_unstable();
+            names
+        }};
+    }
+    summary.vendors = names!(plan_lines::vendor);
+    summary.categories = names!(plan_lines::category);
+    summary.brands = names!(plan_lines::brand);
+    Ok((count, summary))
 }
 
 /// One stored plan line.
