@@ -397,21 +397,7 @@ pub(crate) fn master_line_input(
         } = member(m, ci, vi);
         child_flags_all.extend(flags);
         children_per_day = children_per_day.zip(adds).map(|(a, b)| a + b);
-        // One entry per child: variants of one child merged into this row
-        // add up.
-        match accounts
-            .iter_mut()
-            .find(|a: &&mut ChildFigures| a.account_id == figures.account_id)
-        {
-            Some(a) => {
-                a.available += figures.available;
-                a.on_order += figures.on_order;
-                a.coverage_demand += figures.coverage_demand;
-                a.order_quantity += figures.order_quantity;
-                a.demand_per_day += figures.demand_per_day;
-            }
-            None => accounts.push(figures),
-        }
+        add_child_figures(&mut accounts, figures);
         contributions.push(contribution);
         available += stock_in;
         movements.extend(moves);
@@ -485,6 +471,24 @@ pub(crate) fn master_line_input(
             v.brand.as_deref().unwrap_or_default(),
             &tags_of(v),
         ),
+    }
+}
+
+/// Adds a member's figures to its child's entry of a master row: variants
+/// of one child merged into the row add up.
+fn add_child_figures(accounts: &mut Vec<ChildFigures>, figures: ChildFigures) {
+    match accounts
+        .iter_mut()
+        .find(|a| a.account_id == figures.account_id)
+    {
+        Some(a) => {
+            a.available += figures.available;
+            a.on_order += figures.on_order;
+            a.coverage_demand += figures.coverage_demand;
+            a.order_quantity += figures.order_quantity;
+            a.demand_per_day += figures.demand_per_day;
+        }
+        None => accounts.push(figures),
     }
 }
 

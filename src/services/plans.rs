@@ -108,14 +108,23 @@ pub(crate) fn warehouse_flags(
         .collect()
 }
 
+/// A master's children, oldest first (the order of its row's members).
+pub(crate) fn children_of(
+    conn: &mut DbConn,
+    master: &Account,
+) -> Result<Vec<Account>, ServiceError> {
+    let mut kids = Account::list_children(conn, &master.id)?;
+    kids.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    Ok(kids)
+}
+
 fn load_master(
     conn: &mut DbConn,
     master: &Account,
     today: NaiveDate,
     mut mode: Children,
 ) -> Result<MasterInputs, ServiceError> {
-    let mut kids = Account::list_children(conn, &master.id)?;
-    kids.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    let kids = children_of(conn, master)?;
     let mut children = Vec::new();
     let mut child_plans = Vec::new();
     let reads = match mode {

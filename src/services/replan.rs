@@ -24,7 +24,8 @@ use crate::planning::rollup::{child_keys, roll_up, Links};
 use crate::planning::series::{child_line_input, master_line_input};
 use crate::planning::snapshot::{load_child, with_catalogue, ChildData, MasterInputs, Reads};
 use crate::services::plans::{
-    compute_and_store, header, inputs_version, is_stale, planning_date, warehouse_flags,
+    children_of, compute_and_store, header, inputs_version, is_stale, planning_date,
+    warehouse_flags,
 };
 use crate::services::ServiceError;
 
@@ -266,8 +267,7 @@ fn master(
     changed: &Changes,
     started: std::time::Instant,
 ) -> Result<PlanHeader, ServiceError> {
-    let mut kids = Account::list_children(conn, &master.id)?;
-    kids.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    let kids = children_of(conn, master)?;
     // The children's own plans first (each incrementally where it can).
     for k in &kids {
         if is_stale(conn, k, fixed_today)? {
