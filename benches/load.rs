@@ -3,8 +3,9 @@
 //! (API and HTML) of a seeded organisation over loopback, while a load-all
 //! of the master and two CSV imports run in loops. Reports every request's
 //! outcome (errors: any transport error or non-2xx answer), p50/p95/p99/max
-//! per route, the writers' rounds, the longest lock wait seen, and the load
-//! average.
+//! per route, the writers' rounds, the longest lock wait seen, the load
+//! average and, on SQLite, the write-ahead log file's size (largest sampled
+//! and at the end).
 //!
 //! The server is the release binary, a separate process on a fresh
 //! database. The organisation: `LOAD_CHILDREN` manual children (default 4)
@@ -174,6 +175,16 @@ fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "?".into())
+}
+
+/// The size of a SQLite database's write-ahead log file (0 on PostgreSQL).
+fn wal_size(url: &str) -> u64 {
+    match tributary::db::parse_url(url) {
+        (tributary::db::Backend::Sqlite, path) => std::fs::metadata(format!("{path}-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0),
+        _ => 0,
+    }
 }
 
 /// The longest lock wait now, in seconds (see the module's doc).
@@ -438,6 +449,7 @@ fn main() {
                 let mut probe = LockProbe::open(&url);
                 let (mut max, mut over_1s, mut samples) = (0f64, 0usize, 0usize);
                 let mut worst = String::new();
+                let mut wal_max = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let (w, what) = probe.sample();
                     if w > max {
@@ -446,9 +458,10 @@ fn main() {
                     max = max.max(w);
                     over_1s += usize::from(w > 1.0);
                     samples += 1;
+                    wal_max = wal_max.max(wal_size(&url));
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                (max, over_1s, samples, worst)
+                (max, over_1s, samples, worst, wal_max)
             })
         };
         // The writers: a load-all in a loop, two CSV imports in loops.
@@ -555,7 +568,8 @@ fn main() {
         }
         let elapsed = started.elapsed().as_secs_f64();
         stop.store(true, Ordering::Relaxed);
-        let (lock_max, lock_over, lock_samples, lock_worst) = probe.join().unwrap();
+        let (lock_max, lock_over, lock_samples, lock_worst, wal_max) = probe.join().unwrap();
+        let wal_end = wal_size(&url);
         let load_after = load_average();
 
         let mut results = results.lock().unwrap();
@@ -586,6 +600,10 @@ fn main() {
         let (plans, plan_p50, plan_max) = plan_jobs(&url, started_at);
         println!("{backend}: plan jobs ended during the run: {plans} (median {plan_p50:.1} s, longest {plan_max:.1} s)");
         println!("{backend}: longest lock wait {:.3} s over {lock_samples} samples, {lock_over} over 1 s ({lock_worst})", lock_max);
+        if backend == "sqlite" {
+            println!("{backend}: write-ahead log file {:.1} MB at the end, largest sampled {:.1} MB",
+                wal_end as f64 / 1e6, wal_max as f64 / 1e6);
+        }
         let json = json!({
             "backend": backend, "clients": clients, "seconds": elapsed, "requests": everything.len(), "errors": errors,
             "p50_ms": percentile(&everything, 0.5), "p95_ms": percentile(&everything, 0.95), "p99_ms": percentile(&everything, 0.99),
@@ -593,6 +611,7 @@ fn main() {
             "longest_lock_wait_s": lock_max, "lock_waits_over_1s": lock_over,
             "plan_jobs": plans, "plan_job_p50_s": plan_p50, "plan_job_max_s": plan_max,
             "load_average_before": load_before, "load_average_after": load_after,
+            "wal_bytes_end": wal_end, "wal_bytes_max": wal_max,
         });
         println!("{json}");
         errors > 0 || lock_over > 0

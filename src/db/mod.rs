@@ -14,7 +14,9 @@
 //! [`transaction`]: on SQLite it takes the write lock at `BEGIN`
 //! (`BEGIN IMMEDIATE`), so that it waits its turn under the busy timeout
 //! instead of failing with "database is locked" when it reads first and
-//! another connection writes before its own first write.
+//! another connection writes before its own first write. On SQLite a
+//! thread keeps the write-ahead log bounded under a crowd of readers
+//! ([`wal`]).
 
 pub mod backup;
 pub mod ingest;
@@ -22,6 +24,7 @@ pub mod models;
 pub mod plan_orders;
 pub mod schema;
 pub mod values;
+pub mod wal;
 
 use std::time::Duration;
 
@@ -117,6 +120,13 @@ impl ManageConnection for Manager {
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
                      PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;",
                 )
+                .map_err(r2d2::Error::QueryError)?;
+                // The log's file is cut back to this size when the log
+                // starts over ([`wal`]).
+                conn.batch_execute(&format!(
+                    "PRAGMA journal_size_limit = {};",
+                    wal::JOURNAL_SIZE_LIMIT
+                ))
                 .map_err(r2d2::Error::QueryError)?;
                 if self.read_only {
                     conn.batch_execute("PRAGMA query_only = ON;")
@@ -219,9 +229,11 @@ where
         Ok(None)
     );
     // Backend-specific: SQLite's lock mode is chosen at BEGIN; diesel's
-    // generic transaction issues a deferred BEGIN.
+    // generic transaction issues a deferred BEGIN. A SQLite writer first
+    // passes the gate a checkpoint restarting the log closes ([`wal`]).
     match conn {
         DbConn::Sqlite(c) if outermost => {
+            wal::pass_gate();
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
         }
         _ => Tm::begin_transaction(conn)?,
@@ -256,11 +268,26 @@ pub struct Db {
     readers: r2d2::Pool<Manager>,
     backend: Backend,
     plan_orders: std::sync::Arc<plan_orders::PlanOrders>,
+    /// SQLite: keeps the log's checkpointing thread going ([`wal`]).
+    _checkpoints: Option<std::sync::Arc<()>>,
 }
 
 impl Db {
-    /// Opens the pools on `url` and runs pending migrations.
+    /// Opens the pools on `url` and runs pending migrations; on SQLite
+    /// starts the thread that keeps the log bounded ([`wal`]).
     pub fn connect(url: &str) -> Result<Db, DbError> {
+        let mut db = Db::connect_without_checkpoints(url)?;
+        if db.backend == Backend::Sqlite {
+            let target = parse_url(url).1;
+            let thread = wal::start(&target).map_err(|e| DbError::Pool(e.to_string()))?;
+            db._checkpoints = Some(thread);
+        }
+        Ok(db)
+    }
+
+    /// [`Db::connect`] without the SQLite checkpointing thread (tests that
+    /// show what it is for).
+    pub(crate) fn connect_without_checkpoints(url: &str) -> Result<Db, DbError> {
         let (backend, target) = parse_url(url);
         let build = |read_only: bool, size: u32| {
             r2d2::Pool::builder()
@@ -285,6 +312,7 @@ impl Db {
             readers,
             backend,
             plan_orders: Default::default(),
+            _checkpoints: None,
         })
     }
 

@@ -2,15 +2,27 @@
 //! and started again over the same database.
 //!
 //! `a_restarted_server_takes_up_the_jobs_of_its_dead_predecessor_at_once`
-//! runs with the suite. `kill_nine_during_sync_and_replan` is ignored by
-//! default (it takes minutes): `scripts/crash_runs.sh` runs it on SQLite and
-//! PostgreSQL. It syncs a child over a `tributary` connection from a source
-//! server, kills the syncing server at a random moment of the sync (and of
-//! the replan that follows it), restarts it, and checks that the sync ends
-//! with every table's content equal to a run never killed; then the same
-//! with kills during a replan of every plan (a planning setting changed).
-//! `CRASH_RUNS` (default 20) kills of each kind; `CRASH_VARIANTS` (default
-//! 3000) source variants, as many sales orders of two lines.
+//! runs with the suite. The `kill_nine_*` tests are ignored by default (they
+//! take minutes): `scripts/crash_runs.sh` runs them on SQLite and
+//! PostgreSQL. Each syncs a child from a source, kills the syncing server at
+//! a random moment of the sync, restarts it, and checks that the sync ends
+//! with every table's content equal to a run never killed:
+//!
+//! - `kill_nine_during_sync_and_replan`: a `tributary` connection to a
+//!   second server, then also kills during a replan of every plan (a
+//!   planning setting changed);
+//! - `kill_nine_during_shopify_sync`: a `shopify` connection to the Shopify
+//!   fake (GraphQL, paged by `pageInfo` cursors; with
+//!   `TRIBUTARY_SHOPIFY_BULK_ORDERS=1` in the environment the orders come
+//!   through a bulk operation instead);
+//! - `kill_nine_during_woocommerce_sync`: a `woocommerce` connection to the
+//!   WooCommerce fake (REST, paged by page number).
+//!
+//! The fakes run in the test process, so they outlive every kill of the
+//! server. `CRASH_RUNS` (default 3, a quick check; the script runs 20) kills
+//! of each kind; `CRASH_VARIANTS` (default 3000) source variants, as many
+//! sales orders of two lines; `CRASH_SERVER_BIN` another build of the
+//! server.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,6 +30,8 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use serde_json::{json, Value};
 
+use crate::fakes::shopify::FakeShopify;
+use crate::fakes::woocommerce::FakeWoo;
 use crate::helpers::FreshDatabase;
 use crate::TestApp;
 
@@ -25,9 +39,12 @@ const TODAY: &str = "2026-12-01";
 const EMAIL: &str = "crash@example.com";
 const PASSWORD: &str = "crash-test-password";
 
-/// The environment of every run of the binary.
-fn command(database_url: &str, dir: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tributary"));
+/// The environment of every run of the binary (and `extra`, a source's).
+fn command(database_url: &str, dir: &std::path::Path, extra: &[(String, String)]) -> Command {
+    // `CRASH_SERVER_BIN` runs another build of the server.
+    let bin = std::env::var("CRASH_SERVER_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_tributary").to_string());
+    let mut c = Command::new(bin);
     c.current_dir(dir)
         .env("DATABASE_URL", database_url)
         .env("TRIBUTARY_TODAY", TODAY)
@@ -36,20 +53,22 @@ fn command(database_url: &str, dir: &std::path::Path) -> Command {
         // The source listens on loopback.
         .env("TRIBUTARY_ALLOW_PRIVATE_CONNECTIONS", "true")
         .env("TRIBUTARY_SYNC_PAGE_SIZE", "50")
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", "warn")
+        .envs(extra.iter().map(|(k, v)| (k, v)));
     c
 }
 
 /// A `tributary serve` process.
 struct Server {
-    child: Child,
+    child: std::sync::Mutex<Child>,
+    log: std::path::PathBuf,
     addr: String,
     client: reqwest::Client,
 }
 
 impl Server {
     /// Starts the server on a free port and waits until it answers.
-    async fn start(database_url: &str, dir: &std::path::Path) -> Server {
+    async fn start(database_url: &str, dir: &std::path::Path, env: &[(String, String)]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -60,14 +79,15 @@ impl Server {
             .append(true)
             .open(dir.join("server.log"))
             .unwrap();
-        let child = command(database_url, dir)
+        let child = command(database_url, dir, env)
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
             .spawn()
             .expect("start tributary serve");
         let server = Server {
-            child,
+            child: std::sync::Mutex::new(child),
+            log: dir.join("server.log"),
             addr: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
@@ -94,9 +114,27 @@ impl Server {
     }
 
     /// SIGKILL: no shutdown, no flush, nothing.
-    fn kill_nine(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
+    fn kill_nine(self) {
+        let mut child = self.child.lock().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// Fails the test with the server's log when the process has ended.
+    fn assert_alive(&self) {
+        if let Ok(Some(status)) = self.child.lock().unwrap().try_wait() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: String = log
+                .lines()
+                .rev()
+                .take(40)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n");
+            panic!("the server ended by itself ({status}):\n{tail}");
+        }
     }
 
     async fn call(
@@ -116,7 +154,17 @@ impl Server {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.expect("request");
+        let resp = match req.try_clone().unwrap().send().await {
+            Ok(r) => r,
+            // A kept-alive connection the server closed as the request
+            // went out: once more on a new one, unless the server is gone.
+            Err(e) => {
+                self.assert_alive();
+                eprintln!("{method} {path}: {e}; once more");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                req.send().await.expect("request")
+            }
+        };
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
         (
@@ -143,14 +191,15 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let child = self.child.get_mut().unwrap_or_else(|e| e.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
 /// Creates the database and its user with the command line.
 fn add_user(database_url: &str, dir: &std::path::Path) {
-    let out = command(database_url, dir)
+    let out = command(database_url, dir, &[])
         .args([
             "user",
             "add",
@@ -365,30 +414,93 @@ async fn wait_plans(server: &Server, token: &str, accounts: &[String]) {
     }
 }
 
+/// What a child syncs from: a second server, or a fake shop. Each lives in
+/// the test process, so it outlives every kill of the syncing server.
+enum Feed {
+    /// A `tributary` connection to a child of a second server.
+    Tributary {
+        source: TestApp,
+        child: String,
+        key: String,
+    },
+    /// A `shopify` connection to the Shopify fake.
+    Shopify(FakeShopify),
+    /// A `woocommerce` connection to the WooCommerce fake.
+    WooCommerce(FakeWoo),
+}
+
+impl Feed {
+    /// A source of `n` variants and `n` orders of two variant lines.
+    async fn new(kind: &str, n: usize) -> Feed {
+        match kind {
+            "tributary" => {
+                let (source, child, key) = source(n).await;
+                Feed::Tributary { source, child, key }
+            }
+            "shopify" => Feed::Shopify(FakeShopify::start(n as i64, n as i64)),
+            "woocommerce" => Feed::WooCommerce(FakeWoo::start(n as i64, n as i64)),
+            other => panic!("no feed {other}"),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Feed::Tributary { .. } => "tributary",
+            Feed::Shopify(_) => "shopify",
+            Feed::WooCommerce(_) => "woocommerce",
+        }
+    }
+
+    /// The child's connection.
+    fn connection(&self) -> Value {
+        match self {
+            Feed::Tributary { source, child, key } => {
+                json!({"kind": "tributary", "base_url": source.addr, "account_id": child, "api_key": key})
+            }
+            Feed::Shopify(_) => json!({"kind": "shopify", "shop": "crash.myshopify.com",
+                "access_token": crate::fakes::shopify::TOKEN}),
+            Feed::WooCommerce(woo) => json!({"kind": "woocommerce", "base_url": woo.addr,
+                "consumer_key": crate::fakes::woocommerce::KEY,
+                "consumer_secret": crate::fakes::woocommerce::SECRET}),
+        }
+    }
+
+    /// The syncing server's environment for this source.
+    fn env(&self) -> Vec<(String, String)> {
+        match self {
+            Feed::Shopify(shop) => {
+                vec![("TRIBUTARY_SHOPIFY_API_BASE".to_string(), shop.addr.clone())]
+            }
+            _ => vec![],
+        }
+    }
+}
+
 /// One syncing server over a fresh database, its child created.
 struct Target {
     dir: tempfile::TempDir,
     db: FreshDatabase,
     server: Option<Server>,
+    env: Vec<(String, String)>,
     token: String,
     accounts: Vec<String>,
     child: String,
 }
 
 impl Target {
-    async fn new(source: &TestApp, src_child: &str, key: &str) -> Target {
+    async fn new(feed: &Feed) -> Target {
         let dir = tempfile::tempdir().unwrap();
         let db = FreshDatabase::new(dir.path());
         add_user(&db.url, dir.path());
-        let server = Server::start(&db.url, dir.path()).await;
+        let env = feed.env();
+        let server = Server::start(&db.url, dir.path(), &env).await;
         let token = server.token().await;
         let (s, b) = server
             .call(
                 "POST",
                 "/accounts",
                 &token,
-                Some(json!({"name": "Remote", "currency": "EUR", "connection":
-                    {"kind": "tributary", "base_url": source.addr, "account_id": src_child, "api_key": key}})),
+                Some(json!({"name": "Remote", "currency": "EUR", "connection": feed.connection()})),
             )
             .await;
         assert_eq!(s, 201, "{b}");
@@ -417,6 +529,7 @@ impl Target {
             dir,
             db,
             server: Some(server),
+            env,
             token,
             accounts,
             child,
@@ -432,7 +545,7 @@ impl Target {
         tokio::time::sleep(after).await;
         self.server.take().unwrap().kill_nine();
         let t = Instant::now();
-        self.server = Some(Server::start(&self.db.url, self.dir.path()).await);
+        self.server = Some(Server::start(&self.db.url, self.dir.path(), &self.env).await);
         t.elapsed()
     }
 
@@ -489,13 +602,12 @@ impl Target {
     }
 }
 
-#[actix_web::test]
-#[ignore = "minutes: run by scripts/crash_runs.sh"]
-async fn kill_nine_during_sync_and_replan() {
+/// `CRASH_RUNS` (default 3) and `CRASH_VARIANTS` (default 3000).
+fn run_settings() -> (usize, usize, &'static str) {
     let runs: usize = std::env::var("CRASH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+        .unwrap_or(3);
     let n: usize = std::env::var("CRASH_VARIANTS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -505,10 +617,35 @@ async fn kill_nine_during_sync_and_replan() {
     } else {
         "sqlite"
     };
-    let (source, src_child, key) = source(n).await;
+    (runs, n, backend)
+}
+
+/// Asserts that every table of `got` equals the clean run's.
+fn assert_equal(what: &str, want: &[(String, i64, String)], got: &[(String, i64, String)]) {
+    assert_eq!(want.len(), got.len());
+    for (want, got) in want.iter().zip(got) {
+        assert_eq!(got.0, want.0);
+        assert_eq!(got.1, want.1, "{what}: {} rows in {}", got.1, got.0);
+        assert!(
+            got.2 == want.2,
+            "{what}: {} differs from the clean run: {:.1500} / clean: {:.1500}",
+            got.0,
+            got.2,
+            want.2
+        );
+    }
+}
+
+/// A clean run from `feed`, then `runs` runs each killed at a random moment
+/// of the sync (and, with `replan`, of a replan after it): every table equal
+/// to the clean run's after each restart.
+async fn kill_runs(feed: &Feed, runs: usize, replan: bool) {
+    let backend = run_settings().2;
+    let kind = feed.name();
+    let label = format!("{backend}/{kind}");
 
     // The run never killed.
-    let clean = Target::new(&source, &src_child, &key).await;
+    let clean = Target::new(feed).await;
     let t = Instant::now();
     let job = clean.start_sync().await;
     let (job, _) = clean.finish_sync(&job).await;
@@ -517,17 +654,21 @@ async fn kill_nine_during_sync_and_replan() {
     let synced_time = t.elapsed();
     let clean_synced = contents(&clean.db.url);
     let clean_read = records_read(&job);
-    let t = Instant::now();
-    clean.change_planning(60).await;
-    clean.plans_fresh().await;
-    let replan_time = t.elapsed();
-    let clean_replanned = contents(&clean.db.url);
+    let mut replan_time = Duration::ZERO;
+    let mut clean_replanned = Vec::new();
+    if replan {
+        let t = Instant::now();
+        clean.change_planning(60).await;
+        clean.plans_fresh().await;
+        replan_time = t.elapsed();
+        clean_replanned = contents(&clean.db.url);
+    }
     println!(
-        "[{backend}] clean run: sync {:.2} s, sync + plans {:.2} s, {clean_read} records read; replan {:.2} s; {}",
+        "[{label}] clean run: sync {:.2} s, sync + plans {:.2} s, {clean_read} records read; replan {:.2} s; {}",
         sync_time.as_secs_f64(),
         synced_time.as_secs_f64(),
         replan_time.as_secs_f64(),
-        counts_of(&clean_replanned)
+        counts_of(if replan { &clean_replanned } else { &clean_synced })
     );
     drop(clean);
 
@@ -535,8 +676,8 @@ async fn kill_nine_during_sync_and_replan() {
     let mut resumed_from_cursor = 0;
     let mut killed_mid_sync = 0;
     for run in 1..=runs {
-        // A kill at a random moment of the sync and the replan after it.
-        let mut target = Target::new(&source, &src_child, &key).await;
+        // A kill at a random moment of the sync.
+        let mut target = Target::new(feed).await;
         let job = target.start_sync().await;
         let at = Duration::from_millis(rng.gen_range(0..sync_time.as_millis().max(1) as u64));
         let restart = target.crash_after(at).await;
@@ -553,27 +694,21 @@ async fn kill_nine_during_sync_and_replan() {
         let read = records_read(&job);
         target.plans_fresh().await;
         let got = contents(&target.db.url);
-        if cursors > 0 && read < clean_read {
+        let from_cursor = mid_sync && cursors > 0 && read < clean_read;
+        if from_cursor {
             resumed_from_cursor += 1;
         }
         println!(
-            "[{backend}] sync run {run}: killed at {:.2} s ({}) with {cursors} cursors stored; restarted in {:.2} s; \
-             synced and planned {:.2} s later ({restarts} syncs started again), {read} records read after the restart",
+            "[{label}] sync run {run}: killed at {:.2} s ({}) with {cursors} cursors stored; restarted in {:.2} s; \
+             synced and planned {:.2} s later ({restarts} syncs started again), {read} of {clean_read} records read after the restart",
             at.as_secs_f64(),
             if mid_sync { "sync running" } else { "sync done" },
             restart.as_secs_f64(),
             resumed.elapsed().as_secs_f64()
         );
-        for (want, got) in clean_synced.iter().zip(&got) {
-            assert_eq!(got.0, want.0);
-            assert_eq!(got.1, want.1, "sync run {run}: {} rows in {}", got.1, got.0);
-            assert!(
-                got.2 == want.2,
-                "sync run {run}: {} differs from the clean run: {:.1500} / clean: {:.1500}",
-                got.0,
-                got.2,
-                want.2
-            );
+        assert_equal(&format!("sync run {run}"), &clean_synced, &got);
+        if !replan {
+            continue;
         }
 
         // A kill at a random moment of a replan of every plan.
@@ -584,31 +719,43 @@ async fn kill_nine_during_sync_and_replan() {
         target.plans_fresh().await;
         let got = contents(&target.db.url);
         println!(
-            "[{backend}] replan run {run}: killed at {:.2} s; restarted in {:.2} s; plans fresh {:.2} s later",
+            "[{label}] replan run {run}: killed at {:.2} s; restarted in {:.2} s; plans fresh {:.2} s later",
             at.as_secs_f64(),
             restart.as_secs_f64(),
             resumed.elapsed().as_secs_f64()
         );
-        for (want, got) in clean_replanned.iter().zip(&got) {
-            assert_eq!(
-                got.1, want.1,
-                "replan run {run}: {} rows in {}",
-                got.1, got.0
-            );
-            assert!(
-                got.2 == want.2,
-                "replan run {run}: {} differs from the clean run: {:.1500} / clean: {:.1500}",
-                got.0,
-                got.2,
-                want.2
-            );
-        }
+        assert_equal(&format!("replan run {run}"), &clean_replanned, &got);
     }
     println!(
-        "[{backend}] {runs} sync kills ({killed_mid_sync} while the sync job ran) and {runs} replan kills: \
-         every table equal to the clean run; {resumed_from_cursor} syncs resumed from a stored cursor \
-         (read fewer records than the clean run)"
+        "[{label}] {runs} sync kills ({killed_mid_sync} while the sync job ran){}: \
+         every table equal to the clean run; {resumed_from_cursor} of {killed_mid_sync} syncs resumed from a stored cursor \
+         (read fewer records than the clean run after the restart)",
+        if replan { format!(" and {runs} replan kills") } else { String::new() }
     );
+}
+
+#[actix_web::test]
+#[ignore = "minutes: run by scripts/crash_runs.sh"]
+async fn kill_nine_during_sync_and_replan() {
+    let (runs, n, _) = run_settings();
+    let feed = Feed::new("tributary", n).await;
+    kill_runs(&feed, runs, true).await;
+}
+
+#[actix_web::test]
+#[ignore = "minutes: run by scripts/crash_runs.sh"]
+async fn kill_nine_during_shopify_sync() {
+    let (runs, n, _) = run_settings();
+    let feed = Feed::new("shopify", n).await;
+    kill_runs(&feed, runs, false).await;
+}
+
+#[actix_web::test]
+#[ignore = "minutes: run by scripts/crash_runs.sh"]
+async fn kill_nine_during_woocommerce_sync() {
+    let (runs, n, _) = run_settings();
+    let feed = Feed::new("woocommerce", n).await;
+    kill_runs(&feed, runs, false).await;
 }
 
 #[actix_web::test]
@@ -618,7 +765,7 @@ async fn a_restarted_server_takes_up_the_jobs_of_its_dead_predecessor_at_once() 
     let dir = tempfile::tempdir().unwrap();
     let db = FreshDatabase::new(dir.path());
     add_user(&db.url, dir.path());
-    let server = Server::start(&db.url, dir.path()).await;
+    let server = Server::start(&db.url, dir.path(), &[]).await;
     let token = server.token().await;
     let (s, b) = server
         .call(
@@ -676,7 +823,7 @@ async fn a_restarted_server_takes_up_the_jobs_of_its_dead_predecessor_at_once() 
         .execute(&mut conn)
         .unwrap();
     let started = Instant::now();
-    let _server = Server::start(&db.url, dir.path()).await;
+    let _server = Server::start(&db.url, dir.path(), &[]).await;
     loop {
         let status: String = jobs::table
             .find("job_left_running")
