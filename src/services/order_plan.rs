@@ -465,8 +465,8 @@ pub async fn read_page(
             Ok::<_, ServiceError>((total, rows, accounts, summary, unheld))
         })
         .await?;
-    // A large plan's view read for the first time: its order is held for
-    // the next reads, worked out after this one is answered.
+    // A large plan's view read again: its order is held for the next
+    // reads, worked out after this one is answered.
     if let Some(key) = unheld {
         if db.plan_orders().start(&key) {
             let (db, orders) = (db.clone(), db.plan_orders().clone());
