@@ -1278,23 +1278,6 @@ fn forecast_full_core(
         });
         let mut t = TotalDistribution::gamma(p, mean, sd);
         t.method = "gamma_backtest".into();
-        // The daily shape (named for the server's daily series): the forecast total with the
-        // deviation of a sum of `p` independent periods of the last year's (the last season's,
-        // at least MIN_SELECT periods) in-stock demand.
-        let recent: Vec<f64> = y
-            .iter()
-            .zip(&valid)
-            .rev()
-            .take(m.max(MIN_SELECT))
-            .filter(|(_, &ok)| ok)
-            .map(|(&v, _)| v)
-            .collect();
-        if recent.len() >= 2 {
-            let k = recent.len() as f64;
-            let mu = recent.iter().sum::<f64>() / k;
-            let s2 = recent.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / (k - 1.0);
-            t.set_daily_spread(&[(mean, (s2 * p as f64).sqrt())]);
-        }
         t
     });
     let f = Forecast {
