@@ -112,12 +112,13 @@ impl TotalDistribution {
 
     /// Gives the distribution the daily-spread shape of its levels ([`Self::daily`]) with
     /// each component's deviation times `r` (> 0); one without that shape (the full path's)
-    /// has its own spread scaled by `r` ([`Self::scale_spread`]).
+    /// is left as it is: scaling its own spread by a ratio fitted on one held-out window
+    /// (wholesaler weekly) served 0.74 instead of 0.84.
     pub fn use_daily_spread(&mut self, r: f64) {
         if !self.daily.is_empty() {
             self.gamma = self.daily.clone();
+            self.scale_spread(r);
         }
-        self.scale_spread(r);
     }
 
     /// Sets the daily-spread shape ([`Self::use_daily_spread`]): an equal mixture of gammas
