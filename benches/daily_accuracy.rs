@@ -34,7 +34,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use tributary::forecast::{
-    calibrate, forecast_with_total, metrics, DemandClass, Options, SeriesInput, TotalDistribution,
+    forecast_with_total, metrics, Calibration, DemandClass, Options, SeriesInput, TotalDistribution,
 };
 use tributary::replenish::demand_stats;
 
@@ -250,6 +250,7 @@ fn main() {
     let mut lines = Vec::new();
     let mut refs = Vec::new();
     let mut fit_secs = 0.0;
+    let mut calibrations = Vec::new();
     for w in (0..WINDOWS).rev() {
         // Window w ends w·28 days before the last day; the fit sees what precedes it.
         let end = len - w * WINDOW;
@@ -275,8 +276,18 @@ fn main() {
             .par_iter()
             .map(|i| forecast_with_total(i, WINDOW, WINDOW, &opts))
             .collect();
+        // The catalogue calibration, fitted once and applied to each series (what
+        // `calibrate` does in one call).
+        let cal = Calibration::fit(&inputs, WINDOW, WINDOW, &opts);
         let mut out = raw.clone();
-        calibrate(&inputs, WINDOW, WINDOW, &opts, &mut out);
+        for (input, (f, t)) in inputs.iter().zip(out.iter_mut()) {
+            cal.apply(input, f, t);
+        }
+        calibrations.push(format!(
+            "window_end-{}d spread ratios: {}",
+            w * WINDOW,
+            cal.summary()
+        ));
         fit_secs += t.elapsed().as_secs_f64();
         let rows: Vec<Row> = used
             .par_iter()
@@ -326,6 +337,9 @@ fn main() {
     println!("daily_accuracy {}", line("overall", &all));
     for r in &refs {
         println!("{r}");
+    }
+    for c in &calibrations {
+        println!("daily_accuracy {c}");
     }
     println!(
         "daily_accuracy seconds: read={read_secs:.2} forecast+totals={fit_secs:.2} ({} windows × ~{} series) total={:.2}",

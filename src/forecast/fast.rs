@@ -532,6 +532,20 @@ fn fast_total(
     ];
     let mut d = TotalDistribution::gamma_mixture(days, mean, &parts);
     d.method = "backtest_errors_gamma_mixture".into();
+    // The daily shape: both levels with the deviation of a sum of `days` independent days of
+    // the last year's in-stock demand.
+    let (mut s2, mut k) = (0.0, 0.0);
+    let rate = if t > 0.0 { sum / t } else { 0.0 };
+    for i in n.saturating_sub(365)..n {
+        if valid[i] {
+            s2 += (y[i] - rate).powi(2);
+            k += 1.0;
+        }
+    }
+    if k >= 2.0 {
+        let sd = (s2 / (k - 1.0) * days as f64).sqrt();
+        d.set_daily_spread(&[(mean, sd), (year, sd)]);
+    }
     d
 }
 

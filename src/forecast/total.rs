@@ -49,6 +49,13 @@ pub struct TotalDistribution {
     /// Weight, shape and scale of each gamma component of a mixture whose quantiles are computed
     /// exactly on demand (empty: the table is used).
     gamma: Vec<(f64, f64, f64)>,
+    /// The same levels as `gamma` with the spread of a sum of independent days instead
+    /// (weight, shape, scale per component; empty: none): each component's deviation is that
+    /// of the series' recent daily demand times `√periods`. A catalogue calibration may read
+    /// the total in this shape ([`TotalDistribution::use_daily_spread`]) where it held less
+    /// stock on held-out windows at the same service.
+    #[serde(skip)]
+    daily: Vec<(f64, f64, f64)>,
     /// Recalibration ([`TotalDistribution::recalibrate`]): sorted probability integral
     /// transforms of past outcomes; quantile `p` of the distribution is the model's quantile
     /// at their `p` quantile (empty: none).
@@ -81,6 +88,7 @@ impl TotalDistribution {
             method: "quantiles".into(),
             quantiles: q,
             gamma: Vec::new(),
+            daily: Vec::new(),
             levels: Vec::new(),
             limit: None,
         }
@@ -98,7 +106,25 @@ impl TotalDistribution {
         d.mean *= k;
         d.quantiles.iter_mut().for_each(|q| *q *= k);
         d.gamma.iter_mut().for_each(|g| g.2 *= k);
+        d.daily.iter_mut().for_each(|g| g.2 *= k);
         d
+    }
+
+    /// Gives the distribution the daily-spread shape of its levels ([`Self::daily`]) with
+    /// each component's deviation times `r` (> 0); one without that shape (the full path's)
+    /// is left as it is: scaling its own spread by a ratio fitted on one held-out window
+    /// (wholesaler weekly) served 0.74 instead of 0.84.
+    pub fn use_daily_spread(&mut self, r: f64) {
+        if !self.daily.is_empty() {
+            self.gamma = self.daily.clone();
+            self.scale_spread(r);
+        }
+    }
+
+    /// Sets the daily-spread shape ([`Self::use_daily_spread`]): an equal mixture of gammas
+    /// with the given means and deviations.
+    pub(crate) fn set_daily_spread(&mut self, parts: &[(f64, f64)]) {
+        self.daily = mixture_parts(parts);
     }
 
     /// No demand at all: every quantile is zero.
@@ -118,8 +144,7 @@ impl TotalDistribution {
         if self.levels.is_empty() {
             return self.model_quantile(p);
         }
-        let mut l = self.levels.clone();
-        let q = self.model_quantile(crate::forecast::quantile(&mut l, p).clamp(0.0, MAX_LEVEL));
+        let q = self.model_quantile(sorted_quantile(&self.levels, p).clamp(0.0, MAX_LEVEL));
         match self.limit {
             Some(cap) => q.min(cap + self.model_quantile(p)),
             None => q,
@@ -147,6 +172,30 @@ impl TotalDistribution {
         let mut l: Vec<f64> = pits.iter().copied().filter(|v| v.is_finite()).collect();
         l.sort_by(f64::total_cmp);
         self.levels = l;
+    }
+
+    /// Scales the model's spread by `r` (> 0) about its mean: each gamma component keeps its
+    /// mean and has its standard deviation multiplied by `r`; a quantile table is stretched
+    /// about the mean (floored at zero). A catalogue calibration fits `r` per demand class on
+    /// held-out totals ([`crate::forecast::Calibration`]); a non-finite or non-positive `r`
+    /// changes nothing.
+    pub fn scale_spread(&mut self, r: f64) {
+        if !(r.is_finite() && r > 0.0) || r == 1.0 {
+            return;
+        }
+        if self.gamma.is_empty() {
+            let mean = self.mean;
+            for q in &mut self.quantiles {
+                *q = (mean + r * (*q - mean)).max(0.0);
+            }
+            return;
+        }
+        for g in &mut self.gamma {
+            if g.1 > 0.0 && g.2 > 0.0 && g.1 < POINT_MASS_SHAPE {
+                g.1 /= r * r;
+                g.2 *= r * r;
+            }
+        }
     }
 
     /// Probability that the total is at most `x` under the model (before any recalibration).
@@ -218,27 +267,45 @@ impl TotalDistribution {
         parts: &[(f64, f64)],
     ) -> TotalDistribution {
         let mut d = TotalDistribution::from_quantiles(periods, mean, &[0.0, 0.0]);
-        let w = 1.0 / parts.len().max(1) as f64;
-        d.gamma = parts
-            .iter()
-            .map(|&(mu, sd)| {
-                let (mu, sd) = (mu.max(0.0), sd.max(0.0));
-                if mu > 0.0 && sd > 0.0 {
-                    (w, (mu / sd).powi(2), sd * sd / mu)
-                } else if mu > 0.0 {
-                    // A point mass at mu: a very narrow gamma.
-                    (w, 1e12, mu / 1e12)
-                } else {
-                    (w, 0.0, 0.0)
-                }
-            })
-            .collect();
-        if d.gamma.is_empty() {
-            d.gamma.push((1.0, 0.0, 0.0));
-        }
+        d.gamma = mixture_parts(parts);
         d.method = "gamma_mixture".into();
         d
     }
+}
+
+/// Components (weight, shape, scale) of an equal mixture of gammas given by their means and
+/// deviations (a zero deviation: a point mass; no parts: a point mass at 0).
+fn mixture_parts(parts: &[(f64, f64)]) -> Vec<(f64, f64, f64)> {
+    let w = 1.0 / parts.len().max(1) as f64;
+    let mut g: Vec<(f64, f64, f64)> = parts
+        .iter()
+        .map(|&(mu, sd)| {
+            let (mu, sd) = (mu.max(0.0), sd.max(0.0));
+            if mu > 0.0 && sd > 0.0 {
+                (w, (mu / sd).powi(2), sd * sd / mu)
+            } else if mu > 0.0 {
+                // A point mass at mu: a very narrow gamma.
+                (w, 1e12, mu / 1e12)
+            } else {
+                (w, 0.0, 0.0)
+            }
+        })
+        .collect();
+    if g.is_empty() {
+        g.push((1.0, 0.0, 0.0));
+    }
+    g
+}
+
+/// Quantile `p` of sorted values, linear between them (as [`crate::forecast::quantile`]).
+fn sorted_quantile(v: &[f64], p: f64) -> f64 {
+    let last = v.len() - 1;
+    let pos = p * last as f64;
+    let i = (pos.floor() as usize).min(last);
+    if i == last {
+        return v[last];
+    }
+    v[i] + (v[i + 1] - v[i]) * (pos - i as f64)
 }
 
 /// `ln Γ(x)` for `x > 0` (Lanczos, g = 7, nine coefficients; relative error ~1e-15).
@@ -504,6 +571,8 @@ pub(crate) fn history_gamma(
     let var = d * s2.max(mu) * (1.0 + d / k);
     let mut t = TotalDistribution::gamma(days, mean_total, var.sqrt());
     t.method = "gamma_short_history".into();
+    // Its spread is the daily history's already: the same in the daily shape.
+    t.daily = t.gamma.clone();
     t
 }
 
