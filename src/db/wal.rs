@@ -274,16 +274,19 @@ mod tests {
             .unwrap()
             .batch_execute("CREATE TABLE t (n INTEGER PRIMARY KEY, v BLOB NOT NULL);")
             .unwrap();
-        let (longest, written, longest_write) = load(&db, &target, 8 * RESTART_FRAMES);
+        // Enough pages that a log holding them all is far over the bound,
+        // which leaves the thread room on a machine busy with other tests
+        // (the log reached 22,500 pages there, 6,700–17,400 alone).
+        let (longest, written, longest_write) = load(&db, &target, 16 * RESTART_FRAMES);
         println!(
             "with the thread: the log got to {longest} pages, {written} written, longest write {longest_write:?}"
         );
         assert!(
-            written >= 8 * RESTART_FRAMES,
+            written >= 16 * RESTART_FRAMES,
             "the writers wrote only {written} pages"
         );
         assert!(
-            longest < 5 * RESTART_FRAMES,
+            longest < 8 * RESTART_FRAMES,
             "the log grew to {longest} pages of {written} written"
         );
         assert!(
