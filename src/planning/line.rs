@@ -12,6 +12,7 @@ use crate::planning::explain::{
     CandidateScore, Contribution, DemandExplained, Explanation, ReconciledExplained,
     SafetyStockExplained, Step, Term,
 };
+use crate::planning::fits::{self, FitUse};
 use crate::planning::series::LineInput;
 use crate::planning::supply;
 use crate::replenish::{self, OpenOrder, PlanInput};
@@ -308,6 +309,7 @@ impl Reconciled {
 pub(crate) fn forecast_line(
     li: &LineInput,
     days: usize,
+    used: FitUse,
 ) -> (Forecast, TotalDistribution, Option<Reconciled>) {
     let input = SeriesInput {
         values: &li.values,
@@ -318,8 +320,9 @@ pub(crate) fn forecast_line(
     // service-level quantile minus its mean), fit for intermittent demand.
     let lt_days = (li.lead_time_days.max(0.0).ceil() as usize).max(1);
     let horizon = plan_horizon(li);
-    let (mut fc, mut lt_total) =
-        forecast::forecast_with_total(&input, horizon, lt_days, &Options { fast: true });
+    // The same inputs give the same fit: a master row of one child's one
+    // variant takes that line's (`fits`).
+    let (mut fc, mut lt_total) = fits::fit(&input, horizon, lt_days, &Options { fast: true }, used);
     let reconciled = reconcile(li, &mut fc, &mut lt_total);
     for v in [&mut fc.point, &mut fc.low, &mut fc.high] {
         let week = v.len().min(7);
@@ -436,7 +439,7 @@ pub(crate) type Computed = (PlanLineRow, LineDetail);
 pub(crate) fn compute_line(account_id: &str, today: NaiveDate, mut li: LineInput) -> Computed {
     let lt = li.lead_time_days.max(0.0);
     let cycle = li.days_of_stock.max(0.0);
-    let (mut fc, mut lt_total, reconciled) = forecast_line(&li, plan_horizon(&li));
+    let (mut fc, mut lt_total, reconciled) = forecast_line(&li, plan_horizon(&li), li.fit);
     let (mut mean, mut sd) = replenish::demand_stats(&li.values, Some(&li.in_stock));
     // The textbook safety stock's demand statistics follow the reconciled
     // level as the forecast does.

@@ -12,6 +12,7 @@
 
 pub mod edits;
 pub mod explain;
+pub mod fits;
 pub mod line;
 pub mod pool;
 pub mod rollup;

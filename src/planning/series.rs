@@ -11,6 +11,7 @@ use crate::db::models::Account;
 use crate::domain::sku;
 use crate::planning::edits::LineEdits;
 use crate::planning::explain::Contribution;
+use crate::planning::fits::FitUse;
 use crate::planning::line::{round6, Flag};
 use crate::planning::rollup::Conflict;
 use crate::planning::snapshot::{ChildData, MasterInputs, Sale};
@@ -83,6 +84,8 @@ pub(crate) struct LineInput {
     pub(crate) not_for_reorder: Option<Option<String>>,
     /// The forecast edits that apply to the line, and its conflicts.
     pub(crate) edits: LineEdits,
+    /// Whether the line shares its fit or takes another's ([`FitUse`]).
+    pub(crate) fit: FitUse,
 }
 
 /// Whether the child's own forecast edits change its line of variant `vi`
@@ -227,6 +230,7 @@ pub(crate) fn child_line_input(c: &ChildData, i: usize, key: String) -> LineInpu
             v.brand.as_deref().unwrap_or_default(),
             &tags_of(v),
         ),
+        fit: FitUse::Own,
     }
 }
 
@@ -471,6 +475,12 @@ pub(crate) fn master_line_input(
             v.brand.as_deref().unwrap_or_default(),
             &tags_of(v),
         ),
+        // A row of one member: its child's line may have shared the fit.
+        fit: if members.len() == 1 {
+            FitUse::Take
+        } else {
+            FitUse::Own
+        },
     }
 }
 

@@ -23,6 +23,8 @@ use serde::{Deserialize, Serialize};
 use crate::forecast::TotalDistribution;
 
 #[cfg(test)]
+use crate::planning::fits::FitUse;
+#[cfg(test)]
 use crate::planning::line;
 #[cfg(test)]
 use crate::planning::series::LineInput;
@@ -455,7 +457,7 @@ pub(crate) fn line_weeks(
     overrides: &BTreeMap<usize, f64>,
 ) -> Vec<Week> {
     let horizon = line::plan_horizon(li);
-    let (mut fc, lt_total, _) = line::forecast_line(li, weeks * 7 + horizon);
+    let (mut fc, lt_total, _) = line::forecast_line(li, weeks * 7 + horizon, FitUse::Own);
     let model = fc.point.clone();
     let long = std::mem::take(&mut fc.point);
     // The order plan's forecast is the first `horizon` days of the long one.
@@ -631,6 +633,7 @@ pub(crate) mod tests {
             child_flags: vec![],
             not_for_reorder: None,
             edits: Default::default(),
+            fit: FitUse::Own,
         }
     }
 

@@ -4,7 +4,7 @@
 //! through the pipeline of `crate::planning` (a master: its stale children
 //! on the way, each child's records read once), and storing it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -15,8 +15,9 @@ use crate::db::models::planning::{
 };
 use crate::db::models::Account;
 use crate::db::DbConn;
+use crate::planning::fits::{self, FitUse};
 use crate::planning::line::compute_line;
-use crate::planning::rollup::{child_keys, roll_up, WarehouseFlags};
+use crate::planning::rollup::{child_keys, roll_up, Rollup, WarehouseFlags};
 use crate::planning::series::{child_line_input, master_line_input};
 use crate::planning::snapshot::{load_child, ChildData, MasterInputs, Reads};
 use crate::services::ServiceError;
@@ -59,7 +60,12 @@ pub fn inputs_version(
     Ok(v)
 }
 
-fn child_lines(c: &ChildData) -> (Vec<PlanLineRow>, Vec<LineDetail>) {
+/// A child's whole plan. The lines of the variants in `shared` (those that
+/// make up a master row alone) share their fits for the master's rows.
+fn child_lines(
+    c: &ChildData,
+    shared: Option<&HashSet<usize>>,
+) -> (Vec<PlanLineRow>, Vec<LineDetail>) {
     let mut ignored = Vec::new();
     let keys = child_keys(c, &mut ignored);
     // Each line's inputs are shaped where it is computed, so that only the
@@ -67,9 +73,27 @@ fn child_lines(c: &ChildData) -> (Vec<PlanLineRow>, Vec<LineDetail>) {
     crate::planning::pool::run(|| {
         keys.into_par_iter()
             .enumerate()
-            .map(|(i, k)| compute_line(&c.account.id, c.today, child_line_input(c, i, k)))
+            .map(|(i, k)| {
+                let mut li = child_line_input(c, i, k);
+                if shared.is_some_and(|s| s.contains(&i)) {
+                    li.fit = FitUse::Share;
+                }
+                compute_line(&c.account.id, c.today, li)
+            })
             .unzip()
     })
+}
+
+/// Per child: the variants that make up a master row alone (whose line's
+/// fit is the row's, `planning::fits`).
+fn single_members(rollup: &Rollup, children: usize) -> Vec<HashSet<usize>> {
+    let mut single = vec![HashSet::new(); children];
+    for members in rollup.groups.values() {
+        if let [(ci, vi)] = members[..] {
+            single[ci].insert(vi);
+        }
+    }
+    single
 }
 
 /// How [`load_master`] treats the children's own plans.
@@ -87,6 +111,8 @@ enum Children<'a> {
         fixed_today: Option<NaiveDate>,
         progress: &'a mut dyn FnMut(i64),
         writer: Option<&'a mut DbConn>,
+        /// Every child's plan is recomputed, stale or not (a full replan).
+        every: bool,
     },
 }
 
@@ -140,6 +166,31 @@ fn load_master(
         Children::Refresh { writer, .. } => writer.take(),
         Children::CatalogueOnly => None,
     };
+    // Every child's inputs version first (read before its records, as in
+    // `compute_and_store`: a write in between leaves the plan stale), then
+    // the catalogues: the roll-up, known before any line is computed, tells
+    // which child lines' fits the master's rows take.
+    let mut stale = Vec::with_capacity(kids.len());
+    for k in &kids {
+        stale.push(match &mode {
+            Children::Refresh {
+                fixed_today,
+                every: true,
+                ..
+            } => {
+                let k_today = planning_date(k, *fixed_today);
+                Some((inputs_version(conn, k, k_today)?, k_today))
+            }
+            Children::Refresh { fixed_today, .. } => stale_version(conn, k, *fixed_today)?,
+            Children::CatalogueOnly => None,
+        });
+    }
+    let mut catalogues = Vec::with_capacity(kids.len());
+    for k in &kids {
+        catalogues.push(load_child(conn, k, today, Reads::Catalogue)?);
+    }
+    let rollup = roll_up(&catalogues, &store::links(conn, &master.id)?);
+    let single = single_members(&rollup, kids.len());
     std::thread::scope(|scope| -> Result<(), ServiceError> {
         let mut pending: Option<std::thread::ScopedJoinHandle<Pending>> = None;
         // With a second connection, computed plans are stored on it, in
@@ -179,15 +230,11 @@ fn load_master(
                 progress(n as i64);
             }
         };
-        for k in &kids {
-            // The child's inputs version is read before its records, as in
-            // `compute_and_store`: a write in between leaves the plan stale.
-            let stale = match &mode {
-                Children::Refresh { fixed_today, .. } => stale_version(conn, k, *fixed_today)?,
-                Children::CatalogueOnly => None,
-            };
-            let data = load_child(conn, k, today, reads)?;
-            let own = match &stale {
+        for ((ci, k), mut data) in kids.iter().enumerate().zip(catalogues) {
+            if let Reads::All = reads {
+                data.fill(conn, None)?;
+            }
+            let own = match &stale[ci] {
                 Some((_, k_today)) if *k_today != today => {
                     Some(load_child(conn, k, *k_today, Reads::All)?)
                 }
@@ -199,12 +246,16 @@ fn load_master(
                 child_plans.push(figures);
                 done(&mut mode, children.len());
             }
-            match stale {
+            match stale[ci].take() {
                 Some((version, k_today)) => {
                     let k = k.clone();
+                    let single = &single[ci];
                     pending = Some(scope.spawn(move || {
                         let started = std::time::Instant::now();
-                        let (lines, details) = child_lines(own.as_ref().unwrap_or(&data));
+                        let (lines, details) = match &own {
+                            Some(own) => child_lines(own, None),
+                            None => child_lines(&data, Some(single)),
+                        };
                         let h = header(&k, version, k_today, &lines, started);
                         (data, h, lines, details)
                     }));
@@ -236,7 +287,7 @@ fn load_master(
             None => Ok(()),
         }
     })?;
-    master_inputs(conn, master, today, &kids, children, child_plans)
+    master_inputs(conn, master, today, &kids, children, child_plans, rollup)
 }
 
 /// A master's inputs around its children's loaded data and plan figures:
@@ -248,9 +299,9 @@ fn master_inputs(
     kids: &[Account],
     children: Vec<ChildData>,
     child_plans: Vec<HashMap<String, LineFigures>>,
+    rollup: Rollup,
 ) -> Result<MasterInputs, ServiceError> {
     let settings: Vec<WarehouseSetting> = store::warehouse_settings(conn, &master.id)?;
-    let links = store::links(conn, &master.id)?;
     Ok(MasterInputs {
         edits: crate::planning::edits::EditSet::new(
             &crate::db::models::forecast_edit::ForecastEdit::of_account(conn, &master.id)?,
@@ -258,7 +309,7 @@ fn master_inputs(
         ),
         flags: warehouse_flags(kids, &settings),
         rates: store::exchange_rates(conn, &master.organisation_id)?,
-        rollup: roll_up(&children, &links),
+        rollup,
         children,
         child_plans,
         not_for_reorder: crate::db::models::sku_settings::not_for_reorder(conn, &master.id)?,
@@ -330,6 +381,19 @@ pub fn compute_full(
     writer: Option<&mut DbConn>,
     progress: &mut dyn FnMut(i64, i64),
 ) -> Result<PlanHeader, ServiceError> {
+    compute_whole(conn, account, fixed_today, writer, false, progress)
+}
+
+/// [`compute_full`]; `every`: a master recomputes every child's plan whole
+/// too, stale or not (sharing their lines' fits with its rows).
+fn compute_whole(
+    conn: &mut DbConn,
+    account: &Account,
+    fixed_today: Option<NaiveDate>,
+    writer: Option<&mut DbConn>,
+    every: bool,
+    progress: &mut dyn FnMut(i64, i64),
+) -> Result<PlanHeader, ServiceError> {
     let started = std::time::Instant::now();
     let today = planning_date(account, fixed_today);
     if account.is_master() {
@@ -345,10 +409,13 @@ pub fn compute_full(
                 fixed_today,
                 progress: &mut |done| progress(done, total),
                 writer,
+                every,
             },
         )?;
         let loaded = started.elapsed().as_secs_f64();
         let (lines, details) = master_lines(&m, account, today);
+        // Fits shared for rows whose inputs turned out to differ.
+        fits::clear();
         drop(m);
         let header = header(account, version, today, &lines, started);
         store_lines(conn, &header, &lines, &details)?;
@@ -359,7 +426,7 @@ pub fn compute_full(
         progress(0, 1);
         let version = inputs_version(conn, account, today)?;
         let data = load_child(conn, account, today, Reads::All)?;
-        let (lines, details) = child_lines(&data);
+        let (lines, details) = child_lines(&data, None);
         drop(data);
         let header = header(account, version, today, &lines, started);
         store_lines(conn, &header, &lines, &details)?;
@@ -515,10 +582,26 @@ pub fn replan_now(
             v
         }
     };
+    // A full replan computes each master with all its children (their
+    // lines share fits with its rows); then any account not computed yet.
+    let mut whole: HashSet<String> = HashSet::new();
+    if full {
+        for m in accounts.iter().filter(|a| a.is_master()) {
+            compute_whole(conn, m, fixed_today, None, true, &mut |_, _| {})?;
+            whole.insert(m.id.clone());
+            whole.extend(
+                Account::list_children(conn, &m.id)?
+                    .into_iter()
+                    .map(|c| c.id),
+            );
+        }
+    }
     let mut out = Vec::new();
     for a in accounts {
         let mode = if full {
-            compute_full(conn, &a, fixed_today, None, &mut |_, _| {})?;
+            if !whole.contains(&a.id) {
+                compute_full(conn, &a, fixed_today, None, &mut |_, _| {})?;
+            }
             "full"
         } else if let Some((version, _)) = stale_version(conn, &a, fixed_today)? {
             let incremental = match store::plan_header(conn, &a.id)? {

@@ -19,6 +19,7 @@ use rayon::prelude::*;
 use crate::db::models::planning::{self as store, LineDetail, PlanHeader, PlanLineRow};
 use crate::db::models::Account;
 use crate::db::DbConn;
+use crate::planning::fits::FitUse;
 use crate::planning::line::compute_line;
 use crate::planning::rollup::{child_keys, roll_up, Links};
 use crate::planning::series::{child_line_input, master_line_input};
@@ -242,14 +243,19 @@ fn child(
     data.fill(conn, Some(ids))?;
     let keys = child_keys(&data, &mut Vec::new());
     let read = data.read.clone().unwrap_or_default();
+    // Under a master, the recomputed lines share their fits: the master's
+    // rows of one member, recomputed next, take them (`planning::fits`).
+    let used = if account.master_id.is_some() {
+        FitUse::Share
+    } else {
+        FitUse::Own
+    };
     let (lines, details): (Vec<PlanLineRow>, Vec<LineDetail>) = crate::planning::pool::run(|| {
         read.par_iter()
             .map(|&i| {
-                compute_line(
-                    &account.id,
-                    today,
-                    child_line_input(&data, i, keys[i].clone()),
-                )
+                let mut li = child_line_input(&data, i, keys[i].clone());
+                li.fit = used;
+                compute_line(&account.id, today, li)
             })
             .unzip()
     });
@@ -338,6 +344,8 @@ fn master(
             })
             .unzip()
     });
+    // Fits shared for rows of more than one member.
+    crate::planning::fits::clear();
     tracing::debug!(
         account = %master.id,
         children_s,

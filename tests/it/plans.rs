@@ -737,6 +737,130 @@ async fn a_master_adds_up_children_whose_stockouts_fall_on_different_days() {
     assert_eq!(ex["explanation"]["demand"]["stockout_days_excluded"], 0);
 }
 
+/// A master row made of one child's one variant has that line's demand,
+/// safety stock and method: the master takes the fit the child's line
+/// shared (`planning::fits`) instead of running the engine again. Sales
+/// are irregular (1 to 5 a day, none on some days, from December to
+/// February), so the engine's choice is not a constant's; SOLO-1 and
+/// SOLO-3, at different children, sell alike day by day, so their rows take
+/// one history's fit twice.
+#[actix_web::test]
+async fn a_master_row_of_one_childs_variant_takes_that_lines_fit() {
+    let app = app().await;
+    let token = app.admin("Acme").await;
+    let shop = app.create_child(&token, "Shop").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let w = app.create_child(&token, "Wholesale").await;
+    let wholesale = w["id"].as_str().unwrap().to_string();
+    let master = w["master_id"].as_str().unwrap().to_string();
+    let irregular = |prefix: &str, variant: &str, seed: i64| -> Value {
+        let start: chrono::NaiveDate = "2025-12-01".parse().unwrap();
+        Value::Array(
+            (0..90)
+                .filter_map(|d| {
+                    let q = (d * 7 + seed) % 6;
+                    (q > 0).then(|| {
+                        json!({"id": format!("{prefix}-{variant}-{d}"),
+                            "ordered_at": format!("{}T12:00:00Z", start + chrono::Duration::days(d)),
+                            "warehouse_id": "W1",
+                            "lines": [{"id": "1", "variant_id": variant, "quantity": q, "unit_price": "10"}]})
+                    })
+                })
+                .collect(),
+        )
+    };
+    for (acc, skus) in [
+        (
+            &shop,
+            vec![("V1", "SOLO-1"), ("V2", "SOLO-2"), ("V9", "SHARED")],
+        ),
+        (&wholesale, vec![("V3", "SOLO-3"), ("V9", "shared")]),
+    ] {
+        put(
+            &app,
+            &token,
+            acc,
+            "warehouses",
+            json!([{"id": "W1", "name": "Main"}]),
+        )
+        .await;
+        let variants: Vec<Value> = skus
+            .iter()
+            .map(|(id, sku)| json!({"id": id, "sku": sku, "title": sku}))
+            .collect();
+        put(&app, &token, acc, "variants", Value::Array(variants)).await;
+        let stock: Vec<Value> = skus
+            .iter()
+            .map(|(id, _)| json!({"variant_id": id, "warehouse_id": "W1", "on_hand": 12, "allocated": 0}))
+            .collect();
+        put(&app, &token, acc, "stock", Value::Array(stock)).await;
+        for (i, (id, _)) in skus.iter().enumerate() {
+            put(
+                &app,
+                &token,
+                acc,
+                "sales-orders",
+                irregular("SO", id, i as i64 + 1),
+            )
+            .await;
+        }
+    }
+    let org = Org {
+        app,
+        token,
+        shop: shop.clone(),
+        wholesale: wholesale.clone(),
+        master: master.clone(),
+    };
+    // Whatever the plan jobs computed so far: a full replan of the master
+    // with its children (`tributary plan --full`).
+    let state = org.app.state.clone();
+    let id = master.clone();
+    let (before, after) = actix_web::web::block(move || {
+        let mut conn = state.db.conn().unwrap();
+        let before = tributary::planning::fits::taken();
+        let today = Some(TODAY.parse().unwrap());
+        let replanned =
+            tributary::services::plans::replan_now(&mut conn, Some(&id), true, today).unwrap();
+        assert_eq!(replanned.len(), 3);
+        (before, tributary::planning::fits::taken())
+    })
+    .await
+    .unwrap();
+    assert!(after >= before + 3, "{before} -> {after}");
+    let m = plan(&org, &master, "?sort=sku").await;
+    let rows = m["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "{m}");
+    for (acc, sku) in [(&shop, "SOLO-1"), (&shop, "SOLO-2"), (&wholesale, "SOLO-3")] {
+        let own = plan(&org, acc, "?sort=sku").await;
+        let line = own["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["sku"] == sku)
+            .unwrap()
+            .clone();
+        let row = rows.iter().find(|r| r["sku"] == sku).unwrap();
+        for field in [
+            "demand_per_day",
+            "safety_stock",
+            "reorder_point",
+            "order_quantity",
+            "forecast_method",
+        ] {
+            assert_eq!(
+                row[field], line[field],
+                "{sku} {field}: {row} against {line}"
+            );
+        }
+    }
+    // The shared SKU adds both children's sales: its own fit.
+    let shared = rows.iter().find(|r| r["sku"] == "SHARED").unwrap();
+    assert!(num(&shared["demand_per_day"]) > 0.0, "{shared}");
+}
+
 /// A product out of stock for its last 20 days keeps the demand it had in
 /// stock: 4 a day in January and February to the 8th, none since (stock 0
 /// from February 9), 40 on order arriving on March 10. Coverage 44 days:

@@ -1,0 +1,219 @@
+//! Fitted forecasts handed from one line to another with the same series.
+//!
+//! The engine's result for a line depends only on its inputs: the daily
+//! series, its stockout marks, the horizon and the lead time. A master row
+//! made of one child's one variant (most rows of a master whose children
+//! sell different ranges) has exactly the inputs of that child's own line,
+//! computed moments before in the same replan. The child's line *shares*
+//! its fit here; the master's line *takes* it instead of running the engine
+//! again. A fit is found by a 128-bit hash of every input, so a row whose
+//! inputs differ in anything (another warehouse's sales left out, another
+//! lead time) is never given another's fit, and a plan computed with fits
+//! taken from here equals one computed without, row for row.
+//!
+//! Shared fits are held until taken, within [`BUDGET`] bytes; what does not
+//! fit is computed again by its taker.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::forecast::{self, Forecast, Options, SeriesInput, TotalDistribution};
+
+/// The most bytes of shared fits held at once.
+pub const BUDGET: usize = 192 << 20;
+
+/// A line's fitted forecast and the distribution of its lead-time total.
+pub(crate) type Fit = (Forecast, TotalDistribution);
+
+/// What a line does with its fit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum FitUse {
+    /// Computes its own and keeps it to itself.
+    #[default]
+    Own,
+    /// Computes its own and shares it for a later line with the same inputs.
+    Share,
+    /// Takes a shared fit with the same inputs if there is one.
+    Take,
+}
+
+#[derive(Default)]
+struct Shared {
+    /// By the hash of the inputs: the fit, its size, and how many lines
+    /// shared it (lines of different variants may have the same inputs).
+    fits: HashMap<u128, (Fit, usize, usize)>,
+    bytes: usize,
+}
+
+static SHARED: Mutex<Option<Shared>> = Mutex::new(None);
+
+/// Fits taken since the process started.
+static TAKEN: AtomicU64 = AtomicU64::new(0);
+
+/// How many lines took a shared fit since the process started (for
+/// operators and tests: it only grows).
+pub fn taken() -> u64 {
+    TAKEN.load(Ordering::Relaxed)
+}
+
+fn shared() -> MutexGuard<'static, Option<Shared>> {
+    // A panic while the lock was held leaves whole entries behind: the map
+    // is still sound.
+    SHARED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The hash of everything the engine's result depends on: the history as
+/// the engine reads it (from the first sale, `forecast::clean_history`: a
+/// master row's series may start earlier, at another child's first sale),
+/// the season, the horizon and the lead time.
+fn key(input: &SeriesInput, horizon: usize, lt_days: usize, opts: &Options) -> u128 {
+    let (values, mask) = forecast::clean_history(input);
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for n in [
+        horizon,
+        lt_days,
+        input.season,
+        opts.fast as usize,
+        values.len(),
+    ] {
+        h.update(&(n as u64).to_le_bytes());
+    }
+    for v in &values {
+        h.update(&v.to_bits().to_le_bytes());
+    }
+    match mask {
+        Some(s) => h.update(&s.iter().map(|&b| b as u8).collect::<Vec<u8>>()),
+        None => h.update(&[2]),
+    }
+    h.digest128()
+}
+
+/// Roughly the heap a fit holds.
+fn size(fit: &Fit) -> usize {
+    let (fc, _) = fit;
+    std::mem::size_of::<Fit>()
+        + 8 * (fc.point.len() + fc.low.len() + fc.high.len())
+        + fc.method.len()
+        + fc.candidates.len() * 48
+        + 256
+}
+
+/// The engine's forecast of `horizon` days and lead-time total of `lt_days`
+/// days for `input`: taken from a line that shared the same inputs if one
+/// did ([`FitUse::Take`]), else computed; shared for a later line
+/// ([`FitUse::Share`]).
+pub(crate) fn fit(
+    input: &SeriesInput,
+    horizon: usize,
+    lt_days: usize,
+    opts: &Options,
+    used: FitUse,
+) -> Fit {
+    if used == FitUse::Own {
+        return forecast::forecast_with_total(input, horizon, lt_days, opts);
+    }
+    let k = key(input, horizon, lt_days, opts);
+    if used == FitUse::Take {
+        let mut guard = shared();
+        if let Some(s) = guard.as_mut() {
+            if let Some(entry) = s.fits.get_mut(&k) {
+                TAKEN.fetch_add(1, Ordering::Relaxed);
+                if entry.2 > 1 {
+                    entry.2 -= 1;
+                    return entry.0.clone();
+                }
+                let (fit, bytes, _) = s.fits.remove(&k).expect("found above");
+                s.bytes -= bytes;
+                return fit;
+            }
+        }
+    }
+    let fit = forecast::forecast_with_total(input, horizon, lt_days, opts);
+    if used == FitUse::Share {
+        let bytes = size(&fit);
+        let mut guard = shared();
+        let s = guard.get_or_insert_with(Shared::default);
+        if let Some(entry) = s.fits.get_mut(&k) {
+            entry.2 += 1;
+        } else if s.bytes + bytes <= BUDGET {
+            s.fits.insert(k, (fit.clone(), bytes, 1));
+            s.bytes += bytes;
+        }
+    }
+    fit
+}
+
+/// Drops every shared fit no line took (at the end of a replan).
+pub(crate) fn clear() {
+    *shared() = None;
+}
+
+/// Whether a fit for these inputs is shared and not yet taken.
+#[cfg(test)]
+fn is_held(input: &SeriesInput, horizon: usize, lt_days: usize, opts: &Options) -> bool {
+    let k = key(input, horizon, lt_days, opts);
+    shared().as_ref().is_some_and(|s| s.fits.contains_key(&k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input<'a>(values: &'a [f64], in_stock: &'a [bool]) -> SeriesInput<'a> {
+        SeriesInput {
+            values,
+            in_stock: Some(in_stock),
+            season: 7,
+        }
+    }
+
+    #[test]
+    fn a_taken_fit_equals_a_computed_one_and_other_inputs_get_their_own() {
+        // A series of its own (no other test shares it).
+        let values: Vec<f64> = (0..211).map(|t| ((t * 7) % 5) as f64 + 0.125).collect();
+        let stock = vec![true; 211];
+        let opts = Options { fast: true };
+        let own = forecast::forecast_with_total(&input(&values, &stock), 30, 14, &opts);
+        let shared = fit(&input(&values, &stock), 30, 14, &opts, FitUse::Share);
+        assert_eq!(shared.0.point, own.0.point);
+        // Another lead time, another stockout mark, another value: not it.
+        let mut marked = stock.clone();
+        marked[150] = false;
+        let mut other = values.clone();
+        other[10] += 1.0;
+        for (v, s, lt) in [
+            (&values, &stock, 7),
+            (&values, &marked, 14),
+            (&other, &stock, 14),
+        ] {
+            let theirs = fit(&input(v, s), 30, lt, &opts, FitUse::Take);
+            let computed = forecast::forecast_with_total(&input(v, s), 30, lt, &opts);
+            assert_eq!(theirs.0.point, computed.0.point);
+            assert_eq!(theirs.1.mean, computed.1.mean);
+        }
+        // Days before the first sale do not count (the engine starts there).
+        let mut earlier = vec![0.0; 30];
+        earlier.extend(&values);
+        let mut earlier_stock = vec![false; 30];
+        earlier_stock.extend(&stock);
+        assert!(is_held(&input(&earlier, &earlier_stock), 30, 14, &opts));
+        // Shared twice (two variants with one history): taken twice.
+        fit(&input(&values, &stock), 30, 14, &opts, FitUse::Share);
+        fit(&input(&values, &stock), 30, 14, &opts, FitUse::Take);
+        assert!(is_held(&input(&values, &stock), 30, 14, &opts));
+        // The same inputs: taken once more, then no longer held.
+        assert!(is_held(&input(&values, &stock), 30, 14, &opts));
+        let taken = fit(&input(&values, &stock), 30, 14, &opts, FitUse::Take);
+        assert_eq!(taken.0.point, own.0.point);
+        assert_eq!(taken.0.low, own.0.low);
+        assert_eq!(taken.0.high, own.0.high);
+        assert_eq!(taken.0.method, own.0.method);
+        assert_eq!(taken.1.mean, own.1.mean);
+        assert_eq!(taken.1.quantile(0.95), own.1.quantile(0.95));
+        assert!(!is_held(&input(&values, &stock), 30, 14, &opts));
+        // A line that neither shares nor takes leaves nothing behind.
+        fit(&input(&other, &marked), 30, 14, &opts, FitUse::Own);
+        assert!(!is_held(&input(&other, &marked), 30, 14, &opts));
+    }
+}
