@@ -153,10 +153,7 @@ fn load_master(
     let kids = children_of(conn, master)?;
     let mut children = Vec::new();
     let mut child_plans = Vec::new();
-    let reads = match mode {
-        Children::CatalogueOnly => Reads::Catalogue,
-        Children::Refresh { .. } => Reads::All,
-    };
+    let records = matches!(mode, Children::Refresh { .. });
     // A stale child's plan is computed (on the worker pool) while the next
     // child's records are read; its lines are stored once that read is done
     // (the connection is this thread's).
@@ -166,30 +163,7 @@ fn load_master(
         Children::Refresh { writer, .. } => writer.take(),
         Children::CatalogueOnly => None,
     };
-    // Every child's inputs version first (read before its records, as in
-    // `compute_and_store`: a write in between leaves the plan stale), then
-    // the catalogues: the roll-up, known before any line is computed, tells
-    // which child lines' fits the master's rows take.
-    let mut stale = Vec::with_capacity(kids.len());
-    for k in &kids {
-        stale.push(match &mode {
-            Children::Refresh {
-                fixed_today,
-                every: true,
-                ..
-            } => {
-                let k_today = planning_date(k, *fixed_today);
-                Some((inputs_version(conn, k, k_today)?, k_today))
-            }
-            Children::Refresh { fixed_today, .. } => stale_version(conn, k, *fixed_today)?,
-            Children::CatalogueOnly => None,
-        });
-    }
-    let mut catalogues = Vec::with_capacity(kids.len());
-    for k in &kids {
-        catalogues.push(load_child(conn, k, today, Reads::Catalogue)?);
-    }
-    let rollup = roll_up(&catalogues, &store::links(conn, &master.id)?);
+    let (mut stale, catalogues, rollup) = children_before_lines(conn, master, &kids, today, &mode)?;
     let single = single_members(&rollup, kids.len());
     std::thread::scope(|scope| -> Result<(), ServiceError> {
         let mut pending: Option<std::thread::ScopedJoinHandle<Pending>> = None;
@@ -231,7 +205,7 @@ fn load_master(
             }
         };
         for ((ci, k), mut data) in kids.iter().enumerate().zip(catalogues) {
-            if let Reads::All = reads {
+            if records {
                 data.fill(conn, None)?;
             }
             let own = match &stale[ci] {
@@ -288,6 +262,45 @@ fn load_master(
         }
     })?;
     master_inputs(conn, master, today, &kids, children, child_plans, rollup)
+}
+
+/// A child's inputs version and planning date, when its plan is to be
+/// recomputed.
+type Stale = Option<(String, NaiveDate)>;
+
+/// What a master reads of its children before any line is computed: each
+/// child's inputs version if its plan is to be recomputed (read before its
+/// records, as in `compute_and_store`: a write in between leaves the plan
+/// stale), then the catalogues and their roll-up, which tells which child
+/// lines' fits the master's rows take (`planning::fits`).
+fn children_before_lines(
+    conn: &mut DbConn,
+    master: &Account,
+    kids: &[Account],
+    today: NaiveDate,
+    mode: &Children,
+) -> Result<(Vec<Stale>, Vec<ChildData>, Rollup), ServiceError> {
+    let mut stale = Vec::with_capacity(kids.len());
+    for k in kids {
+        stale.push(match mode {
+            Children::Refresh {
+                fixed_today,
+                every: true,
+                ..
+            } => {
+                let k_today = planning_date(k, *fixed_today);
+                Some((inputs_version(conn, k, k_today)?, k_today))
+            }
+            Children::Refresh { fixed_today, .. } => stale_version(conn, k, *fixed_today)?,
+            Children::CatalogueOnly => None,
+        });
+    }
+    let mut catalogues = Vec::with_capacity(kids.len());
+    for k in kids {
+        catalogues.push(load_child(conn, k, today, Reads::Catalogue)?);
+    }
+    let rollup = roll_up(&catalogues, &store::links(conn, &master.id)?);
+    Ok((stale, catalogues, rollup))
 }
 
 /// A master's inputs around its children's loaded data and plan figures:
@@ -397,6 +410,7 @@ fn compute_whole(
     let started = std::time::Instant::now();
     let today = planning_date(account, fixed_today);
     if account.is_master() {
+        let taken = fits::taken();
         let total = Account::list_children(conn, &account.id)?.len() as i64 + 1;
         // The master's version first: a child's plan stored below is not
         // one of its inputs, its children's records are.
@@ -419,7 +433,12 @@ fn compute_whole(
         drop(m);
         let header = header(account, version, today, &lines, started);
         store_lines(conn, &header, &lines, &details)?;
-        tracing::debug!(account = %account.id, loaded_s = loaded, "master inputs loaded (children refreshed)");
+        tracing::debug!(
+            account = %account.id,
+            loaded_s = loaded,
+            fits_taken = fits::taken() - taken,
+            "master inputs loaded (children refreshed); rows that took a child line's fit"
+        );
         progress(total, total);
         Ok(header)
     } else {
