@@ -11,9 +11,13 @@
 //! lead time) is never given another's fit, and a plan computed with fits
 //! taken from here equals one computed without, row for row.
 //!
-//! Shared fits are held until taken, within [`BUDGET`] bytes; what does not
-//! fit is computed again by its taker.
+//! Fits are shared within a [`Scope`], one master's replan: its children's
+//! lines share, its rows take, and what is left when the scope ends (rows of
+//! several members never take) is dropped, whatever other replans run at
+//! the same time. Shared fits are held within [`BUDGET`] bytes in all; what
+//! does not fit is computed again by its taker.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -32,17 +36,76 @@ pub(crate) enum FitUse {
     /// Computes its own and keeps it to itself.
     #[default]
     Own,
-    /// Computes its own and shares it for a later line with the same inputs.
-    Share,
-    /// Takes a shared fit with the same inputs if there is one.
-    Take,
+    /// Computes its own and shares it, within a scope, for a later line with
+    /// the same inputs.
+    Share(u64),
+    /// Takes a fit shared within a scope with the same inputs, if there is
+    /// one.
+    Take(u64),
+}
+
+/// One master's replan, within which fits are shared and taken; entered on
+/// the thread that runs it ([`current`]), its leftovers dropped at its end.
+pub(crate) struct Scope {
+    id: u64,
+    outer: Option<u64>,
+}
+
+static SCOPES: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static CURRENT: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+impl Scope {
+    /// A new scope, current on this thread until it is dropped.
+    pub(crate) fn enter() -> Scope {
+        let id = SCOPES.fetch_add(1, Ordering::Relaxed);
+        let outer = CURRENT.with(|c| c.replace(Some(id)));
+        Scope { id, outer }
+    }
+
+    /// How this scope's children's lines use their fits.
+    #[cfg(test)]
+    fn share(&self) -> FitUse {
+        FitUse::Share(self.id)
+    }
+
+    /// How this scope's rows use their fits.
+    pub(crate) fn take(&self) -> FitUse {
+        FitUse::Take(self.id)
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.outer));
+        let mut guard = shared();
+        if let Some(s) = guard.as_mut() {
+            let mut freed = 0;
+            s.fits.retain(|(scope, _), (_, bytes, _)| {
+                let keep = *scope != self.id;
+                if !keep {
+                    freed += *bytes;
+                }
+                keep
+            });
+            s.bytes -= freed;
+        }
+    }
+}
+
+/// How a line computed on this thread uses its fit: shared within the
+/// current scope (a master's replan recomputing its children), else its own.
+pub(crate) fn current() -> FitUse {
+    CURRENT.with(|c| c.get()).map_or(FitUse::Own, FitUse::Share)
 }
 
 #[derive(Default)]
 struct Shared {
     /// By the hash of the inputs: the fit, its size, and how many lines
     /// shared it (lines of different variants may have the same inputs).
-    fits: HashMap<u128, (Fit, usize, usize)>,
+    fits: HashMap<(u64, u128), (Fit, usize, usize)>,
     bytes: usize,
 }
 
@@ -110,11 +173,12 @@ pub(crate) fn fit(
     opts: &Options,
     used: FitUse,
 ) -> Fit {
-    if used == FitUse::Own {
-        return forecast::forecast_with_total(input, horizon, lt_days, opts);
-    }
-    let k = key(input, horizon, lt_days, opts);
-    if used == FitUse::Take {
+    let scope = match used {
+        FitUse::Own => return forecast::forecast_with_total(input, horizon, lt_days, opts),
+        FitUse::Share(scope) | FitUse::Take(scope) => scope,
+    };
+    let k = (scope, key(input, horizon, lt_days, opts));
+    if let FitUse::Take(_) = used {
         let mut guard = shared();
         if let Some(s) = guard.as_mut() {
             if let Some(entry) = s.fits.get_mut(&k) {
@@ -130,7 +194,7 @@ pub(crate) fn fit(
         }
     }
     let fit = forecast::forecast_with_total(input, horizon, lt_days, opts);
-    if used == FitUse::Share {
+    if let FitUse::Share(_) = used {
         let bytes = size(&fit);
         let mut guard = shared();
         let s = guard.get_or_insert_with(Shared::default);
@@ -144,15 +208,13 @@ pub(crate) fn fit(
     fit
 }
 
-/// Drops every shared fit no line took (at the end of a replan).
-pub(crate) fn clear() {
-    *shared() = None;
-}
-
 /// Whether a fit for these inputs is shared and not yet taken.
 #[cfg(test)]
-fn is_held(input: &SeriesInput, horizon: usize, lt_days: usize, opts: &Options) -> bool {
-    let k = key(input, horizon, lt_days, opts);
+fn is_held(scope: &Scope, input: &SeriesInput, horizon: usize, lt_days: usize) -> bool {
+    let k = (
+        scope.id,
+        key(input, horizon, lt_days, &Options { fast: true }),
+    );
     shared().as_ref().is_some_and(|s| s.fits.contains_key(&k))
 }
 
@@ -170,13 +232,14 @@ mod tests {
 
     #[test]
     fn a_taken_fit_equals_a_computed_one_and_other_inputs_get_their_own() {
-        // A series of its own (no other test shares it).
         let values: Vec<f64> = (0..211).map(|t| ((t * 7) % 5) as f64 + 0.125).collect();
         let stock = vec![true; 211];
         let opts = Options { fast: true };
+        let scope = Scope::enter();
+        assert_eq!(current(), scope.share());
         let own = forecast::forecast_with_total(&input(&values, &stock), 30, 14, &opts);
-        let shared = fit(&input(&values, &stock), 30, 14, &opts, FitUse::Share);
-        assert_eq!(shared.0.point, own.0.point);
+        let first = fit(&input(&values, &stock), 30, 14, &opts, scope.share());
+        assert_eq!(first.0.point, own.0.point);
         // Another lead time, another stockout mark, another value: not it.
         let mut marked = stock.clone();
         marked[150] = false;
@@ -187,7 +250,7 @@ mod tests {
             (&values, &marked, 14),
             (&other, &stock, 14),
         ] {
-            let theirs = fit(&input(v, s), 30, lt, &opts, FitUse::Take);
+            let theirs = fit(&input(v, s), 30, lt, &opts, scope.take());
             let computed = forecast::forecast_with_total(&input(v, s), 30, lt, &opts);
             assert_eq!(theirs.0.point, computed.0.point);
             assert_eq!(theirs.1.mean, computed.1.mean);
@@ -197,23 +260,34 @@ mod tests {
         earlier.extend(&values);
         let mut earlier_stock = vec![false; 30];
         earlier_stock.extend(&stock);
-        assert!(is_held(&input(&earlier, &earlier_stock), 30, 14, &opts));
+        assert!(is_held(&scope, &input(&earlier, &earlier_stock), 30, 14));
+        // Another scope (another master's replan) does not see it.
+        {
+            let other_scope = Scope::enter();
+            assert!(!is_held(&other_scope, &input(&values, &stock), 30, 14));
+        }
+        assert_eq!(current(), scope.share());
         // Shared twice (two variants with one history): taken twice.
-        fit(&input(&values, &stock), 30, 14, &opts, FitUse::Share);
-        fit(&input(&values, &stock), 30, 14, &opts, FitUse::Take);
-        assert!(is_held(&input(&values, &stock), 30, 14, &opts));
-        // The same inputs: taken once more, then no longer held.
-        assert!(is_held(&input(&values, &stock), 30, 14, &opts));
-        let taken = fit(&input(&values, &stock), 30, 14, &opts, FitUse::Take);
+        fit(&input(&values, &stock), 30, 14, &opts, scope.share());
+        fit(&input(&values, &stock), 30, 14, &opts, scope.take());
+        assert!(is_held(&scope, &input(&values, &stock), 30, 14));
+        let taken = fit(&input(&values, &stock), 30, 14, &opts, scope.take());
         assert_eq!(taken.0.point, own.0.point);
         assert_eq!(taken.0.low, own.0.low);
         assert_eq!(taken.0.high, own.0.high);
         assert_eq!(taken.0.method, own.0.method);
         assert_eq!(taken.1.mean, own.1.mean);
         assert_eq!(taken.1.quantile(0.95), own.1.quantile(0.95));
-        assert!(!is_held(&input(&values, &stock), 30, 14, &opts));
+        assert!(!is_held(&scope, &input(&values, &stock), 30, 14));
         // A line that neither shares nor takes leaves nothing behind.
         fit(&input(&other, &marked), 30, 14, &opts, FitUse::Own);
-        assert!(!is_held(&input(&other, &marked), 30, 14, &opts));
+        assert!(!is_held(&scope, &input(&other, &marked), 30, 14));
+        // What is left when the scope ends is dropped.
+        fit(&input(&other, &marked), 30, 14, &opts, scope.share());
+        let id = scope.id;
+        drop(scope);
+        assert_eq!(current(), FitUse::Own);
+        let k = (id, key(&input(&other, &marked), 30, 14, &opts));
+        assert!(!shared().as_ref().is_some_and(|s| s.fits.contains_key(&k)));
     }
 }

@@ -475,12 +475,7 @@ pub(crate) fn master_line_input(
             v.brand.as_deref().unwrap_or_default(),
             &tags_of(v),
         ),
-        // A row of one member: its child's line may have shared the fit.
-        fit: if members.len() == 1 {
-            FitUse::Take
-        } else {
-            FitUse::Own
-        },
+        fit: FitUse::Own,
     }
 }
 

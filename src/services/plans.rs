@@ -61,10 +61,11 @@ pub fn inputs_version(
 }
 
 /// A child's whole plan. The lines of the variants in `shared` (those that
-/// make up a master row alone) share their fits for the master's rows.
+/// make up a master row alone) share their fits for the master's rows
+/// (`planning::fits`).
 fn child_lines(
     c: &ChildData,
-    shared: Option<&HashSet<usize>>,
+    shared: Option<(&HashSet<usize>, FitUse)>,
 ) -> (Vec<PlanLineRow>, Vec<LineDetail>) {
     let mut ignored = Vec::new();
     let keys = child_keys(c, &mut ignored);
@@ -75,8 +76,8 @@ fn child_lines(
             .enumerate()
             .map(|(i, k)| {
                 let mut li = child_line_input(c, i, k);
-                if shared.is_some_and(|s| s.contains(&i)) {
-                    li.fit = FitUse::Share;
+                if let Some((_, share)) = shared.filter(|(single, _)| single.contains(&i)) {
+                    li.fit = share;
                 }
                 compute_line(&c.account.id, c.today, li)
             })
@@ -165,6 +166,8 @@ fn load_master(
     };
     let (mut stale, catalogues, rollup) = children_before_lines(conn, master, &kids, today, &mode)?;
     let single = single_members(&rollup, kids.len());
+    // Within the master's scope (`compute_whole`): its rows take these.
+    let share = fits::current();
     std::thread::scope(|scope| -> Result<(), ServiceError> {
         let mut pending: Option<std::thread::ScopedJoinHandle<Pending>> = None;
         // With a second connection, computed plans are stored on it, in
@@ -228,7 +231,7 @@ fn load_master(
                         let started = std::time::Instant::now();
                         let (lines, details) = match &own {
                             Some(own) => child_lines(own, None),
-                            None => child_lines(&data, Some(single)),
+                            None => child_lines(&data, Some((single, share))),
                         };
                         let h = header(&k, version, k_today, &lines, started);
                         (data, h, lines, details)
@@ -329,10 +332,13 @@ fn master_inputs(
     })
 }
 
+/// A master's whole plan; a row of one member takes `take`, the fit its
+/// child's line shared (`planning::fits`).
 fn master_lines(
     m: &MasterInputs,
     master: &Account,
     today: NaiveDate,
+    take: FitUse,
 ) -> (Vec<PlanLineRow>, Vec<LineDetail>) {
     let groups: Vec<(&String, &Vec<(usize, usize)>)> = m.rollup.groups.iter().collect();
     // Each line's inputs are shaped where it is computed (see `child_lines`).
@@ -341,7 +347,10 @@ fn master_lines(
             .into_par_iter()
             .map(|(k, members)| {
                 let mut ignored = Vec::new();
-                let li = master_line_input(m, master, today, k, members, &mut ignored);
+                let mut li = master_line_input(m, master, today, k, members, &mut ignored);
+                if members.len() == 1 {
+                    li.fit = take;
+                }
                 compute_line(&master.id, today, li)
             })
             .unzip()
@@ -410,6 +419,7 @@ fn compute_whole(
     let started = std::time::Instant::now();
     let today = planning_date(account, fixed_today);
     if account.is_master() {
+        let scope = fits::Scope::enter();
         let taken = fits::taken();
         let total = Account::list_children(conn, &account.id)?.len() as i64 + 1;
         // The master's version first: a child's plan stored below is not
@@ -427,9 +437,9 @@ fn compute_whole(
             },
         )?;
         let loaded = started.elapsed().as_secs_f64();
-        let (lines, details) = master_lines(&m, account, today);
+        let (lines, details) = master_lines(&m, account, today, scope.take());
         // Fits shared for rows whose inputs turned out to differ.
-        fits::clear();
+        drop(scope);
         drop(m);
         let header = header(account, version, today, &lines, started);
         store_lines(conn, &header, &lines, &details)?;

@@ -19,7 +19,6 @@ use rayon::prelude::*;
 use crate::db::models::planning::{self as store, LineDetail, PlanHeader, PlanLineRow};
 use crate::db::models::Account;
 use crate::db::DbConn;
-use crate::planning::fits::FitUse;
 use crate::planning::line::compute_line;
 use crate::planning::rollup::{child_keys, roll_up, Links};
 use crate::planning::series::{child_line_input, master_line_input};
@@ -243,13 +242,10 @@ fn child(
     data.fill(conn, Some(ids))?;
     let keys = child_keys(&data, &mut Vec::new());
     let read = data.read.clone().unwrap_or_default();
-    // Under a master, the recomputed lines share their fits: the master's
-    // rows of one member, recomputed next, take them (`planning::fits`).
-    let used = if account.master_id.is_some() {
-        FitUse::Share
-    } else {
-        FitUse::Own
-    };
+    // Recomputed for its master (within the master's scope), the lines
+    // share their fits: the master's rows of one member, recomputed next,
+    // take them (`planning::fits`).
+    let used = crate::planning::fits::current();
     let (lines, details): (Vec<PlanLineRow>, Vec<LineDetail>) = crate::planning::pool::run(|| {
         read.par_iter()
             .map(|&i| {
@@ -274,7 +270,9 @@ fn master(
     started: std::time::Instant,
 ) -> Result<PlanHeader, ServiceError> {
     let kids = children_of(conn, master)?;
-    // The children's own plans first (each incrementally where it can).
+    // The children's own plans first (each incrementally where it can),
+    // their recomputed lines sharing their fits with the rows below.
+    let scope = crate::planning::fits::Scope::enter();
     for k in &kids {
         if is_stale(conn, k, fixed_today)? {
             compute_and_store(conn, k, fixed_today, None, &mut |_, _| {})?;
@@ -339,13 +337,14 @@ fn master(
         groups
             .into_par_iter()
             .map(|(k, members)| {
-                let li = master_line_input(&m, master, today, k, members, &mut Vec::new());
+                let mut li = master_line_input(&m, master, today, k, members, &mut Vec::new());
+                if members.len() == 1 {
+                    li.fit = scope.take();
+                }
                 compute_line(&master.id, today, li)
             })
             .unzip()
     });
-    // Fits shared for rows of more than one member.
-    crate::planning::fits::clear();
     tracing::debug!(
         account = %master.id,
         children_s,
