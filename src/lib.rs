@@ -20,6 +20,13 @@
 //! - [`startup`]: building the HTTP server, shared by `main` and tests.
 //! - [`demo`]: the seeded demo organisation.
 
+/// The memory allocator of every binary built on the crate: planning
+/// allocates and frees millions of small values (series, explanations,
+/// rows) from several threads at once, where mimalloc is faster than the
+/// system's and returns freed memory sooner.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod auth;
 pub mod config;
 pub mod connectors;
