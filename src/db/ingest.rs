@@ -377,8 +377,13 @@ fn prepare<'a>(
             ))
         }
         Batch::Variants(records) => {
-            let stored = stored_variants(conn, acc, &keys(records))?;
+            // One read: what every record's write needs, and what tells
+            // which plan rows an update touches.
             let rows = stored_variant_rows(conn, acc, &keys(records))?;
+            let stored: HashMap<String, Stored> = rows
+                .iter()
+                .map(|(id, r)| (id.clone(), r.stored.clone()))
+                .collect();
             let (writes, replaced) =
                 sort_out(records, &stored, received, &mut counts, &mut next_seq);
             touched = variant_touches(&writes, &rows);

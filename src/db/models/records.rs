@@ -338,7 +338,6 @@ macro_rules! stored_by_id {
 
 stored_by_id!(stored_warehouses, warehouses);
 stored_by_id!(stored_vendors, vendors);
-stored_by_id!(stored_variants, variants);
 stored_by_id!(stored_sales_orders, sales_orders);
 stored_by_id!(stored_stock_orders, stock_orders);
 
@@ -386,8 +385,10 @@ pub fn stored_stock_levels(
 
 /// What an update of a stored variant keeps, and what tells whether it
 /// changes more than the variant's own plan line.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct StoredVariant {
+    /// What the write path knows of every stored record.
+    pub stored: Stored,
     /// Created at (kept across updates).
     pub created_at: NaiveDateTime,
     /// The normalised SKU: the plan row it belongs to.
@@ -406,12 +407,23 @@ pub fn stored_variant_rows(
     account: &str,
     ids: &[&str],
 ) -> QueryResult<std::collections::HashMap<String, StoredVariant>> {
-    type Row = (String, NaiveDateTime, String, Option<String>, bool, bool);
+    type Row = (
+        String,
+        NaiveDateTime,
+        i64,
+        NaiveDateTime,
+        String,
+        Option<String>,
+        bool,
+        bool,
+    );
     let query = || {
         variants::table
             .filter(variants::account_id.eq(account))
             .select((
                 variants::id,
+                variants::updated_at,
+                variants::fingerprint,
                 variants::created_at,
                 variants::sku_norm,
                 variants::components,
@@ -428,10 +440,15 @@ pub fn stored_variant_rows(
     Ok(rows
         .into_iter()
         .map(
-            |(id, created_at, sku_norm, components, assembly, removed)| {
+            |(id, updated_at, fingerprint, created_at, sku_norm, components, assembly, removed)| {
                 (
                     id,
                     StoredVariant {
+                        stored: Stored {
+                            updated_at,
+                            fingerprint,
+                            removed,
+                        },
                         created_at,
                         sku_norm,
                         components,
