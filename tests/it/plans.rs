@@ -50,10 +50,9 @@ pub(crate) struct Org {
     pub(crate) master: String,
 }
 
-/// Two children selling one SKU under differently cased codes: the shop
-/// sells 2 a day and holds 30, the wholesaler sells 1 a day and holds 20
-/// with 5 allocated.
-pub(crate) async fn two_children() -> Org {
+/// An organisation of two children without data yet, "Shop" and
+/// "Wholesale", and their master.
+pub(crate) async fn shop_and_wholesale() -> Org {
     let app = app().await;
     let token = app.admin("Acme").await;
     let shop = app.create_child(&token, "Shop").await["id"]
@@ -63,6 +62,26 @@ pub(crate) async fn two_children() -> Org {
     let w = app.create_child(&token, "Wholesale").await;
     let wholesale = w["id"].as_str().unwrap().to_string();
     let master = w["master_id"].as_str().unwrap().to_string();
+    Org {
+        app,
+        token,
+        shop,
+        wholesale,
+        master,
+    }
+}
+
+/// Two children selling one SKU under differently cased codes: the shop
+/// sells 2 a day and holds 30, the wholesaler sells 1 a day and holds 20
+/// with 5 allocated.
+pub(crate) async fn two_children() -> Org {
+    let Org {
+        app,
+        token,
+        shop,
+        wholesale,
+        master,
+    } = shop_and_wholesale().await;
     for (acc, sku, per_day, on_hand, allocated) in [
         (&shop, "TS-RED-M", 2, 30, 0),
         (&wholesale, " ts-red-m", 1, 20, 5),
@@ -655,15 +674,13 @@ fn sales_outside(prefix: &str, per_day: u32, out: std::ops::RangeInclusive<u32>)
 /// master 3 × 44 − 45 = 87 = 58 + 29.
 #[actix_web::test]
 async fn a_master_adds_up_children_whose_stockouts_fall_on_different_days() {
-    let app = app().await;
-    let token = app.admin("Acme").await;
-    let shop = app.create_child(&token, "Shop").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let w = app.create_child(&token, "Wholesale").await;
-    let wholesale = w["id"].as_str().unwrap().to_string();
-    let master = w["master_id"].as_str().unwrap().to_string();
+    let Org {
+        app,
+        token,
+        shop,
+        wholesale,
+        master,
+    } = shop_and_wholesale().await;
     for (acc, per_day, out, back) in [(&shop, 2, 5..=11, 30), (&wholesale, 1, 15..=21, 15)] {
         put(
             &app,
@@ -746,15 +763,9 @@ async fn a_master_adds_up_children_whose_stockouts_fall_on_different_days() {
 /// one history's fit twice.
 #[actix_web::test]
 async fn a_master_row_of_one_childs_variant_takes_that_lines_fit() {
-    let app = app().await;
-    let token = app.admin("Acme").await;
-    let shop = app.create_child(&token, "Shop").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let w = app.create_child(&token, "Wholesale").await;
-    let wholesale = w["id"].as_str().unwrap().to_string();
-    let master = w["master_id"].as_str().unwrap().to_string();
+    let org = shop_and_wholesale().await;
+    let (app, token) = (&org.app, &org.token);
+    let (shop, wholesale, master) = (&org.shop, &org.wholesale, &org.master);
     let irregular = |prefix: &str, variant: &str, seed: i64| -> Value {
         let start: chrono::NaiveDate = "2025-12-01".parse().unwrap();
         Value::Array(
@@ -773,14 +784,14 @@ async fn a_master_row_of_one_childs_variant_takes_that_lines_fit() {
     };
     for (acc, skus) in [
         (
-            &shop,
+            shop,
             vec![("V1", "SOLO-1"), ("V2", "SOLO-2"), ("V9", "SHARED")],
         ),
-        (&wholesale, vec![("V3", "SOLO-3"), ("V9", "shared")]),
+        (wholesale, vec![("V3", "SOLO-3"), ("V9", "shared")]),
     ] {
         put(
-            &app,
-            &token,
+            app,
+            token,
             acc,
             "warehouses",
             json!([{"id": "W1", "name": "Main"}]),
@@ -790,16 +801,16 @@ async fn a_master_row_of_one_childs_variant_takes_that_lines_fit() {
             .iter()
             .map(|(id, sku)| json!({"id": id, "sku": sku, "title": sku}))
             .collect();
-        put(&app, &token, acc, "variants", Value::Array(variants)).await;
+        put(app, token, acc, "variants", Value::Array(variants)).await;
         let stock: Vec<Value> = skus
             .iter()
             .map(|(id, _)| json!({"variant_id": id, "warehouse_id": "W1", "on_hand": 12, "allocated": 0}))
             .collect();
-        put(&app, &token, acc, "stock", Value::Array(stock)).await;
+        put(app, token, acc, "stock", Value::Array(stock)).await;
         for (i, (id, _)) in skus.iter().enumerate() {
             put(
-                &app,
-                &token,
+                app,
+                token,
                 acc,
                 "sales-orders",
                 irregular("SO", id, i as i64 + 1),
@@ -807,13 +818,6 @@ async fn a_master_row_of_one_childs_variant_takes_that_lines_fit() {
             .await;
         }
     }
-    let org = Org {
-        app,
-        token,
-        shop: shop.clone(),
-        wholesale: wholesale.clone(),
-        master: master.clone(),
-    };
     // Whatever the plan jobs computed so far: a full replan of the master
     // with its children (`tributary plan --full`).
     let state = org.app.state.clone();
@@ -830,10 +834,10 @@ async fn a_master_row_of_one_childs_variant_takes_that_lines_fit() {
     .await
     .unwrap();
     assert!(after >= before + 3, "{before} -> {after}");
-    let m = plan(&org, &master, "?sort=sku").await;
+    let m = plan(&org, master, "?sort=sku").await;
     let rows = m["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 4, "{m}");
-    for (acc, sku) in [(&shop, "SOLO-1"), (&shop, "SOLO-2"), (&wholesale, "SOLO-3")] {
+    for (acc, sku) in [(shop, "SOLO-1"), (shop, "SOLO-2"), (wholesale, "SOLO-3")] {
         let own = plan(&org, acc, "?sort=sku").await;
         let line = own["rows"]
             .as_array()
@@ -1227,15 +1231,13 @@ async fn a_large_plans_held_views_match_the_database_and_follow_a_new_plan() {
 /// same data stores.
 #[actix_web::test]
 async fn an_incremental_replan_equals_a_full_replan_row_for_row() {
-    let app = app().await;
-    let token = app.admin("Acme").await;
-    let shop = app.create_child(&token, "Shop").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let w = app.create_child(&token, "Wholesale").await;
-    let wholesale = w["id"].as_str().unwrap().to_string();
-    let master = w["master_id"].as_str().unwrap().to_string();
+    let Org {
+        app,
+        token,
+        shop,
+        wholesale,
+        master,
+    } = shop_and_wholesale().await;
     for (acc, skus) in [
         (&shop, ["LAMP-1", "LAMP-2", "TENT"]),
         (&wholesale, ["lamp-1", "BAG", "tent "]),
