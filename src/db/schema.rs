@@ -326,7 +326,7 @@ diesel::table! {
         account_id -> Text,
         sku_key -> Text,
         accounts -> Text,
-        explanation -> Text,
+        explanation -> Binary,
         supply -> Text,
     }
 }
