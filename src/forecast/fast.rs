@@ -115,6 +115,98 @@ fn run(
     }
 }
 
+/// A configuration's running values over a series: level and trend;
+/// intermittent size `z`, interval `p`, periods since demand `q`; TSB's
+/// probability `pr`.
+#[derive(Clone, Copy)]
+struct Vars {
+    l: f64,
+    b: f64,
+    z: f64,
+    p: f64,
+    q: f64,
+    pr: f64,
+    started: bool,
+}
+
+impl Vars {
+    fn new(x: &[f64]) -> Vars {
+        let n = x.len();
+        let first = x.iter().position(|&v| v > 0.0).unwrap_or(0);
+        let nz = x.iter().filter(|&&v| v > 0.0).count();
+        Vars {
+            l: x[0],
+            b: 0.0,
+            z: x[first],
+            p: (first + 1) as f64,
+            q: 1.0,
+            pr: nz as f64 / n as f64,
+            started: false,
+        }
+    }
+
+    /// The forecast state now.
+    #[inline(always)]
+    fn state(&self, cfg: Cfg) -> State {
+        match cfg {
+            Cfg::Ses(_) => State { a: self.l, b: 0.0 },
+            Cfg::Holt(..) => State {
+                a: self.l,
+                b: self.b,
+            },
+            Cfg::Sba(a) => State {
+                a: if self.started {
+                    (1.0 - a / 2.0) * self.z / self.p
+                } else {
+                    0.0
+                },
+                b: 0.0,
+            },
+            Cfg::Tsb(..) => State {
+                a: self.pr * self.z,
+                b: 0.0,
+            },
+        }
+    }
+
+    /// Takes in the next observation `v`.
+    #[inline(always)]
+    fn advance(&mut self, cfg: Cfg, v: f64) {
+        match cfg {
+            Cfg::Ses(a) => self.l += a * (v - self.l),
+            Cfg::Holt(a, be, phi) => {
+                let lb = self.l + phi * self.b;
+                let e = v - lb;
+                self.l = lb + a * e;
+                self.b = phi * self.b + be * e;
+            }
+            Cfg::Sba(a) => {
+                if v > 0.0 {
+                    if self.started {
+                        self.z += a * (v - self.z);
+                        self.p += a * (self.q - self.p);
+                    } else {
+                        self.z = v;
+                        self.p = self.q;
+                        self.started = true;
+                    }
+                    self.q = 1.0;
+                } else {
+                    self.q += 1.0;
+                }
+            }
+            Cfg::Tsb(a, be) => {
+                if v > 0.0 {
+                    self.pr += be * (1.0 - self.pr);
+                    self.z += a * (v - self.z);
+                } else {
+                    self.pr -= be * self.pr;
+                }
+            }
+        }
+    }
+}
+
 #[inline(always)]
 fn run_one(
     cfg: Cfg,
@@ -123,31 +215,33 @@ fn run_one(
     origins: &[usize],
     states: &mut [State],
     err_from: usize,
-    mut errs: Option<&mut Vec<f64>>,
+    errs: Option<&mut Vec<f64>>,
 ) {
     let n = x.len();
-    let first = x.iter().position(|&v| v > 0.0).unwrap_or(0);
-    let (mut l, mut b) = (x[0], 0.0);
-    // Intermittent states: size z, interval p, periods since demand q; TSB probability pr.
-    let (mut z, mut p, mut q) = (x[first], (first + 1) as f64, 1.0);
-    let nz = x.iter().filter(|&&v| v > 0.0).count();
-    let mut pr = nz as f64 / n as f64;
-    let mut started = false;
+    let mut vars = Vars::new(x);
     let mut oi = 0;
+    let Some(errs) = errs else {
+        // States at the origins only: the observations between two are
+        // taken in without forming a state (the hottest loop of planning).
+        let mut t = 0;
+        loop {
+            while oi < origins.len() && origins[oi] == t {
+                states[oi] = vars.state(cfg);
+                oi += 1;
+            }
+            if t >= n {
+                break;
+            }
+            let next = origins.get(oi).map_or(n, |&o| o.clamp(t + 1, n));
+            for &v in &x[t..next] {
+                vars.advance(cfg, v);
+            }
+            t = next;
+        }
+        return;
+    };
     for t in 0..=n {
-        let state = match cfg {
-            Cfg::Ses(_) => State { a: l, b: 0.0 },
-            Cfg::Holt(..) => State { a: l, b },
-            Cfg::Sba(a) => State {
-                a: if started {
-                    (1.0 - a / 2.0) * z / p
-                } else {
-                    0.0
-                },
-                b: 0.0,
-            },
-            Cfg::Tsb(..) => State { a: pr * z, b: 0.0 },
-        };
+        let state = vars.state(cfg);
         while oi < origins.len() && origins[oi] == t {
             states[oi] = state;
             oi += 1;
@@ -156,44 +250,10 @@ fn run_one(
             break;
         }
         let v = x[t];
-        let one_step = state.a + state.b * cfg.phi();
         if t >= err_from && valid[t] {
-            if let Some(e) = errs.as_mut() {
-                e.push((v - one_step).abs());
-            }
+            errs.push((v - (state.a + state.b * cfg.phi())).abs());
         }
-        match cfg {
-            Cfg::Ses(a) => l += a * (v - l),
-            Cfg::Holt(a, be, phi) => {
-                let lb = l + phi * b;
-                let e = v - lb;
-                l = lb + a * e;
-                b = phi * b + be * e;
-            }
-            Cfg::Sba(a) => {
-                if v > 0.0 {
-                    if started {
-                        z += a * (v - z);
-                        p += a * (q - p);
-                    } else {
-                        z = v;
-                        p = q;
-                        started = true;
-                    }
-                    q = 1.0;
-                } else {
-                    q += 1.0;
-                }
-            }
-            Cfg::Tsb(a, be) => {
-                if v > 0.0 {
-                    pr += be * (1.0 - pr);
-                    z += a * (v - z);
-                } else {
-                    pr -= be * pr;
-                }
-            }
-        }
+        vars.advance(cfg, v);
     }
 }
 
@@ -780,6 +840,60 @@ pub(crate) fn fast_core(
 mod tests {
     use super::*;
     use crate::forecast::{forecast, Options};
+
+    #[test]
+    fn states_at_the_origins_alone_are_those_of_the_step_by_step_run() {
+        // Intermittent and regular series (a fixed pseudo-random sequence),
+        // every configuration, origins as the fast path sets them and odd
+        // ones (0, repeated, the end).
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as f64 / (1u64 << 31) as f64
+        };
+        for len in [14, 30, 91, 365, 712] {
+            for sparse in [0.05, 0.3, 1.0] {
+                let x: Vec<f64> = (0..len)
+                    .map(|_| {
+                        let u = next();
+                        if u < sparse {
+                            (next() * 9.0).floor() + 1.0
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                let valid = vec![true; len];
+                for origins in [vec![len / 2, len - 7, len], vec![0, 0, 3, len], vec![len]] {
+                    for cfg in SPORADIC.iter().chain(&REGULAR) {
+                        let mut fast = vec![State::default(); origins.len()];
+                        run(*cfg, &x, &valid, &origins, &mut fast, len, None);
+                        let mut errs = Vec::new();
+                        let mut stepwise = vec![State::default(); origins.len()];
+                        run(
+                            *cfg,
+                            &x,
+                            &valid,
+                            &origins,
+                            &mut stepwise,
+                            0,
+                            Some(&mut errs),
+                        );
+                        for (a, b) in fast.iter().zip(&stepwise) {
+                            assert_eq!(
+                                (a.a.to_bits(), a.b.to_bits()),
+                                (b.a.to_bits(), b.b.to_bits()),
+                                "{cfg:?} {origins:?}"
+                            );
+                        }
+                        assert_eq!(errs.len(), len);
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn sporadic_demand_keeps_zero_inside_the_interval() {
