@@ -550,8 +550,18 @@ impl Target {
 
     /// Kills the server after `after` and starts it again.
     async fn crash_after(&mut self, after: Duration) -> Duration {
+        self.kill_after(after).await;
+        self.restart().await
+    }
+
+    /// Kills the server after `after` (no server until [`Target::restart`]).
+    async fn kill_after(&mut self, after: Duration) {
         tokio::time::sleep(after).await;
         self.server.take().unwrap().kill_nine();
+    }
+
+    /// Starts the server again; how long it took to answer.
+    async fn restart(&mut self) -> Duration {
         let t = Instant::now();
         self.server = Some(Server::start(&self.db.url, self.dir.path(), &self.env).await);
         t.elapsed()
@@ -582,6 +592,11 @@ impl Target {
         let mut restarts = 0;
         while job["status"] != "succeeded" {
             restarts += 1;
+            println!(
+                "the sync ended {} after the restart ({:.500}); started again",
+                job["status"],
+                job["error"].to_string()
+            );
             assert!(restarts < 5, "the sync does not succeed: {job}");
             let id = self.start_sync().await;
             job = wait_job(self.server(), &self.token, &id).await;
@@ -686,7 +701,7 @@ fn orders_cursor(database_url: &str, child: &str) -> String {
     }
     use diesel::{Connection, RunQueryDsl};
     let sql = format!(
-        "SELECT cursor FROM sync_cursors WHERE account_id = '{child}' AND entity = 'sales_orders'"
+        "SELECT cursor FROM sync_cursors WHERE account_id = '{child}' AND entity = 'sales-orders'"
     );
     let (backend, target) = tributary::db::parse_url(database_url);
     let found: Vec<C> = match backend {
@@ -784,7 +799,8 @@ async fn kill_runs(feed: &Feed, runs: usize, replan: bool) {
             // `crash_after` sleeps from now: count from the ask.
             sleep = at.saturating_sub(asked.elapsed());
         }
-        let restart = target.crash_after(sleep).await;
+        // What the killed server left, read before the restart takes it up.
+        target.kill_after(sleep).await;
         let ops_at_kill = bulk.as_ref().map(bulk_ops);
         let cursors = target.cursors();
         let cursor_at_kill = orders_cursor(&target.db.url, &target.child);
@@ -792,6 +808,7 @@ async fn kill_runs(feed: &Feed, runs: usize, replan: bool) {
             &target.db.url,
             "SELECT count(*) AS n FROM jobs WHERE kind = 'sync' AND status = 'running'",
         ) > 0;
+        let restart = target.restart().await;
         if mid_sync {
             killed_mid_sync += 1;
         }
