@@ -106,6 +106,12 @@ fn start(database_url: &str, dir: &std::path::Path) -> Server {
     let child = Command::new(server_bin())
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .envs(ENV)
+        // `LOAD_RUST_LOG=tributary::db=debug` shows every write
+        // transaction over 50 ms (what held the write lock, how long).
+        .env(
+            "RUST_LOG",
+            std::env::var("LOAD_RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .env("DATABASE_URL", database_url)
         .current_dir(dir)
         .spawn()
@@ -338,14 +344,26 @@ fn main() {
         let token_main = token("load@example.com").await;
         let token_source = token("source@example.com").await;
         let api = |method: reqwest::Method, path: String, token: &str, body: Option<Value>| {
+            let get = method == reqwest::Method::GET;
             let mut req = client
                 .request(method, format!("{base}/api/v1{path}"))
                 .bearer_auth(token);
             if let Some(b) = body {
                 req = req.json(&b);
             }
+            // A GET whose connection was reset (a kept-alive connection
+            // closed under the crowd) is asked once more on a new one.
+            let again = if get { req.try_clone() } else { None };
             async move {
-                let resp = req.send().await.unwrap();
+                let resp = match (req.send().await, again) {
+                    (Ok(resp), _) => resp,
+                    (Err(e), Some(again)) => {
+                        eprintln!("{e}; once more");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        again.send().await.unwrap()
+                    }
+                    (Err(e), None) => panic!("{e}"),
+                };
                 let status = resp.status();
                 let body: Value = resp.json().await.unwrap_or(Value::Null);
                 assert!(status.is_success(), "{status}: {body}");

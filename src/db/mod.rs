@@ -231,6 +231,7 @@ where
     // Backend-specific: SQLite's lock mode is chosen at BEGIN; diesel's
     // generic transaction issues a deferred BEGIN. A SQLite writer first
     // passes the gate a checkpoint restarting the log closes ([`wal`]).
+    let (asked, caller) = (std::time::Instant::now(), std::panic::Location::caller());
     match conn {
         DbConn::Sqlite(c) if outermost => {
             wal::pass_gate();
@@ -238,26 +239,51 @@ where
         }
         _ => Tm::begin_transaction(conn)?,
     }
-    let (started, caller) = (std::time::Instant::now(), std::panic::Location::caller());
+    let started = std::time::Instant::now();
     let result = f(conn);
-    if outermost && started.elapsed() > Duration::from_secs(1) {
-        tracing::warn!(
-            ms = started.elapsed().as_millis() as u64,
-            at = %caller,
-            "a write transaction held the database for over a second"
-        );
-    }
-    match result {
-        Ok(value) => {
-            Tm::commit_transaction(conn)?;
-            Ok(value)
-        }
+    let result = match result {
+        Ok(value) => Tm::commit_transaction(conn)
+            .map(|()| value)
+            .map_err(E::from),
         Err(e) => match Tm::rollback_transaction(conn) {
             Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(e),
             Err(rollback) => Err(rollback.into()),
         },
+    };
+    if outermost {
+        held(caller, started - asked, started.elapsed());
+    }
+    result
+}
+
+/// Notes how long an outermost write transaction waited for its lock
+/// (`BEGIN`, and on SQLite the checkpoint gate) and then held it (to its
+/// commit or rollback): a warning over [`HELD_WARN`] (on SQLite every
+/// other writer waited that long), a debug event over [`HELD_DEBUG`]
+/// (`RUST_LOG=tributary::db=debug` shows what holds the write lock).
+fn held(caller: &std::panic::Location<'_>, waited: Duration, held: Duration) {
+    if held > HELD_WARN {
+        tracing::warn!(
+            held_ms = held.as_millis() as u64,
+            waited_ms = waited.as_millis() as u64,
+            at = %caller,
+            "a write transaction held the database for over half a second"
+        );
+    } else if held > HELD_DEBUG || waited > HELD_WARN {
+        tracing::debug!(
+            held_ms = held.as_millis() as u64,
+            waited_ms = waited.as_millis() as u64,
+            at = %caller,
+            "write transaction"
+        );
     }
 }
+
+/// How long a write transaction may hold the database before a warning:
+/// on SQLite every other writer waits for it.
+pub const HELD_WARN: Duration = Duration::from_millis(500);
+/// Write transactions held longer are noted at debug level.
+const HELD_DEBUG: Duration = Duration::from_millis(50);
 
 /// The database handle shared by the server: the writers' and the readers'
 /// pools plus the backend kind, and the orderings of stored plans read

@@ -133,7 +133,21 @@ pub fn turn(conn: &mut SqliteConnection, restart: bool) -> QueryResult<(Checkpoi
         return Ok((state, false));
     }
     let _closed = GATE.write().unwrap_or_else(|e| e.into_inner());
-    Ok((checkpoint(conn, "RESTART")?, true))
+    let started = std::time::Instant::now();
+    let state = checkpoint(conn, "RESTART")?;
+    // A `RESTART` holds the write lock while it copies the log back and
+    // waits for readers: every writer waits that long.
+    let took = started.elapsed();
+    if took > crate::db::HELD_WARN {
+        tracing::warn!(
+            ms = took.as_millis() as u64,
+            ?state,
+            "a log restart held the database for over half a second"
+        );
+    } else {
+        tracing::debug!(ms = took.as_millis() as u64, ?state, "log restart");
+    }
+    Ok((state, true))
 }
 
 /// Starts the checkpointing thread of the SQLite database at `target`; it

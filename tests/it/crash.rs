@@ -18,6 +18,14 @@
 //! - `kill_nine_during_woocommerce_sync`: a `woocommerce` connection to the
 //!   WooCommerce fake (REST, paged by page number).
 //!
+//! With a bulk operation (`TRIBUTARY_SHOPIFY_BULK_ORDERS`), a kill is timed
+//! from the sync's own progress rather than from its start: once the fake
+//! has been asked for the operation, at a random moment of what the clean
+//! run took from there to the sync's end (the operation running, its file
+//! downloaded, its orders stored page by page). A kill timed from the
+//! sync's start landed after the sync had ended: what comes before the
+//! operation (variants, stock) takes a varying share of a sync.
+//!
 //! The fakes run in the test process, so they outlive every kill of the
 //! server. `CRASH_RUNS` (default 3, a quick check; the script runs 20) kills
 //! of each kind; `CRASH_VARIANTS` (default 3000) source variants, as many
@@ -542,8 +550,18 @@ impl Target {
 
     /// Kills the server after `after` and starts it again.
     async fn crash_after(&mut self, after: Duration) -> Duration {
+        self.kill_after(after).await;
+        self.restart().await
+    }
+
+    /// Kills the server after `after` (no server until [`Target::restart`]).
+    async fn kill_after(&mut self, after: Duration) {
         tokio::time::sleep(after).await;
         self.server.take().unwrap().kill_nine();
+    }
+
+    /// Starts the server again; how long it took to answer.
+    async fn restart(&mut self) -> Duration {
         let t = Instant::now();
         self.server = Some(Server::start(&self.db.url, self.dir.path(), &self.env).await);
         t.elapsed()
@@ -574,6 +592,11 @@ impl Target {
         let mut restarts = 0;
         while job["status"] != "succeeded" {
             restarts += 1;
+            println!(
+                "the sync ended {} after the restart ({:.500}); started again",
+                job["status"],
+                job["error"].to_string()
+            );
             assert!(restarts < 5, "the sync does not succeed: {job}");
             let id = self.start_sync().await;
             job = wait_job(self.server(), &self.token, &id).await;
@@ -636,6 +659,68 @@ fn assert_equal(what: &str, want: &[(String, i64, String)], got: &[(String, i64,
     }
 }
 
+/// The fake shop whose bulk operations time the kills, when the orders are
+/// read through one (`TRIBUTARY_SHOPIFY_BULK_ORDERS` set).
+fn bulk_shop(feed: &Feed) -> Option<crate::fakes::Shared<crate::fakes::shopify::Shop>> {
+    match feed {
+        Feed::Shopify(fake) if std::env::var_os("TRIBUTARY_SHOPIFY_BULK_ORDERS").is_some() => {
+            Some(fake.shop.clone())
+        }
+        _ => None,
+    }
+}
+
+/// Bulk operations the fake was asked for so far.
+fn bulk_ops(shop: &crate::fakes::Shared<crate::fakes::shopify::Shop>) -> usize {
+    shop.lock().unwrap().bulk.len()
+}
+
+/// Waits until the fake holds more than `before` bulk operations (the sync
+/// asked for one); when it did.
+async fn bulk_started(
+    shop: &crate::fakes::Shared<crate::fakes::shopify::Shop>,
+    before: usize,
+) -> Instant {
+    let t = Instant::now();
+    while bulk_ops(shop) <= before {
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "the sync never asked for a bulk operation"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Instant::now()
+}
+
+/// The stored cursor of the child's orders stream (`-` when none).
+fn orders_cursor(database_url: &str, child: &str) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct C {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        cursor: String,
+    }
+    use diesel::{Connection, RunQueryDsl};
+    let sql = format!(
+        "SELECT cursor FROM sync_cursors WHERE account_id = '{child}' AND entity = 'sales-orders'"
+    );
+    let (backend, target) = tributary::db::parse_url(database_url);
+    let found: Vec<C> = match backend {
+        tributary::db::Backend::Postgres => {
+            let mut conn = diesel::pg::PgConnection::establish(&target).unwrap();
+            diesel::sql_query(sql).load(&mut conn).unwrap()
+        }
+        tributary::db::Backend::Sqlite => {
+            let mut conn = diesel::sqlite::SqliteConnection::establish(&target).unwrap();
+            diesel::sql_query(sql).load(&mut conn).unwrap()
+        }
+    };
+    found
+        .into_iter()
+        .next()
+        .map(|c| c.cursor)
+        .unwrap_or_else(|| "-".into())
+}
+
 /// A clean run from `feed`, then `runs` runs each killed at a random moment
 /// of the sync (and, with `replan`, of a replan after it): every table equal
 /// to the clean run's after each restart.
@@ -644,12 +729,23 @@ async fn kill_runs(feed: &Feed, runs: usize, replan: bool) {
     let kind = feed.name();
     let label = format!("{backend}/{kind}");
 
-    // The run never killed.
+    // The run never killed; with a bulk operation, how long the sync took
+    // from the fake being asked for it.
+    let bulk = bulk_shop(feed);
     let clean = Target::new(feed).await;
     let t = Instant::now();
+    let before = bulk.as_ref().map(bulk_ops);
     let job = clean.start_sync().await;
-    let (job, _) = clean.finish_sync(&job).await;
+    let (job, bulk_at) = match (&bulk, before) {
+        (Some(shop), Some(before)) => {
+            let (job, at) =
+                futures_util::join!(clean.finish_sync(&job), bulk_started(shop, before));
+            (job.0, Some(at))
+        }
+        _ => (clean.finish_sync(&job).await.0, None),
+    };
     let sync_time = t.elapsed();
+    let bulk_time = bulk_at.map(|at| at.elapsed());
     clean.plans_fresh().await;
     let synced_time = t.elapsed();
     let clean_synced = contents(&clean.db.url);
@@ -663,6 +759,13 @@ async fn kill_runs(feed: &Feed, runs: usize, replan: bool) {
         replan_time = t.elapsed();
         clean_replanned = contents(&clean.db.url);
     }
+    if let Some(b) = bulk_time {
+        println!(
+            "[{label}] clean run: the bulk operation asked for {:.2} s into the sync, which ended {:.2} s later",
+            (sync_time - b).as_secs_f64(),
+            b.as_secs_f64()
+        );
+    }
     println!(
         "[{label}] clean run: sync {:.2} s, sync + plans {:.2} s, {clean_read} records read; replan {:.2} s; {}",
         sync_time.as_secs_f64(),
@@ -675,17 +778,37 @@ async fn kill_runs(feed: &Feed, runs: usize, replan: bool) {
     let mut rng = rand::thread_rng();
     let mut resumed_from_cursor = 0;
     let mut killed_mid_sync = 0;
+    // Restarts that asked for a new bulk operation although the stored
+    // cursor held one.
+    let mut another_op_over_cursor = 0;
     for run in 1..=runs {
         // A kill at a random moment of the sync.
         let mut target = Target::new(feed).await;
+        let before = bulk.as_ref().map(bulk_ops);
         let job = target.start_sync().await;
-        let at = Duration::from_millis(rng.gen_range(0..sync_time.as_millis().max(1) as u64));
-        let restart = target.crash_after(at).await;
+        let window = bulk_time.unwrap_or(sync_time);
+        let at = Duration::from_millis(rng.gen_range(0..window.as_millis().max(1) as u64));
+        let mut sleep = at;
+        let mut bulk_note = String::new();
+        if let (Some(shop), Some(before)) = (&bulk, before) {
+            let asked = bulk_started(shop, before).await;
+            bulk_note = format!(
+                " ({:.2} s after the bulk operation was asked for)",
+                at.as_secs_f64()
+            );
+            // `crash_after` sleeps from now: count from the ask.
+            sleep = at.saturating_sub(asked.elapsed());
+        }
+        // What the killed server left, read before the restart takes it up.
+        target.kill_after(sleep).await;
+        let ops_at_kill = bulk.as_ref().map(bulk_ops);
         let cursors = target.cursors();
+        let cursor_at_kill = orders_cursor(&target.db.url, &target.child);
         let mid_sync = crate::helpers::count_committed(
             &target.db.url,
             "SELECT count(*) AS n FROM jobs WHERE kind = 'sync' AND status = 'running'",
         ) > 0;
+        let restart = target.restart().await;
         if mid_sync {
             killed_mid_sync += 1;
         }
@@ -698,9 +821,24 @@ async fn kill_runs(feed: &Feed, runs: usize, replan: bool) {
         if from_cursor {
             resumed_from_cursor += 1;
         }
+        // With a bulk operation: the orders cursor at the kill, and whether
+        // the restarted sync asked for another operation or went on with
+        // the stored one.
+        let bulk_resume = match (&bulk, ops_at_kill) {
+            (Some(shop), Some(ops)) => {
+                let again = bulk_ops(shop) - ops;
+                if again > 0 && cursor_at_kill.contains("\"bulk\":\"") {
+                    another_op_over_cursor += 1;
+                }
+                format!(
+                    "; orders cursor at the kill {cursor_at_kill}; {again} bulk operations asked for after the restart"
+                )
+            }
+            _ => String::new(),
+        };
         println!(
-            "[{label}] sync run {run}: killed at {:.2} s ({}) with {cursors} cursors stored; restarted in {:.2} s; \
-             synced and planned {:.2} s later ({restarts} syncs started again), {read} of {clean_read} records read after the restart",
+            "[{label}] sync run {run}: killed at {:.2} s{bulk_note} ({}) with {cursors} cursors stored; restarted in {:.2} s; \
+             synced and planned {:.2} s later ({restarts} syncs started again), {read} of {clean_read} records read after the restart{bulk_resume}",
             at.as_secs_f64(),
             if mid_sync { "sync running" } else { "sync done" },
             restart.as_secs_f64(),
@@ -732,6 +870,11 @@ async fn kill_runs(feed: &Feed, runs: usize, replan: bool) {
          (read fewer records than the clean run after the restart)",
         if replan { format!(" and {runs} replan kills") } else { String::new() }
     );
+    if bulk.is_some() {
+        println!(
+            "[{label}] {another_op_over_cursor} restarts asked for a new bulk operation although the stored cursor held one"
+        );
+    }
 }
 
 #[actix_web::test]
