@@ -27,10 +27,6 @@ use crate::forecast::{self, Forecast, Options, SeriesInput, TotalDistribution};
 /// The most bytes of shared fits held at once.
 pub const BUDGET: usize = 192 << 20;
 
-/// The least time a fit took for it to be shared (a fit computed faster is
-/// computed again by its taker: its result is the same either way).
-pub const WORTH_SHARING: std::time::Duration = std::time::Duration::from_micros(40);
-
 /// A line's fitted forecast and the distribution of its lead-time total.
 pub(crate) type Fit = (Forecast, TotalDistribution);
 
@@ -197,11 +193,8 @@ pub(crate) fn fit(
             }
         }
     }
-    let started = std::time::Instant::now();
     let fit = forecast::forecast_with_total(input, horizon, lt_days, opts);
-    // Only a fit that took the engine a while is worth its memory (most
-    // sparse series take a few microseconds).
-    if matches!(used, FitUse::Share(_)) && started.elapsed() >= WORTH_SHARING {
+    if let FitUse::Share(_) = used {
         let bytes = size(&fit);
         let mut guard = shared();
         let s = guard.get_or_insert_with(Shared::default);
