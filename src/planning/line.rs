@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::db::models::planning::{LineDetail, PlanLineRow};
-use crate::forecast::{self, Forecast, Options, SeriesInput, TotalDistribution};
+use crate::forecast::{self, Calibration, Forecast, Options, SeriesInput, TotalDistribution};
 use crate::planning::edits;
 use crate::planning::explain::{
     CandidateScore, Contribution, DemandExplained, Explanation, ReconciledExplained,
@@ -304,10 +304,13 @@ impl Reconciled {
 /// plan both use. The engine runs over the plan's horizon
 /// ([`plan_horizon`]); beyond it the forecast's last seven days repeat. A
 /// master whose children hold separate stock is reconciled to their sum
-/// ([`Reconciled`]).
+/// ([`Reconciled`]). With the account's catalogue calibration
+/// ([`crate::planning::calibrate`]) the forecast's band and the lead-time
+/// total are calibrated ([`Calibration::apply`]).
 pub(crate) fn forecast_line(
     li: &LineInput,
     days: usize,
+    calibration: Option<&Calibration>,
 ) -> (Forecast, TotalDistribution, Option<Reconciled>) {
     let input = SeriesInput {
         values: &li.values,
@@ -320,6 +323,9 @@ pub(crate) fn forecast_line(
     let horizon = plan_horizon(li);
     let (mut fc, mut lt_total) =
         forecast::forecast_with_total(&input, horizon, lt_days, &Options { fast: true });
+    if let Some(c) = calibration {
+        c.apply(&input, &mut fc, &mut lt_total);
+    }
     let reconciled = reconcile(li, &mut fc, &mut lt_total);
     for v in [&mut fc.point, &mut fc.low, &mut fc.high] {
         let week = v.len().min(7);
@@ -432,11 +438,18 @@ fn all_flags(
 pub(crate) type Computed = (PlanLineRow, LineDetail);
 
 /// Runs the engine on one line's inputs and shapes the stored line and its
-/// explanation.
-pub(crate) fn compute_line(account_id: &str, today: NaiveDate, mut li: LineInput) -> Computed {
+/// explanation. With the account's catalogue calibration for `today`
+/// (non-empty, [`crate::planning::calibrate`]), the safety stock of every
+/// line reads the calibrated lead-time distribution.
+pub(crate) fn compute_line(
+    account_id: &str,
+    today: NaiveDate,
+    mut li: LineInput,
+    calibration: Option<&Calibration>,
+) -> Computed {
     let lt = li.lead_time_days.max(0.0);
     let cycle = li.days_of_stock.max(0.0);
-    let (mut fc, mut lt_total, reconciled) = forecast_line(&li, plan_horizon(&li));
+    let (mut fc, mut lt_total, reconciled) = forecast_line(&li, plan_horizon(&li), calibration);
     let (mut mean, mut sd) = replenish::demand_stats(&li.values, Some(&li.in_stock));
     // The textbook safety stock's demand statistics follow the reconciled
     // level as the forecast does.
@@ -454,7 +467,12 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, mut li: LineInput
         (mean, sd, lt_total) = (mean * r, sd * r, lt_total.scaled(r));
     }
     let (available, open) = position(&li, today);
-    let input = plan_input(&li, available, &open, &fc, &lt_total, (mean, sd));
+    let mut input = plan_input(&li, available, &open, &fc, &lt_total, (mean, sd));
+    if calibration.is_some() {
+        // Calibrated on the catalogue's held-out windows, the distribution
+        // serves its level for smooth demand too.
+        input.lead_time_demand = Some(&lt_total);
+    }
     let mut plan = replenish::plan(&input);
     if let Some(note) = &li.not_for_reorder {
         hold(&mut plan, note.as_deref());
@@ -498,6 +516,7 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, mut li: LineInput
             lead_time: lt,
             flags: &line_flags,
             reconciled,
+            calibrated: calibration.is_some().then_some(today),
         },
         contributions,
     );
@@ -551,6 +570,8 @@ struct Explained<'a> {
     lead_time: f64,
     flags: &'a [Flag],
     reconciled: Option<Reconciled>,
+    /// The planning date whose catalogue calibration the line applied.
+    calibrated: Option<NaiveDate>,
 }
 
 /// The explanation of a line (`api.md`): the demand and how it was
@@ -571,6 +592,7 @@ fn explain(
         lead_time: lt,
         flags: line_flags,
         reconciled,
+        calibrated,
     } = x;
     let excluded = li.in_stock.iter().filter(|s| !**s).count();
     let step_names = [
@@ -608,6 +630,12 @@ fn explain(
     let mut notes: Vec<String> = Vec::new();
     notes.extend(reconciled.map(|r| reconciliation_note(&r)));
     notes.extend(pooling_note(&li.accounts, plan.order_quantity));
+    if let Some(day) = calibrated {
+        notes.push(format!(
+            "The lead-time demand's distribution and the forecast's band are calibrated on the catalogue's held-out windows: the account's lines forecast from their history before each of their last three {}-day windows and checked against them, fitted for the planning date {day}.",
+            crate::planning::calibrate::WINDOW
+        ));
+    }
     if li.bundle {
         notes.push(
             "A bundle ships as its components: its sales count as their demand, and the bundle itself is never ordered."
@@ -639,7 +667,13 @@ fn explain(
         safety_stock: SafetyStockExplained {
             service_level: li.service_level,
             method: if plan.safety_stock_method == "distribution" {
-                format!("quantile of the lead-time demand ({})", lt_total.method)
+                match calibrated {
+                    Some(day) => format!(
+                        "quantile of the lead-time demand ({}), calibrated on the catalogue's held-out windows (fitted for {day})",
+                        lt_total.method
+                    ),
+                    None => format!("quantile of the lead-time demand ({})", lt_total.method),
+                }
             } else {
                 plan.safety_stock_method.to_string()
             },
@@ -671,7 +705,7 @@ mod tests {
         // plans: 4.5 a day in all (each lost sales in its own stockouts).
         let mut li = line(vec![3.0; 200], 0.0);
         li.children_per_day = Some(4.5);
-        let (row, detail) = compute_line("m", today, li);
+        let (row, detail) = compute_line("m", today, li, None);
         // Coverage 10.5 + 21 = 31.5 days at 4.5 a day.
         assert_eq!(row.demand_per_day, 4.5);
         assert_eq!(row.coverage_demand, 141.75);
@@ -690,13 +724,69 @@ mod tests {
         values.extend(vec![0.0; 100]);
         let mut li = line(values, 0.0);
         li.children_per_day = Some(2.0);
-        let (row, detail) = compute_line("m", today, li);
+        let (row, detail) = compute_line("m", today, li, None);
         assert_eq!(row.demand_per_day, 2.0);
         let e: Value = serde_json::from_str(&detail.explanation).unwrap();
         assert_eq!(e["demand"]["reconciled"]["ratio"], Value::Null);
         // A child's line (no children) is its own fit.
-        let (row, detail) = compute_line("c", today, line(vec![3.0; 200], 0.0));
+        let (row, detail) = compute_line("c", today, line(vec![3.0; 200], 0.0), None);
         assert_eq!(row.demand_per_day, 3.0);
         assert!(detail.explanation.contains("\"reconciled\":null"));
+    }
+
+    /// A line computed with a catalogue calibration: its safety stock's demand
+    /// term is the calibrated lead-time total's 95 % quantile less its mean, as
+    /// [`Calibration::apply`] on the engine's own forecast gives it (rescaled
+    /// from 11 to 10.5 days), for smooth demand too; without one, a smooth
+    /// line keeps the textbook formula.
+    #[test]
+    fn a_calibrated_line_reads_the_calibrated_lead_time_total() {
+        let today = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        let series: Vec<(Vec<f64>, Vec<bool>)> = (0..80u64)
+            .map(|s| {
+                let v: Vec<f64> = (0..200u64)
+                    .map(|d| ((d * (s + 3) * 7919 + s * 104_729) % 13) as f64 * (1 + s % 4) as f64)
+                    .collect();
+                (v, vec![true; 200])
+            })
+            .collect();
+        let cal = crate::planning::calibrate::fit(&series);
+        assert!(!cal.is_empty());
+        let li = line(series[5].0.clone(), 0.0);
+        let input = SeriesInput {
+            values: &li.values,
+            in_stock: Some(&li.in_stock),
+            season: 7,
+        };
+        let (mut fc, mut t) =
+            forecast::forecast_with_total(&input, plan_horizon(&li), 11, &Options { fast: true });
+        let raw_q = t.quantile(0.95) - t.mean;
+        cal.apply(&input, &mut fc, &mut t);
+        let expected = round6(((t.quantile(0.95) - t.mean) * (10.5f64 / 11.0).sqrt()).max(0.0));
+        assert!((expected - round6(raw_q * (10.5f64 / 11.0).sqrt())).abs() > 1e-3);
+        let (row, detail) = compute_line("c", today, line(series[5].0.clone(), 0.0), Some(&cal));
+        let e: Value = serde_json::from_str(&detail.explanation).unwrap();
+        let term = |e: &Value, name: &str| {
+            e["terms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["term"] == name)
+                .map(|t| t["value"].as_f64().unwrap())
+        };
+        // The demand term of the safety stock (then scaled where the forecast's
+        // level is below the history's).
+        assert_eq!(term(&e, "safety_stock_demand"), Some(expected));
+        let scale = term(&e, "safety_stock_level").unwrap_or(1.0);
+        assert!((row.safety_stock - expected * scale).abs() < 1e-5);
+        assert!(e["safety_stock"]["method"]
+            .as_str()
+            .unwrap()
+            .ends_with("calibrated on the catalogue's held-out windows (fitted for 2026-03-02)"));
+        let (plain, detail) = compute_line("c", today, line(series[5].0.clone(), 0.0), None);
+        assert_ne!(plain.safety_stock, row.safety_stock);
+        if !fc.class.is_sporadic() {
+            assert!(detail.explanation.contains("\"method\":\"textbook\""));
+        }
     }
 }

@@ -15,6 +15,8 @@ use crate::db::models::planning::{
 };
 use crate::db::models::Account;
 use crate::db::DbConn;
+use crate::forecast::Calibration;
+use crate::planning::calibrate;
 use crate::planning::line::compute_line;
 use crate::planning::rollup::{child_keys, roll_up, WarehouseFlags};
 use crate::planning::series::{child_line_input, master_line_input};
@@ -28,7 +30,7 @@ use crate::services::replan;
 /// The version of the planner's rules, part of every plan's inputs version:
 /// bumped when a change to planning changes what a plan computes, so that
 /// every stored plan is recomputed whole once.
-pub const PLANNER_VERSION: u32 = 6;
+pub const PLANNER_VERSION: u32 = 7;
 
 /// The planning date of an account: `TRIBUTARY_TODAY` if set, else today in
 /// the account's time zone.
@@ -59,7 +61,8 @@ pub fn inputs_version(
     Ok(v)
 }
 
-fn child_lines(c: &ChildData) -> (Vec<PlanLineRow>, Vec<LineDetail>) {
+fn child_lines(c: &ChildData, cal: &Calibration) -> (Vec<PlanLineRow>, Vec<LineDetail>) {
+    let cal = calibrate::in_use(cal);
     let mut ignored = Vec::new();
     let keys = child_keys(c, &mut ignored);
     // Each line's inputs are shaped where it is computed, so that only the
@@ -67,7 +70,7 @@ fn child_lines(c: &ChildData) -> (Vec<PlanLineRow>, Vec<LineDetail>) {
     crate::planning::pool::run(|| {
         keys.into_par_iter()
             .enumerate()
-            .map(|(i, k)| compute_line(&c.account.id, c.today, child_line_input(c, i, k)))
+            .map(|(i, k)| compute_line(&c.account.id, c.today, child_line_input(c, i, k), cal))
             .unzip()
     })
 }
@@ -202,9 +205,10 @@ fn load_master(
             match stale {
                 Some((version, k_today)) => {
                     let k = k.clone();
+                    let cal = calibrate::for_child(conn, own.as_ref().unwrap_or(&data))?;
                     pending = Some(scope.spawn(move || {
                         let started = std::time::Instant::now();
-                        let (lines, details) = child_lines(own.as_ref().unwrap_or(&data));
+                        let (lines, details) = child_lines(own.as_ref().unwrap_or(&data), &cal);
                         let h = header(&k, version, k_today, &lines, started);
                         (data, h, lines, details)
                     }));
@@ -269,7 +273,9 @@ fn master_lines(
     m: &MasterInputs,
     master: &Account,
     today: NaiveDate,
+    cal: &Calibration,
 ) -> (Vec<PlanLineRow>, Vec<LineDetail>) {
+    let cal = calibrate::in_use(cal);
     let groups: Vec<(&String, &Vec<(usize, usize)>)> = m.rollup.groups.iter().collect();
     // Each line's inputs are shaped where it is computed (see `child_lines`).
     crate::planning::pool::run(|| {
@@ -278,7 +284,7 @@ fn master_lines(
             .map(|(k, members)| {
                 let mut ignored = Vec::new();
                 let li = master_line_input(m, master, today, k, members, &mut ignored);
-                compute_line(&master.id, today, li)
+                compute_line(&master.id, today, li, cal)
             })
             .unzip()
     })
@@ -347,8 +353,9 @@ pub fn compute_full(
                 writer,
             },
         )?;
+        let cal = calibrate::for_master(conn, &m, account, today)?;
         let loaded = started.elapsed().as_secs_f64();
-        let (lines, details) = master_lines(&m, account, today);
+        let (lines, details) = master_lines(&m, account, today, &cal);
         drop(m);
         let header = header(account, version, today, &lines, started);
         store_lines(conn, &header, &lines, &details)?;
@@ -359,7 +366,8 @@ pub fn compute_full(
         progress(0, 1);
         let version = inputs_version(conn, account, today)?;
         let data = load_child(conn, account, today, Reads::All)?;
-        let (lines, details) = child_lines(&data);
+        let cal = calibrate::for_child(conn, &data)?;
+        let (lines, details) = child_lines(&data, &cal);
         drop(data);
         let header = header(account, version, today, &lines, started);
         store_lines(conn, &header, &lines, &details)?;
