@@ -470,8 +470,11 @@ pub(crate) fn compute_line(
     let mut input = plan_input(&li, available, &open, &fc, &lt_total, (mean, sd));
     if calibration.is_some() {
         // Calibrated on the catalogue's held-out windows, the distribution
-        // serves its level for smooth demand too.
+        // serves its level for smooth demand too. It is the forecast's own,
+        // at the forecast's level: not scaled down again where that level
+        // is below the history's (the textbook's σ is the history's).
         input.lead_time_demand = Some(&lt_total);
+        input.mean_daily_demand = None;
     }
     let mut plan = replenish::plan(&input);
     if let Some(note) = &li.not_for_reorder {
@@ -774,11 +777,12 @@ mod tests {
                 .find(|t| t["term"] == name)
                 .map(|t| t["value"].as_f64().unwrap())
         };
-        // The demand term of the safety stock (then scaled where the forecast's
-        // level is below the history's).
+        // The demand term of the safety stock is the safety stock: the
+        // calibrated distribution is at the forecast's level already, and is
+        // not scaled down again where that level is below the history's.
         assert_eq!(term(&e, "safety_stock_demand"), Some(expected));
-        let scale = term(&e, "safety_stock_level").unwrap_or(1.0);
-        assert!((row.safety_stock - expected * scale).abs() < 1e-5);
+        assert_eq!(term(&e, "safety_stock_level"), None);
+        assert_eq!(row.safety_stock, expected);
         assert!(e["safety_stock"]["method"]
             .as_str()
             .unwrap()
@@ -788,5 +792,17 @@ mod tests {
         if !fc.class.is_sporadic() {
             assert!(detail.explanation.contains("\"method\":\"textbook\""));
         }
+        // Demand halving over the history: uncalibrated, the buffer is scaled
+        // down to the forecast's level; calibrated, it is not scaled again.
+        let fading: Vec<f64> = (0..200)
+            .map(|d| series[5].0[d] * (2.0 - d as f64 / 100.0).max(0.5))
+            .collect();
+        let (_, detail) = compute_line("c", today, line(fading.clone(), 0.0), None);
+        let e: Value = serde_json::from_str(&detail.explanation).unwrap();
+        assert!(term(&e, "safety_stock_level").is_some());
+        let (row, detail) = compute_line("c", today, line(fading, 0.0), Some(&cal));
+        let e: Value = serde_json::from_str(&detail.explanation).unwrap();
+        assert_eq!(term(&e, "safety_stock_level"), None);
+        assert_eq!(term(&e, "safety_stock_demand"), Some(row.safety_stock));
     }
 }
