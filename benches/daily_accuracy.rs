@@ -23,6 +23,14 @@
 //!   exactly 95 % of the window's series (chosen on the window, like the textbook's
 //!   inflation): which of the two spreads the stock better across series.
 //!
+//! - the **plan job's path**: each series a plan line with no stock and a lead time of 28 days
+//!   (the window) or 14 (the window's first 14 days), its reorder point (lead-time forecast
+//!   plus safety stock) computed as the plan job computes a line, with the calibration the
+//!   plan job fits on an account's lines (an even sample of at most 400, on the days before
+//!   the window, `planning::calibrate::fit`) and without it: `service95` (share of series whose
+//!   lead-time demand is at most the reorder point) and `inventory95` (Σ reorder point /
+//!   Σ demand), overall and per demand class: what a merchant's plan line serves.
+//!
 //! Each window's MASE and MAE are printed beside statsforecast's best single model and best
 //! equal-weight combination on the same split (`benches/data/statsforecast_reference.json`).
 //!
@@ -36,6 +44,7 @@ use rayon::prelude::*;
 use tributary::forecast::{
     forecast_with_total, metrics, Calibration, DemandClass, Options, SeriesInput, TotalDistribution,
 };
+use tributary::planning::calibrate;
 use tributary::replenish::demand_stats;
 
 mod reference;
@@ -240,6 +249,65 @@ fn by_class(name: &str, rows: &[Row]) -> String {
     format!("{name} by class | {}", parts.join(" | "))
 }
 
+/// The plan job's path on one window (see the module's doc): per lead time, with the plan
+/// job's calibration and without, service and inventory overall and per demand class.
+fn plan_lines(name: &str, used: &[(&[f64], &[f64])]) -> Vec<String> {
+    let series: Vec<(Vec<f64>, Vec<bool>)> = used
+        .iter()
+        .map(|(train, _)| {
+            (
+                train.iter().map(|v| v.max(0.0)).collect(),
+                vec![true; train.len()],
+            )
+        })
+        .collect();
+    let cal = calibrate::fit(&series);
+    let today = chrono::NaiveDate::from_ymd_opt(2011, 1, 1).unwrap();
+    let mut out = vec![format!(
+        "{name} plan_line calibration (fitted on {} of {} lines): {}",
+        series.len().min(calibrate::SAMPLE),
+        series.len(),
+        cal.summary()
+    )];
+    for lead in [28usize, 14] {
+        // Per series: (class, actual, reorder point calibrated, uncalibrated).
+        let rows: Vec<(String, f64, f64, f64)> = series
+            .par_iter()
+            .zip(used)
+            .map(|((v, s), (_, test))| {
+                let figures = |c: Option<&Calibration>| {
+                    calibrate::line_figures(v.clone(), s.clone(), lead as f64, 30.0, c, today)
+                };
+                let (a, b) = (figures(Some(&cal)), figures(None));
+                let actual: f64 = test[..lead].iter().map(|x| x.max(0.0)).sum();
+                (a.class, actual, a.reorder_point, b.reorder_point)
+            })
+            .collect();
+        let figures = |r: &[&(String, f64, f64, f64)]| {
+            let n = r.len().max(1) as f64;
+            let actual: f64 = r.iter().map(|x| x.1).sum::<f64>().max(1e-9);
+            format!(
+                "n={} service95={:.3} inventory95={:.3} (uncalibrated {:.3}, {:.3})",
+                r.len(),
+                r.iter().filter(|x| x.1 <= x.2 + 1e-9).count() as f64 / n,
+                r.iter().map(|x| x.2).sum::<f64>() / actual,
+                r.iter().filter(|x| x.1 <= x.3 + 1e-9).count() as f64 / n,
+                r.iter().map(|x| x.3).sum::<f64>() / actual,
+            )
+        };
+        let all: Vec<&(String, f64, f64, f64)> = rows.iter().collect();
+        let mut line = format!("{name} plan_line lead={lead}: {}", figures(&all));
+        for cls in ["smooth", "erratic", "intermittent", "lumpy"] {
+            let r: Vec<&(String, f64, f64, f64)> = rows.iter().filter(|x| x.0 == cls).collect();
+            if !r.is_empty() {
+                line.push_str(&format!(" | {cls}: {}", figures(&r)));
+            }
+        }
+        out.push(line);
+    }
+    out
+}
+
 fn main() {
     let started = Instant::now();
     let data = read();
@@ -251,6 +319,7 @@ fn main() {
     let mut refs = Vec::new();
     let mut fit_secs = 0.0;
     let mut calibrations = Vec::new();
+    let mut plan_job = Vec::new();
     for w in (0..WINDOWS).rev() {
         // Window w ends w·28 days before the last day; the fit sees what precedes it.
         let end = len - w * WINDOW;
@@ -320,6 +389,7 @@ fn main() {
                 }
             })
             .collect();
+        plan_job.extend(plan_lines(&format!("window_end-{}d", w * WINDOW), &used));
         lines.push(line(&format!("window_end-{}d", w * WINDOW), &rows));
         lines.push(by_class(&format!("window_end-{}d", w * WINDOW), &rows));
         let s = summarise(&rows);
@@ -340,6 +410,9 @@ fn main() {
     }
     for c in &calibrations {
         println!("daily_accuracy {c}");
+    }
+    for l in &plan_job {
+        println!("daily_accuracy {l}");
     }
     println!(
         "daily_accuracy seconds: read={read_secs:.2} forecast+totals={fit_secs:.2} ({} windows × ~{} series) total={:.2}",

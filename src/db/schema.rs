@@ -314,6 +314,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// The catalogue calibration of an account's plan lines, per planning
+    /// date and engine version.
+    plan_calibrations (account_id, planning_date, version) {
+        account_id -> Text,
+        planning_date -> Date,
+        version -> Text,
+        calibration -> Text,
+        fitted_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     plan_touches (account_id, data_version, variant_id) {
         account_id -> Text,
         data_version -> BigInt,
@@ -405,6 +417,7 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
+    plan_calibrations,
     plan_touches,
     sku_settings,
     supply_overrides,

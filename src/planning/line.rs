@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::db::models::planning::{LineDetail, PlanLineRow};
-use crate::forecast::{self, Forecast, Options, SeriesInput, TotalDistribution};
+use crate::forecast::{self, Calibration, Forecast, Options, SeriesInput, TotalDistribution};
 use crate::planning::edits;
 use crate::planning::explain::{
     CandidateScore, Contribution, DemandExplained, Explanation, ReconciledExplained,
@@ -60,6 +60,15 @@ pub struct Flag {
 /// Days at the end of `flags` for which `pred` holds.
 fn trailing(n: usize, pred: impl Fn(usize) -> bool) -> usize {
     (0..n).rev().take_while(|&d| pred(d)).count()
+}
+
+/// Whether a line has sold nothing on its last [`NO_RECENT_SALES_DAYS`]
+/// days or more in stock, after selling before (the `no_recent_sales`
+/// flag's run, whatever the stock today).
+fn stopped_selling(values: &[f64], in_stock: &[bool]) -> bool {
+    let n = values.len().min(in_stock.len());
+    let quiet = trailing(n, |d| in_stock[d] && values[d] <= 0.0);
+    quiet >= NO_RECENT_SALES_DAYS && quiet < n
 }
 
 /// The flags of a line: its demand series (`values`, `in_stock`, up to
@@ -305,11 +314,14 @@ impl Reconciled {
 /// plan both use. The engine runs over the plan's horizon
 /// ([`plan_horizon`]); beyond it the forecast's last seven days repeat. A
 /// master whose children hold separate stock is reconciled to their sum
-/// ([`Reconciled`]).
+/// ([`Reconciled`]). With the account's catalogue calibration
+/// ([`crate::planning::calibrate`]) the forecast's band and the lead-time
+/// total are calibrated ([`Calibration::apply`]).
 pub(crate) fn forecast_line(
     li: &LineInput,
     days: usize,
     used: FitUse,
+    calibration: Option<&Calibration>,
 ) -> (Forecast, TotalDistribution, Option<Reconciled>) {
     let input = SeriesInput {
         values: &li.values,
@@ -323,6 +335,9 @@ pub(crate) fn forecast_line(
     // The same inputs give the same fit: a master row of one child's one
     // variant takes that line's (`fits`).
     let (mut fc, mut lt_total) = fits::fit(&input, horizon, lt_days, &Options { fast: true }, used);
+    if let Some(c) = calibration {
+        c.apply(&input, &mut fc, &mut lt_total);
+    }
     let reconciled = reconcile(li, &mut fc, &mut lt_total);
     for v in [&mut fc.point, &mut fc.low, &mut fc.high] {
         let week = v.len().min(7);
@@ -435,11 +450,19 @@ fn all_flags(
 pub(crate) type Computed = (PlanLineRow, LineDetail);
 
 /// Runs the engine on one line's inputs and shapes the stored line and its
-/// explanation.
-pub(crate) fn compute_line(account_id: &str, today: NaiveDate, mut li: LineInput) -> Computed {
+/// explanation. With the account's catalogue calibration for `today`
+/// (non-empty, [`crate::planning::calibrate`]), the safety stock of every
+/// line reads the calibrated lead-time distribution.
+pub(crate) fn compute_line(
+    account_id: &str,
+    today: NaiveDate,
+    mut li: LineInput,
+    calibration: Option<&Calibration>,
+) -> Computed {
     let lt = li.lead_time_days.max(0.0);
     let cycle = li.days_of_stock.max(0.0);
-    let (mut fc, mut lt_total, reconciled) = forecast_line(&li, plan_horizon(&li), li.fit);
+    let (mut fc, mut lt_total, reconciled) =
+        forecast_line(&li, plan_horizon(&li), li.fit, calibration);
     let (mut mean, mut sd) = replenish::demand_stats(&li.values, Some(&li.in_stock));
     // The textbook safety stock's demand statistics follow the reconciled
     // level as the forecast does.
@@ -457,7 +480,21 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, mut li: LineInput
         (mean, sd, lt_total) = (mean * r, sd * r, lt_total.scaled(r));
     }
     let (available, open) = position(&li, today);
-    let input = plan_input(&li, available, &open, &fc, &lt_total, (mean, sd));
+    let mut input = plan_input(&li, available, &open, &fc, &lt_total, (mean, sd));
+    if calibration.is_some() {
+        // Calibrated on the catalogue's held-out windows, the distribution
+        // serves its level for smooth demand too. It is the forecast's own,
+        // at the forecast's level: not scaled down again where that level
+        // is below the history's (the textbook's σ is the history's) —
+        // except for a line that has stopped selling (domain.md: no demand,
+        // no safety stock). Its distribution still mixes in last year's
+        // rate, in case it picks up again; that hedge is the merchant's
+        // call (the line is flagged), not a buffer to buy.
+        input.lead_time_demand = Some(&lt_total);
+        if !stopped_selling(&li.values, &li.in_stock) {
+            input.mean_daily_demand = None;
+        }
+    }
     let mut plan = replenish::plan(&input);
     if let Some(note) = &li.not_for_reorder {
         hold(&mut plan, note.as_deref());
@@ -501,6 +538,7 @@ pub(crate) fn compute_line(account_id: &str, today: NaiveDate, mut li: LineInput
             lead_time: lt,
             flags: &line_flags,
             reconciled,
+            calibrated: calibration.is_some().then_some(today),
         },
         contributions,
     );
@@ -554,6 +592,8 @@ struct Explained<'a> {
     lead_time: f64,
     flags: &'a [Flag],
     reconciled: Option<Reconciled>,
+    /// The planning date whose catalogue calibration the line applied.
+    calibrated: Option<NaiveDate>,
 }
 
 /// The explanation of a line (`api.md`): the demand and how it was
@@ -574,6 +614,7 @@ fn explain(
         lead_time: lt,
         flags: line_flags,
         reconciled,
+        calibrated,
     } = x;
     let excluded = li.in_stock.iter().filter(|s| !**s).count();
     let step_names = [
@@ -611,6 +652,12 @@ fn explain(
     let mut notes: Vec<String> = Vec::new();
     notes.extend(reconciled.map(|r| reconciliation_note(&r)));
     notes.extend(pooling_note(&li.accounts, plan.order_quantity));
+    if let Some(day) = calibrated {
+        notes.push(format!(
+            "The lead-time demand's distribution and the forecast's band are calibrated on the catalogue's held-out windows: the account's lines forecast from their history before each of their last three {}-day windows and checked against them, fitted for the planning date {day}.",
+            crate::planning::calibrate::WINDOW
+        ));
+    }
     if li.bundle {
         notes.push(
             "A bundle ships as its components: its sales count as their demand, and the bundle itself is never ordered."
@@ -642,7 +689,13 @@ fn explain(
         safety_stock: SafetyStockExplained {
             service_level: li.service_level,
             method: if plan.safety_stock_method == "distribution" {
-                format!("quantile of the lead-time demand ({})", lt_total.method)
+                match calibrated {
+                    Some(day) => format!(
+                        "quantile of the lead-time demand ({}), calibrated on the catalogue's held-out windows (fitted for {day})",
+                        lt_total.method
+                    ),
+                    None => format!("quantile of the lead-time demand ({})", lt_total.method),
+                }
             } else {
                 plan.safety_stock_method.to_string()
             },
@@ -674,7 +727,7 @@ mod tests {
         // plans: 4.5 a day in all (each lost sales in its own stockouts).
         let mut li = line(vec![3.0; 200], 0.0);
         li.children_per_day = Some(4.5);
-        let (row, detail) = compute_line("m", today, li);
+        let (row, detail) = compute_line("m", today, li, None);
         // Coverage 10.5 + 21 = 31.5 days at 4.5 a day.
         assert_eq!(row.demand_per_day, 4.5);
         assert_eq!(row.coverage_demand, 141.75);
@@ -693,13 +746,134 @@ mod tests {
         values.extend(vec![0.0; 100]);
         let mut li = line(values, 0.0);
         li.children_per_day = Some(2.0);
-        let (row, detail) = compute_line("m", today, li);
+        let (row, detail) = compute_line("m", today, li, None);
         assert_eq!(row.demand_per_day, 2.0);
         let e: Value = serde_json::from_str(&detail.explanation).unwrap();
         assert_eq!(e["demand"]["reconciled"]["ratio"], Value::Null);
         // A child's line (no children) is its own fit.
-        let (row, detail) = compute_line("c", today, line(vec![3.0; 200], 0.0));
+        let (row, detail) = compute_line("c", today, line(vec![3.0; 200], 0.0), None);
         assert_eq!(row.demand_per_day, 3.0);
         assert!(detail.explanation.contains("\"reconciled\":null"));
+    }
+
+    /// A line that sold 2–6 a day for 200 days and nothing on its last 100
+    /// days in stock: its calibrated distribution still mixes in last year's
+    /// rate, and its 95 % quantile is well above its mean, but domain.md's
+    /// rule holds — no demand, no safety stock: the buffer is scaled to the
+    /// forecast's level as on an uncalibrated line. One day fewer without a
+    /// sale than the flag's run and the calibrated buffer stands.
+    #[test]
+    fn a_calibrated_line_that_stopped_selling_keeps_no_buffer() {
+        let today = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        let series: Vec<(Vec<f64>, Vec<bool>)> = (0..80u64)
+            .map(|s| {
+                let v: Vec<f64> = (0..300u64)
+                    .map(|d| ((d * (s + 3) * 7919 + s * 104_729) % 13) as f64 * (1 + s % 4) as f64)
+                    .collect();
+                (v, vec![true; 300])
+            })
+            .collect();
+        let cal = crate::planning::calibrate::fit(&series);
+        assert!(!cal.is_empty());
+        let stopped = |quiet: usize| -> Vec<f64> {
+            (0..300)
+                .map(|d| {
+                    if d < 300 - quiet {
+                        2.0 + (d % 5) as f64
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        };
+        let mut li = line(stopped(NO_RECENT_SALES_DAYS + 10), 0.0);
+        li.available = 50.0;
+        let (row, detail) = compute_line("c", today, li, Some(&cal));
+        let e: Value = serde_json::from_str(&detail.explanation).unwrap();
+        let scale = e["terms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["term"] == "safety_stock_level")
+            .map(|t| t["value"].as_f64().unwrap());
+        assert!(scale.is_some_and(|s| s < 0.05), "{scale:?}");
+        assert!(row.safety_stock < 0.5, "{}", row.safety_stock);
+        assert_eq!(row.order_quantity, 0.0);
+        // The same history one day short of the run: the calibrated
+        // distribution's buffer, unscaled.
+        let mut li = line(stopped(NO_RECENT_SALES_DAYS - 1), 0.0);
+        li.available = 50.0;
+        let (row, detail) = compute_line("c", today, li, Some(&cal));
+        assert!(!detail.explanation.contains("safety_stock_level"));
+        assert!(row.safety_stock > 1.0, "{}", row.safety_stock);
+    }
+
+    /// A line computed with a catalogue calibration: its safety stock's demand
+    /// term is the calibrated lead-time total's 95 % quantile less its mean, as
+    /// [`Calibration::apply`] on the engine's own forecast gives it (rescaled
+    /// from 11 to 10.5 days), for smooth demand too; without one, a smooth
+    /// line keeps the textbook formula.
+    #[test]
+    fn a_calibrated_line_reads_the_calibrated_lead_time_total() {
+        let today = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        let series: Vec<(Vec<f64>, Vec<bool>)> = (0..80u64)
+            .map(|s| {
+                let v: Vec<f64> = (0..200u64)
+                    .map(|d| ((d * (s + 3) * 7919 + s * 104_729) % 13) as f64 * (1 + s % 4) as f64)
+                    .collect();
+                (v, vec![true; 200])
+            })
+            .collect();
+        let cal = crate::planning::calibrate::fit(&series);
+        assert!(!cal.is_empty());
+        let li = line(series[5].0.clone(), 0.0);
+        let input = SeriesInput {
+            values: &li.values,
+            in_stock: Some(&li.in_stock),
+            season: 7,
+        };
+        let (mut fc, mut t) =
+            forecast::forecast_with_total(&input, plan_horizon(&li), 11, &Options { fast: true });
+        let raw_q = t.quantile(0.95) - t.mean;
+        cal.apply(&input, &mut fc, &mut t);
+        let expected = round6(((t.quantile(0.95) - t.mean) * (10.5f64 / 11.0).sqrt()).max(0.0));
+        assert!((expected - round6(raw_q * (10.5f64 / 11.0).sqrt())).abs() > 1e-3);
+        let (row, detail) = compute_line("c", today, line(series[5].0.clone(), 0.0), Some(&cal));
+        let e: Value = serde_json::from_str(&detail.explanation).unwrap();
+        let term = |e: &Value, name: &str| {
+            e["terms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["term"] == name)
+                .map(|t| t["value"].as_f64().unwrap())
+        };
+        // The demand term of the safety stock is the safety stock: the
+        // calibrated distribution is at the forecast's level already, and is
+        // not scaled down again where that level is below the history's.
+        assert_eq!(term(&e, "safety_stock_demand"), Some(expected));
+        assert_eq!(term(&e, "safety_stock_level"), None);
+        assert_eq!(row.safety_stock, expected);
+        assert!(e["safety_stock"]["method"]
+            .as_str()
+            .unwrap()
+            .ends_with("calibrated on the catalogue's held-out windows (fitted for 2026-03-02)"));
+        let (plain, detail) = compute_line("c", today, line(series[5].0.clone(), 0.0), None);
+        assert_ne!(plain.safety_stock, row.safety_stock);
+        if !fc.class.is_sporadic() {
+            assert!(detail.explanation.contains("\"method\":\"textbook\""));
+        }
+        // Demand halving over the history: uncalibrated, the buffer is scaled
+        // down to the forecast's level; calibrated, it is not scaled again.
+        let fading: Vec<f64> = (0..200)
+            .map(|d| series[5].0[d] * (2.0 - d as f64 / 100.0).max(0.5))
+            .collect();
+        let (_, detail) = compute_line("c", today, line(fading.clone(), 0.0), None);
+        let e: Value = serde_json::from_str(&detail.explanation).unwrap();
+        assert!(term(&e, "safety_stock_level").is_some());
+        let (row, detail) = compute_line("c", today, line(fading, 0.0), Some(&cal));
+        let e: Value = serde_json::from_str(&detail.explanation).unwrap();
+        assert_eq!(term(&e, "safety_stock_level"), None);
+        assert_eq!(term(&e, "safety_stock_demand"), Some(row.safety_stock));
     }
 }

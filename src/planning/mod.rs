@@ -10,6 +10,7 @@
 //! stage but the snapshot is pure. Lines are computed on the planning pool
 //! ([`pool`]), at background priority.
 
+pub mod calibrate;
 pub mod edits;
 pub mod explain;
 pub mod fits;

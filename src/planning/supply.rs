@@ -457,7 +457,7 @@ pub(crate) fn line_weeks(
     overrides: &BTreeMap<usize, f64>,
 ) -> Vec<Week> {
     let horizon = line::plan_horizon(li);
-    let (mut fc, lt_total, _) = line::forecast_line(li, weeks * 7 + horizon, FitUse::Own);
+    let (mut fc, lt_total, _) = line::forecast_line(li, weeks * 7 + horizon, FitUse::Own, None);
     let model = fc.point.clone();
     let long = std::mem::take(&mut fc.point);
     // The order plan's forecast is the first `horizon` days of the long one.
@@ -644,7 +644,7 @@ pub(crate) mod tests {
         for available in [0.0, 20.0, 90.0, 300.0] {
             let li = line(values.clone(), available);
             let weeks = line_weeks(&li, today, 26, &BTreeMap::new());
-            let (row, _) = line::compute_line("acc", today, li);
+            let (row, _) = line::compute_line("acc", today, li, None);
             let first = weeks.iter().find_map(|w| w.planned_order.clone());
             match row.order_by {
                 Some(by) => {
@@ -663,7 +663,7 @@ pub(crate) mod tests {
             assert_eq!(weeks[0].opening, available - 3.0);
             // The stored form projects the same weeks.
             let li = line(values.clone(), available);
-            let (_, detail) = line::compute_line("acc", today, li);
+            let (_, detail) = line::compute_line("acc", today, li, None);
             let stored: Stored = serde_json::from_str(&detail.supply).unwrap();
             assert_eq!(stored.weeks(today, 26, &BTreeMap::new()), weeks);
         }

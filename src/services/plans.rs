@@ -15,6 +15,8 @@ use crate::db::models::planning::{
 };
 use crate::db::models::Account;
 use crate::db::DbConn;
+use crate::forecast::Calibration;
+use crate::planning::calibrate;
 use crate::planning::fits::{self, FitUse};
 use crate::planning::line::compute_line;
 use crate::planning::rollup::{child_keys, roll_up, Rollup, WarehouseFlags};
@@ -29,7 +31,7 @@ use crate::services::replan;
 /// The version of the planner's rules, part of every plan's inputs version:
 /// bumped when a change to planning changes what a plan computes, so that
 /// every stored plan is recomputed whole once.
-pub const PLANNER_VERSION: u32 = 6;
+pub const PLANNER_VERSION: u32 = 7;
 
 /// The planning date of an account: `TRIBUTARY_TODAY` if set, else today in
 /// the account's time zone.
@@ -60,13 +62,15 @@ pub fn inputs_version(
     Ok(v)
 }
 
-/// A child's whole plan. The lines of the variants in `shared` (those that
-/// make up a master row alone) share their fits for the master's rows
-/// (`planning::fits`).
+/// A child's whole plan, with its catalogue calibration. The lines of the
+/// variants in `shared` (those that make up a master row alone) share their
+/// fits for the master's rows (`planning::fits`).
 fn child_lines(
     c: &ChildData,
+    cal: &Calibration,
     shared: Option<(&HashSet<usize>, FitUse)>,
 ) -> (Vec<PlanLineRow>, Vec<LineDetail>) {
+    let cal = calibrate::in_use(cal);
     let mut ignored = Vec::new();
     let keys = child_keys(c, &mut ignored);
     // Each line's inputs are shaped where it is computed, so that only the
@@ -79,7 +83,7 @@ fn child_lines(
                 if let Some((_, share)) = shared.filter(|(single, _)| single.contains(&i)) {
                     li.fit = share;
                 }
-                compute_line(&c.account.id, c.today, li)
+                compute_line(&c.account.id, c.today, li, cal)
             })
             .unzip()
     })
@@ -227,11 +231,12 @@ fn load_master(
                 Some((version, k_today)) => {
                     let k = k.clone();
                     let single = &single[ci];
+                    let cal = calibrate::for_child(conn, own.as_ref().unwrap_or(&data))?;
                     pending = Some(scope.spawn(move || {
                         let started = std::time::Instant::now();
                         let (lines, details) = match &own {
-                            Some(own) => child_lines(own, None),
-                            None => child_lines(&data, Some((single, share))),
+                            Some(own) => child_lines(own, &cal, None),
+                            None => child_lines(&data, &cal, Some((single, share))),
                         };
                         let h = header(&k, version, k_today, &lines, started);
                         (data, h, lines, details)
@@ -339,7 +344,9 @@ fn master_lines(
     master: &Account,
     today: NaiveDate,
     take: FitUse,
+    cal: &Calibration,
 ) -> (Vec<PlanLineRow>, Vec<LineDetail>) {
+    let cal = calibrate::in_use(cal);
     let groups: Vec<(&String, &Vec<(usize, usize)>)> = m.rollup.groups.iter().collect();
     // Each line's inputs are shaped where it is computed (see `child_lines`).
     crate::planning::pool::run(|| {
@@ -351,7 +358,7 @@ fn master_lines(
                 if members.len() == 1 {
                     li.fit = take;
                 }
-                compute_line(&master.id, today, li)
+                compute_line(&master.id, today, li, cal)
             })
             .unzip()
     })
@@ -436,8 +443,9 @@ fn compute_whole(
                 every,
             },
         )?;
+        let cal = calibrate::for_master(conn, &m, account, today)?;
         let loaded = started.elapsed().as_secs_f64();
-        let (lines, details) = master_lines(&m, account, today, scope.take());
+        let (lines, details) = master_lines(&m, account, today, scope.take(), &cal);
         // Fits shared for rows whose inputs turned out to differ.
         drop(scope);
         drop(m);
@@ -455,7 +463,8 @@ fn compute_whole(
         progress(0, 1);
         let version = inputs_version(conn, account, today)?;
         let data = load_child(conn, account, today, Reads::All)?;
-        let (lines, details) = child_lines(&data, None);
+        let cal = calibrate::for_child(conn, &data)?;
+        let (lines, details) = child_lines(&data, &cal, None);
         drop(data);
         let header = header(account, version, today, &lines, started);
         store_lines(conn, &header, &lines, &details)?;

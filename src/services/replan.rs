@@ -19,6 +19,8 @@ use rayon::prelude::*;
 use crate::db::models::planning::{self as store, LineDetail, PlanHeader, PlanLineRow};
 use crate::db::models::Account;
 use crate::db::DbConn;
+use crate::forecast::Calibration;
+use crate::planning::calibrate;
 use crate::planning::line::compute_line;
 use crate::planning::rollup::{child_keys, roll_up, Links};
 use crate::planning::series::{child_line_input, master_line_input};
@@ -212,19 +214,24 @@ pub fn incremental(
 ) -> Result<PlanHeader, ServiceError> {
     let started = std::time::Instant::now();
     let today = planning_date(account, fixed_today);
+    // The calibration the whole plan of the day stored; without one (lost,
+    // or fitted for another version) the plan is computed whole, fitting it.
+    let Some(cal) = calibrate::stored(conn, &account.id, today)? else {
+        return crate::services::plans::compute_full(conn, account, fixed_today, None, progress);
+    };
     let h = if account.is_master() {
         master(
             conn,
             account,
             fixed_today,
-            today,
+            (today, &cal),
             version,
             &changed,
             started,
         )?
     } else {
         let ids = changed.into_iter().flat_map(|c| c.1).collect();
-        child(conn, account, today, version, &ids, started)?
+        child(conn, account, (today, &cal), version, &ids, started)?
     };
     progress(1, 1);
     Ok(h)
@@ -233,7 +240,7 @@ pub fn incremental(
 fn child(
     conn: &mut DbConn,
     account: &Account,
-    today: NaiveDate,
+    (today, cal): (NaiveDate, &Calibration),
     version: String,
     ids: &BTreeSet<String>,
     started: std::time::Instant,
@@ -251,7 +258,7 @@ fn child(
             .map(|&i| {
                 let mut li = child_line_input(&data, i, keys[i].clone());
                 li.fit = used;
-                compute_line(&account.id, today, li)
+                compute_line(&account.id, today, li, calibrate::in_use(cal))
             })
             .unzip()
     });
@@ -264,7 +271,7 @@ fn master(
     conn: &mut DbConn,
     master: &Account,
     fixed_today: Option<NaiveDate>,
-    today: NaiveDate,
+    (today, cal): (NaiveDate, &Calibration),
     version: String,
     changed: &Changes,
     started: std::time::Instant,
@@ -341,7 +348,7 @@ fn master(
                 if members.len() == 1 {
                     li.fit = scope.take();
                 }
-                compute_line(&master.id, today, li)
+                compute_line(&master.id, today, li, calibrate::in_use(cal))
             })
             .unzip()
     });

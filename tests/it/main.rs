@@ -8,6 +8,7 @@ mod api_keys;
 mod auth;
 mod backup;
 mod browser;
+mod calibration;
 mod cli;
 mod compat;
 mod crash;

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod api_key;
+pub mod calibration;
 pub mod compat;
 pub mod demand;
 pub mod feeds;
