@@ -741,27 +741,40 @@ impl Calibration {
     /// total's spread scaled, the total recalibrated and bounded ([`calibrate`]), by the pool
     /// of the forecast's demand class.
     pub fn apply(&self, input: &SeriesInput, f: &mut Forecast, t: &mut TotalDistribution) {
-        let Some(pool) = self
-            .classes
-            .iter()
-            .find(|(c, _)| *c == f.class)
-            .map(|(_, p)| p)
-            .or(self.all.as_ref())
-        else {
+        let Some(pool) = self.pool(f.class) else {
             return;
         };
-        if let Some(c) = pool.factor {
-            for k in 0..f.point.len() {
-                let p = f.point[k];
-                f.low[k] = (p - c * (p - f.low[k])).max(0.0);
-                f.high[k] = p + c * (f.high[k] - p);
-            }
-        }
+        self.apply_band(f);
         if !pool.levels.is_empty() {
             t.use_daily_spread(pool.spread);
             t.recalibrate(&pool.levels);
             if let Some(cap) = largest_total(input, t.periods) {
                 t.limit(cap);
+            }
+        }
+    }
+}
+
+impl Calibration {
+    /// The pool of a demand class: its own, or the whole catalogue's.
+    fn pool(&self, class: DemandClass) -> Option<&Pool> {
+        self.classes
+            .iter()
+            .find(|(c, _)| *c == class)
+            .map(|(_, p)| p)
+            .or(self.all.as_ref())
+    }
+
+    /// Applies the calibration to one series' 80 % band alone (the part of
+    /// [`Calibration::apply`] a forecast without a lead-time total reads):
+    /// scaled about the point by the pool of the forecast's demand class,
+    /// floored at 0.
+    pub fn apply_band(&self, f: &mut Forecast) {
+        if let Some(c) = self.pool(f.class).and_then(|p| p.factor) {
+            for k in 0..f.point.len() {
+                let p = f.point[k];
+                f.low[k] = (p - c * (p - f.low[k])).max(0.0);
+                f.high[k] = p + c * (f.high[k] - p);
             }
         }
     }

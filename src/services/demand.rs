@@ -33,6 +33,7 @@ use crate::db::models::Account;
 use crate::db::DbConn;
 use crate::domain::sku;
 use crate::forecast::{self, metrics, Options, SeriesInput, Z80};
+use crate::planning::calibrate;
 use crate::planning::edits;
 use crate::planning::explain::Explanation;
 use crate::planning::line::Reconciled;
@@ -214,6 +215,11 @@ pub struct Demand {
     pub forecast: Vec<ForecastRow>,
     /// Coverage window (lead time + days of stock), days.
     pub coverage_days: usize,
+    /// The planning date whose catalogue calibration (fitted on the
+    /// account's lines' held-out windows with the plan) scaled the 80 %
+    /// band, as on the plan's line; null: the band is the model's own (no
+    /// plan for the date yet, or too few series to calibrate).
+    pub band_calibrated_for: Option<NaiveDate>,
     /// Method chosen.
     pub method: String,
     /// Demand class behind the choice.
@@ -581,6 +587,13 @@ pub fn analyse(
         horizon,
         &Options { fast: true },
     );
+    // The band the plan's line has: calibrated as the account's catalogue
+    // calibration for the planning date says (stored with the plan), then
+    // reconciled.
+    let calibration = calibrate::stored(conn, &account.id, today)?.filter(|c| !c.is_empty());
+    if let Some(c) = &calibration {
+        c.apply_band(&mut fc);
+    }
     if let Some(r) = &reconciled {
         r.apply(&mut fc.point, &mut fc.low, &mut fc.high);
     }
@@ -681,6 +694,7 @@ pub fn analyse(
         sales_total,
         forecast,
         coverage_days: horizon,
+        band_calibrated_for: calibration.map(|_| today),
         method: fc.method.clone(),
         class: fc.class.name().to_string(),
         candidates: fc

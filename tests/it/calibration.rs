@@ -328,3 +328,89 @@ async fn a_calibration_of_another_version_is_fitted_again() {
         assert!(l.safety_stock > 0.0, "{}", l.sku_key);
     }
 }
+
+/// The demand analysis shows the band the plan's line has: with a stored
+/// calibration whose pools double the 80 % band's half-widths, every day's
+/// band is twice as wide about the same point (its low floored at 0), and
+/// the answer and the page name the planning date it was fitted for;
+/// without one (three series are too few) the band is the model's own.
+#[actix_web::test]
+async fn the_demand_analysis_shows_the_plans_calibrated_band() {
+    let (app, token, shop) = shop().await;
+    plan(&app, &token, &shop).await;
+    let own = demand_of(&app, &token, &shop).await;
+    assert_eq!(own["band_calibrated_for"], Value::Null, "{own}");
+    let first = stored(&app, &shop).await.unwrap();
+    let wider = json!({"factor": 2.0, "spread": 1.0, "levels": []});
+    let row = StoredCalibration {
+        calibration: Calibration::from_json(
+            &json!({"version": tributary::forecast::CALIBRATION_VERSION, "classes": [], "all": wider})
+                .to_string(),
+        )
+        .unwrap()
+        .to_json(),
+        ..first
+    };
+    with_conn(&app, move |c| store::replace(c, &row).unwrap()).await;
+    let calibrated = demand_of(&app, &token, &shop).await;
+    assert_eq!(calibrated["band_calibrated_for"], TODAY, "{calibrated}");
+    let (a, b) = (
+        own["forecast"].as_array().unwrap(),
+        calibrated["forecast"].as_array().unwrap(),
+    );
+    assert_eq!(a.len(), b.len());
+    assert!(!a.is_empty());
+    let f = |v: &Value, k: &str| v[k].as_f64().unwrap();
+    let mut widened = 0;
+    for (a, b) in a.iter().zip(b) {
+        let p = f(a, "quantity");
+        assert_eq!(f(b, "quantity"), p);
+        assert!(
+            (f(b, "high") - (p + 2.0 * (f(a, "high") - p))).abs() < 1e-5,
+            "{a} {b}"
+        );
+        assert!(
+            (f(b, "low") - (p - 2.0 * (p - f(a, "low"))).max(0.0)).abs() < 1e-5,
+            "{a} {b}"
+        );
+        widened += usize::from(f(b, "high") > f(a, "high") + 1e-6);
+    }
+    assert_eq!(widened, a.len(), "every day's band is wider");
+    let client = crate::helpers::cookie_client();
+    let resp = app
+        .form_login(&client, "admin@acme.example", "correct horse", None)
+        .await;
+    assert!(resp.status().is_success() || resp.status().is_redirection());
+    let html = client
+        .get(app.url(&format!("/accounts/{shop}/demand/LAMP")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let fact = html
+        .split("id=\"fact-band\">")
+        .nth(1)
+        .and_then(|r| r.split("</dd>").next())
+        .unwrap_or_else(|| panic!("{html}"));
+    assert!(
+        fact.starts_with("calibrated on the catalogue")
+            && fact.ends_with("(fitted for 2026-03-01)"),
+        "{fact}"
+    );
+}
+
+/// The demand analysis of LAMP per day.
+async fn demand_of(app: &TestApp, token: &str, shop: &str) -> Value {
+    let (s, b) = app
+        .call(
+            "GET",
+            &format!("/api/v1/accounts/{shop}/demand/LAMP?period=day"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    b
+}

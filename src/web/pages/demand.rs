@@ -720,6 +720,16 @@ pub async fn show(
             "fact-window".into(),
         ),
         (
+            "80 % band".into(),
+            match d.band_calibrated_for {
+                Some(day) => format!(
+                    "calibrated on the catalogue's held-out windows, as the plan's (fitted for {day})"
+                ),
+                None => "the model's own".into(),
+            },
+            "fact-band".into(),
+        ),
+        (
             "Safety stock".into(),
             opt_num(d.safety_stock),
             "fact-safety".into(),
