@@ -756,6 +756,25 @@ mod tests {
         assert!(detail.explanation.contains("\"reconciled\":null"));
     }
 
+    /// A series' values and in-stock days.
+    type Series = (Vec<f64>, Vec<bool>);
+
+    /// A catalogue of 80 irregular series of `days` days in stock, and the
+    /// plan job's calibration fitted on it (not empty).
+    fn catalogue(days: u64) -> (Vec<Series>, Calibration) {
+        let series: Vec<Series> = (0..80u64)
+            .map(|s| {
+                let v: Vec<f64> = (0..days)
+                    .map(|d| ((d * (s + 3) * 7919 + s * 104_729) % 13) as f64 * (1 + s % 4) as f64)
+                    .collect();
+                (v, vec![true; days as usize])
+            })
+            .collect();
+        let cal = crate::planning::calibrate::fit(&series);
+        assert!(!cal.is_empty());
+        (series, cal)
+    }
+
     /// A line that sold 2–6 a day for 200 days and nothing on its last 100
     /// days in stock: its calibrated distribution still mixes in last year's
     /// rate, and its 95 % quantile is well above its mean, but domain.md's
@@ -765,16 +784,7 @@ mod tests {
     #[test]
     fn a_calibrated_line_that_stopped_selling_keeps_no_buffer() {
         let today = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
-        let series: Vec<(Vec<f64>, Vec<bool>)> = (0..80u64)
-            .map(|s| {
-                let v: Vec<f64> = (0..300u64)
-                    .map(|d| ((d * (s + 3) * 7919 + s * 104_729) % 13) as f64 * (1 + s % 4) as f64)
-                    .collect();
-                (v, vec![true; 300])
-            })
-            .collect();
-        let cal = crate::planning::calibrate::fit(&series);
-        assert!(!cal.is_empty());
+        let (_, cal) = catalogue(300);
         let stopped = |quiet: usize| -> Vec<f64> {
             (0..300)
                 .map(|d| {
@@ -816,16 +826,7 @@ mod tests {
     #[test]
     fn a_calibrated_line_reads_the_calibrated_lead_time_total() {
         let today = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
-        let series: Vec<(Vec<f64>, Vec<bool>)> = (0..80u64)
-            .map(|s| {
-                let v: Vec<f64> = (0..200u64)
-                    .map(|d| ((d * (s + 3) * 7919 + s * 104_729) % 13) as f64 * (1 + s % 4) as f64)
-                    .collect();
-                (v, vec![true; 200])
-            })
-            .collect();
-        let cal = crate::planning::calibrate::fit(&series);
-        assert!(!cal.is_empty());
+        let (series, cal) = catalogue(200);
         let li = line(series[5].0.clone(), 0.0);
         let input = SeriesInput {
             values: &li.values,
