@@ -12,8 +12,10 @@
 //! is fitted on an even sample of the lines' series (at most [`SAMPLE`]) and
 //! stored before the plan; the first one stored for a date stays. A
 //! calibration fitted on fewer than 50 measurable series is empty and
-//! changes nothing (it is stored all the same, so that the day's replans
-//! agree). Only the current planning date's is kept.
+//! changes nothing (it is stored all the same, so that the day's incremental
+//! replans agree); the next whole plan of the date fits again in its place,
+//! so that an account onboarded during the day is calibrated from its first
+//! whole plan with enough history. Only the current planning date's is kept.
 
 use chrono::{NaiveDate, Utc};
 use rayon::prelude::*;
@@ -93,7 +95,7 @@ pub(crate) fn stored(
 
 /// The calibration of the account's plan for `today`: the stored one, or
 /// one fitted on `series()` and stored (the first stored for the date
-/// stays, and is the one returned).
+/// stays, and is the one returned; an empty one is fitted again).
 fn stored_or_fit(
     conn: &mut DbConn,
     account: &str,
@@ -102,9 +104,13 @@ fn stored_or_fit(
 ) -> Result<Calibration, ServiceError> {
     if let Some(row) = store::find(conn, account, today, &version())? {
         match Calibration::from_json(&row.calibration) {
-            Ok(c) => return Ok(c),
-            // Not readable by this engine: fitted again in its place.
-            Err(_) => {
+            Ok(c) if !c.is_empty() => return Ok(c),
+            // Empty (too few series measurable when it was fitted: fitted
+            // again, in case the account has gained lines or history since,
+            // as one onboarded during the day has; this plan is whole, so
+            // every line reads the new one), or not readable by this engine:
+            // fitted again in its place.
+            Ok(_) | Err(_) => {
                 store::forget(conn, account)?;
             }
         }

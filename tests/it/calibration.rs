@@ -414,3 +414,46 @@ async fn demand_of(app: &TestApp, token: &str, shop: &str) -> Value {
     assert_eq!(s, 200, "{b}");
     b
 }
+
+/// An empty calibration (three series are too few to measure) is fitted
+/// again by the next whole plan of the date, in case the account has gained
+/// lines since (an account onboarded during the day): its `fitted_at`
+/// moves on, where a non-empty one is read as it is (above); an incremental
+/// replan reads the empty one without refitting.
+#[actix_web::test]
+async fn an_empty_calibration_is_fitted_again_by_the_next_whole_plan() {
+    let (app, token, shop) = shop().await;
+    plan(&app, &token, &shop).await;
+    let first = stored(&app, &shop).await.unwrap();
+    assert!(Calibration::from_json(&first.calibration)
+        .unwrap()
+        .is_empty());
+    let old = StoredCalibration {
+        fitted_at: chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap(),
+        ..first
+    };
+    let r = old.clone();
+    with_conn(&app, move |c| store::replace(c, &r).unwrap()).await;
+    // New sales of one SKU: replanned incrementally, reading the empty one.
+    put(
+        &app,
+        &token,
+        &shop,
+        "sales-orders",
+        Value::Array(sales("NEW", "V0", 5, "2026-02-20", 9)),
+    )
+    .await;
+    plan(&app, &token, &shop).await;
+    assert_eq!(
+        stored(&app, &shop).await,
+        Some(old.clone()),
+        "read, not refitted"
+    );
+    full_replan(&app, &shop).await;
+    let again = stored(&app, &shop).await.unwrap();
+    assert!(again.fitted_at > old.fitted_at, "fitted again");
+    assert_eq!(again.planning_date, today());
+}
