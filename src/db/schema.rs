@@ -280,6 +280,7 @@ diesel::table! {
         line_count -> BigInt,
         seconds -> Double,
         summary -> Text,
+        lines_key -> Text,
     }
 }
 
