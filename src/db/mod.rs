@@ -330,8 +330,6 @@ impl Db {
         let pool = build(false, WRITERS)?;
         let mut conn = pool.get().map_err(|e| DbError::Pool(e.to_string()))?;
         migrate(&mut conn)?;
-        // A plan store killed between its batches left lines no reader sees.
-        models::planning::drop_unfinished_plans(&mut conn)?;
         drop(conn);
         // After the migrations: a SQLite reader cannot create the schema.
         let readers = build(true, READERS)?;

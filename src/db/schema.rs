@@ -280,7 +280,6 @@ diesel::table! {
         line_count -> BigInt,
         seconds -> Double,
         summary -> Text,
-        lines_key -> Text,
     }
 }
 

@@ -23,7 +23,6 @@ mod imports;
 mod openapi;
 mod pages;
 mod plan_pages;
-mod plan_store;
 mod plans;
 mod purchase_orders;
 mod real_data;
