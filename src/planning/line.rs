@@ -62,13 +62,18 @@ fn trailing(n: usize, pred: impl Fn(usize) -> bool) -> usize {
     (0..n).rev().take_while(|&d| pred(d)).count()
 }
 
-/// Whether a line has sold nothing on its last [`NO_RECENT_SALES_DAYS`]
-/// days or more in stock, after selling before (the `no_recent_sales`
-/// flag's run, whatever the stock today).
-fn stopped_selling(values: &[f64], in_stock: &[bool]) -> bool {
+/// The days a line has sold nothing in stock at the end of its series,
+/// when that run is [`NO_RECENT_SALES_DAYS`] or longer and it sold before
+/// (the `no_recent_sales` flag's run, whatever the stock today).
+fn quiet_run(values: &[f64], in_stock: &[bool]) -> Option<usize> {
     let n = values.len().min(in_stock.len());
     let quiet = trailing(n, |d| in_stock[d] && values[d] <= 0.0);
-    quiet >= NO_RECENT_SALES_DAYS && quiet < n
+    (quiet >= NO_RECENT_SALES_DAYS && quiet < n).then_some(quiet)
+}
+
+/// Whether a line has stopped selling ([`quiet_run`]).
+fn stopped_selling(values: &[f64], in_stock: &[bool]) -> bool {
+    quiet_run(values, in_stock).is_some()
 }
 
 /// The flags of a line: its demand series (`values`, `in_stock`, up to
@@ -93,8 +98,7 @@ pub fn flags(
             ),
         });
     }
-    let quiet = trailing(n, |d| in_stock[d] && values[d] <= 0.0);
-    if quiet >= NO_RECENT_SALES_DAYS && quiet < n && available > 0.0 {
+    if let Some(quiet) = quiet_run(values, in_stock).filter(|_| available > 0.0) {
         out.push(Flag {
             code: "no_recent_sales".into(),
             days: Some(quiet as i64),
