@@ -22,6 +22,7 @@ pub mod backup;
 pub mod ingest;
 pub mod models;
 pub mod plan_orders;
+pub mod queue;
 pub mod schema;
 pub mod values;
 pub mod wal;
@@ -231,9 +232,13 @@ where
     // Backend-specific: SQLite's lock mode is chosen at BEGIN; diesel's
     // generic transaction issues a deferred BEGIN. A SQLite writer first
     // passes the gate a checkpoint restarting the log closes ([`wal`]).
+    // It takes its turn in this process's queue of writers first, and
+    // keeps it to its commit or rollback ([`queue`]).
     let (asked, caller) = (std::time::Instant::now(), std::panic::Location::caller());
+    let mut _turn = None;
     match conn {
         DbConn::Sqlite(c) if outermost => {
+            _turn = queue::turn(c);
             wal::pass_gate();
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
         }
@@ -330,6 +335,10 @@ impl Db {
         let pool = build(false, WRITERS)?;
         let mut conn = pool.get().map_err(|e| DbError::Pool(e.to_string()))?;
         migrate(&mut conn)?;
+        // A plan store killed between its batches left lines no reader sees.
+        models::planning::drop_unfinished_plans(&mut conn)?;
+        // So did an import killed between its early batches.
+        ingest::early::drop_unfinished(&mut conn)?;
         drop(conn);
         // After the migrations: a SQLite reader cannot create the schema.
         let readers = build(true, READERS)?;

@@ -167,6 +167,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    import_claims (account_id, order_id) {
+        account_id -> Text,
+        order_id -> Text,
+        import_key -> Text,
+    }
+}
+
+diesel::table! {
     sales_order_lines (account_id, order_id, line_id) {
         account_id -> Text,
         order_id -> Text,
@@ -280,6 +288,7 @@ diesel::table! {
         line_count -> BigInt,
         seconds -> Double,
         summary -> Text,
+        lines_key -> Text,
     }
 }
 
@@ -416,6 +425,7 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(
+    import_claims,
     organisations,
     plan_calibrations,
     plan_touches,

@@ -300,18 +300,21 @@ pub fn claim(conn: &mut DbConn, owner: &str, pool: Pool) -> QueryResult<Option<J
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .unwrap_or_default();
-    let claimed: Vec<ClaimedId> = diesel::sql_query(sql)
-        .bind::<Text, _>(owner)
-        .bind::<Timestamp, _>(until)
-        .bind::<Timestamp, _>(now)
-        .bind::<Text, _>(pool.kind.as_str())
-        .bind::<BigInt, _>(pool.per_organisation.max(1))
-        .bind::<Timestamp, _>(epoch)
-        .load(conn)?;
-    match claimed.into_iter().next() {
-        Some(c) => Job::find(conn, &c.id),
-        None => Ok(None),
-    }
+    // A write: it takes its turn among the writers (`db::queue`).
+    crate::db::transaction(conn, |conn| {
+        let claimed: Vec<ClaimedId> = diesel::sql_query(sql)
+            .bind::<Text, _>(owner)
+            .bind::<Timestamp, _>(until)
+            .bind::<Timestamp, _>(now)
+            .bind::<Text, _>(pool.kind.as_str())
+            .bind::<BigInt, _>(pool.per_organisation.max(1))
+            .bind::<Timestamp, _>(epoch)
+            .load(conn)?;
+        match claimed.into_iter().next() {
+            Some(c) => Job::find(conn, &c.id),
+            None => Ok(None),
+        }
+    })
 }
 
 /// This host's name, where the system tells it (Linux: procfs).
@@ -365,29 +368,33 @@ pub fn release_dead_leases(conn: &mut DbConn) -> QueryResult<usize> {
             continue;
         }
         // Only if still held by that owner (another worker may have taken it).
-        released += diesel::update(
-            jobs::table
-                .find(&id)
-                .filter(jobs::status.eq("running"))
-                .filter(jobs::lease_owner.eq(owner)),
-        )
-        .set(jobs::lease_until.eq(Some(now - chrono::Duration::seconds(1))))
-        .execute(conn)?;
+        released += crate::db::transaction(conn, |conn| {
+            diesel::update(
+                jobs::table
+                    .find(&id)
+                    .filter(jobs::status.eq("running"))
+                    .filter(jobs::lease_owner.eq(owner)),
+            )
+            .set(jobs::lease_until.eq(Some(now - chrono::Duration::seconds(1))))
+            .execute(conn)
+        })?;
     }
     Ok(released)
 }
 
 /// Records progress and renews the lease of a running job.
 pub fn progress(conn: &mut DbConn, id: &str, done: i64, total: i64) -> QueryResult<()> {
-    let until = Utc::now().naive_utc() + chrono::Duration::seconds(LEASE_SECONDS);
-    diesel::update(jobs::table.find(id))
-        .set((
-            jobs::progress_done.eq(done),
-            jobs::progress_total.eq(total),
-            jobs::lease_until.eq(Some(until)),
-        ))
-        .execute(conn)
-        .map(|_| ())
+    crate::db::transaction(conn, |conn| {
+        let until = Utc::now().naive_utc() + chrono::Duration::seconds(LEASE_SECONDS);
+        diesel::update(jobs::table.find(id))
+            .set((
+                jobs::progress_done.eq(done),
+                jobs::progress_total.eq(total),
+                jobs::lease_until.eq(Some(until)),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    })
 }
 
 /// Ends a job.
@@ -397,15 +404,17 @@ pub fn finish(
     status: JobStatus,
     error: Option<String>,
 ) -> QueryResult<()> {
-    diesel::update(jobs::table.find(id))
-        .set((
-            jobs::status.eq(status.as_str()),
-            jobs::error.eq(error),
-            jobs::lease_owner.eq(None::<String>),
-            jobs::finished_at.eq(Some(Utc::now().naive_utc())),
-        ))
-        .execute(conn)
-        .map(|_| ())
+    crate::db::transaction(conn, |conn| {
+        diesel::update(jobs::table.find(id))
+            .set((
+                jobs::status.eq(status.as_str()),
+                jobs::error.eq(error),
+                jobs::lease_owner.eq(None::<String>),
+                jobs::finished_at.eq(Some(Utc::now().naive_utc())),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    })
 }
 
 /// Wakes the workers when there is new work, and tells readers waiting for

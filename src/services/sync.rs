@@ -436,14 +436,16 @@ pub fn run_job(db: &Db, job: &Job, ctx: &SyncContext) -> Result<(), ServiceError
         if let Some(mut c) = conn {
             let until =
                 Utc::now().naive_utc() + chrono::Duration::seconds(job_queue::LEASE_SECONDS);
-            let _ = diesel::update(jobs::table.find(&job.id))
-                .set((
-                    jobs::detail.eq(detail),
-                    jobs::progress_done.eq(done as i64),
-                    jobs::progress_total.eq(total_units),
-                    jobs::lease_until.eq(Some(until)),
-                ))
-                .execute(&mut c);
+            let _ = crate::db::transaction(&mut c, |c| {
+                diesel::update(jobs::table.find(&job.id))
+                    .set((
+                        jobs::detail.eq(detail),
+                        jobs::progress_done.eq(done as i64),
+                        jobs::progress_total.eq(total_units),
+                        jobs::lease_until.eq(Some(until)),
+                    ))
+                    .execute(c)
+            });
             if let Some((status, error)) = final_status {
                 let _ = job_queue::finish(&mut c, &job.id, status, error);
             }
@@ -678,9 +680,11 @@ pub fn queue_scheduled(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, S
             .find(|a| a.is_master())
             .or(accounts.first())
             .cloned();
-        diesel::update(sync_schedules::table.find(&org))
-            .set(sync_schedules::last_run_at.eq(Some(now)))
-            .execute(conn)?;
+        crate::db::transaction(conn, |conn| {
+            diesel::update(sync_schedules::table.find(&org))
+                .set(sync_schedules::last_run_at.eq(Some(now)))
+                .execute(conn)
+        })?;
         if let Some(a) = target {
             enqueue(conn, &a)?;
             queued += 1;

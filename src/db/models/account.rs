@@ -264,9 +264,11 @@ impl Account {
 
     /// Records a successful sync.
     pub fn touch_synced(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> QueryResult<()> {
-        diesel::update(accounts::table.find(id))
-            .set(accounts::last_synced_at.eq(Some(at)))
-            .execute(conn)
-            .map(|_| ())
+        crate::db::transaction(conn, |conn| {
+            diesel::update(accounts::table.find(id))
+                .set(accounts::last_synced_at.eq(Some(at)))
+                .execute(conn)
+                .map(|_| ())
+        })
     }
 }

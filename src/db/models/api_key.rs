@@ -93,22 +93,26 @@ impl ApiKey {
 
     /// Inserts a key.
     pub fn insert(conn: &mut DbConn, key: &NewApiKey) -> QueryResult<()> {
-        diesel::insert_into(api_keys::table)
-            .values(key)
-            .execute(conn)
-            .map(|_| ())
+        crate::db::transaction(conn, |conn| {
+            diesel::insert_into(api_keys::table)
+                .values(key)
+                .execute(conn)
+                .map(|_| ())
+        })
     }
 
     /// Revokes a key of the organisation; false if there was no live one.
     pub fn revoke(conn: &mut DbConn, org: &str, id: &str, at: NaiveDateTime) -> QueryResult<bool> {
-        diesel::update(
-            api_keys::table
-                .filter(api_keys::id.eq(id))
-                .filter(api_keys::organisation_id.eq(org))
-                .filter(api_keys::revoked_at.is_null()),
-        )
-        .set(api_keys::revoked_at.eq(at))
-        .execute(conn)
-        .map(|n| n > 0)
+        crate::db::transaction(conn, |conn| {
+            diesel::update(
+                api_keys::table
+                    .filter(api_keys::id.eq(id))
+                    .filter(api_keys::organisation_id.eq(org))
+                    .filter(api_keys::revoked_at.is_null()),
+            )
+            .set(api_keys::revoked_at.eq(at))
+            .execute(conn)
+            .map(|n| n > 0)
+        })
     }
 }

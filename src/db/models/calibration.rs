@@ -77,8 +77,10 @@ pub fn store_first(conn: &mut DbConn, row: &StoredCalibration) -> QueryResult<St
 /// Forgets every stored calibration of an account (the next whole plan
 /// fits one again).
 pub fn forget(conn: &mut DbConn, account: &str) -> QueryResult<usize> {
-    diesel::delete(plan_calibrations::table.filter(plan_calibrations::account_id.eq(account)))
-        .execute(conn)
+    crate::db::transaction(conn, |conn| {
+        diesel::delete(plan_calibrations::table.filter(plan_calibrations::account_id.eq(account)))
+            .execute(conn)
+    })
 }
 
 /// Stores `row` in place of the account's calibration for its date and

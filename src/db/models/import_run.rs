@@ -36,10 +36,12 @@ pub struct ImportRun {
 impl ImportRun {
     /// Records an import.
     pub fn insert(conn: &mut DbConn, run: &ImportRun) -> QueryResult<()> {
-        diesel::insert_into(imports::table)
-            .values(run)
-            .execute(conn)
-            .map(|_| ())
+        crate::db::transaction(conn, |conn| {
+            diesel::insert_into(imports::table)
+                .values(run)
+                .execute(conn)
+                .map(|_| ())
+        })
     }
 
     /// The account's imports, newest first.

@@ -547,10 +547,11 @@ pub struct SummaryParts<'a> {
     pub brand: &'a str,
 }
 
-/// The summary of an account's stored lines, reading only the columns it
-/// needs (in the lines' key order, as a whole plan sums them).
-fn stored_summary(conn: &mut DbConn, account: &str) -> QueryResult<(i64, PlanSummary)> {
-    let lines = || plan_lines::table.filter(plan_lines::account_id.eq(account));
+/// The summary of the lines stored under `key` (an account's plan), reading
+/// only the columns it needs (in the lines' key order, as a whole plan sums
+/// them).
+fn stored_summary(conn: &mut DbConn, key: &str) -> QueryResult<(i64, PlanSummary)> {
+    let lines = || plan_lines::table.filter(plan_lines::account_id.eq(key));
     let count: i64 = lines().count().get_result(conn)?;
     // The lines that order, in key order: the totals add up in the order a
     // whole plan's do (`PlanSummary::of`), so an upserted plan's summary is
@@ -711,7 +712,54 @@ pub fn plan_header(conn: &mut DbConn, account: &str) -> QueryResult<Option<PlanH
         .optional()
 }
 
-/// Replaces an account's stored plan in one transaction.
+/// Lines (and their details) per write transaction of a plan store: each
+/// batch holds SQLite's write lock for a short while, where a whole plan's
+/// delete and insert held it for seconds under load.
+pub const STORE_BATCH: usize = 250;
+
+/// The key an account's current plan lines are stored under, as a scalar
+/// subquery on its header. Every read of lines resolves it within its own
+/// statement, so one statement reads one whole plan, the old or the new,
+/// whatever a store does meanwhile (NULL without a header: no lines).
+macro_rules! current_key {
+    ($account:expr) => {
+        plans::table
+            .filter(plans::account_id.eq($account.to_string()))
+            .select(plans::lines_key)
+            .single_value()
+    };
+}
+
+/// Lines read under a plan's key, given back their account's id.
+fn of_account(account: &str, mut rows: Vec<PlanLineRow>) -> Vec<PlanLineRow> {
+    for r in &mut rows {
+        r.account_id = account.to_string();
+    }
+    rows
+}
+
+/// The key the lines of the account's stored plan are under (the account's
+/// id for a plan stored before keys, or without a header).
+fn lines_key(conn: &mut DbConn, account: &str) -> QueryResult<String> {
+    Ok(plans::table
+        .find(account)
+        .select(plans::lines_key)
+        .first::<String>(conn)
+        .optional()?
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| account.to_string()))
+}
+
+/// Replaces an account's stored plan, made visible at once. The lines and
+/// their details are written under a key of their own
+/// (`<account>#<generation>`) in transactions of [`STORE_BATCH`] lines,
+/// then one short transaction checks they are all there and points the
+/// account's header at them; the replaced plan's lines are removed after,
+/// again in short transactions. A reader follows the header within each
+/// statement, so it reads the old plan or the new one, never a mix. A store
+/// that fails removes what it wrote; one killed half-way leaves lines under
+/// a key no header names, which [`drop_unfinished_plans`] removes at the
+/// next start.
 pub fn store_plan(
     conn: &mut DbConn,
     header: &PlanHeader,
@@ -719,67 +767,220 @@ pub fn store_plan(
     details: &[LineDetail],
 ) -> QueryResult<()> {
     debug_assert_eq!(lines.len(), details.len());
-    let explained = detail_rows(lines, details);
-    crate::db::transaction(conn, |conn| {
-        // Backend-specific: two PostgreSQL sessions storing the same
-        // account's plan at once would both delete nothing and then insert
-        // the same keys; a transaction advisory lock on the account makes
-        // the second wait and replace the first. (SQLite has one writer.)
-        if let DbConn::Pg(c) = conn {
-            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
-                .bind::<diesel::sql_types::Text, _>(&header.account_id)
-                .execute(c)?;
+    let account = &header.account_id;
+    let key = format!("{account}#{}", crate::crypto::random_token(16));
+    let written = write_lines(conn, account, &key, lines, details).and_then(|()| {
+        crate::db::transaction(conn, |conn| {
+            // Backend-specific: two PostgreSQL sessions storing the same
+            // account's plan at once switch one after the other, each
+            // removing the plan it replaced. (SQLite has one writer.)
+            if let DbConn::Pg(c) = conn {
+                diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                    .bind::<diesel::sql_types::Text, _>(account)
+                    .execute(c)?;
+            }
+            let staged: i64 = plan_lines::table
+                .filter(plan_lines::account_id.eq(&key))
+                .count()
+                .get_result(conn)?;
+            if staged != lines.len() as i64 {
+                return Err(diesel::result::Error::QueryBuilderError(
+                    format!(
+                        "{staged} of the plan's {} lines were found when it was to be made current",
+                        lines.len()
+                    )
+                    .into(),
+                ));
+            }
+            let old = lines_key(conn, account)?;
+            diesel::delete(plans::table.find(account)).execute(conn)?;
+            diesel::insert_into(plans::table)
+                .values(header)
+                .execute(conn)?;
+            diesel::update(plans::table.find(account))
+                .set(plans::lines_key.eq(&key))
+                .execute(conn)?;
+            Ok(old)
+        })
+    });
+    match written {
+        Ok(old) => remove_lines(conn, &old),
+        Err(e) => {
+            // Best effort: what is left is removed at the next start.
+            let _ = remove_lines(conn, &key);
+            Err(e)
         }
-        diesel::delete(plan_lines::table.filter(plan_lines::account_id.eq(&header.account_id)))
-            .execute(conn)?;
-        diesel::delete(plan_details::table.filter(plan_details::account_id.eq(&header.account_id)))
-            .execute(conn)?;
-        diesel::delete(plans::table.find(&header.account_id)).execute(conn)?;
+    }
+}
+
+/// Writes a plan's lines and details under `key`, [`STORE_BATCH`] lines a
+/// transaction.
+fn write_lines(
+    conn: &mut DbConn,
+    account: &str,
+    key: &str,
+    lines: &[PlanLineRow],
+    details: &[LineDetail],
+) -> QueryResult<()> {
+    for (n, (lines, details)) in lines
+        .chunks(STORE_BATCH)
+        .zip(details.chunks(STORE_BATCH))
+        .enumerate()
+    {
+        let lines: Vec<PlanLineRow> = lines
+            .iter()
+            .map(|l| PlanLineRow {
+                account_id: key.to_string(),
+                ..l.clone()
+            })
+            .collect();
+        let explained = detail_rows(&lines, details);
         // Backend-specific: diesel's MultiConnection has no multi-row
         // INSERT, so each backend gets its own; 26 columns a row stay well
-        // under SQLite's 32,766 bind parameters at 1,000 rows (4 a detail
-        // at 5,000).
-        for chunk in lines.chunks(1000) {
+        // under SQLite's 32,766 bind parameters.
+        crate::db::transaction(conn, |conn| {
             match conn {
                 DbConn::Sqlite(c) => {
                     diesel::insert_into(plan_lines::table)
-                        .values(chunk)
+                        .values(&lines)
+                        .execute(c)?;
+                    diesel::insert_into(plan_details::table)
+                        .values(&explained)
                         .execute(c)?;
                 }
                 DbConn::Pg(c) => {
                     diesel::insert_into(plan_lines::table)
-                        .values(chunk)
+                        .values(&lines)
+                        .execute(c)?;
+                    diesel::insert_into(plan_details::table)
+                        .values(&explained)
                         .execute(c)?;
                 }
             }
-        }
-        for chunk in explained.chunks(5000) {
-            match conn {
-                DbConn::Sqlite(c) => {
-                    diesel::insert_into(plan_details::table)
-                        .values(chunk)
-                        .execute(c)?;
-                }
-                DbConn::Pg(c) => {
-                    diesel::insert_into(plan_details::table)
-                        .values(chunk)
-                        .execute(c)?;
-                }
-            }
-        }
-        diesel::insert_into(plans::table)
-            .values(header)
+            Ok::<_, diesel::result::Error>(())
+        })?;
+        #[cfg(any(test, feature = "fault-injection"))]
+        store_fault::point(account, n)?;
+        #[cfg(not(any(test, feature = "fault-injection")))]
+        let _ = (account, n);
+    }
+    Ok(())
+}
+
+/// Removes the lines and details stored under `key`, [`STORE_BATCH`] of
+/// each a transaction (no reader follows a key no header names).
+fn remove_lines(conn: &mut DbConn, key: &str) -> QueryResult<()> {
+    loop {
+        let removed = crate::db::transaction(conn, |conn| {
+            let lines: Vec<String> = plan_lines::table
+                .filter(plan_lines::account_id.eq(key))
+                .select(plan_lines::sku_key)
+                .limit(STORE_BATCH as i64)
+                .load(conn)?;
+            let details: Vec<String> = plan_details::table
+                .filter(plan_details::account_id.eq(key))
+                .select(plan_details::sku_key)
+                .limit(STORE_BATCH as i64)
+                .load(conn)?;
+            diesel::delete(
+                plan_lines::table
+                    .filter(plan_lines::account_id.eq(key))
+                    .filter(plan_lines::sku_key.eq_any(&lines)),
+            )
             .execute(conn)?;
-        Ok(())
-    })
+            diesel::delete(
+                plan_details::table
+                    .filter(plan_details::account_id.eq(key))
+                    .filter(plan_details::sku_key.eq_any(&details)),
+            )
+            .execute(conn)?;
+            Ok::<_, diesel::result::Error>(lines.len() + details.len())
+        })?;
+        if removed == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// Removes the lines and details of plans whose store did not finish (the
+/// process was killed between its batches): those under a key no header
+/// names. Run at start, after the migrations. A store under way in another
+/// process loses its lines too and fails when it is to be made current
+/// (its count no longer matches); its job is tried again.
+pub fn drop_unfinished_plans(conn: &mut DbConn) -> QueryResult<usize> {
+    let named = plans::table.select(plans::lines_key);
+    let mut keys: Vec<String> = plan_lines::table
+        .filter(plan_lines::account_id.ne_all(named))
+        .select(plan_lines::account_id)
+        .distinct()
+        .load(conn)?;
+    let named = plans::table.select(plans::lines_key);
+    keys.extend(
+        plan_details::table
+            .filter(plan_details::account_id.ne_all(named))
+            .select(plan_details::account_id)
+            .distinct()
+            .load::<String>(conn)?,
+    );
+    keys.sort_unstable();
+    keys.dedup();
+    for key in &keys {
+        remove_lines(conn, key)?;
+    }
+    Ok(keys.len())
+}
+
+/// A test-only hook run after each batch of a plan store is committed
+/// (a reader's look, an error, or a panic standing for a kill), compiled
+/// with the `fault-injection` feature; a release build has none.
+#[cfg(any(test, feature = "fault-injection"))]
+pub mod store_fault {
+    use std::sync::{Arc, Mutex};
+
+    /// What runs after a batch: given the batch's number (from 0); an
+    /// `Err` fails the store with that message.
+    pub type Hook = Arc<dyn Fn(usize) -> Result<(), String> + Send + Sync>;
+
+    static HOOKS: Mutex<Vec<(String, Hook)>> = Mutex::new(Vec::new());
+
+    /// Runs `hook` after each batch of the stores of `account_id`'s plan
+    /// until [`disarm`].
+    pub fn arm(account_id: &str, hook: Hook) {
+        let mut hooks = HOOKS.lock().unwrap_or_else(|e| e.into_inner());
+        hooks.retain(|(a, _)| a != account_id);
+        hooks.push((account_id.to_string(), hook));
+    }
+
+    /// Removes the hook of `account_id`.
+    pub fn disarm(account_id: &str) {
+        HOOKS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(a, _)| a != account_id);
+    }
+
+    /// Runs the hook of `account_id`, if any.
+    pub(crate) fn point(account_id: &str, batch: usize) -> diesel::QueryResult<()> {
+        let hook = HOOKS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(a, _)| a == account_id)
+            .map(|(_, h)| h.clone());
+        match hook {
+            Some(h) => h(batch).map_err(|m| diesel::result::Error::QueryBuilderError(m.into())),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Every stored line of an account's plan.
 pub fn all_lines(conn: &mut DbConn, account: &str) -> QueryResult<Vec<PlanLineRow>> {
     plan_lines::table
-        .filter(plan_lines::account_id.eq(account))
+        .filter(plan_lines::account_id.nullable().eq(current_key!(account)))
         .select(PlanLineRow::as_select())
         .load(conn)
+        .map(|rows| of_account(account, rows))
 }
 
 /// The figures of a child's stored line that its master shows (`accounts`).
@@ -823,7 +1024,7 @@ impl From<&PlanLineRow> for LineFigures {
 /// (without the explanations, which a roll-up does not read).
 pub fn line_figures(conn: &mut DbConn, account: &str) -> QueryResult<Vec<LineFigures>> {
     plan_lines::table
-        .filter(plan_lines::account_id.eq(account))
+        .filter(plan_lines::account_id.nullable().eq(current_key!(account)))
         .select(LineFigures::as_select())
         .load(conn)
 }
@@ -834,7 +1035,11 @@ pub fn details(
     account: &str,
 ) -> QueryResult<std::collections::HashMap<String, LineDetail>> {
     let rows: Vec<(String, String, Vec<u8>, String)> = plan_details::table
-        .filter(plan_details::account_id.eq(account))
+        .filter(
+            plan_details::account_id
+                .nullable()
+                .eq(current_key!(account)),
+        )
         .select((
             plan_details::sku_key,
             plan_details::accounts,
@@ -868,7 +1073,11 @@ pub fn line_accounts(
     for chunk in lines.chunks(500) {
         let keys: Vec<&str> = chunk.iter().map(|l| l.sku_key.as_str()).collect();
         let rows: Vec<(String, String)> = plan_details::table
-            .filter(plan_details::account_id.eq(account))
+            .filter(
+                plan_details::account_id
+                    .nullable()
+                    .eq(current_key!(account)),
+            )
             .filter(plan_details::sku_key.eq_any(keys))
             .select((plan_details::sku_key, plan_details::accounts))
             .load(conn)?;
@@ -890,7 +1099,12 @@ pub fn line_with_explanation(
         return Ok(None);
     };
     let detail = plan_details::table
-        .find((account, sku_key))
+        .filter(
+            plan_details::account_id
+                .nullable()
+                .eq(current_key!(account)),
+        )
+        .filter(plan_details::sku_key.eq(sku_key))
         .select((plan_details::accounts, plan_details::explanation))
         .first::<(String, Vec<u8>)>(conn)
         .optional()?
@@ -909,11 +1123,16 @@ pub fn line_with_explanation(
 
 /// One stored line by normalised SKU.
 pub fn line(conn: &mut DbConn, account: &str, sku_key: &str) -> QueryResult<Option<PlanLineRow>> {
-    plan_lines::table
-        .find((account, sku_key))
+    Ok(plan_lines::table
+        .filter(plan_lines::account_id.nullable().eq(current_key!(account)))
+        .filter(plan_lines::sku_key.eq(sku_key))
         .select(PlanLineRow::as_select())
         .first(conn)
-        .optional()
+        .optional()?
+        .map(|mut l: PlanLineRow| {
+            l.account_id = account.to_string();
+            l
+        }))
 }
 
 diesel::define_sql_function! {
@@ -995,7 +1214,7 @@ macro_rules! filtered_lines {
         let account: &str = $account;
         let filter: &LineFilter = $filter;
         let mut q = plan_lines::table
-            .filter(plan_lines::account_id.eq(account.to_string()))
+            .filter(plan_lines::account_id.nullable().eq(current_key!(account)))
             .into_boxed();
         if let Some(text) = filter.q.as_deref().filter(|t| !t.is_empty()) {
             let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
@@ -1107,7 +1326,7 @@ pub fn page_lines(
         .limit(limit)
         .select(PlanLineRow::as_select())
         .load(conn)?;
-    Ok((total, rows))
+    Ok((total, of_account(account, rows)))
 }
 
 /// The keys of every line of an account's stored plan that `filter` keeps,
@@ -1134,11 +1353,15 @@ pub fn lines_in_order(
     let mut rows: std::collections::HashMap<String, PlanLineRow> = Default::default();
     for chunk in keys.chunks(IN_CHUNK) {
         let found: Vec<PlanLineRow> = plan_lines::table
-            .filter(plan_lines::account_id.eq(account))
+            .filter(plan_lines::account_id.nullable().eq(current_key!(account)))
             .filter(plan_lines::sku_key.eq_any(chunk))
             .select(PlanLineRow::as_select())
             .load(conn)?;
-        rows.extend(found.into_iter().map(|r| (r.sku_key.clone(), r)));
+        rows.extend(
+            of_account(account, found)
+                .into_iter()
+                .map(|r| (r.sku_key.clone(), r)),
+        );
     }
     Ok(keys.iter().filter_map(|k| rows.remove(k)).collect())
 }
@@ -1319,13 +1542,15 @@ pub fn touches(
 /// Forgets what versions up to `upto` of an account touched (every plan
 /// that reads them is past them).
 pub fn forget_touches(conn: &mut DbConn, account: &str, upto: i64) -> QueryResult<()> {
-    diesel::delete(
-        plan_touches::table
-            .filter(plan_touches::account_id.eq(account))
-            .filter(plan_touches::data_version.le(upto)),
-    )
-    .execute(conn)
-    .map(|_| ())
+    crate::db::transaction(conn, |conn| {
+        diesel::delete(
+            plan_touches::table
+                .filter(plan_touches::account_id.eq(account))
+                .filter(plan_touches::data_version.le(upto)),
+        )
+        .execute(conn)
+        .map(|_| ())
+    })
 }
 
 /// How many touch records an account keeps (what [`forget_touches`] prunes).
@@ -1375,7 +1600,7 @@ pub fn line_figures_of(
     for chunk in keys.chunks(IN_CHUNK) {
         out.extend(
             plan_lines::table
-                .filter(plan_lines::account_id.eq(account))
+                .filter(plan_lines::account_id.nullable().eq(current_key!(account)))
                 .filter(plan_lines::sku_key.eq_any(chunk))
                 .select(LineFigures::as_select())
                 .load(conn)?,
@@ -1396,23 +1621,32 @@ pub fn upsert_lines(
     details: &[LineDetail],
 ) -> QueryResult<PlanHeader> {
     let acc = &header.account_id;
-    let explained = detail_rows(lines, details);
     crate::db::transaction(conn, |conn| {
         if let DbConn::Pg(c) = conn {
             diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
                 .bind::<diesel::sql_types::Text, _>(acc)
                 .execute(c)?;
         }
+        // The lines of the account's current plan, under its key.
+        let key = &lines_key(conn, acc)?;
+        let lines: Vec<PlanLineRow> = lines
+            .iter()
+            .map(|l| PlanLineRow {
+                account_id: key.clone(),
+                ..l.clone()
+            })
+            .collect();
+        let explained = detail_rows(&lines, details);
         for chunk in keys.chunks(IN_CHUNK) {
             diesel::delete(
                 plan_lines::table
-                    .filter(plan_lines::account_id.eq(acc))
+                    .filter(plan_lines::account_id.eq(key))
                     .filter(plan_lines::sku_key.eq_any(chunk)),
             )
             .execute(conn)?;
             diesel::delete(
                 plan_details::table
-                    .filter(plan_details::account_id.eq(acc))
+                    .filter(plan_details::account_id.eq(key))
                     .filter(plan_details::sku_key.eq_any(chunk)),
             )
             .execute(conn)?;
@@ -1425,7 +1659,7 @@ pub fn upsert_lines(
                 .values(d)
                 .execute(conn)?;
         }
-        let (line_count, summary) = stored_summary(conn, acc)?;
+        let (line_count, summary) = stored_summary(conn, key)?;
         let header = PlanHeader {
             line_count,
             summary: serde_json::to_string(&summary).unwrap_or_else(|_| "{}".into()),
@@ -1434,6 +1668,9 @@ pub fn upsert_lines(
         diesel::delete(plans::table.find(acc)).execute(conn)?;
         diesel::insert_into(plans::table)
             .values(&header)
+            .execute(conn)?;
+        diesel::update(plans::table.find(acc))
+            .set(plans::lines_key.eq(key))
             .execute(conn)?;
         Ok(header)
     })

@@ -24,12 +24,15 @@ pub fn get_or_insert(
     if let Some(v) = get(conn, key)? {
         return Ok(v);
     }
-    let inserted = diesel::insert_into(server_settings::table)
-        .values((
-            server_settings::key.eq(key),
-            server_settings::value.eq(make()),
-        ))
-        .execute(conn);
+    let value = make();
+    let inserted = crate::db::transaction(conn, |conn| {
+        diesel::insert_into(server_settings::table)
+            .values((
+                server_settings::key.eq(key),
+                server_settings::value.eq(value),
+            ))
+            .execute(conn)
+    });
     match inserted {
         Ok(_) => {}
         // Another server inserted it first: keep theirs.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, Utc};
 use diesel::prelude::*;
 
-use crate::db::schema::{plan_details, supply_overrides};
+use crate::db::schema::{plan_details, plans, supply_overrides};
 use crate::db::DbConn;
 
 /// Keys per `IN` list.
@@ -22,8 +22,12 @@ pub fn inputs(
 ) -> QueryResult<HashMap<String, String>> {
     let mut out = HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(CHUNK) {
+        let current = plans::table
+            .filter(plans::account_id.eq(account))
+            .select(plans::lines_key)
+            .single_value();
         let rows: Vec<(String, String)> = plan_details::table
-            .filter(plan_details::account_id.eq(account))
+            .filter(plan_details::account_id.nullable().eq(current))
             .filter(plan_details::sku_key.eq_any(chunk))
             .select((plan_details::sku_key, plan_details::supply))
             .load(conn)?;
@@ -92,12 +96,14 @@ pub fn clear_override(
     sku_key: &str,
     first_day: NaiveDate,
 ) -> QueryResult<bool> {
-    let n = diesel::delete(
-        supply_overrides::table
-            .filter(supply_overrides::account_id.eq(account))
-            .filter(supply_overrides::sku_key.eq(sku_key))
-            .filter(supply_overrides::first_day.eq(first_day)),
-    )
-    .execute(conn)?;
-    Ok(n > 0)
+    crate::db::transaction(conn, |conn| {
+        let n = diesel::delete(
+            supply_overrides::table
+                .filter(supply_overrides::account_id.eq(account))
+                .filter(supply_overrides::sku_key.eq(sku_key))
+                .filter(supply_overrides::first_day.eq(first_day)),
+        )
+        .execute(conn)?;
+        Ok(n > 0)
+    })
 }

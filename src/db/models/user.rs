@@ -102,10 +102,12 @@ impl User {
 
     /// Inserts a user.
     pub fn insert(conn: &mut DbConn, user: &NewUser) -> QueryResult<()> {
-        diesel::insert_into(users::table)
-            .values(user)
-            .execute(conn)
-            .map(|_| ())
+        crate::db::transaction(conn, |conn| {
+            diesel::insert_into(users::table)
+                .values(user)
+                .execute(conn)
+                .map(|_| ())
+        })
     }
 
     /// Replaces a user's password hash and role, ending the user's
@@ -116,44 +118,52 @@ impl User {
         password_hash: &str,
         role: &str,
     ) -> QueryResult<()> {
-        diesel::update(users::table.find(id))
-            .set((
-                users::password_hash.eq(password_hash),
-                users::role.eq(role),
-                users::token_version.eq(users::token_version + 1),
-            ))
-            .execute(conn)
-            .map(|_| ())
+        crate::db::transaction(conn, |conn| {
+            diesel::update(users::table.find(id))
+                .set((
+                    users::password_hash.eq(password_hash),
+                    users::role.eq(role),
+                    users::token_version.eq(users::token_version + 1),
+                ))
+                .execute(conn)
+                .map(|_| ())
+        })
     }
 
     /// Replaces a user's password hash, ending the user's sessions.
     pub fn update_password(conn: &mut DbConn, id: &str, password_hash: &str) -> QueryResult<()> {
-        diesel::update(users::table.find(id))
-            .set((
-                users::password_hash.eq(password_hash),
-                users::token_version.eq(users::token_version + 1),
-            ))
-            .execute(conn)
-            .map(|_| ())
+        crate::db::transaction(conn, |conn| {
+            diesel::update(users::table.find(id))
+                .set((
+                    users::password_hash.eq(password_hash),
+                    users::token_version.eq(users::token_version + 1),
+                ))
+                .execute(conn)
+                .map(|_| ())
+        })
     }
 
     /// Sets a user's role, ending the user's sessions.
     pub fn update_role(conn: &mut DbConn, id: &str, role: &str) -> QueryResult<()> {
-        diesel::update(users::table.find(id))
-            .set((
-                users::role.eq(role),
-                users::token_version.eq(users::token_version + 1),
-            ))
-            .execute(conn)
-            .map(|_| ())
+        crate::db::transaction(conn, |conn| {
+            diesel::update(users::table.find(id))
+                .set((
+                    users::role.eq(role),
+                    users::token_version.eq(users::token_version + 1),
+                ))
+                .execute(conn)
+                .map(|_| ())
+        })
     }
 
     /// Ends every token and page session of a user (logging out).
     pub fn end_sessions(conn: &mut DbConn, id: &str) -> QueryResult<()> {
-        diesel::update(users::table.find(id))
-            .set(users::token_version.eq(users::token_version + 1))
-            .execute(conn)
-            .map(|_| ())
+        crate::db::transaction(conn, |conn| {
+            diesel::update(users::table.find(id))
+                .set(users::token_version.eq(users::token_version + 1))
+                .execute(conn)
+                .map(|_| ())
+        })
     }
 
     /// How many admins an organisation has.

@@ -112,6 +112,8 @@ macro_rules! line_variants {
     }};
 }
 
+pub mod early;
+
 enum Action {
     Create,
     Update,
@@ -314,26 +316,41 @@ pub fn apply_then(
         fault::prepared(acc);
         Some(prepared)
     };
-    crate::db::transaction(conn, |conn| {
+    // Many new orders: their lines first, in short transactions ([`early`]).
+    let early = match &ahead {
+        Some(p) => early::write_lines(conn, acc, p)?,
+        None => None,
+    };
+    let result = crate::db::transaction(conn, |conn| {
         let first = Account::reserve_seq(conn, acc, n)?;
-        let prepared = match ahead {
-            Some(p) if p.first_seq == first => p,
+        let (prepared, early) = match ahead {
+            Some(p) if p.first_seq == first && early::intact(conn, acc, early.as_ref())? => {
+                (p, early.as_ref())
+            }
             Some(_) => {
                 tracing::debug!(
                     account = acc,
                     "another write came in; working the batch out again"
                 );
-                prepare(conn, acc, batch, received, tz, first)?
+                early::undo(conn, acc, early.as_ref())?;
+                (prepare(conn, acc, batch, received, tz, first)?, None)
             }
-            None => prepare(conn, acc, batch, received, tz, first)?,
+            None => (prepare(conn, acc, batch, received, tz, first)?, None),
         };
-        let counts = write(conn, acc, currency, prepared)?;
+        let counts = write(conn, acc, currency, prepared, early)?;
         // Every row is written, nothing committed yet.
         #[cfg(any(test, feature = "fault-injection"))]
         fault::point(acc)?;
         then(conn, &counts)?;
         Ok(counts)
-    })
+    });
+    if let (Err(_), Some(e)) = (&result, &early) {
+        if let Err(undo_failed) = crate::db::transaction(conn, |c| early::undo(c, acc, Some(e))) {
+            tracing::warn!(account = acc, error = %undo_failed,
+                "an import's early lines stay until the next start");
+        }
+    }
+    result
 }
 
 /// Works a batch out against the stored rows: classifies every record,
@@ -489,6 +506,7 @@ fn write(
     acc: &str,
     currency: &str,
     prepared: Prepared<'_>,
+    early: Option<&early::Early<'_>>,
 ) -> QueryResult<Counts> {
     let Prepared {
         counts,
@@ -575,20 +593,37 @@ fn write(
                 fingerprint: st.fingerprint,
                 seq: st.seq,
             });
-            let lines = writes.iter().flat_map(|(r, _)| {
-                r.lines.iter().map(|l| NewSalesLine {
-                    account_id: acc,
-                    order_id: &r.id,
-                    line_id: &l.id,
-                    variant_id: &l.variant_id,
-                    quantity: dec(&l.quantity),
-                    unit_price: opt_dec(&l.unit_price),
-                })
-            });
+            // New orders: an import in progress may claim them; the lines
+            // written early are not written again.
+            let replaced_ids: std::collections::HashSet<&str> = replaced.iter().copied().collect();
+            let created: Vec<&str> = writes
+                .iter()
+                .map(|(r, _)| &*r.id)
+                .filter(|id| !replaced_ids.contains(id))
+                .filter(|id| !early.is_some_and(|e| e.orders.contains(id)))
+                .collect();
+            early::take_over(conn, acc, &created)?;
+            let written_early = |id: &str| early.is_some_and(|e| e.orders.contains(id));
+            let lines = writes
+                .iter()
+                .filter(|(r, _)| !written_early(&r.id))
+                .flat_map(|(r, _)| {
+                    r.lines.iter().map(|l| NewSalesLine {
+                        account_id: acc,
+                        order_id: &r.id,
+                        line_id: &l.id,
+                        variant_id: &l.variant_id,
+                        quantity: dec(&l.quantity),
+                        unit_price: opt_dec(&l.unit_price),
+                    })
+                });
             delete_ids!(conn, sales_order_lines, order_id, acc, replaced);
             delete_ids!(conn, sales_orders, id, acc, replaced);
             insert_all!(conn, sales_orders::table, headers, 10);
             insert_all!(conn, sales_order_lines::table, lines, 6);
+            if let Some(e) = early {
+                early::finish(conn, acc, e)?;
+            }
         }
         Work::StockOrders((writes, replaced)) => {
             let headers = writes.iter().map(|(r, st)| NewStockOrder {
