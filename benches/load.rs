@@ -219,6 +219,9 @@ struct WriterWaits {
     held_worst: String,
     errors: usize,
     first_error: Option<String>,
+    /// By caller: transactions logged, waits over 1 s, longest wait,
+    /// longest hold, total held (seconds).
+    by_caller: BTreeMap<String, (usize, usize, f64, f64, f64)>,
 }
 
 fn writer_waits(log: &std::path::Path, from: u64) -> WriterWaits {
@@ -262,6 +265,12 @@ fn writer_waits(log: &std::path::Path, from: u64) -> WriterWaits {
             held.parse::<f64>().unwrap_or(0.0) / 1e3,
         );
         let at = field("at=").unwrap_or_default();
+        let c = out.by_caller.entry(at.clone()).or_default();
+        c.0 += 1;
+        c.1 += usize::from(waited > 1.0);
+        c.2 = c.2.max(waited);
+        c.3 = c.3.max(held);
+        c.4 += held;
         out.logged += 1;
         out.over_1s += usize::from(waited > 1.0);
         if waited > out.wait_max {
@@ -703,6 +712,9 @@ fn main() {
         println!("{backend}: plan jobs ended during the run: {plans} (median {plan_p50:.1} s, longest {plan_max:.1} s)");
         println!("{backend}: the server's write transactions (logged: held over 50 ms or waited over 0.5 s): {}; longest wait for the lock {:.3} s ({}), {} waited over 1 s; longest hold {:.3} s ({})",
             writers.logged, writers.wait_max, writers.wait_worst, writers.over_1s, writers.held_max, writers.held_worst);
+        for (at, (n, over, wait, held, total)) in &writers.by_caller {
+            println!("{backend}:   {at:<44} {n:>4} logged, {over:>3} waited over 1 s, longest wait {wait:.3} s, longest hold {held:.3} s, held {total:.1} s in all");
+        }
         if backend != "sqlite" {
             println!("{backend}: longest lock wait sampled {probe_max:.3} s over {lock_samples} samples, {probe_over} over 1 s ({probe_worst})");
         }

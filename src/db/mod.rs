@@ -230,8 +230,7 @@ where
         Ok(None)
     );
     // Backend-specific: SQLite's lock mode is chosen at BEGIN; diesel's
-    // generic transaction issues a deferred BEGIN. A SQLite writer first
-    // passes the gate a checkpoint restarting the log closes ([`wal`]).
+    // generic transaction issues a deferred BEGIN.
     // It takes its turn in this process's queue of writers first, and
     // keeps it to its commit or rollback ([`queue`]).
     let (asked, caller) = (std::time::Instant::now(), std::panic::Location::caller());
@@ -239,7 +238,6 @@ where
     match conn {
         DbConn::Sqlite(c) if outermost => {
             _turn = queue::turn(c);
-            wal::pass_gate();
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
         }
         _ => Tm::begin_transaction(conn)?,
@@ -262,7 +260,7 @@ where
 }
 
 /// Notes how long an outermost write transaction waited for its lock
-/// (`BEGIN`, and on SQLite the checkpoint gate) and then held it (to its
+/// (`BEGIN`, and on SQLite its turn in the writers' queue) and then held it (to its
 /// commit or rollback): a warning over [`HELD_WARN`] (on SQLite every
 /// other writer waited that long), a debug event over [`HELD_DEBUG`]
 /// (`RUST_LOG=tributary::db=debug` shows what holds the write lock).

@@ -20,36 +20,28 @@
 //! it waits for them (and for the write lock) through the busy handler,
 //! while writers of this process that come back to back would each take
 //! the write lock before it (SQLite gives it to whoever asks at the right
-//! moment; the experiment without a gate kept 21,320 of 33,900 pages).
-//! `TRUNCATE` is `RESTART` plus cutting the file to nothing, which the next
-//! writes grow again; `RESTART` with `journal_size_limit` reuses the file.
-//! `wal_autocheckpoint` stays at its default (a writer copies back after
-//! its commit, holding no lock), so the thread's `PASSIVE` step usually
-//! finds little left to copy.
+//! moment; the experiment without a turn of its own kept 21,320 of 33,900
+//! pages). `TRUNCATE` is `RESTART` plus cutting the file to nothing, which
+//! the next writes grow again; `RESTART` with `journal_size_limit` reuses
+//! the file. `wal_autocheckpoint` stays at its default (a writer copies
+//! back after its commit, holding no lock), so the thread's `PASSIVE` step
+//! usually finds little left to copy.
 //!
 //! So, per SQLite database, a thread ([`start`]) every [`EVERY`]:
 //!
 //! 1. runs a `PASSIVE` checkpoint (copies back what it can, holds nothing);
-//! 2. when the log is still over [`RESTART_FRAMES`] pages, closes this
-//!    process's write gate, runs a `RESTART` checkpoint with a busy
-//!    timeout of [`RESTART_WAIT`], and opens the gate again, whether it
-//!    succeeded or not (after one that gave up, the next waits
-//!    [`BACK_OFF`], so writers are not held at the gate most of the time
-//!    by a reader that keeps it from succeeding).
+//! 2. when the log is still over [`RESTART_FRAMES`] pages, takes its turn
+//!    in this process's queue of writers ([`crate::db::queue`]), runs a
+//!    `RESTART` checkpoint with a busy timeout of [`RESTART_WAIT`], and
+//!    lets the turn go, whether it succeeded or not (after one that gave
+//!    up, the next waits [`BACK_OFF`], so writers are not kept waiting
+//!    most of the time by a reader that keeps it from succeeding).
 //!
-//! The gate is passed, not held: an outermost write transaction
-//! ([`crate::db::transaction`]) calls [`pass_gate`] just before its
-//! `BEGIN IMMEDIATE`, which waits only while a `RESTART` runs and returns
-//! at once otherwise. Nothing holds the gate across a transaction, an
-//! await or a wait for a pool connection, so it cannot be part of a
-//! deadlock; a writer waits at most for one `RESTART` (bounded by
-//! [`RESTART_WAIT`] per lock it waits for, plus copying back what the
-//! `PASSIVE` step left), and a writer that passed just before the gate
-//! closed simply goes first (the checkpoint waits for its lock). The
-//! gate is one per process (a server opens one database); writers of
-//! other processes (the command line) are not held off and only make a
-//! `RESTART` give up sooner.
-//!
+//! With its turn, no writer of this process holds the write lock, so the
+//! `RESTART` waits only for readers (at most [`RESTART_WAIT`]) and for
+//! writers of other processes (the command line), and the writers queued
+//! behind it wait for it as for any writer: first come, first served.
+
 //! Every connection also sets `journal_size_limit` ([`JOURNAL_SIZE_LIMIT`]):
 //! when the log starts over, its file is cut back to that size, so a large
 //! transaction (an import of many lines) does not leave a large file
@@ -60,11 +52,12 @@
 //! overlap): without the thread the log held every page written (19,800
 //! frames for 16,400 pages written; 60,000–125,000 when run for 4 s);
 //! with it, it stayed at 6,700–17,400 pages while 32,800 were written, a
-//! `RESTART` took 100–250 ms, and the longest write transaction (gate
-//! included) was 1.3–3.2 s against 0.8–2.9 s without at load average 4–8
-//! (8.1 s against 3.0 s at load average 78).
+//! `RESTART` took 100–250 ms, and the longest write transaction (then
+//! behind a gate the `RESTART` closed, before the writers' queue) was
+//! 1.3–3.2 s against 0.8–2.9 s without at load average 4–8 (8.1 s against
+//! 3.0 s at load average 78).
 
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -78,9 +71,9 @@ pub const RESTART_FRAMES: i64 = 4096;
 pub const RESTART_WAIT: Duration = Duration::from_millis(250);
 /// How often the log is looked at.
 pub const EVERY: Duration = Duration::from_millis(50);
-/// How long after a `RESTART` that gave up the next one may close the gate
+/// How long after a `RESTART` that gave up the next one may take a turn
 /// (so that readers that keep it from succeeding do not keep writers
-/// waiting at the gate most of the time).
+/// waiting most of the time).
 pub const BACK_OFF: Duration = Duration::from_millis(200);
 /// `journal_size_limit` of every connection, in bytes.
 pub const JOURNAL_SIZE_LIMIT: i64 = 64 << 20;
@@ -100,16 +93,6 @@ pub struct Checkpoint {
     pub checkpointed: i32,
 }
 
-/// The gate of this process's SQLite write transactions: a `RESTART`
-/// holds it exclusively; writers only pass it.
-static GATE: RwLock<()> = RwLock::new(());
-
-/// Waits while a `RESTART` checkpoint runs; returns at once otherwise.
-/// Holds nothing afterwards.
-pub fn pass_gate() {
-    drop(GATE.read().unwrap_or_else(|e| e.into_inner()));
-}
-
 /// A checkpoint of the log: `mode` is `PASSIVE`, `FULL`, `RESTART` or
 /// `TRUNCATE`.
 pub fn checkpoint(conn: &mut SqliteConnection, mode: &str) -> QueryResult<Checkpoint> {
@@ -117,8 +100,8 @@ pub fn checkpoint(conn: &mut SqliteConnection, mode: &str) -> QueryResult<Checkp
 }
 
 /// One turn of the thread: `PASSIVE`, then, when the log is over
-/// [`RESTART_FRAMES`] and `restart` allows it, `RESTART` with this
-/// process's writers held at the gate. Returns the last checkpoint's state
+/// [`RESTART_FRAMES`] and `restart` allows it, `RESTART` in its turn
+/// among this process's writers. Returns the last checkpoint's state
 /// and whether it was a `RESTART`.
 pub fn turn(conn: &mut SqliteConnection, restart: bool) -> QueryResult<(Checkpoint, bool)> {
     let state = checkpoint(conn, "PASSIVE")?;
@@ -132,7 +115,9 @@ pub fn turn(conn: &mut SqliteConnection, restart: bool) -> QueryResult<(Checkpoi
     {
         return Ok((state, false));
     }
-    let _closed = GATE.write().unwrap_or_else(|e| e.into_inner());
+    // Its turn among this process's writers: none of them holds the write
+    // lock meanwhile, and none waits longer than its turn.
+    let _turn = crate::db::queue::turn(conn);
     let started = std::time::Instant::now();
     let state = checkpoint(conn, "RESTART")?;
     // A `RESTART` holds the write lock while it copies the log back and
@@ -203,9 +188,9 @@ mod tests {
     /// written (at most two minutes, on a slow machine). Returns the longest
     /// the log got (pages, sampled every 5 ms), how many times it was seen
     /// to start over, the pages written (about) and the longest write
-    /// transaction (`BEGIN` to commit, gate included).
+    /// transaction (its turn in the queue to commit).
     fn load(db: &Db, target: &str, pages: i64) -> (i64, usize, i64, Duration) {
-        // One load at a time: the gate is the process's.
+        // One load at a time: they share the machine's cores.
         static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
         let stop = Arc::new(AtomicBool::new(false));

@@ -268,8 +268,8 @@ fn store_page(
     }
 }
 
-/// Stores a page's checked batches in order and the stream's new cursor in
-/// one transaction.
+/// Stores a page's checked batches in order and the stream's new cursor,
+/// all or nothing.
 fn store_once(
     conn: &mut DbConn,
     account: &Account,
@@ -278,6 +278,19 @@ fn store_once(
     batches: &[Batch],
     next: Option<&str>,
 ) -> Result<Counts, StoreError> {
+    if let [batch] = batches {
+        // One batch (the usual page): worked out before the write lock, a
+        // large one's new order lines written early (`ingest::apply_then`),
+        // the cursor stored in its last transaction.
+        return Ok(ingest::apply_then(
+            conn,
+            account,
+            batch,
+            Utc::now(),
+            tz,
+            |conn, _| save_cursor(conn, &account.id, stream, next),
+        )?);
+    }
     crate::db::transaction(conn, |conn| {
         let mut counts = Counts::default();
         for batch in batches {

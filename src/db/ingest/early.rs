@@ -85,7 +85,7 @@ pub(super) fn write_lines<'a>(
         orders: HashSet::new(),
     };
     let mut start = 0;
-    let mut batch = 0;
+    let mut _batch = 0;
     while start < new.len() {
         let (mut end, mut lines) = (start, 0);
         while end < new.len() && (lines == 0 || lines + new[end].lines.len() <= BATCH_LINES) {
@@ -97,7 +97,7 @@ pub(super) fn write_lines<'a>(
             crate::db::transaction(conn, |conn| claim_and_write(conn, acc, &early.key, chunk))
                 .and_then(|written| {
                     #[cfg(any(test, feature = "fault-injection"))]
-                    fault::point(acc, batch)?;
+                    fault::point(acc, _batch)?;
                     Ok(written)
                 });
         match written {
@@ -117,7 +117,7 @@ pub(super) fn write_lines<'a>(
             }
         }
         start = end;
-        batch += 1;
+        _batch += 1;
     }
     Ok(Some(early))
 }

@@ -689,15 +689,30 @@ fn unpack(stored: &[u8]) -> String {
 
 /// Lines' detail rows, their explanations packed in parallel.
 fn detail_rows<'a>(lines: &'a [PlanLineRow], details: &'a [LineDetail]) -> Vec<DetailRow<'a>> {
+    detail_rows_of(lines, details, packed(details))
+}
+
+/// Details' explanations packed, in parallel.
+fn packed(details: &[LineDetail]) -> Vec<Vec<u8>> {
     use rayon::prelude::*;
+    details.par_iter().map(|d| pack(&d.explanation)).collect()
+}
+
+/// Lines' detail rows with their explanations already packed.
+fn detail_rows_of<'a>(
+    lines: &'a [PlanLineRow],
+    details: &'a [LineDetail],
+    packed: Vec<Vec<u8>>,
+) -> Vec<DetailRow<'a>> {
     lines
-        .par_iter()
+        .iter()
         .zip(details)
-        .map(|(l, d)| DetailRow {
+        .zip(packed)
+        .map(|((l, d), explanation)| DetailRow {
             account_id: &l.account_id,
             sku_key: &l.sku_key,
             accounts: &d.accounts,
-            explanation: pack(&d.explanation),
+            explanation,
             supply: &d.supply,
         })
         .collect()
@@ -835,34 +850,42 @@ fn write_lines(
             })
             .collect();
         let explained = detail_rows(&lines, details);
-        // Backend-specific: diesel's MultiConnection has no multi-row
-        // INSERT, so each backend gets its own; 26 columns a row stay well
-        // under SQLite's 32,766 bind parameters.
-        crate::db::transaction(conn, |conn| {
-            match conn {
-                DbConn::Sqlite(c) => {
-                    diesel::insert_into(plan_lines::table)
-                        .values(&lines)
-                        .execute(c)?;
-                    diesel::insert_into(plan_details::table)
-                        .values(&explained)
-                        .execute(c)?;
-                }
-                DbConn::Pg(c) => {
-                    diesel::insert_into(plan_lines::table)
-                        .values(&lines)
-                        .execute(c)?;
-                    diesel::insert_into(plan_details::table)
-                        .values(&explained)
-                        .execute(c)?;
-                }
-            }
-            Ok::<_, diesel::result::Error>(())
-        })?;
+        crate::db::transaction(conn, |conn| insert_rows(conn, &lines, &explained))?;
         #[cfg(any(test, feature = "fault-injection"))]
         store_fault::point(account, n)?;
         #[cfg(not(any(test, feature = "fault-injection")))]
         let _ = (account, n);
+    }
+    Ok(())
+}
+
+/// Inserts plan lines and their details, each in one multi-row statement
+/// (at most [`STORE_BATCH`] rows: 26 columns a row stay well under
+/// SQLite's 32,766 bind parameters).
+fn insert_rows(
+    conn: &mut DbConn,
+    lines: &[PlanLineRow],
+    explained: &[DetailRow<'_>],
+) -> QueryResult<()> {
+    // Backend-specific: diesel's MultiConnection has no multi-row INSERT,
+    // so each backend gets its own.
+    match conn {
+        DbConn::Sqlite(c) => {
+            diesel::insert_into(plan_lines::table)
+                .values(lines)
+                .execute(c)?;
+            diesel::insert_into(plan_details::table)
+                .values(explained)
+                .execute(c)?;
+        }
+        DbConn::Pg(c) => {
+            diesel::insert_into(plan_lines::table)
+                .values(lines)
+                .execute(c)?;
+            diesel::insert_into(plan_details::table)
+                .values(explained)
+                .execute(c)?;
+        }
     }
     Ok(())
 }
@@ -1621,6 +1644,8 @@ pub fn upsert_lines(
     details: &[LineDetail],
 ) -> QueryResult<PlanHeader> {
     let acc = &header.account_id;
+    // Packed before the write lock is taken.
+    let packed = packed(details);
     crate::db::transaction(conn, |conn| {
         if let DbConn::Pg(c) = conn {
             diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
@@ -1636,7 +1661,7 @@ pub fn upsert_lines(
                 ..l.clone()
             })
             .collect();
-        let explained = detail_rows(&lines, details);
+        let explained = detail_rows_of(&lines, details, packed);
         for chunk in keys.chunks(IN_CHUNK) {
             diesel::delete(
                 plan_lines::table
@@ -1651,13 +1676,8 @@ pub fn upsert_lines(
             )
             .execute(conn)?;
         }
-        for (l, d) in lines.iter().zip(&explained) {
-            diesel::insert_into(plan_lines::table)
-                .values(l)
-                .execute(conn)?;
-            diesel::insert_into(plan_details::table)
-                .values(d)
-                .execute(conn)?;
+        for (l, d) in lines.chunks(STORE_BATCH).zip(explained.chunks(STORE_BATCH)) {
+            insert_rows(conn, l, d)?;
         }
         let (line_count, summary) = stored_summary(conn, key)?;
         let header = PlanHeader {
