@@ -2,6 +2,7 @@
 //! a reader during the store reads the old plan or the new one whole; a
 //! store that fails or is killed between its batches leaves the old plan in
 //! place, and what a killed one wrote is gone after the next start.
+#![cfg(feature = "fault-injection")]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -94,12 +94,9 @@ pub(super) fn write_lines<'a>(
         }
         let chunk = &new[start..end];
         let written =
-            crate::db::transaction(conn, |conn| claim_and_write(conn, acc, &early.key, chunk))
-                .and_then(|written| {
-                    #[cfg(any(test, feature = "fault-injection"))]
-                    fault::point(acc, _batch)?;
-                    Ok(written)
-                });
+            crate::db::transaction(conn, |conn| claim_and_write(conn, acc, &early.key, chunk));
+        #[cfg(any(test, feature = "fault-injection"))]
+        let written = written.and_then(|w| fault::point(acc, _batch).map(|()| w));
         match written {
             Ok(true) => early.orders.extend(chunk.iter().map(|r| &*r.id)),
             Ok(false) => {
