@@ -149,11 +149,6 @@ impl From<diesel::result::Error> for StoreError {
     }
 }
 
-/// SQLite has one writer: the children synced in parallel by this process
-/// take turns storing their pages (fetching and checking still overlap),
-/// instead of failing each other's transactions with `database is locked`.
-static SQLITE_WRITER: Mutex<()> = Mutex::new(());
-
 /// The ids a child's records may refer to, kept through one child's sync so
 /// that a page is checked without reading them all again: loaded once, then
 /// grown by every batch of warehouses, vendors and variants checked. Ids are
@@ -243,11 +238,9 @@ fn store_page(
     let mut attempt = 0;
     loop {
         attempt += 1;
+        // On SQLite the children synced in parallel take turns in the
+        // writers' queue (`db::queue`), transaction by transaction.
         let result = check_page(conn, account, &ctx, page, known).and_then(|batches| {
-            let _turn = match conn {
-                DbConn::Sqlite(_) => Some(SQLITE_WRITER.lock().unwrap_or_else(|e| e.into_inner())),
-                DbConn::Pg(_) => None,
-            };
             store_once(conn, account, tz, stream, &batches, page.next.as_deref())
         });
         match result {
