@@ -257,6 +257,19 @@ fn writer_waits(log: &std::path::Path, from: u64) -> WriterWaits {
             out.errors += 1;
             out.first_error.get_or_insert_with(|| plain.clone());
         }
+        // A log `RESTART` (`db::wal`) holds the database as a writer does.
+        if plain.contains("log restart") && !plain.contains("put off") {
+            if let Some(ms) = field("ms=").and_then(|m| m.parse::<f64>().ok()) {
+                let c = out
+                    .by_caller
+                    .entry("log RESTART (db::wal)".into())
+                    .or_default();
+                c.0 += 1;
+                c.3 = c.3.max(ms / 1e3);
+                c.4 += ms / 1e3;
+            }
+            continue;
+        }
         let (Some(waited), Some(held)) = (field("waited_ms="), field("held_ms=")) else {
             continue;
         };

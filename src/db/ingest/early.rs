@@ -24,6 +24,8 @@
 //!   ([`intact`]) and that no other write of the account came in (its
 //!   change sequence); else it removes its early lines ([`undo`]) and works
 //!   the batch out again under the lock, writing it whole;
+//! - once the last transaction committed, the claims go, a few short
+//!   transactions later ([`release`]);
 //! - a failed import removes its early lines; a killed one leaves its
 //!   claims, and the next start removes their lines ([`drop_unfinished`]).
 
@@ -41,7 +43,7 @@ use crate::db::models::records::NewSalesLine;
 /// The new orders' lines over which an import writes them early.
 pub const MIN_LINES: usize = 2_000;
 /// About how many lines each early transaction writes (whole orders).
-pub const BATCH_LINES: usize = 1_000;
+pub const BATCH_LINES: usize = 500;
 
 /// The new orders whose lines an import wrote early, under its claims.
 pub(super) struct Early<'a> {
@@ -198,8 +200,8 @@ pub(super) fn undo(conn: &mut DbConn, acc: &str, early: Option<&Early<'_>>) -> Q
     finish(conn, acc, early)
 }
 
-/// Lets go of `early`'s claims (its orders are written whole).
-pub(super) fn finish(conn: &mut DbConn, acc: &str, early: &Early<'_>) -> QueryResult<()> {
+/// Lets go of `early`'s claims.
+fn finish(conn: &mut DbConn, acc: &str, early: &Early<'_>) -> QueryResult<()> {
     diesel::delete(
         import_claims::table
             .filter(import_claims::account_id.eq(acc))
@@ -207,6 +209,31 @@ pub(super) fn finish(conn: &mut DbConn, acc: &str, early: &Early<'_>) -> QueryRe
     )
     .execute(conn)?;
     Ok(())
+}
+
+/// Lets go of `early`'s claims once its last transaction committed, 1,000
+/// a transaction (not in the last one, which they would lengthen). A claim
+/// on an order that has its header guards nothing: an early batch skips
+/// such an order, a writer updates it, and the next start removes what a
+/// crash here leaves.
+pub(super) fn release(conn: &mut DbConn, acc: &str, early: &Early<'_>) {
+    let ids: Vec<&str> = early.orders.iter().copied().collect();
+    for chunk in ids.chunks(1_000) {
+        let released = crate::db::transaction(conn, |conn| {
+            diesel::delete(
+                import_claims::table
+                    .filter(import_claims::account_id.eq(acc))
+                    .filter(import_claims::order_id.eq_any(chunk))
+                    .filter(import_claims::import_key.eq(&early.key)),
+            )
+            .execute(conn)
+        });
+        if let Err(e) = released {
+            tracing::warn!(account = acc, error = %e,
+                "an import's claims stay until the next start");
+            return;
+        }
+    }
 }
 
 /// Before a writer creates orders `ids`: takes over any of them an import

@@ -344,11 +344,16 @@ pub fn apply_then(
         then(conn, &counts)?;
         Ok(counts)
     });
-    if let (Err(_), Some(e)) = (&result, &early) {
-        if let Err(undo_failed) = crate::db::transaction(conn, |c| early::undo(c, acc, Some(e))) {
-            tracing::warn!(account = acc, error = %undo_failed,
-                "an import's early lines stay until the next start");
+    match (&result, &early) {
+        (Ok(_), Some(e)) => early::release(conn, acc, e),
+        (Err(_), Some(e)) => {
+            if let Err(undo_failed) = crate::db::transaction(conn, |c| early::undo(c, acc, Some(e)))
+            {
+                tracing::warn!(account = acc, error = %undo_failed,
+                    "an import's early lines stay until the next start");
+            }
         }
+        _ => {}
     }
     result
 }
@@ -621,9 +626,6 @@ fn write(
             delete_ids!(conn, sales_orders, id, acc, replaced);
             insert_all!(conn, sales_orders::table, headers, 10);
             insert_all!(conn, sales_order_lines::table, lines, 6);
-            if let Some(e) = early {
-                early::finish(conn, acc, e)?;
-            }
         }
         Work::StockOrders((writes, replaced)) => {
             let headers = writes.iter().map(|(r, st)| NewStockOrder {
