@@ -199,6 +199,30 @@ const WRITERS: u32 = 8;
 /// writer SQLite allows at a time.
 const READERS: u32 = 24;
 
+/// The threads reads run on ([`Db::read`]): as many as the readers' pool
+/// has connections, at nice 5 on Linux (where the system allows it).
+/// Against a writer's thread (nice 0) each gets about a third of the share
+/// of a core the writer gets, so a writer holding SQLite's write lock is
+/// not slowed to a crawl by 200 clients' reads (under the load bench the
+/// holder otherwise got about one core-share in 27), and the writers
+/// queued behind it wait less; reads still get every core nobody else
+/// wants.
+fn read_threads() -> &'static rayon::ThreadPool {
+    static THREADS: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    THREADS.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(READERS as usize)
+            .thread_name(|i| format!("reader-{i}"))
+            .start_handler(|_| crate::planning::pool::lower_priority_to(READ_NICE))
+            .build()
+            .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+            .expect("a thread for reads")
+    })
+}
+
+/// The nice value of the read threads.
+const READ_NICE: i8 = 5;
+
 /// Whether `conn` is inside a transaction.
 pub fn in_transaction(conn: &mut DbConn) -> bool {
     use diesel::connection::TransactionManager;
@@ -401,13 +425,34 @@ impl Db {
     /// [`Db::run`] for work that only reads, with a connection of the
     /// readers' pool: it never waits for a writer's connection (nor, on
     /// SQLite, for the write lock).
+    ///
+    /// It runs on threads of its own at a lower priority than the writers'
+    /// ([`read_threads`]): on SQLite a writer holds the one write lock, and
+    /// every other writer waits while the holder shares the cores with a
+    /// crowd of readers.
     pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        Self::on(self.readers.clone(), f).await
+        let pool = self.readers.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        read_threads().spawn(move || {
+            // A panic ends this read (its connection is dropped, not
+            // pooled: `Manager::has_broken`), not the thread.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut conn = pool
+                    .get()
+                    .map_err(|e| E::from(DbError::Pool(e.to_string())))?;
+                f(&mut conn)
+            }));
+            let _ = tx.send(result);
+        });
+        match rx.await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) | Err(_) => Err(E::from(DbError::Cancelled)),
+        }
     }
 
     async fn on<T, E, F>(pool: r2d2::Pool<Manager>, f: F) -> Result<T, E>
@@ -502,6 +547,57 @@ mod tests {
         let mut r = db.read_conn().unwrap();
         assert!(r.batch_execute("INSERT INTO t VALUES (1);").is_err());
         assert!(r.batch_execute("SELECT n FROM t;").is_ok());
+    }
+
+    /// Reads run on the read threads, below the writers' priority (Linux:
+    /// nice 5 against the caller's 0); a read that panics answers an error
+    /// and the next read still runs.
+    #[test]
+    fn reads_run_on_their_own_threads_below_the_writers_priority() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let db = Db::connect(&url).unwrap();
+        let nice = || {
+            std::fs::read_to_string("/proc/thread-self/stat")
+                .ok()
+                .and_then(|s| {
+                    let fields: Vec<String> = s
+                        .rsplit(')')
+                        .next()?
+                        .split_whitespace()
+                        .map(String::from)
+                        .collect();
+                    // Field 19 of the line, the 17th after the name.
+                    fields.get(16)?.parse::<i32>().ok()
+                })
+        };
+        let rt = actix_web::rt::System::new();
+        let (name, read_nice) = rt
+            .block_on(db.read(move |_| {
+                Ok::<_, DbError>((
+                    std::thread::current()
+                        .name()
+                        .unwrap_or_default()
+                        .to_string(),
+                    nice(),
+                ))
+            }))
+            .unwrap();
+        assert!(name.starts_with("reader-"), "{name}");
+        if let (Some(r), Some(w)) = (read_nice, nice()) {
+            assert_eq!(r - w, READ_NICE as i32, "reader nice {r}, caller {w}");
+        }
+        let panicked =
+            rt.block_on(db.read(|_| -> Result<(), DbError> { panic!("a read that panics") }));
+        assert!(matches!(panicked, Err(DbError::Cancelled)));
+        let n = rt
+            .block_on(db.read(|c| {
+                diesel::sql_query("SELECT 1 AS n")
+                    .get_result::<N>(c)
+                    .map_err(DbError::from)
+            }))
+            .unwrap();
+        assert_eq!(n.n, 1);
     }
 
     /// With every writer's connection taken, a progress report's

@@ -59,6 +59,35 @@ fn lower_priority() {
     }
 }
 
+/// Lowers the current thread to about nice value `nice` (0–19) under the
+/// ordinary policy (the read threads: `db::Db::read`); where the system
+/// refuses, it keeps its priority.
+pub(crate) fn lower_priority_to(nice: i8) {
+    // The crate maps 0–99 onto the nice values 19 … −20.
+    let value = (19 - i32::from(nice.clamp(0, 19))) * 99 / 39;
+    let Ok(value) = u8::try_from(value).unwrap_or(0).try_into() else {
+        return;
+    };
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::unix::{
+            set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
+            ThreadSchedulePolicy,
+        };
+        let _ = set_thread_priority_and_policy(
+            thread_native_id(),
+            thread_priority::ThreadPriority::Crossplatform(value),
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other),
+        );
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = thread_priority::set_current_thread_priority(
+            thread_priority::ThreadPriority::Crossplatform(value),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
