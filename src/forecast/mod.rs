@@ -321,6 +321,27 @@ fn calibration_windows(opts: &Options) -> usize {
     }
 }
 
+/// Shortest history a held-out window of `hold` periods is forecast from: as long as the
+/// window itself, and never more than twice [`MIN_SELECT`] (room for the model selection and
+/// its backtest). A catalogue of short histories (a shop's first months summed to months, a
+/// year of weeks) is then calibrated on forecasts made from histories as short as its own,
+/// where a fixed look-back it cannot meet left it uncalibrated; a long window (the plan job's
+/// 28 days) keeps the look-back of twice [`MIN_SELECT`].
+fn min_past(hold: usize) -> usize {
+    (2 * MIN_SELECT).min(hold).max(1)
+}
+
+/// Where one series of `n` periods is cut for its held-out windows of `hold` periods (the
+/// length of the history each window is forecast from), newest first: the last `hold`
+/// periods, and on the fast path the spans before them ([`calibration_windows`]), each
+/// window's history at least [`min_past`] long. Empty when the history is too short for one.
+fn calibration_cuts(n: usize, hold: usize, opts: &Options) -> Vec<usize> {
+    (1..=calibration_windows(opts))
+        .take_while(|j| n >= j * hold + min_past(hold))
+        .map(|j| n - j * hold)
+        .collect()
+}
+
 /// Calibration scores of one series (`None` when its history is too short to hold out).
 fn series_scores(
     input: &SeriesInput,
@@ -334,11 +355,7 @@ fn series_scores(
         interval: Vec::new(),
         totals: Vec::new(),
     };
-    for j in 1..=calibration_windows(opts) {
-        if n < j * hold + 2 * MIN_SELECT {
-            break;
-        }
-        let cut = n - j * hold;
+    for cut in calibration_cuts(n, hold, opts) {
         let past = SeriesInput {
             values: &input.values[..cut],
             in_stock: input.in_stock.map(|s| &s[..cut.min(s.len())]),
@@ -384,6 +401,7 @@ fn series_scores(
 
 /// Calibrates forecasts across a catalogue (split conformal): each series is also forecast
 /// from its history without its last `max(horizon, periods)` periods and checked against them
+/// (a history at least as long as the window, at most 16 periods asked for, [`min_past`])
 /// (on the fast path also from the two spans before, [`calibration_windows`]);
 /// the scores are pooled by demand class (the whole catalogue where a class has fewer than
 /// [`MIN_POOL`] series measured). Each 80 % interval is then scaled about its point by the
@@ -1843,6 +1861,75 @@ mod tests {
         let before = (f2.high.clone(), t2.quantile(0.95));
         small.apply(&inputs[3], &mut f2, &mut t2);
         assert_eq!((f2.high.clone(), t2.quantile(0.95)), before);
+    }
+
+    /// Where a series is cut for its held-out windows, worked by hand: a window's history is
+    /// at least as long as the window, and at most twice `MIN_SELECT` (16) is asked for.
+    #[test]
+    fn held_out_windows_of_short_histories_by_hand() {
+        let full = Options { fast: false };
+        let fast = Options { fast: true };
+        // Seven months, windows of 3: cut at 4 (history 4 ≥ 3); the look-back of 16 periods
+        // asked before (7 < 3 + 16) left such a catalogue uncalibrated.
+        assert_eq!(calibration_cuts(7, 3, &full), vec![4]);
+        assert_eq!(calibration_cuts(6, 3, &full), vec![3]);
+        assert_eq!(calibration_cuts(5, 3, &full), Vec::<usize>::new());
+        // 29 weeks, windows of 13: cut at 16; 25 weeks leave 12 < 13.
+        assert_eq!(calibration_cuts(29, 13, &full), vec![16]);
+        assert_eq!(calibration_cuts(26, 13, &full), vec![13]);
+        assert_eq!(calibration_cuts(25, 13, &full), Vec::<usize>::new());
+        // Windows of 28 days keep the look-back of 16: three windows on the fast path while
+        // the history before the oldest is 16 days or more.
+        assert_eq!(calibration_cuts(100, 28, &fast), vec![72, 44, 16]);
+        assert_eq!(calibration_cuts(99, 28, &fast), vec![71, 43]);
+        assert_eq!(calibration_cuts(43, 28, &fast), Vec::<usize>::new());
+        assert_eq!(calibration_cuts(100, 28, &full), vec![72]);
+    }
+
+    /// A catalogue of seven-period histories is calibrated (it was not: a window needed 16
+    /// periods before it). Each series is 10, 12, 8, 10 then 20, 20, 20. Its held-out window
+    /// is forecast from the first four: mean 10, sd √(8/3) = 1.632993, half-width
+    /// z80 · sd · √(1 + 1/4) = 2.339782; every held-out actual (20) lies 10 / 2.339782 =
+    /// 4.273902 half-widths above the point, the conformal factor. The band of a series
+    /// forecast from 10, 12, 8, 10 is scaled by it: its upper bound is the held-out 20, its
+    /// lower one 10 − 10 = 0 (to the
+    /// factor's nine decimals).
+    #[test]
+    fn a_catalogue_of_short_histories_is_calibrated_by_hand() {
+        let history = vec![10.0, 12.0, 8.0, 10.0, 20.0, 20.0, 20.0];
+        let catalogue = vec![history; 60];
+        let inputs: Vec<SeriesInput> = catalogue
+            .iter()
+            .map(|v| SeriesInput {
+                values: v,
+                in_stock: None,
+                season: 12,
+            })
+            .collect();
+        let opts = Options { fast: false };
+        let cal = Calibration::fit(&inputs, 3, 3, &opts);
+        assert!(!cal.is_empty());
+        let first = [10.0, 12.0, 8.0, 10.0];
+        let mut f = forecast(
+            &SeriesInput {
+                values: &first,
+                in_stock: None,
+                season: 12,
+            },
+            3,
+            &opts,
+        );
+        assert_eq!(f.class, DemandClass::Smooth);
+        for k in 0..3 {
+            assert!((f.point[k] - 10.0).abs() < 1e-9);
+            assert!((f.high[k] - 12.339_782_34).abs() < 1e-6, "{:?}", f.high);
+        }
+        cal.apply_band(&mut f);
+        for k in 0..3 {
+            assert!((f.high[k] - 20.0).abs() < 1e-6, "{:?}", f.high);
+            // 10 − 4.273901825 · 2.339782337 (the factor is held to nine decimals).
+            assert!(f.low[k].abs() < 1e-6, "{:?}", f.low);
+        }
     }
 
     #[test]
