@@ -37,8 +37,7 @@ use crate::db::schema::{import_claims, sales_order_lines, sales_orders};
 use crate::db::DbConn;
 use crate::import::SalesOrderRecord;
 
-use super::{dec, opt_dec, Prepared, Work, MAX_BINDS};
-use crate::db::models::records::NewSalesLine;
+use super::{sale_lines, Prepared, Work, MAX_BINDS};
 
 /// The new orders' lines over which an import writes them early.
 pub const MIN_LINES: usize = 2_000;
@@ -153,16 +152,7 @@ fn claim_and_write(
         import_key: key,
     });
     insert_all!(conn, import_claims::table, claims, 3);
-    let lines = orders.iter().flat_map(|r| {
-        r.lines.iter().map(|l| NewSalesLine {
-            account_id: acc,
-            order_id: &r.id,
-            line_id: &l.id,
-            variant_id: &l.variant_id,
-            quantity: dec(&l.quantity),
-            unit_price: opt_dec(&l.unit_price),
-        })
-    });
+    let lines = orders.iter().flat_map(|r| sale_lines(acc, r));
     insert_all!(conn, sales_order_lines::table, lines, 6);
     Ok(true)
 }
@@ -296,44 +286,32 @@ pub fn drop_unfinished(conn: &mut DbConn) -> QueryResult<usize> {
 
 /// A test-only hook run after each early batch of an import is committed
 /// (a reader's look, an error, or a panic standing for a kill), compiled
-/// with the `fault-injection` feature; a release build has none.
+/// with the `fault-injection` feature; a release build has none. It shares
+/// the plan store's registry (`planning::store_fault`) under a key of its
+/// own.
 #[cfg(any(test, feature = "fault-injection"))]
 pub mod fault {
-    use std::sync::{Arc, Mutex};
+    use crate::db::models::planning::store_fault;
 
-    /// What runs after a batch: given the batch's number (from 0); an
-    /// `Err` fails the import with that message.
-    pub type Hook = Arc<dyn Fn(usize) -> Result<(), String> + Send + Sync>;
+    pub use store_fault::Hook;
 
-    static HOOKS: Mutex<Vec<(String, Hook)>> = Mutex::new(Vec::new());
+    fn key(account_id: &str) -> String {
+        format!("import:{account_id}")
+    }
 
     /// Runs `hook` after each early batch of the imports into `account_id`
     /// until [`disarm`].
     pub fn arm(account_id: &str, hook: Hook) {
-        let mut hooks = HOOKS.lock().unwrap_or_else(|e| e.into_inner());
-        hooks.retain(|(a, _)| a != account_id);
-        hooks.push((account_id.to_string(), hook));
+        store_fault::arm(&key(account_id), hook);
     }
 
     /// Removes the hook of `account_id`.
     pub fn disarm(account_id: &str) {
-        HOOKS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|(a, _)| a != account_id);
+        store_fault::disarm(&key(account_id));
     }
 
     /// Runs the hook of `account_id`, if any.
     pub(crate) fn point(account_id: &str, batch: usize) -> diesel::QueryResult<()> {
-        let hook = HOOKS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .find(|(a, _)| a == account_id)
-            .map(|(_, h)| h.clone());
-        match hook {
-            Some(h) => h(batch).map_err(|m| diesel::result::Error::QueryBuilderError(m.into())),
-            None => Ok(()),
-        }
+        store_fault::point(&key(account_id), batch)
     }
 }

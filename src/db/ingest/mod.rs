@@ -612,16 +612,7 @@ fn write(
             let lines = writes
                 .iter()
                 .filter(|(r, _)| !written_early(&r.id))
-                .flat_map(|(r, _)| {
-                    r.lines.iter().map(|l| NewSalesLine {
-                        account_id: acc,
-                        order_id: &r.id,
-                        line_id: &l.id,
-                        variant_id: &l.variant_id,
-                        quantity: dec(&l.quantity),
-                        unit_price: opt_dec(&l.unit_price),
-                    })
-                });
+                .flat_map(|(r, _)| sale_lines(acc, r));
             delete_ids!(conn, sales_order_lines, order_id, acc, replaced);
             delete_ids!(conn, sales_orders, id, acc, replaced);
             insert_all!(conn, sales_orders::table, headers, 10);
@@ -670,6 +661,21 @@ fn write(
         planning::record_touches(conn, acc, version, touched.as_deref())?;
     }
     Ok(counts)
+}
+
+/// An order's sale lines as stored.
+fn sale_lines<'a>(
+    acc: &'a str,
+    r: &'a crate::import::SalesOrderRecord,
+) -> impl Iterator<Item = NewSalesLine<'a>> + 'a {
+    r.lines.iter().map(move |l| NewSalesLine {
+        account_id: acc,
+        order_id: &r.id,
+        line_id: &l.id,
+        variant_id: &l.variant_id,
+        quantity: dec(&l.quantity),
+        unit_price: opt_dec(&l.unit_price),
+    })
 }
 
 /// A computation on stored values that does not fit the decimal type. Input
